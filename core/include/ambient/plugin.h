@@ -1,0 +1,296 @@
+/*
+ * ambient/plugin.h — the plugin ABI of ambientd.
+ *
+ * A plugin is a shared object that exports exactly one symbol,
+ * AMB_PLUGIN_ENTRY, returning a static descriptor (struct amb_plugin).
+ * ambientd checks the descriptor's ABI version, then calls init() with the
+ * host table (struct amb_host): the only way a plugin reaches the host.
+ * From init() the plugin reads its own config group and registers the kinds,
+ * forges and routes it provides. See ABI.md next to this file for what may
+ * change between versions, and docs/plugins.md for a walk-through.
+ *
+ * Conventions:
+ *  - Functions return 0 (AMB_OK) or a negative AMB_E* code; results come
+ *    back through out parameters.
+ *  - Pointers handed to the host are borrowed for the call: the host copies
+ *    what it keeps. json_t arguments say "borrowed", "new ref" or "stolen".
+ *  - Every struct a plugin passes in starts with its own size (set it to
+ *    sizeof the struct), so the host knows which members the plugin knew of.
+ *  - The host table only grows at the end; test for a member newer than
+ *    1.0 with AMB_HAS(host, member) before calling it.
+ *  - Each host function's comment says from which thread it may be called.
+ */
+#ifndef AMBIENT_PLUGIN_H
+#define AMBIENT_PLUGIN_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define AMB_ABI_MAJOR 1
+#define AMB_ABI_MINOR 0
+
+#if defined(__GNUC__)
+#define AMB_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#define AMB_EXPORT __attribute__((visibility("default")))
+#else
+#define AMB_PRINTF(fmt, args)
+#define AMB_EXPORT
+#endif
+/* GCC checks the NULL that ends host->log's key/value list; clang accepts
+ * the attribute on functions only, not on function pointers. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define AMB_SENTINEL __attribute__((sentinel))
+#else
+#define AMB_SENTINEL
+#endif
+
+/* Error codes. Never renumbered; new codes are added at the end. */
+enum amb_status {
+    AMB_OK = 0,
+    AMB_EINVAL = -1,        /* invalid argument or input (a field is named) */
+    AMB_ENOMEM = -2,        /* out of memory */
+    AMB_ENOTFOUND = -3,     /* no such object, key or file */
+    AMB_EEXIST = -4,        /* already exists */
+    AMB_ECONFLICT = -5,     /* stale resourceVersion or concurrent change */
+    AMB_EGONE = -6,         /* resourceVersion expired (HTTP 410) */
+    AMB_EUNAUTHORIZED = -7, /* no or bad credentials (HTTP 401) */
+    AMB_EFORBIDDEN = -8,    /* not allowed (HTTP 403) */
+    AMB_ESTATE = -9,        /* not allowed now, e.g. registering after init */
+    AMB_EIO = -10,          /* I/O or transport error */
+    AMB_ETIMEDOUT = -11,    /* timed out */
+    AMB_EUNAVAILABLE = -12, /* server unavailable or overloaded; retry later */
+    AMB_EUNSUPPORTED = -13, /* not supported by this host or plugin */
+    AMB_ETOOLARGE = -14,    /* input larger than allowed */
+    AMB_EINTERNAL = -15,    /* bug: should not happen */
+};
+
+/* Log levels, most severe first. */
+enum amb_log_level {
+    AMB_LOG_ERROR = 0,
+    AMB_LOG_WARN = 1,
+    AMB_LOG_INFO = 2,
+    AMB_LOG_DEBUG = 3,
+};
+
+/* Opaque host objects. */
+struct amb_module; /* this plugin as loaded by the host ("self") */
+struct amb_error;  /* error being built for the caller: code, message, causes */
+struct amb_ctx;    /* one callback invocation; later host members take it */
+struct amb_request; /* one HTTP request served by a route */
+
+/* ------------------------------------------------------------------------
+ * Kinds: a Kubernetes resource the plugin validates, defaults and reconciles.
+ * ------------------------------------------------------------------------ */
+
+/* A resource type by group/version/kind/plural. group is "" for core/v1.
+ * Frozen: it describes a resource completely and never grows, so it carries
+ * no size and may be embedded and put in arrays. */
+struct amb_resource {
+    const char *group;
+    const char *version;
+    const char *kind;
+    const char *plural;
+    int namespaced; /* 1 for namespaced, 0 for cluster-scoped */
+};
+
+/*
+ * validate: check obj (borrowed); old (borrowed) is the stored object on
+ *   update, NULL on create. Report every violation with error_set naming the
+ *   field, and return AMB_EINVAL. Called from any worker or api thread.
+ * set_defaults: fill unset fields of obj (borrowed, modified in place).
+ * reconcile: bring the world in line with obj (borrowed). Return AMB_OK when
+ *   done, a positive number of milliseconds to be called again after that
+ *   long, or a negative AMB_E* code to be retried with backoff.
+ * finalize: clean up before obj is deleted; same return values as reconcile.
+ *   Only called when the kind names a finalizer.
+ * user_data is what was passed to register_kind.
+ */
+typedef int (*amb_validate_fn)(void *user_data, struct amb_ctx *ctx, const json_t *obj,
+                               const json_t *old, struct amb_error *err);
+typedef int (*amb_defaults_fn)(void *user_data, struct amb_ctx *ctx, json_t *obj,
+                               struct amb_error *err);
+typedef int (*amb_reconcile_fn)(void *user_data, struct amb_ctx *ctx, const json_t *obj,
+                                struct amb_error *err);
+
+struct amb_kind {
+    uint32_t size; /* sizeof(struct amb_kind) */
+    struct amb_resource resource;
+    /* URL segment of the generic REST routes (/api/projects/:project/<this>);
+     * NULL means resource.plural. */
+    const char *rest_plural;
+    /* Finalizer the host adds to every object of this kind; NULL for none. */
+    const char *finalizer;
+    /* Child resources whose objects carry an ownerReference to ours: their
+     * changes enqueue the owner. */
+    const struct amb_resource *owns;
+    size_t n_owns;
+    amb_validate_fn validate;      /* may be NULL */
+    amb_defaults_fn set_defaults;  /* may be NULL */
+    amb_reconcile_fn reconcile;    /* may be NULL (validation-only kind) */
+    amb_reconcile_fn finalize;     /* NULL unless finalizer is set */
+};
+
+/* ------------------------------------------------------------------------
+ * Forges: a git hosting service (GitHub, GitLab, ...).
+ * JSON shapes are documented in docs/forges.md; all out parameters are
+ * new references the host owns.
+ * ------------------------------------------------------------------------ */
+struct amb_forge {
+    uint32_t size; /* sizeof(struct amb_forge) */
+    const char *name; /* "github", "gitlab" */
+    /* 1 if this forge serves url, 0 if not. Must not block. */
+    int (*match_url)(void *user_data, const char *url);
+    /* {"host", "owner", "name", "api_url", "web_url"} for a repository URL. */
+    int (*parse_repo)(void *user_data, struct amb_ctx *ctx, const char *url, json_t **out,
+                      struct amb_error *err);
+    /* {"username", "password"} for cloning/pushing repo with token. */
+    int (*clone_credentials)(void *user_data, struct amb_ctx *ctx, const json_t *repo,
+                             const char *token, json_t **out, struct amb_error *err);
+    /* Fork repo into the token's account; out is the fork as parse_repo shows it. */
+    int (*fork)(void *user_data, struct amb_ctx *ctx, const json_t *repo, const char *token,
+                json_t **out, struct amb_error *err);
+    /* Open a pull/merge request: req {"repo","head","base","title","body"};
+     * out {"url","number"}. */
+    int (*open_pull_request)(void *user_data, struct amb_ctx *ctx, const json_t *req,
+                             const char *token, json_t **out, struct amb_error *err);
+    /* Verify a webhook delivery: headers is an object of lower-case names. */
+    int (*verify_webhook)(void *user_data, const json_t *headers, const char *body,
+                          size_t body_len, const char *secret, struct amb_error *err);
+};
+
+/* ------------------------------------------------------------------------
+ * Routes: HTTP handlers the api plugin serves. Request/response accessors
+ * are host members added by the api role.
+ * ------------------------------------------------------------------------ */
+enum amb_route_flags {
+    AMB_ROUTE_PUBLIC = 1u << 0, /* no bearer token required */
+};
+
+typedef int (*amb_route_fn)(void *user_data, struct amb_request *req);
+
+struct amb_route {
+    uint32_t size;       /* sizeof(struct amb_route) */
+    const char *method;  /* "GET", "POST", "PUT", "PATCH", "DELETE" */
+    const char *pattern; /* "/api/projects/:project/things/:name/stop" */
+    amb_route_fn handler;
+    uint32_t flags;      /* AMB_ROUTE_* */
+};
+
+/* ------------------------------------------------------------------------
+ * The host table. Append-only: members are never moved or removed.
+ * ------------------------------------------------------------------------ */
+struct amb_host {
+    uint32_t abi_major; /* AMB_ABI_MAJOR of the host */
+    uint32_t abi_minor; /* AMB_ABI_MINOR of the host */
+    uint32_t size;      /* sizeof(struct amb_host) of the host */
+
+    /* ---- 1.0: logging (any thread) ---- */
+    /* One log line: msg, then key/value pairs of strings ended by NULL.
+     * Values are redacted by the sink like everything else. */
+    void (*log)(struct amb_module *self, int level, const char *msg, ...) AMB_SENTINEL;
+    /* One log line from a printf format, no fields. */
+    void (*logf)(struct amb_module *self, int level, const char *fmt, ...) AMB_PRINTF(3, 4);
+    /* 1 if a line at level would be written now (levels change at runtime). */
+    int (*log_enabled)(struct amb_module *self, int level);
+    /* Redact this value from every later log line, whoever logs it. Values
+     * shorter than 4 bytes are ignored (they would redact ordinary words). */
+    void (*log_secret)(struct amb_module *self, const char *value);
+
+    /* ---- 1.0: memory (any thread) ---- */
+    /* Zeroed allocation; NULL on failure. */
+    void *(*alloc)(size_t n);
+    void *(*realloc)(void *p, size_t n);
+    void (*free)(void *p); /* NULL is fine */
+    char *(*strdup)(const char *s); /* NULL in, NULL out */
+
+    /* ---- 1.0: the plugin's own config group (init thread, during init) ----
+     * path is relative to the plugin's group: "listen", "tls.cert_file",
+     * "hosts.[2]". Returns AMB_ENOTFOUND when absent (out untouched), or
+     * AMB_EINVAL for a value of another type, which also fails the load with
+     * the file and line. A key of the group that the plugin never asked for
+     * by the end of init is reported as unknown and fails the load.
+     * Strings are borrowed until the plugin is unloaded. */
+    int (*config_string)(struct amb_module *self, const char *path, const char **out);
+    int (*config_int)(struct amb_module *self, const char *path, long long *out);
+    int (*config_bool)(struct amb_module *self, const char *path, int *out);
+    int (*config_double)(struct amb_module *self, const char *path, double *out);
+    /* Number of elements of a list, array or group at path. */
+    int (*config_count)(struct amb_module *self, const char *path, size_t *out);
+
+    /* ---- 1.0: registration (init thread, only during init) ----
+     * The host copies the struct and its strings. Ownership of user_data
+     * passes to the host in every case: free_user_data(user_data) is called
+     * exactly once, when the plugin is unloaded (before fini), or at once if
+     * registration fails. Failing registration fails the plugin's load. */
+    int (*register_kind)(struct amb_module *self, const struct amb_kind *kind, void *user_data,
+                         void (*free_user_data)(void *));
+    int (*register_forge)(struct amb_module *self, const struct amb_forge *forge,
+                          void *user_data, void (*free_user_data)(void *));
+    int (*register_route)(struct amb_module *self, const struct amb_route *route,
+                          void *user_data, void (*free_user_data)(void *));
+
+    /* ---- 1.0: errors (any thread) ---- */
+    /* Record an error on err: code, the field it concerns (NULL if none) and
+     * a message. Calling it again adds another cause (one per bad field).
+     * Returns code, so "return host->error_set(err, AMB_EINVAL, ...)" reads. */
+    int (*error_set)(struct amb_error *err, int code, const char *field, const char *fmt, ...)
+        AMB_PRINTF(4, 5);
+    /* Static text for an AMB_E* code ("invalid argument"); never NULL. */
+    const char *(*strerror)(int code);
+};
+
+/* True if the host table has member m (a plugin built against a newer minor
+ * must check before calling members added after 1.0). */
+#define AMB_HAS(host, m) \
+    ((host)->size >= offsetof(struct amb_host, m) + sizeof(((struct amb_host *)0)->m) && \
+     (host)->m != NULL)
+
+/* ------------------------------------------------------------------------
+ * The plugin descriptor and entry point.
+ * ------------------------------------------------------------------------ */
+struct amb_plugin {
+    uint32_t abi_major; /* AMB_ABI_MAJOR the plugin was built against */
+    uint32_t abi_minor; /* AMB_ABI_MINOR the plugin was built against */
+    uint32_t size;      /* sizeof(struct amb_plugin) */
+    const char *name;   /* [a-z][a-z0-9_-]*, at most 63 bytes; names the config group */
+    const char *version;
+    const char *description;
+    /* Read config and register; *state is handed to start/stop/fini. On
+     * failure return a negative code and describe it with error_set(err).
+     * Also run by "ambientd --check-config", so it must not start work. */
+    int (*init)(const struct amb_host *host, struct amb_module *self, void **state,
+                struct amb_error *err);
+    /* Start work once every plugin is initialised (NULL if none). Not run by
+     * --check-config. Called on the main thread. */
+    int (*start)(void *state, struct amb_error *err);
+    /* Stop work started by start (NULL if none); in-flight work may finish. */
+    void (*stop)(void *state);
+    /* Release state; called in reverse load order, after stop. May be NULL. */
+    void (*fini)(void *state);
+};
+
+/* Fill the version members of a descriptor. */
+#define AMB_PLUGIN_HEADER AMB_ABI_MAJOR, AMB_ABI_MINOR, sizeof(struct amb_plugin)
+
+#define AMB_PLUGIN_ENTRY amb_plugin_entry
+#define AMB_PLUGIN_ENTRY_NAME "amb_plugin_entry"
+
+/* The one symbol a plugin exports. Define it with AMB_DEFINE_PLUGIN. */
+typedef const struct amb_plugin *(*amb_plugin_entry_fn)(void);
+
+#define AMB_DEFINE_PLUGIN(descriptor)                                       \
+    AMB_EXPORT const struct amb_plugin *AMB_PLUGIN_ENTRY(void);             \
+    AMB_EXPORT const struct amb_plugin *AMB_PLUGIN_ENTRY(void) { return &(descriptor); }
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* AMBIENT_PLUGIN_H */

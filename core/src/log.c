@@ -1,0 +1,200 @@
+/* log.c — the log sink: formats one line per event (JSON or text), redacts
+ * it and writes it with a single write(2) so lines from threads never mix. */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "buf-internal.h"
+#include "log-internal.h"
+
+static atomic_int log_level = AMB_LOG_INFO;
+static atomic_int log_format = AMBD_LOG_JSON;
+static atomic_int log_fd = STDERR_FILENO;
+
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
+
+static int clamp_level(int level)
+{
+    if (level < AMB_LOG_ERROR)
+        return AMB_LOG_ERROR;
+    if (level > AMB_LOG_DEBUG)
+        return AMB_LOG_DEBUG;
+    return level;
+}
+
+void ambd_log_set_level(int level) { atomic_store(&log_level, clamp_level(level)); }
+int ambd_log_get_level(void) { return atomic_load(&log_level); }
+void ambd_log_set_format(enum ambd_log_format format) { atomic_store(&log_format, (int)format); }
+void ambd_log_set_fd(int fd) { atomic_store(&log_fd, fd); }
+
+int ambd_log_level_from_name(const char *name)
+{
+    for (int i = 0; i < (int)(sizeof level_names / sizeof level_names[0]); i++) {
+        if (strcmp(name, level_names[i]) == 0)
+            return i;
+    }
+    return -1;
+}
+
+const char *ambd_log_level_name(int level) { return level_names[clamp_level(level)]; }
+
+int ambd_log_format_from_name(const char *name)
+{
+    if (strcmp(name, "json") == 0)
+        return AMBD_LOG_JSON;
+    if (strcmp(name, "text") == 0)
+        return AMBD_LOG_TEXT;
+    return -1;
+}
+
+static void put_timestamp(struct ambd_buf *b)
+{
+    struct timespec ts;
+    struct tm tm;
+    char when[32];
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+    ambd_buf_printf(b, "%s.%03ldZ", when, ts.tv_nsec / 1000000L);
+}
+
+/* Appends a redacted string: JSON-escaped for JSON lines; for text lines,
+ * quoted when it has spaces (values only) and with line breaks escaped. */
+static void put_value(struct ambd_buf *b, const char *raw, int json, int quote_if_spaces)
+{
+    char *safe = ambd_redact(raw ? raw : "(null)");
+    const char *s = safe ? safe : "[REDACTED: out of memory]";
+    if (json) {
+        ambd_buf_json_escape(b, s);
+    } else {
+        int quote = quote_if_spaces && (s[0] == '\0' || strpbrk(s, " \t\"=") != NULL);
+        if (quote)
+            ambd_buf_putc(b, '"');
+        for (const char *p = s; *p; p++) {
+            if (*p == '\n')
+                ambd_buf_puts(b, "\\n");
+            else if (*p == '"' && quote)
+                ambd_buf_puts(b, "\\\"");
+            else
+                ambd_buf_putc(b, *p);
+        }
+        if (quote)
+            ambd_buf_putc(b, '"');
+    }
+    free(safe);
+}
+
+static void write_line(struct ambd_buf *b)
+{
+    if (b->failed || !b->data)
+        return;
+    int fd = atomic_load(&log_fd);
+    const char *p = b->data;
+    size_t left = b->len;
+    while (left > 0) {
+        ssize_t n = write(fd, p, left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;
+        p += n;
+        left -= (size_t)n;
+    }
+}
+
+static void emit(const char *component, int level, const char *msg, va_list *kv)
+{
+    level = clamp_level(level);
+    if (level > atomic_load(&log_level))
+        return;
+    int json = atomic_load(&log_format) == AMBD_LOG_JSON;
+    struct ambd_buf b = {0};
+    if (json) {
+        ambd_buf_puts(&b, "{\"ts\":\"");
+        put_timestamp(&b);
+        ambd_buf_printf(&b, "\",\"level\":\"%s\",\"component\":\"", level_names[level]);
+        put_value(&b, component, 1, 0);
+        ambd_buf_puts(&b, "\",\"msg\":\"");
+        put_value(&b, msg, 1, 0);
+        ambd_buf_putc(&b, '"');
+    } else {
+        put_timestamp(&b);
+        ambd_buf_printf(&b, " %-5s ", level_names[level]);
+        put_value(&b, component, 0, 0);
+        ambd_buf_puts(&b, ": ");
+        put_value(&b, msg, 0, 0);
+    }
+    for (const char *key; kv && (key = va_arg(*kv, const char *)) != NULL;) {
+        const char *value = va_arg(*kv, const char *);
+        if (json) {
+            ambd_buf_puts(&b, ",\"");
+            put_value(&b, key, 1, 0);
+            ambd_buf_puts(&b, "\":\"");
+            put_value(&b, value, 1, 0);
+            ambd_buf_putc(&b, '"');
+        } else {
+            ambd_buf_putc(&b, ' ');
+            put_value(&b, key, 0, 0);
+            ambd_buf_putc(&b, '=');
+            put_value(&b, value, 0, 1);
+        }
+    }
+    ambd_buf_puts(&b, json ? "}\n" : "\n");
+    write_line(&b);
+    ambd_buf_release(&b);
+}
+
+void ambd_vlog(const char *component, int level, const char *msg, va_list kv)
+{
+    va_list copy;
+    va_copy(copy, kv);
+    emit(component, level, msg, &copy);
+    va_end(copy);
+}
+
+void ambd_log(const char *component, int level, const char *msg, ...)
+{
+    va_list kv;
+    va_start(kv, msg);
+    emit(component, level, msg, &kv);
+    va_end(kv);
+}
+
+void ambd_vlogf(const char *component, int level, const char *fmt, va_list ap)
+{
+    if (clamp_level(level) > atomic_load(&log_level))
+        return;
+    struct ambd_buf b = {0};
+    ambd_buf_vprintf(&b, fmt, ap);
+    char *msg = ambd_buf_take(&b);
+    emit(component, level, msg ? msg : fmt, NULL);
+    free(msg);
+}
+
+void ambd_logf(const char *component, int level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    ambd_vlogf(component, level, fmt, ap);
+    va_end(ap);
+}
+
+static void libevent_log(int severity, const char *msg)
+{
+    int level = severity >= EVENT_LOG_ERR    ? AMB_LOG_ERROR
+                : severity == EVENT_LOG_WARN ? AMB_LOG_WARN
+                : severity == EVENT_LOG_MSG  ? AMB_LOG_INFO
+                                             : AMB_LOG_DEBUG;
+    emit("libevent", level, msg, NULL);
+}
+
+void ambd_log_capture_libevent(void)
+{
+    event_set_log_callback(libevent_log);
+}

@@ -1,0 +1,231 @@
+/* main.c — ambientd: parses the command line, loads ambient.conf and its
+ * plugins, and runs until SIGTERM/SIGINT. SIGHUP re-reads the log settings.
+ * Exit codes: 0 clean, 2 bad usage/config/plugin, 1 failure while running. */
+#include <getopt.h>
+#include <limits.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "config-internal.h"
+#include "log-internal.h"
+#include "report-internal.h"
+#include "runtime-internal.h"
+
+#define EXIT_BAD_CONFIG 2
+
+struct daemon {
+    const char *config_path;
+    struct ambd_config *config;
+    struct ambd_runtime *rt;
+    struct event_base *base;
+    int quiet; /* --check-config: only warnings and errors go to stderr */
+};
+
+static void usage(FILE *to)
+{
+    fprintf(to,
+            "usage: ambientd --config FILE       run until SIGTERM or SIGINT\n"
+            "       ambientd --check-config FILE check the config and its plugins, then exit\n"
+            "       ambientd --version           print the version and plugin ABI\n");
+}
+
+/* Prints one line naming what is wrong and returns the exit code. */
+static int fail_line(const struct amb_error *err)
+{
+    char *line = ambd_error_line(err);
+    fprintf(stderr, "ambientd: %s\n", line ? line : "out of memory");
+    free(line);
+    return EXIT_BAD_CONFIG;
+}
+
+/* <dir of this executable>/../lib/ambient/plugins: the same layout in the
+ * build tree and in an installed prefix. */
+static char *default_plugin_dir(void)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return NULL;
+    exe[n] = '\0';
+    char *dir = dirname(exe);
+    size_t len = strlen(dir) + sizeof "/../" AMBIENT_PLUGIN_SUBDIR;
+    char *out = malloc(len);
+    if (out)
+        snprintf(out, len, "%s/../%s", dir, AMBIENT_PLUGIN_SUBDIR);
+    return out;
+}
+
+static void apply_log_settings(const struct ambd_config *c, int quiet)
+{
+    ambd_log_set_level(quiet && c->log_level > AMB_LOG_WARN ? AMB_LOG_WARN : c->log_level);
+    ambd_log_set_format((enum ambd_log_format)c->log_format);
+}
+
+static int load(struct daemon *d, struct amb_error *err)
+{
+    int rc = ambd_config_load(d->config_path, &d->config, err);
+    if (rc != AMB_OK)
+        return rc;
+    apply_log_settings(d->config, d->quiet);
+    char *dir = default_plugin_dir();
+    d->rt = ambd_runtime_new(d->config, dir);
+    free(dir);
+    if (!d->rt)
+        return ambd_error_set(err, AMB_ENOMEM, NULL, NULL);
+    return ambd_runtime_load(d->rt, err);
+}
+
+static void unload(struct daemon *d)
+{
+    ambd_runtime_free(d->rt);
+    ambd_config_free(d->config);
+    d->rt = NULL;
+    d->config = NULL;
+}
+
+static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    struct daemon *d = arg;
+    ambd_log("core", AMB_LOG_INFO, "shutting down", "signal", strsignal((int)sig), NULL);
+    event_base_loopbreak(d->base);
+}
+
+/* Only the log group is re-read: plugins keep the config they started with. */
+static void on_reload_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig;
+    (void)what;
+    struct daemon *d = arg;
+    struct ambd_config *fresh;
+    struct amb_error err = AMBD_ERROR_INIT;
+    if (ambd_config_load(d->config_path, &fresh, &err) != AMB_OK) {
+        char *line = ambd_error_line(&err);
+        ambd_log("core", AMB_LOG_ERROR, "reload failed; keeping the log settings", "error",
+                 line ? line : "out of memory", NULL);
+        free(line);
+        ambd_error_clear(&err);
+        return;
+    }
+    apply_log_settings(fresh, 0);
+    ambd_log("core", AMB_LOG_INFO, "log settings reloaded", "level",
+             ambd_log_level_name(fresh->log_level), NULL);
+    ambd_config_free(fresh);
+}
+
+static int run(struct daemon *d)
+{
+    struct amb_error err = AMBD_ERROR_INIT;
+    int status = 0;
+    struct event *sigs[3] = {NULL, NULL, NULL};
+    if (load(d, &err) != AMB_OK) {
+        status = fail_line(&err);
+        goto out;
+    }
+    if (!(d->base = event_base_new())) {
+        ambd_log("core", AMB_LOG_ERROR, "cannot create the event loop", NULL);
+        status = 1;
+        goto out;
+    }
+    sigs[0] = evsignal_new(d->base, SIGTERM, on_stop_signal, d);
+    sigs[1] = evsignal_new(d->base, SIGINT, on_stop_signal, d);
+    sigs[2] = evsignal_new(d->base, SIGHUP, on_reload_signal, d);
+    for (size_t i = 0; i < 3; i++) {
+        if (!sigs[i] || event_add(sigs[i], NULL) != 0) {
+            ambd_log("core", AMB_LOG_ERROR, "cannot install signal handlers", NULL);
+            status = 1;
+            goto out;
+        }
+    }
+    if (ambd_runtime_start(d->rt, &err) != AMB_OK) {
+        char *line = ambd_error_line(&err);
+        ambd_log("core", AMB_LOG_ERROR, "start failed", "error", line ? line : "", NULL);
+        free(line);
+        status = 1;
+        goto out;
+    }
+    char count[32];
+    snprintf(count, sizeof count, "%zu", d->rt->n_modules);
+    ambd_log("core", AMB_LOG_INFO, "ambientd running", "version", AMBIENT_VERSION, "plugins",
+             count, "config", d->config_path, NULL);
+    event_base_dispatch(d->base);
+out:
+    for (size_t i = 0; i < 3; i++) {
+        if (sigs[i])
+            event_free(sigs[i]);
+    }
+    unload(d);
+    if (d->base)
+        event_base_free(d->base);
+    ambd_error_clear(&err);
+    if (status == 0)
+        ambd_log("core", AMB_LOG_INFO, "ambientd stopped", NULL);
+    return status;
+}
+
+static int check_config(struct daemon *d)
+{
+    struct amb_error err = AMBD_ERROR_INIT;
+    int status = 0;
+    d->quiet = 1;
+    if (load(d, &err) != AMB_OK)
+        status = fail_line(&err);
+    else
+        ambd_report_plugins(stdout, d->rt);
+    unload(d);
+    ambd_error_clear(&err);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"check-config", required_argument, NULL, 'k'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct daemon d = {0};
+    int mode = 0, opt;
+    while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+        case 'k':
+            if (mode) {
+                usage(stderr);
+                return EXIT_BAD_CONFIG;
+            }
+            mode = opt;
+            d.config_path = optarg;
+            break;
+        case 'V':
+            printf("ambientd %s (plugin ABI %d.%d)\n", AMBIENT_VERSION, AMB_ABI_MAJOR,
+                   AMB_ABI_MINOR);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return EXIT_BAD_CONFIG;
+        }
+    }
+    if (!mode || optind != argc) {
+        usage(stderr);
+        return EXIT_BAD_CONFIG;
+    }
+    evthread_use_pthreads();
+    ambd_log_capture_libevent();
+    int status = mode == 'k' ? check_config(&d) : run(&d);
+    ambd_log_clear_secrets();
+    libevent_global_shutdown();
+    return status;
+}

@@ -1,0 +1,180 @@
+/* redact.c — removes credentials from text before it is logged.
+ * A second line of defence: code should never log a secret, but if it does,
+ * the sink replaces it. Four rules, applied in one pass each:
+ *   1. values registered with ambd_log_add_secret;
+ *   2. "Bearer <token>" (any case, tokens of 8 or more characters);
+ *   3. the value after a credential header name (Authorization,
+ *      X-Forwarded-Access-Token, Private-Token) followed by ':' or '=';
+ *   4. tokens by well-known shape: GitHub, GitLab, Anthropic keys and JWTs. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "buf-internal.h"
+#include "log-internal.h"
+
+#define REDACTED "[REDACTED]"
+#define MIN_SECRET_LEN 4
+/* "the bearer of news" is prose; real bearer tokens are far longer. */
+#define MIN_BEARER_LEN 8
+
+static pthread_mutex_t secrets_lock = PTHREAD_MUTEX_INITIALIZER;
+static char **secrets;
+static size_t n_secrets;
+
+void ambd_log_add_secret(const char *value)
+{
+    if (!value || strlen(value) < MIN_SECRET_LEN)
+        return;
+    pthread_mutex_lock(&secrets_lock);
+    for (size_t i = 0; i < n_secrets; i++) {
+        if (strcmp(secrets[i], value) == 0)
+            goto out;
+    }
+    char **grown = realloc(secrets, (n_secrets + 1) * sizeof *grown);
+    if (!grown)
+        goto out;
+    secrets = grown;
+    if ((secrets[n_secrets] = strdup(value)))
+        n_secrets++;
+out:
+    pthread_mutex_unlock(&secrets_lock);
+}
+
+void ambd_log_clear_secrets(void)
+{
+    pthread_mutex_lock(&secrets_lock);
+    for (size_t i = 0; i < n_secrets; i++)
+        free(secrets[i]);
+    free(secrets);
+    secrets = NULL;
+    n_secrets = 0;
+    pthread_mutex_unlock(&secrets_lock);
+}
+
+static int is_token_char(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '_' || c == '.' || c == '~' || c == '+' || c == '/' || c == '=';
+}
+
+static size_t token_len(const char *p)
+{
+    size_t n = 0;
+    while (is_token_char(p[n]))
+        n++;
+    return n;
+}
+
+/* Rule 1: replace every occurrence of each registered secret. */
+static char *redact_secrets(const char *text)
+{
+    struct ambd_buf b = {0};
+    ambd_buf_puts(&b, text);
+    char *cur = ambd_buf_take(&b);
+    pthread_mutex_lock(&secrets_lock);
+    for (size_t i = 0; cur && i < n_secrets; i++) {
+        const char *hit = strstr(cur, secrets[i]);
+        if (!hit)
+            continue;
+        size_t slen = strlen(secrets[i]);
+        const char *run = cur;
+        for (; hit; hit = strstr(run, secrets[i])) {
+            ambd_buf_append(&b, run, (size_t)(hit - run));
+            ambd_buf_puts(&b, REDACTED);
+            run = hit + slen;
+        }
+        ambd_buf_puts(&b, run);
+        free(cur);
+        cur = ambd_buf_take(&b);
+    }
+    pthread_mutex_unlock(&secrets_lock);
+    return cur;
+}
+
+static const char *const credential_headers[] = {
+    "authorization", "x-forwarded-access-token", "private-token",
+};
+
+/* Rule 3: if p starts a credential header name followed by ':' or '=',
+ * returns the offset of its value, else 0. Quotes (JSON) are skipped. */
+static size_t credential_value_offset(const char *p)
+{
+    for (size_t i = 0; i < sizeof credential_headers / sizeof credential_headers[0]; i++) {
+        size_t n = strlen(credential_headers[i]);
+        if (strncasecmp(p, credential_headers[i], n) != 0)
+            continue;
+        size_t k = n;
+        if (p[k] == '"')
+            k++;
+        while (p[k] == ' ')
+            k++;
+        if (p[k] != ':' && p[k] != '=')
+            return 0;
+        k++;
+        while (p[k] == ' ' || p[k] == '"')
+            k++;
+        return k;
+    }
+    return 0;
+}
+
+/* Length of a credential header's value: up to a quote, comma, semicolon or
+ * line end ("Basic abc" and "Bearer abc" are both one value). */
+static size_t header_value_len(const char *p)
+{
+    size_t n = strcspn(p, "\",;\r\n");
+    while (n > 0 && p[n - 1] == ' ')
+        n--;
+    return n;
+}
+
+static const char *const token_prefixes[] = {
+    "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "sk-ant-", "eyJ",
+};
+
+/* Rule 4: length of a well-known token starting at p (at a word start), or 0. */
+static size_t shaped_token_len(const char *p)
+{
+    for (size_t i = 0; i < sizeof token_prefixes / sizeof token_prefixes[0]; i++) {
+        size_t n = strlen(token_prefixes[i]);
+        if (strncmp(p, token_prefixes[i], n) == 0) {
+            size_t len = token_len(p);
+            if (len >= n + 8)
+                return len;
+        }
+    }
+    return 0;
+}
+
+char *ambd_redact(const char *text)
+{
+    char *stage = redact_secrets(text);
+    if (!stage)
+        return NULL;
+    struct ambd_buf b = {0};
+    const char *p = stage;
+    while (*p) {
+        int word_start = p == stage || !is_token_char(p[-1]);
+        size_t off, len;
+        if (word_start && strncasecmp(p, "bearer ", 7) == 0 &&
+            (len = token_len(p + 7)) >= MIN_BEARER_LEN) {
+            ambd_buf_append(&b, p, 7);
+            ambd_buf_puts(&b, REDACTED);
+            p += 7 + len;
+        } else if (word_start && (off = credential_value_offset(p)) > 0 &&
+                   (len = header_value_len(p + off)) > 0) {
+            ambd_buf_append(&b, p, off);
+            ambd_buf_puts(&b, REDACTED);
+            p += off + len;
+        } else if (word_start && (len = shaped_token_len(p)) > 0) {
+            ambd_buf_puts(&b, REDACTED);
+            p += len;
+        } else {
+            ambd_buf_putc(&b, *p++);
+        }
+    }
+    free(stage);
+    return ambd_buf_take(&b);
+}
