@@ -90,6 +90,12 @@ static void put_value(struct ambd_buf *b, const char *raw, int json, int quote_i
     free(safe);
 }
 
+static int is_reserved_key(const char *key)
+{
+    return strcmp(key, "ts") == 0 || strcmp(key, "level") == 0 || strcmp(key, "component") == 0 ||
+           strcmp(key, "msg") == 0;
+}
+
 static void write_line(struct ambd_buf *b)
 {
     if (b->failed || !b->data)
@@ -135,6 +141,9 @@ static void emit(const char *component, int level, const char *msg, va_list *kv)
         if (json) {
             ambd_buf_puts(&b, ",\"");
             put_value(&b, key, 1, 0);
+            /* A field must not shadow the line's own keys. */
+            if (is_reserved_key(key))
+                ambd_buf_putc(&b, '_');
             ambd_buf_puts(&b, "\":\"");
             put_value(&b, value, 1, 0);
             ambd_buf_putc(&b, '"');

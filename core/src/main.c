@@ -57,9 +57,14 @@ static char *default_plugin_dir(void)
     char *dir = dirname(exe);
     size_t len = strlen(dir) + sizeof "/../" AMBIENT_PLUGIN_SUBDIR;
     char *out = malloc(len);
-    if (out)
-        snprintf(out, len, "%s/../%s", dir, AMBIENT_PLUGIN_SUBDIR);
-    return out;
+    if (!out)
+        return NULL;
+    snprintf(out, len, "%s/../%s", dir, AMBIENT_PLUGIN_SUBDIR);
+    char *clean = realpath(out, NULL); /* tidier paths in messages, when it exists */
+    if (!clean)
+        return out;
+    free(out);
+    return clean;
 }
 
 static void apply_log_settings(const struct ambd_config *c, int quiet)
@@ -115,7 +120,7 @@ static void on_reload_signal(evutil_socket_t sig, short what, void *arg)
         return;
     }
     apply_log_settings(fresh, 0);
-    ambd_log("core", AMB_LOG_INFO, "log settings reloaded", "level",
+    ambd_log("core", AMB_LOG_INFO, "log settings reloaded", "log_level",
              ambd_log_level_name(fresh->log_level), NULL);
     ambd_config_free(fresh);
 }
