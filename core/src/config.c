@@ -62,19 +62,16 @@ char *ambd_config_setting_path(const config_setting_t *s)
 }
 
 int ambd_config_error(struct amb_error *err, const struct ambd_config *c,
-                         const config_setting_t *s, const char *fmt, ...)
+                      const config_setting_t *s, const char *fmt, ...)
 {
-    struct ambd_buf b = {0};
     char *name = ambd_config_setting_path(s);
-    ambd_buf_printf(&b, "%s: %s: ", ambd_config_where(c, s), name ? name : "?");
+    char where[1024];
+    snprintf(where, sizeof where, "%s: %s", ambd_config_where(c, s), name ? name : "?");
     free(name);
     va_list ap;
     va_start(ap, fmt);
-    ambd_buf_vprintf(&b, fmt, ap);
+    ambd_error_vset(err, AMB_EINVAL, where, fmt, ap);
     va_end(ap);
-    char *msg = ambd_buf_take(&b);
-    ambd_error_set(err, AMB_EINVAL, NULL, "%s", msg ? msg : "out of memory");
-    free(msg);
     return AMB_EINVAL;
 }
 

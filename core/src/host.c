@@ -52,7 +52,7 @@ static int config_find(struct amb_module *self, const char *path, int ok_types,
 {
     if (!self || self->phase != AMBD_MODULE_IN_INIT)
         return AMB_ESTATE;
-    config_setting_t *s;
+    config_setting_t *s = NULL;
     int rc = ambd_config_lookup(self->group, path, &s);
     if (rc != AMB_OK)
         return rc;
@@ -66,7 +66,7 @@ static int config_find(struct amb_module *self, const char *path, int ok_types,
 
 static int host_config_string(struct amb_module *self, const char *path, const char **out)
 {
-    config_setting_t *s;
+    config_setting_t *s = NULL;
     int rc = config_find(self, path, 1 << CONFIG_TYPE_STRING, "a string", &s);
     if (rc == AMB_OK)
         *out = config_setting_get_string(s);
@@ -75,7 +75,7 @@ static int host_config_string(struct amb_module *self, const char *path, const c
 
 static int host_config_int(struct amb_module *self, const char *path, long long *out)
 {
-    config_setting_t *s;
+    config_setting_t *s = NULL;
     int rc = config_find(self, path, 1 << CONFIG_TYPE_INT | 1 << CONFIG_TYPE_INT64, "an integer",
                          &s);
     if (rc == AMB_OK)
@@ -85,7 +85,7 @@ static int host_config_int(struct amb_module *self, const char *path, long long 
 
 static int host_config_bool(struct amb_module *self, const char *path, int *out)
 {
-    config_setting_t *s;
+    config_setting_t *s = NULL;
     int rc = config_find(self, path, 1 << CONFIG_TYPE_BOOL, "true or false", &s);
     if (rc == AMB_OK)
         *out = config_setting_get_bool(s) ? 1 : 0;
@@ -94,7 +94,7 @@ static int host_config_bool(struct amb_module *self, const char *path, int *out)
 
 static int host_config_double(struct amb_module *self, const char *path, double *out)
 {
-    config_setting_t *s;
+    config_setting_t *s = NULL;
     int rc = config_find(self, path,
                          1 << CONFIG_TYPE_FLOAT | 1 << CONFIG_TYPE_INT | 1 << CONFIG_TYPE_INT64,
                          "a number", &s);
@@ -107,7 +107,7 @@ static int host_config_double(struct amb_module *self, const char *path, double 
 
 static int host_config_count(struct amb_module *self, const char *path, size_t *out)
 {
-    config_setting_t *s;
+    config_setting_t *s = NULL;
     int rc = config_find(self, path,
                          1 << CONFIG_TYPE_GROUP | 1 << CONFIG_TYPE_LIST | 1 << CONFIG_TYPE_ARRAY,
                          "a list, array or group", &s);

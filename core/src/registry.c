@@ -385,44 +385,51 @@ fail:
     return rc;
 }
 
-void ambd_registry_release_owner(struct ambd_registry *r, const struct amb_module *owner)
+static void forge_entry_free(struct ambd_forge_entry *e)
+{
+    free((char *)e->forge.name);
+    free(e);
+}
+
+static void route_entry_free(struct ambd_route_entry *e)
+{
+    free((char *)e->route.method);
+    free((char *)e->route.pattern);
+    free(e);
+}
+
+/* Removes owner's entries from one array (entries of any type, each with
+ * its struct ambd_owned_data at data_offset), freeing their user data and
+ * then the entry. Returns the new count. */
+static size_t remove_owned(void **items, size_t n, const struct amb_module *owner,
+                           size_t data_offset, void (*free_entry)(void *))
 {
     size_t keep = 0;
-    for (size_t i = 0; i < r->n_kinds; i++) {
-        struct ambd_kind_entry *e = r->kinds[i];
-        if (e->data.owner != owner) {
-            r->kinds[keep++] = e;
+    for (size_t i = 0; i < n; i++) {
+        struct ambd_owned_data *d = (struct ambd_owned_data *)((char *)items[i] + data_offset);
+        if (d->owner != owner) {
+            items[keep++] = items[i];
             continue;
         }
-        release_data(&e->data);
-        kind_entry_free(e);
+        release_data(d);
+        free_entry(items[i]);
     }
-    r->n_kinds = keep;
-    keep = 0;
-    for (size_t i = 0; i < r->n_forges; i++) {
-        struct ambd_forge_entry *e = r->forges[i];
-        if (e->data.owner != owner) {
-            r->forges[keep++] = e;
-            continue;
-        }
-        release_data(&e->data);
-        free((char *)e->forge.name);
-        free(e);
-    }
-    r->n_forges = keep;
-    keep = 0;
-    for (size_t i = 0; i < r->n_routes; i++) {
-        struct ambd_route_entry *e = r->routes[i];
-        if (e->data.owner != owner) {
-            r->routes[keep++] = e;
-            continue;
-        }
-        release_data(&e->data);
-        free((char *)e->route.method);
-        free((char *)e->route.pattern);
-        free(e);
-    }
-    r->n_routes = keep;
+    return keep;
+}
+
+static void free_kind_entry(void *e) { kind_entry_free(e); }
+static void free_forge_entry(void *e) { forge_entry_free(e); }
+static void free_route_entry(void *e) { route_entry_free(e); }
+
+void ambd_registry_release_owner(struct ambd_registry *r, const struct amb_module *owner)
+{
+    r->n_kinds = remove_owned((void **)r->kinds, r->n_kinds, owner,
+                              offsetof(struct ambd_kind_entry, data), free_kind_entry);
+    r->n_forges = remove_owned((void **)r->forges, r->n_forges, owner,
+                               offsetof(struct ambd_forge_entry, data), free_forge_entry);
+    r->n_routes = remove_owned((void **)r->routes, r->n_routes, owner,
+                               offsetof(struct ambd_route_entry, data), free_route_entry);
+    /* The arrays are released with their last entry. */
     if (r->n_kinds == 0) {
         free(r->kinds);
         r->kinds = NULL;

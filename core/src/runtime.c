@@ -50,15 +50,13 @@ static int load_error(struct amb_error *err, const struct ambd_runtime *rt,
 static int load_error(struct amb_error *err, const struct ambd_runtime *rt,
                       const struct ambd_plugin_spec *spec, int code, const char *fmt, ...)
 {
-    struct ambd_buf b = {0};
-    ambd_buf_printf(&b, "%s:%d: plugin \"%s\": ", rt->config->path, spec->line, spec->spec);
+    char where[1024];
+    snprintf(where, sizeof where, "%s:%d: plugin \"%s\"", rt->config->path, spec->line,
+             spec->spec);
     va_list ap;
     va_start(ap, fmt);
-    ambd_buf_vprintf(&b, fmt, ap);
+    ambd_error_vset(err, code, where, fmt, ap);
     va_end(ap);
-    char *msg = ambd_buf_take(&b);
-    ambd_error_set(err, code, NULL, "%s", msg ? msg : "out of memory");
-    free(msg);
     return code;
 }
 
@@ -217,7 +215,7 @@ int ambd_runtime_load(struct ambd_runtime *rt, struct amb_error *err)
     if (c->n_plugins > 0 && !(rt->modules = calloc(c->n_plugins, sizeof *rt->modules)))
         return ambd_error_set(err, AMB_ENOMEM, NULL, NULL);
     for (size_t i = 0; i < c->n_plugins; i++) {
-        struct amb_module *m;
+        struct amb_module *m = NULL;
         int rc = module_open(rt, &c->plugins[i], &m, err);
         if (rc != AMB_OK)
             goto fail;

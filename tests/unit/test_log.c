@@ -20,7 +20,8 @@ static void json_line_has_time_level_component_message_and_fields(void **state)
 {
     (void)state;
     testutil_log_capture();
-    ambd_log("core", AMB_LOG_WARN, "queue \"full\"", "kind", "AgenticSession", "name", "s-1", NULL);
+    ambd_log("core", AMB_LOG_WARN, "queue \"full\"", "kind", "AgenticSession", "name", "s-1",
+             "msg", "shadow", NULL);
     char *out = testutil_log_take();
     assert_int_equal(testutil_count(out, "\n"), 1);
     json_error_t jerr;
@@ -31,6 +32,7 @@ static void json_line_has_time_level_component_message_and_fields(void **state)
     assert_string_equal(json_string_value(json_object_get(line, "msg")), "queue \"full\"");
     assert_string_equal(json_string_value(json_object_get(line, "kind")), "AgenticSession");
     assert_string_equal(json_string_value(json_object_get(line, "name")), "s-1");
+    assert_string_equal(json_string_value(json_object_get(line, "msg_")), "shadow");
     const char *ts = json_string_value(json_object_get(line, "ts"));
     assert_non_null(ts);
     assert_int_equal(strlen(ts), strlen("2026-01-02T03:04:05.678Z"));

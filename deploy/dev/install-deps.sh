@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# install-deps.sh — installs what building, running and testing Ambient needs
+# on a Debian/Ubuntu machine, and nothing when it is all there already.
+# Used by both quick-start commands (deploy/dev/up.sh and tests/run.sh).
+set -euo pipefail
+
+packages=(
+    build-essential cmake pkg-config git openssl
+    libcurl4-openssl-dev libjansson-dev libconfig-dev libevent-dev libssl-dev
+    libcmocka-dev abigail-tools
+    python3 python3-kubernetes python3-websockets
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+    echo "install-deps: installing ${missing[*]}"
+    sudo=()
+    [[ $(id -u) == 0 ]] || sudo=(sudo)
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}" > /dev/null
+fi
+
+# kubectl is not in Debian's archive; the kubesim fidelity tests use the one
+# the machine image provides.
+command -v kubectl > /dev/null || echo "install-deps: warning: kubectl not found; the kubesim kubectl test will fail"
+echo "install-deps: all build and test dependencies are present"
