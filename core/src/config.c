@@ -18,7 +18,7 @@
 /* Any non-NULL hook value marks a setting as read. */
 static char read_mark;
 
-static const char *const core_keys[] = {"plugin_dir", "plugins", "log"};
+static const char *const core_keys[] = {"plugin_dir", "plugins", "log", "kube", "controller"};
 
 const char *ambd_config_type_name(int type)
 {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "controller-internal.h"
 #include "log-internal.h"
 #include "runtime-internal.h"
 
@@ -211,4 +212,5 @@ void ambd_host_fill(struct amb_host *h)
     h->register_route = host_register_route;
     h->error_set = host_error_set;
     h->strerror = ambd_strerror;
+    ambd_controller_fill_host(h);
 }

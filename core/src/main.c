@@ -12,8 +12,10 @@
 
 #include <event2/event.h>
 #include <event2/thread.h>
+#include <curl/curl.h>
 
 #include "config-internal.h"
+#include "controller-internal.h"
 #include "log-internal.h"
 #include "report-internal.h"
 #include "runtime-internal.h"
@@ -24,6 +26,8 @@ struct daemon {
     const char *config_path;
     struct ambd_config *config;
     struct ambd_runtime *rt;
+    struct ambd_controller_config controller_config;
+    struct ambd_controller *controller;
     struct event_base *base;
     int quiet; /* --check-config: only warnings and errors go to stderr */
 };
@@ -84,11 +88,18 @@ static int load(struct daemon *d, struct amb_error *err)
     free(dir);
     if (!d->rt)
         return ambd_error_set(err, AMB_ENOMEM, NULL, NULL);
-    return ambd_runtime_load(d->rt, err);
+    rc = ambd_runtime_load(d->rt, err);
+    if (rc == AMB_OK)
+        rc = ambd_controller_config_load(d->config, &d->controller_config, err);
+    return rc;
 }
 
 static void unload(struct daemon *d)
 {
+    /* Workers call plugin code: they stop before the plugins go. */
+    ambd_controller_stop(d->controller);
+    d->controller = NULL;
+    ambd_controller_config_clear(&d->controller_config);
     ambd_runtime_free(d->rt);
     ambd_config_free(d->config);
     d->rt = NULL;
@@ -156,11 +167,23 @@ static int run(struct daemon *d)
         status = 1;
         goto out;
     }
+    if (d->controller_config.enabled &&
+        ambd_controller_start(d->base, &d->controller_config, &d->rt->registry, &d->controller,
+                              &err) != AMB_OK) {
+        char *line = ambd_error_line(&err);
+        ambd_log("core", AMB_LOG_ERROR, "controller failed to start", "error", line ? line : "",
+                 NULL);
+        free(line);
+        status = 1;
+        goto out;
+    }
     char count[32];
     snprintf(count, sizeof count, "%zu", d->rt->n_modules);
     ambd_log("core", AMB_LOG_INFO, "ambientd running", "version", AMBIENT_VERSION, "plugins",
              count, "config", d->config_path, NULL);
     event_base_dispatch(d->base);
+    if (ambd_controller_failed(d->controller))
+        status = 1;
 out:
     for (size_t i = 0; i < 3; i++) {
         if (sigs[i])
@@ -229,7 +252,9 @@ int main(int argc, char **argv)
     }
     evthread_use_pthreads();
     ambd_log_capture_libevent();
+    curl_global_init(CURL_GLOBAL_DEFAULT);
     int status = mode == 'k' ? check_config(&d) : run(&d);
+    curl_global_cleanup();
     ambd_log_clear_secrets();
     libevent_global_shutdown();
     return status;

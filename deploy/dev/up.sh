@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # up.sh — the quick start's main command: installs what is missing, builds
 # Ambient, starts the test Kubernetes API server (tests/kubesim) and runs
-# ambientd with the sample config (deploy/ambient.conf) until Ctrl-C.
+# ambientd with the sample config (deploy/ambient.conf) and the controller
+# role pointed at kubesim, until Ctrl-C.
 #
 # Environment:
 #   AMBIENT_BUILD_DIR    build directory (default: build/release)
 #   AMBIENT_UP_SECONDS   stop by itself after this many seconds (smoke tests)
+#   AMBIENT_CONTROLLER_PORT  port of /metrics, /healthz, /readyz (default 9090)
 #   AMBIENT_SKIP_DEPS=1  do not check/install packages
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -33,7 +35,9 @@ trap 'exit 0' INT TERM
 
 crd_args=()
 [[ -d $root/deploy/crds ]] && crd_args=(--crd-dir "$root/deploy/crds")
-"$root/tests/kubesim/kubesim" --port 0 --tls-port 0 "${crd_args[@]}" > "$run_dir/kubesim.out" 2> "$run_dir/kubesim.err" &
+mkdir -p "$run_dir/certs"
+"$root/tests/kubesim/kubesim" --port 0 --tls-port 0 --cert-dir "$run_dir/certs" "${crd_args[@]}" \
+    > "$run_dir/kubesim.out" 2> "$run_dir/kubesim.err" &
 kubesim_pid=$!
 for _ in $(seq 100); do
     grep -q '^listening on https://' "$run_dir/kubesim.out" && break
@@ -45,9 +49,19 @@ https_url=$(sed -n 's/^listening on \(https:.*\)$/\1/p' "$run_dir/kubesim.out")
 echo "up: kubesim (test Kubernetes API) at $https_url — try:"
 echo "    kubectl --server=$https_url --insecure-skip-tls-verify --token=kubesim-admin get namespaces"
 
-"$build/bin/ambientd" --check-config "$conf"
-echo "up: starting ambientd --config $conf (Ctrl-C to stop)"
-"$build/bin/ambientd" --config "$conf" &
+# The sample config, pointed at kubesim with the controller role on.
+echo kubesim-admin > "$run_dir/token"
+# (libconfig resolves @include relative to the including file's directory.)
+cp "$conf" "$run_dir/sample.conf"
+cat > "$run_dir/ambient.conf" <<CONF
+@include "sample.conf"
+kube = { server = "$https_url"; token_file = "$run_dir/token"; ca_file = "$run_dir/certs/cert.pem"; };
+controller = { listen = "127.0.0.1:${AMBIENT_CONTROLLER_PORT:-9090}"; lease = { namespace = "default"; }; };
+CONF
+"$build/bin/ambientd" --check-config "$run_dir/ambient.conf"
+echo "up: starting ambientd with $conf against kubesim (Ctrl-C to stop)"
+echo "up: metrics and probes on http://127.0.0.1:${AMBIENT_CONTROLLER_PORT:-9090}/metrics"
+"$build/bin/ambientd" --config "$run_dir/ambient.conf" &
 ambientd_pid=$!
 if [[ -n ${AMBIENT_UP_SECONDS:-} ]]; then
     sleep "$AMBIENT_UP_SECONDS"

@@ -25,7 +25,8 @@ variant() {
 }
 check() { "$abi_dir/check_abi.sh" "$work/$1/probe.so" "$work/$1/abi" "$work/$1/include/ambient" "${@:2}"; }
 
-append='s|^    const char \*(\*strerror)(int code);$|&\n    int (*added_later)(int);|'
+# The last line of struct amb_host, whatever its last member is.
+append='/^struct amb_host {/,/^};/ s|^};$|    int (*added_later)(int);\n};|'
 insert='s|^    void \*(\*alloc)(size_t n);$|    int (*inserted)(int);\n&|'
 bump="s|^#define AMB_ABI_MINOR $minor\$|#define AMB_ABI_MINOR $next|"
 

@@ -11,6 +11,9 @@ import unittest
 from daemon import Daemon, run, write_config
 
 PLUGINS = os.environ["AMB_TEST_PLUGIN_DIR"]
+# The host's plugin ABI, from ambientd itself: "ambientd X.Y.Z (plugin ABI M.N)".
+ABI_MAJOR, ABI_MINOR = map(int, re.search(r"ABI (\d+)\.(\d+)", run("--version")[1]).groups())
+ABI = "%d.%d" % (ABI_MAJOR, ABI_MINOR)
 SAMPLE_CONF = os.environ["AMB_SAMPLE_CONF"]
 
 
@@ -22,7 +25,7 @@ class Version(unittest.TestCase):
     def test_version_names_release_and_abi(self):
         code, out, _ = run("--version")
         self.assertEqual(code, 0)
-        self.assertRegex(out, r"^ambientd \d+\.\d+\.\d+ \(plugin ABI 1\.0\)\n$")
+        self.assertRegex(out, r"^ambientd \d+\.\d+\.\d+ \(plugin ABI \d+\.\d+\)\n$")
 
     def test_bad_usage_exits_2(self):
         for args in ([], ["--bogus"], ["--config"], ["--config", "a", "--check-config", "b"]):
@@ -38,10 +41,10 @@ class CheckConfig(unittest.TestCase):
         self.assertEqual(code, 0, err)
         lines = out.splitlines()
         self.assertEqual(len(lines), 3, out)
-        self.assertRegex(lines[0], r"^sample 1\.2\.3 \(ABI 1\.0\) \S+/sample\.so: "
+        self.assertRegex(lines[0], r"^sample 1\.2\.3 \(ABI " + re.escape(ABI) + r"\) \S+/sample\.so: "
                                    r"kinds: Widget \(widgets\.test\.ambient-code/v1\); "
                                    r"forges: sampleforge; routes: GET /api/sample/:id$")
-        self.assertTrue(lines[1].startswith("sample2 1.2.3 (ABI 1.0) "))
+        self.assertTrue(lines[1].startswith("sample2 1.2.3 (ABI %s) " % ABI))
         self.assertIn("kinds: Relic (relics.old.ambient-code/v1)", lines[2])
         # --check-config stays quiet on stderr unless something is wrong.
         self.assertEqual(err, "")
@@ -76,9 +79,11 @@ class CheckConfig(unittest.TestCase):
             '"nosuch"': "nosuch.so: No such file or directory",
             '"not-elf"': "is not a loadable shared object",
             '"no-entry"': "does not export amb_plugin_entry()",
-            '"major-new"': "built for plugin ABI 2.0, but this ambientd provides ABI 1.0",
-            '"major-old"': "built for plugin ABI 0.7, but this ambientd provides ABI 1.0",
-            '"minor-new"': "built for plugin ABI 1.1, newer than this ambientd's ABI 1.0",
+            '"major-new"': "built for plugin ABI %d.0, but this ambientd provides ABI %s"
+                           % (ABI_MAJOR + 1, ABI),
+            '"major-old"': "built for plugin ABI 0.7, but this ambientd provides ABI " + ABI,
+            '"minor-new"': "built for plugin ABI %d.%d, newer than this ambientd's ABI %s"
+                           % (ABI_MAJOR, ABI_MINOR + 1, ABI),
             '"sample", "sample"': 'plugin name "sample" is already taken',
             '"init-fail"': "init failed: token_file: cannot read /nonexistent/token",
             '"empty-kind"': 'kind name "" is empty',

@@ -33,7 +33,7 @@ hello = { greeting = "hi from out of tree"; };
 CONF
 out=$("$prefix/bin/ambientd" --check-config "$work/ambient.conf")
 echo "$out"
-[[ $out =~ ^hello\ 0\.1\.0\ \(ABI\ 1\.0\)\ .*/lib/ambient/plugins/hello\.so:\ kinds:\ none\;\ forges:\ none\;\ routes:\ GET\ /api/hello$ ]] \
+[[ $out =~ ^hello\ 0\.1\.0\ \(ABI\ [0-9]+\.[0-9]+\)\ .*/lib/ambient/plugins/hello\.so:\ kinds:\ none\;\ forges:\ none\;\ routes:\ GET\ /api/hello$ ]] \
     || { echo "FAIL: unexpected --check-config output"; exit 1; }
 echo "ok: installed ambientd found and loaded the plugin"
 

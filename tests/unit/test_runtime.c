@@ -153,17 +153,21 @@ static void entry_returns_null(void **state)
 static void major_too_new_and_too_old(void **state)
 {
     (void)state;
-    EXPECT_LOAD_ERROR("plugins = (\"major-new\");\n", "built for plugin ABI 2.0",
-                      "this ambientd provides ABI 1.0", "major versions must match");
-    EXPECT_LOAD_ERROR("plugins = (\"major-old\");\n", "built for plugin ABI 0.7",
-                      "this ambientd provides ABI 1.0");
+    char newer[32], ours[64];
+    snprintf(newer, sizeof newer, "built for plugin ABI %d.0", AMB_ABI_MAJOR + 1);
+    snprintf(ours, sizeof ours, "this ambientd provides ABI %d.%d", AMB_ABI_MAJOR, AMB_ABI_MINOR);
+    EXPECT_LOAD_ERROR("plugins = (\"major-new\");\n", newer, ours, "major versions must match");
+    EXPECT_LOAD_ERROR("plugins = (\"major-old\");\n", "built for plugin ABI 0.7", ours);
 }
 
 static void minor_newer_than_host(void **state)
 {
     (void)state;
-    EXPECT_LOAD_ERROR("plugins = (\"minor-new\");\n", "built for plugin ABI 1.1",
-                      "newer than this ambientd's ABI 1.0 (upgrade ambientd)");
+    char plugin[32], host[64];
+    snprintf(plugin, sizeof plugin, "built for plugin ABI %d.%d", AMB_ABI_MAJOR, AMB_ABI_MINOR + 1);
+    snprintf(host, sizeof host, "newer than this ambientd's ABI %d.%d (upgrade ambientd)",
+             AMB_ABI_MAJOR, AMB_ABI_MINOR);
+    EXPECT_LOAD_ERROR("plugins = (\"minor-new\");\n", plugin, host);
 }
 
 static void bad_and_duplicate_names(void **state)

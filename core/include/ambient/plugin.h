@@ -34,7 +34,7 @@ extern "C" {
 #endif
 
 #define AMB_ABI_MAJOR 1
-#define AMB_ABI_MINOR 0
+#define AMB_ABI_MINOR 1
 
 #if defined(__GNUC__)
 #define AMB_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
@@ -78,6 +78,11 @@ enum amb_log_level {
     AMB_LOG_INFO = 2,
     AMB_LOG_DEBUG = 3,
 };
+
+/* The label set_controller_ref puts on children; the controller watches
+ * only child objects that carry it (never a cluster's other Jobs or Pods). */
+#define AMB_MANAGED_BY_LABEL "app.kubernetes.io/managed-by"
+#define AMB_MANAGED_BY_VALUE "ambient"
 
 /* Opaque host objects. */
 struct amb_module; /* this plugin as loaded by the host ("self") */
@@ -244,6 +249,60 @@ struct amb_host {
         AMB_PRINTF(4, 5);
     /* Static text for an AMB_E* code ("invalid argument"); never NULL. */
     const char *(*strerror)(int code);
+
+    /* ---- 1.1: Kubernetes access, inside kind callbacks (worker threads) ----
+     * ctx is the callback's own; with a NULL or foreign ctx these return
+     * AMB_ESTATE. res names the resource; ns is "" for cluster-scoped ones.
+     * json_t *obj arguments are borrowed; *out results are new refs (pass
+     * NULL when not wanted). Failures carry the API server's message in err
+     * and map its status: 404 AMB_ENOTFOUND, 409 AMB_ECONFLICT or
+     * AMB_EEXIST, 422 AMB_EINVAL, 403 AMB_EFORBIDDEN, 5xx AMB_EUNAVAILABLE. */
+    /* From the controller's cache when the resource is watched (a miss in a
+     * label-filtered child cache falls back to the API), else from the API. */
+    int (*kube_get)(struct amb_ctx *ctx, const struct amb_resource *res, const char *ns,
+                    const char *name, json_t **out, struct amb_error *err);
+    /* A JSON array; label_selector "a=b,c=d" or NULL. Cache as kube_get. */
+    int (*kube_list)(struct amb_ctx *ctx, const struct amb_resource *res, const char *ns,
+                     const char *label_selector, json_t **out, struct amb_error *err);
+    int (*kube_create)(struct amb_ctx *ctx, const struct amb_resource *res, const char *ns,
+                       const json_t *obj, json_t **out, struct amb_error *err);
+    /* PUT: obj carries metadata.name and the resourceVersion it was read at. */
+    int (*kube_update)(struct amb_ctx *ctx, const struct amb_resource *res, const char *ns,
+                       const json_t *obj, json_t **out, struct amb_error *err);
+    /* JSON merge patch (RFC 7386). */
+    int (*kube_patch)(struct amb_ctx *ctx, const struct amb_resource *res, const char *ns,
+                      const char *name, const json_t *patch, json_t **out,
+                      struct amb_error *err);
+    /* propagation: "Background", "Foreground", "Orphan" or NULL. Deleting
+     * what is already gone returns AMB_OK. */
+    int (*kube_delete)(struct amb_ctx *ctx, const struct amb_resource *res, const char *ns,
+                       const char *name, const char *propagation, struct amb_error *err);
+    /* Writes the status of the object being reconciled through /status:
+     * mutate(ud, obj) edits a fresh copy (return 0 to write, > 0 to skip the
+     * write, < 0 to fail); on a conflict the object is read again and
+     * mutate runs again (up to 5 times). *out is the stored object. */
+    int (*update_status)(struct amb_ctx *ctx, int (*mutate)(void *ud, json_t *obj), void *ud,
+                         json_t **out, struct amb_error *err);
+    /* Sets condition `type` in obj's status.conditions (a list keyed by
+     * type): status "True"/"False"/"Unknown", reason (CamelCase), message,
+     * observedGeneration from metadata.generation; lastTransitionTime
+     * changes only when status does. Returns 1 if anything changed, 0 if
+     * not, < 0 on invalid input. Any thread. */
+    int (*set_condition)(json_t *obj, const char *type, const char *status, const char *reason,
+                         const char *message);
+    /* Makes owner the controller of child: an ownerReference with
+     * controller and blockOwnerDeletion true (owner needs apiVersion, kind,
+     * metadata.name and uid), and the label that lets the controller watch
+     * child. Any thread. */
+    int (*set_controller_ref)(json_t *child, const json_t *owner);
+    /* Records a Kubernetes Event about obj: type "Normal" or "Warning",
+     * reason CamelCase. Failures are logged, not returned as fatal. */
+    int (*emit_event)(struct amb_ctx *ctx, const json_t *obj, const char *type,
+                      const char *reason, const char *message);
+    /* Reconciles an object of a registered kind again after delay_ms (0 =
+     * now); for the current object, return a positive delay instead. */
+    int (*requeue)(struct amb_ctx *ctx, const struct amb_resource *res, const char *ns,
+                   const char *name, long delay_ms);
 };
 
 /* True if the host table has member m (a plugin built against a newer minor

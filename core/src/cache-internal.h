@@ -1,0 +1,47 @@
+/* cache-internal.h — an informer's copy of one resource, keyed
+ * "namespace/name" (or "name" for cluster-scoped objects). Objects are kept
+ * as compact JSON text, not as jansson trees, so memory stays close to the
+ * objects' own size; readers get a freshly parsed copy.
+ * Writes come from the loop thread; reads from any thread. */
+#ifndef AMBD_CACHE_INTERNAL_H
+#define AMBD_CACHE_INTERNAL_H
+
+#include <pthread.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "strmap-internal.h"
+
+struct ambd_cache {
+    pthread_rwlock_t lock;
+    struct ambd_strmap map; /* key -> struct ambd_cache_entry * */
+    size_t bytes;           /* JSON text held */
+};
+
+void ambd_cache_init(struct ambd_cache *c);
+void ambd_cache_destroy(struct ambd_cache *c);
+
+/* "ns/name" or "name" of obj (caller frees); NULL when it has no name. */
+char *ambd_cache_key(const json_t *obj);
+
+/* Stores obj under its key, stamped with mark. Returns 1 if it is new, 0 if
+ * it replaced another version, 2 if the stored one had the same
+ * resourceVersion (nothing changed), or a negative AMB_E* code. */
+int ambd_cache_upsert(struct ambd_cache *c, const json_t *obj, unsigned mark);
+/* Removes key; returns the stored object (new ref) or NULL. */
+json_t *ambd_cache_remove(struct ambd_cache *c, const char *key);
+/* Removes every entry whose mark differs from mark, calling gone(ud, obj)
+ * for each (obj borrowed for the call). */
+void ambd_cache_sweep(struct ambd_cache *c, unsigned mark,
+                      void (*gone)(void *ud, const json_t *obj), void *ud);
+
+/* A parsed copy (new ref), or NULL. */
+json_t *ambd_cache_get(struct ambd_cache *c, const char *key);
+/* Objects in ns (NULL or "" for all) whose labels match selector ("a=b,c=d";
+ * NULL for all), as a new array. */
+json_t *ambd_cache_list(struct ambd_cache *c, const char *ns, const char *selector);
+size_t ambd_cache_count(struct ambd_cache *c);
+size_t ambd_cache_bytes(struct ambd_cache *c);
+
+#endif

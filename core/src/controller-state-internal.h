@@ -1,0 +1,84 @@
+/* controller-state-internal.h — the controller's state, shared by its
+ * files (controller.c: lifecycle, events, workers; controller_http.c:
+ * metrics and probes; controller_host.c: the plugins' Kubernetes calls). */
+#ifndef AMBD_CONTROLLER_STATE_INTERNAL_H
+#define AMBD_CONTROLLER_STATE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include <event2/http.h>
+
+#include "controller-internal.h"
+#include "informer-internal.h"
+#include "kube-async-internal.h"
+#include "leader-internal.h"
+#include "metrics-internal.h"
+#include "workqueue-internal.h"
+
+/* A registered kind and the informer of its objects. */
+struct ambd_ctl_kind {
+    struct ambd_controller *ctl;
+    size_t index;
+    const struct ambd_kind_entry *entry; /* borrowed from the registry */
+    struct ambd_informer *informer;
+    char *api_version; /* "group/version" as in ownerReferences */
+};
+
+/* A child resource (owned by one or more kinds), watched by our label. */
+struct ambd_ctl_child {
+    struct ambd_controller *ctl;
+    struct ambd_informer *informer;
+};
+
+struct ambd_controller {
+    struct event_base *base;
+    const struct ambd_controller_config *cc;
+    struct ambd_kube *kube;
+    struct ambd_kube_loop *loop;
+
+    struct ambd_ctl_kind *kinds;
+    size_t n_kinds;
+    struct ambd_ctl_child *children;
+    size_t n_children;
+
+    struct ambd_workqueue *queue;
+    pthread_t *workers;
+    size_t n_workers;
+    pthread_mutex_t workers_lock; /* guards starting/stopping workers */
+    atomic_int leading;
+    atomic_int failed;
+    struct event *lost_leadership; /* wakes the loop to exit (from the leader thread) */
+    struct ambd_leader *leader;
+    char *identity;
+
+    struct evhttp *http;
+    struct ambd_metrics *metrics;
+    struct ambd_metric *m_reconciles, *m_reconcile_errors, *m_reconcile_seconds;
+    struct ambd_metric *m_api_requests, *m_watch_restarts, *m_leader, *m_cache_objects;
+    unsigned long *last_watches; /* per informer, for watch restart counting */
+};
+
+/* The context a kind callback receives (struct amb_ctx of the ABI). */
+struct amb_ctx {
+    struct ambd_controller *ctl;
+    size_t kind;        /* index into ctl->kinds */
+    const char *ns;     /* of the object being reconciled ("" if cluster-scoped) */
+    const char *name;
+};
+
+/* Work queue keys are "<kind index>|<namespace>/<name>". */
+char *ambd_ctl_key(size_t kind, const char *ns, const char *name);
+
+/* The informer whose cache holds res, and whether that cache holds every
+ * object of it (a primary kind) or only ours (a child). NULL if none. */
+struct ambd_informer *ambd_ctl_informer_for(struct ambd_controller *c,
+                                            const struct amb_resource *res, int *complete);
+/* Index of the registered kind for res, or -1. */
+long ambd_ctl_kind_index(const struct ambd_controller *c, const struct amb_resource *res);
+
+/* controller_http.c */
+int ambd_ctl_http_start(struct ambd_controller *c, struct amb_error *err);
+int ambd_ctl_metrics_init(struct ambd_controller *c);
+
+#endif

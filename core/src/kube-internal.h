@@ -1,0 +1,127 @@
+/* kube-internal.h — the Kubernetes API client on libcurl.
+ *
+ * Blocking calls (any thread; worker threads use them) share a pool of curl
+ * handles so connections are reused, a token bucket for client-side QPS, and
+ * a token source that re-reads the service-account token file when it
+ * rotates. Errors come back as AMB_E* codes with the server's Status message
+ * kept for the caller. Watches and informer lists run on the event loop
+ * instead (kube-async-internal.h). */
+#ifndef AMBD_KUBE_INTERNAL_H
+#define AMBD_KUBE_INTERNAL_H
+
+#include <stddef.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "ambient/plugin.h"
+
+/* The largest response body accepted (a 500-item list page of big objects
+ * stays far below it). */
+#define AMBD_KUBE_MAX_BODY (64u * 1024 * 1024)
+
+struct ambd_kube_config {
+    char *server;     /* "https://host:port"; http only for loopback */
+    char *token_file; /* re-read when it changes; NULL for none */
+    char *token;      /* a fixed token, used when token_file is NULL */
+    char *ca_file;    /* CA bundle for https; NULL = system store */
+    double qps;       /* client-side rate; <= 0 disables the limiter */
+    int burst;
+    long timeout_ms;  /* per blocking request */
+};
+
+/* In-cluster settings: KUBERNETES_SERVICE_HOST/PORT and the service-account
+ * files under dir (NULL = /var/run/secrets/kubernetes.io/serviceaccount). */
+int ambd_kube_config_in_cluster(struct ambd_kube_config *c, const char *dir,
+                                struct amb_error *err);
+void ambd_kube_config_clear(struct ambd_kube_config *c);
+/* Checks server is https, or http on a loopback address. */
+int ambd_kube_check_server(const char *server, struct amb_error *err);
+
+struct ambd_kube;
+
+/* Copies config. */
+int ambd_kube_new(const struct ambd_kube_config *config, struct ambd_kube **out,
+                  struct amb_error *err);
+void ambd_kube_free(struct ambd_kube *k);
+const char *ambd_kube_server(const struct ambd_kube *k);
+
+/* The bearer token to send now (re-reads the file if it changed or a minute
+ * passed). Caller frees. NULL when the client has no token. */
+char *ambd_kube_token(struct ambd_kube *k);
+/* Forces a re-read on the next ambd_kube_token (after a 401). */
+void ambd_kube_token_stale(struct ambd_kube *k);
+
+/* Applies the common options (TLS, CA, protocols, no signals) to an easy
+ * handle; used by the blocking and the event-loop paths alike. */
+void ambd_kube_setup_handle(struct ambd_kube *k, CURL *h);
+/* Builds the header list for a request: Accept, Authorization (user_token
+ * or the client's own), Content-Type when given. */
+struct curl_slist *ambd_kube_headers(struct ambd_kube *k, const char *user_token,
+                                     const char *content_type);
+
+/* Maps a response to an AMB_E* code, filling err from its Status body (the
+ * server's message). 2xx returns AMB_OK and leaves err alone. */
+int ambd_kube_status_error(long http_status, const char *body, size_t len,
+                           struct amb_error *err);
+
+/* Observer of every request, for metrics: verb ("GET", "LIST", "WATCH",
+ * "POST", ...) and HTTP status (0 for a transport error). Any thread. */
+typedef void (*ambd_kube_observer)(void *ud, const char *verb, long http_status);
+void ambd_kube_set_observer(struct ambd_kube *k, ambd_kube_observer fn, void *ud);
+void ambd_kube_observe(struct ambd_kube *k, const char *verb, long http_status);
+
+struct ambd_kube_request {
+    const char *method;       /* "GET", "POST", "PUT", "PATCH", "DELETE" */
+    const char *path;         /* "/apis/g/v/namespaces/ns/plural/name" */
+    const char *query;        /* without '?', or NULL */
+    const char *content_type; /* for bodies; NULL = application/json */
+    const char *body;
+    size_t body_len;
+    const char *user_token;   /* the caller's token instead of ours (api role) */
+    const char *verb;         /* for metrics; NULL = method */
+};
+
+struct ambd_kube_response {
+    long status;
+    char *body; /* NUL-terminated; caller frees */
+    size_t body_len;
+};
+
+/* Blocking request. Returns the mapped code (AMB_OK for 2xx); resp is
+ * filled whenever the server answered. Retries 429/5xx carrying Retry-After
+ * a few times. */
+int ambd_kube_request(struct ambd_kube *k, const struct ambd_kube_request *req,
+                      struct ambd_kube_response *resp, struct amb_error *err);
+void ambd_kube_response_clear(struct ambd_kube_response *resp);
+
+/* Resource paths: "/api/v1" or "/apis/G/V", then namespaces/NS when ns is
+ * non-empty and the resource is namespaced, then PLURAL, /NAME, /SUB.
+ * Names and namespaces are validated as DNS subdomains. Caller frees. */
+char *ambd_kube_path(const struct amb_resource *res, const char *ns, const char *name,
+                     const char *subresource);
+
+/* JSON verbs on top of ambd_kube_request. out parameters are new refs
+ * (may be NULL when the caller does not want the result). */
+int ambd_kube_get(struct ambd_kube *k, const struct amb_resource *res, const char *ns,
+                  const char *name, json_t **out, struct amb_error *err);
+int ambd_kube_create(struct ambd_kube *k, const struct amb_resource *res, const char *ns,
+                     const json_t *obj, json_t **out, struct amb_error *err);
+/* PUT of obj (its metadata.name and resourceVersion); subresource "status"
+ * or NULL. */
+int ambd_kube_update(struct ambd_kube *k, const struct amb_resource *res, const char *ns,
+                     const json_t *obj, const char *subresource, json_t **out,
+                     struct amb_error *err);
+/* JSON merge patch (RFC 7386). */
+int ambd_kube_patch(struct ambd_kube *k, const struct amb_resource *res, const char *ns,
+                    const char *name, const json_t *patch, const char *subresource,
+                    json_t **out, struct amb_error *err);
+/* propagation: "Background", "Foreground", "Orphan" or NULL. AMB_ENOTFOUND
+ * when already gone. */
+int ambd_kube_delete(struct ambd_kube *k, const struct amb_resource *res, const char *ns,
+                     const char *name, const char *propagation, struct amb_error *err);
+/* One list request; query like "labelSelector=a%3Db&limit=500". */
+int ambd_kube_list(struct ambd_kube *k, const struct amb_resource *res, const char *ns,
+                   const char *query, json_t **out, struct amb_error *err);
+
+#endif

@@ -1,0 +1,173 @@
+/* widget.c — the test kind for the controller core's integration tests.
+ * A Widget (test.ambient-code/v1alpha1, the CRD in tests/data/kubesim/crds)
+ * gets a child Secret "<name>-child" owned by it, and a status with
+ * observedGeneration, the number of status writes ("reconciles": one per
+ * generation) and a Ready condition. It reports any reconcile of a key that overlaps another
+ * of the same key (the work queue must make that impossible), and can be
+ * slowed down to widen that window.
+ *
+ * Config: widget = { finalizer = true; slow_ms = 0; }  */
+#include <ambient/plugin.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_INFLIGHT 256
+
+static const struct amb_host *host;
+static struct amb_module *self;
+static long long slow_ms;
+
+static const struct amb_resource widgets = {"test.ambient-code", "v1alpha1", "Widget", "widgets", 1};
+static const struct amb_resource secrets = {"", "v1", "Secret", "secrets", 1};
+
+/* Keys being reconciled right now. */
+static pthread_mutex_t inflight_lock = PTHREAD_MUTEX_INITIALIZER;
+static char inflight[MAX_INFLIGHT][300];
+
+static int inflight_enter(const char *key)
+{
+    int free_slot = -1, clash = 0;
+    pthread_mutex_lock(&inflight_lock);
+    for (int i = 0; i < MAX_INFLIGHT; i++) {
+        if (inflight[i][0] == '\0' && free_slot < 0)
+            free_slot = i;
+        else if (strcmp(inflight[i], key) == 0)
+            clash = 1;
+    }
+    if (free_slot >= 0)
+        snprintf(inflight[free_slot], sizeof inflight[free_slot], "%s", key);
+    pthread_mutex_unlock(&inflight_lock);
+    return clash ? -1 : free_slot;
+}
+
+static void inflight_leave(int slot)
+{
+    if (slot < 0)
+        return;
+    pthread_mutex_lock(&inflight_lock);
+    inflight[slot][0] = '\0';
+    pthread_mutex_unlock(&inflight_lock);
+}
+
+static const char *meta(const json_t *obj, const char *k)
+{
+    return json_string_value(json_object_get(json_object_get(obj, "metadata"), k));
+}
+
+static int ensure_child(struct amb_ctx *ctx, const json_t *obj, const char *child,
+                        struct amb_error *err)
+{
+    const char *ns = meta(obj, "namespace");
+    int rc = host->kube_get(ctx, &secrets, ns, child, NULL, err);
+    if (rc != AMB_ENOTFOUND)
+        return rc;
+    json_t *secret = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s}}", "apiVersion", "v1", "kind",
+                               "Secret", "metadata", "name", child, "namespace", ns,
+                               "stringData", "owner", meta(obj, "name"));
+    rc = host->set_controller_ref(secret, obj);
+    if (rc == AMB_OK)
+        rc = host->kube_create(ctx, &secrets, ns, secret, NULL, err);
+    json_decref(secret);
+    return rc == AMB_EEXIST ? AMB_OK : rc;
+}
+
+struct status_change {
+    const char *child;
+};
+
+static int write_status(void *ud, json_t *obj)
+{
+    struct status_change *sc = ud;
+    json_t *st = json_object_get(obj, "status");
+    if (!json_is_object(st)) {
+        st = json_object();
+        json_object_set_new(obj, "status", st);
+    }
+    json_int_t gen = json_integer_value(json_object_get(json_object_get(obj, "metadata"), "generation"));
+    json_int_t count = json_integer_value(json_object_get(st, "reconciles"));
+    /* Idempotent: a generation already observed needs no write (a write
+     * would wake us again through our own watch). */
+    if (json_integer_value(json_object_get(st, "observedGeneration")) == gen &&
+        json_is_string(json_object_get(st, "child")))
+        return 1;
+    json_object_set_new(st, "observedGeneration", json_integer(gen));
+    json_object_set_new(st, "reconciles", json_integer(count + 1));
+    json_object_set_new(st, "child", json_string(sc->child));
+    host->set_condition(obj, "Ready", "True", "ChildReady", "the child secret exists");
+    return 0;
+}
+
+static int widget_reconcile(void *ud, struct amb_ctx *ctx, const json_t *obj,
+                            struct amb_error *err)
+{
+    (void)ud;
+    char key[300], child[280];
+    snprintf(key, sizeof key, "%s/%s", meta(obj, "namespace"), meta(obj, "name"));
+    snprintf(child, sizeof child, "%.250s-child", meta(obj, "name"));
+    int slot = inflight_enter(key);
+    if (slot == -1) {
+        host->log(self, AMB_LOG_ERROR, "concurrent reconcile of one key", "key", key, NULL);
+        return AMB_OK;
+    }
+    if (slow_ms > 0) {
+        struct timespec ts = {slow_ms / 1000, (slow_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    int first = !json_object_get(json_object_get(obj, "status"), "reconciles");
+    int rc = ensure_child(ctx, obj, child, err);
+    struct status_change sc = {child};
+    if (rc == AMB_OK)
+        rc = host->update_status(ctx, write_status, &sc, NULL, err);
+    if (rc == AMB_OK && first)
+        host->emit_event(ctx, obj, "Normal", "Reconciled", "child secret created");
+    if (rc == AMB_OK)
+        host->log(self, AMB_LOG_INFO, "reconciled", "key", key, NULL);
+    inflight_leave(slot);
+    return rc;
+}
+
+static int widget_finalize(void *ud, struct amb_ctx *ctx, const json_t *obj,
+                           struct amb_error *err)
+{
+    (void)ud;
+    (void)ctx;
+    (void)err;
+    host->log(self, AMB_LOG_INFO, "finalized", "name", meta(obj, "name"), NULL);
+    return AMB_OK;
+}
+
+static int widget_init(const struct amb_host *h, struct amb_module *s, void **state,
+                       struct amb_error *err)
+{
+    (void)state;
+    host = h;
+    self = s;
+    if (!AMB_HAS(host, requeue))
+        return host->error_set(err, AMB_EUNSUPPORTED, NULL, "needs plugin ABI 1.1");
+    int finalizer = 0;
+    host->config_bool(self, "finalizer", &finalizer);
+    host->config_int(self, "slow_ms", &slow_ms);
+    static const struct amb_resource owns[] = {{"", "v1", "Secret", "secrets", 1}};
+    struct amb_kind kind = {
+        .size = sizeof kind,
+        .resource = widgets,
+        .finalizer = finalizer ? "test.ambient-code/cleanup" : NULL,
+        .owns = owns,
+        .n_owns = 1,
+        .reconcile = widget_reconcile,
+        .finalize = finalizer ? widget_finalize : NULL,
+    };
+    return host->register_kind(self, &kind, NULL, NULL);
+}
+
+static const struct amb_plugin descriptor = {
+    AMB_PLUGIN_HEADER,
+    .name = "widget",
+    .version = "1.0.0",
+    .description = "test kind for the controller core",
+    .init = widget_init,
+};
+
+AMB_DEFINE_PLUGIN(descriptor)
