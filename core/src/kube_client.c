@@ -176,26 +176,25 @@ static void token_reload(struct ambd_kube *k)
 {
     struct stat st;
     FILE *f = NULL;
-    if (stat(k->config.token_file, &st) != 0 || st.st_size > MAX_TOKEN_BYTES)
-        goto keep;
-    int same = k->token && st.st_ino == k->token_ino &&
-               st.st_mtim.tv_sec == k->token_mtime.tv_sec &&
-               st.st_mtim.tv_nsec == k->token_mtime.tv_nsec;
-    if (same && !k->token_stale)
-        goto done;
-    if (!(f = fopen(k->config.token_file, "re")))
-        goto keep;
     char buf[MAX_TOKEN_BYTES + 1];
-    size_t n = fread(buf, 1, MAX_TOKEN_BYTES, f);
-    fclose(f);
+    size_t n = 0;
+    k->token_read_at = monotonic_seconds();
+    k->token_stale = 0;
+    if (stat(k->config.token_file, &st) == 0 && st.st_size <= MAX_TOKEN_BYTES &&
+        (f = fopen(k->config.token_file, "re"))) {
+        n = fread(buf, 1, MAX_TOKEN_BYTES, f);
+        fclose(f);
+    }
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
         n--;
     buf[n] = '\0';
-    if (n == 0)
-        goto keep;
-    char *fresh = strdup(buf);
-    if (!fresh)
-        goto keep;
+    char *fresh = n > 0 ? strdup(buf) : NULL;
+    explicit_bzero(buf, sizeof buf);
+    if (!fresh) {
+        ambd_log("kube", AMB_LOG_WARN, "cannot read the token file; keeping the previous token",
+                 "file", k->config.token_file, NULL);
+        return;
+    }
     ambd_log_add_secret(fresh);
     if (k->token && strcmp(k->token, fresh) != 0)
         ambd_log("kube", AMB_LOG_INFO, "service-account token rotated", "file",
@@ -204,14 +203,6 @@ static void token_reload(struct ambd_kube *k)
     k->token = fresh;
     k->token_ino = st.st_ino;
     k->token_mtime = st.st_mtim;
-done:
-    k->token_read_at = monotonic_seconds();
-    k->token_stale = 0;
-    return;
-keep:
-    ambd_log("kube", AMB_LOG_WARN, "cannot read the token file; keeping the previous token",
-             "file", k->config.token_file, NULL);
-    k->token_read_at = monotonic_seconds();
 }
 
 char *ambd_kube_token(struct ambd_kube *k)
@@ -219,18 +210,17 @@ char *ambd_kube_token(struct ambd_kube *k)
     if (!k->config.token_file)
         return dup_or_null(k->config.token);
     pthread_mutex_lock(&k->token_lock);
-    /* A stat per call is cheap and sees a rotation at once; the periodic
-     * re-read also covers files replaced with an identical mtime. */
+    /* A stat per request sees a rotation at once (the kubelet replaces the
+     * file); the periodic re-read covers a rewrite in place, and after a 401
+     * the token is marked stale. A missing file is retried once a minute. */
     struct stat st;
-    int changed = !k->token || k->token_stale ||
-                  monotonic_seconds() - k->token_read_at >= TOKEN_REREAD_S ||
-                  (stat(k->config.token_file, &st) == 0 &&
-                   (st.st_ino != k->token_ino || st.st_mtim.tv_sec != k->token_mtime.tv_sec ||
-                    st.st_mtim.tv_nsec != k->token_mtime.tv_nsec));
-    if (changed) {
-        k->token_stale = 1; /* re-read even if stat looks the same */
+    int due = !k->token || k->token_stale ||
+              monotonic_seconds() - k->token_read_at >= TOKEN_REREAD_S ||
+              (stat(k->config.token_file, &st) == 0 &&
+               (st.st_ino != k->token_ino || st.st_mtim.tv_sec != k->token_mtime.tv_sec ||
+                st.st_mtim.tv_nsec != k->token_mtime.tv_nsec));
+    if (due)
         token_reload(k);
-    }
     char *t = dup_or_null(k->token);
     pthread_mutex_unlock(&k->token_lock);
     return t;

@@ -1,0 +1,116 @@
+/* test_host_kube.c — the ABI 1.1 helpers plugins use on objects:
+ * set_condition (a list keyed by type; lastTransitionTime moves only with
+ * status; observedGeneration follows metadata.generation) and
+ * set_controller_ref (one controller; the watch label), and that the
+ * Kubernetes calls refuse to run without a callback's context. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "error-internal.h"
+#include "runtime-internal.h"
+#include "testutil.h"
+
+static struct amb_host host;
+
+static int setup(void **state)
+{
+    (void)state;
+    ambd_host_fill(&host);
+    return 0;
+}
+
+static json_t *condition(json_t *obj, const char *type)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(json_object_get(obj, "status"), "conditions"), i, c)
+    {
+        if (strcmp(json_string_value(json_object_get(c, "type")), type) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+static void conditions_behave_like_metav1(void **state)
+{
+    (void)state;
+    json_t *obj = json_pack("{s:{s:i}}", "metadata", "generation", 3);
+    assert_int_equal(host.set_condition(obj, "Ready", "False", "Creating", "creating the job"), 1);
+    json_t *c = condition(obj, "Ready");
+    assert_non_null(c);
+    assert_int_equal(json_integer_value(json_object_get(c, "observedGeneration")), 3);
+    assert_non_null(json_object_get(c, "lastTransitionTime"));
+    /* Same values: nothing changes. */
+    assert_int_equal(host.set_condition(obj, "Ready", "False", "Creating", "creating the job"), 0);
+    /* A new reason keeps the transition time. */
+    json_object_set_new(c, "lastTransitionTime", json_string("2000-01-01T00:00:00Z"));
+    assert_int_equal(host.set_condition(obj, "Ready", "False", "Pulling", "pulling"), 1);
+    assert_string_equal(json_string_value(json_object_get(c, "lastTransitionTime")),
+                        "2000-01-01T00:00:00Z");
+    /* A new status moves it. */
+    assert_int_equal(host.set_condition(obj, "Ready", "True", "Running", ""), 1);
+    assert_string_not_equal(json_string_value(json_object_get(c, "lastTransitionTime")),
+                            "2000-01-01T00:00:00Z");
+    assert_int_equal(host.set_condition(obj, "Failed", "False", "NotFailed", NULL), 1);
+    assert_int_equal(json_array_size(json_object_get(json_object_get(obj, "status"), "conditions")), 2);
+    /* Invalid input changes nothing. */
+    assert_int_equal(host.set_condition(obj, "Ready", "Maybe", "X", ""), AMB_EINVAL);
+    assert_int_equal(host.set_condition(obj, "Ready", "True", "has space", ""), AMB_EINVAL);
+    assert_int_equal(host.set_condition(obj, "Ready", "True", "1Digit", ""), AMB_EINVAL);
+    assert_int_equal(host.set_condition(obj, "", "True", "Ok", ""), AMB_EINVAL);
+    json_decref(obj);
+}
+
+static void one_controller_ref_and_the_watch_label(void **state)
+{
+    (void)state;
+    json_t *owner = json_pack("{s:s, s:s, s:{s:s, s:s}}", "apiVersion", "vteam.ambient-code/v1alpha1",
+                              "kind", "AgenticSession", "metadata", "name", "s1", "uid", "u-1");
+    json_t *other = json_pack("{s:s, s:s, s:{s:s, s:s}}", "apiVersion", "v1", "kind", "Thing",
+                              "metadata", "name", "t", "uid", "u-2");
+    json_t *child = json_pack("{s:{s:s}}", "metadata", "name", "s1-job");
+    assert_int_equal(host.set_controller_ref(child, owner), AMB_OK);
+    assert_int_equal(host.set_controller_ref(child, owner), AMB_OK); /* idempotent */
+    json_t *md = json_object_get(child, "metadata");
+    json_t *refs = json_object_get(md, "ownerReferences");
+    assert_int_equal(json_array_size(refs), 1);
+    json_t *ref = json_array_get(refs, 0);
+    assert_string_equal(json_string_value(json_object_get(ref, "uid")), "u-1");
+    assert_string_equal(json_string_value(json_object_get(ref, "kind")), "AgenticSession");
+    assert_true(json_is_true(json_object_get(ref, "controller")));
+    assert_true(json_is_true(json_object_get(ref, "blockOwnerDeletion")));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(md, "labels"),
+                                                          AMB_MANAGED_BY_LABEL)),
+                        AMB_MANAGED_BY_VALUE);
+    assert_int_equal(host.set_controller_ref(child, other), AMB_EEXIST);
+    json_object_del(json_object_get(owner, "metadata"), "uid");
+    assert_int_equal(host.set_controller_ref(child, owner), AMB_EINVAL);
+    json_decref(owner);
+    json_decref(other);
+    json_decref(child);
+}
+
+static void kube_calls_need_a_callback_context(void **state)
+{
+    (void)state;
+    const struct amb_resource pods = {"", "v1", "Pod", "pods", 1};
+    struct amb_error err = AMBD_ERROR_INIT;
+    json_t *out = NULL;
+    assert_int_equal(host.kube_get(NULL, &pods, "ns", "p", &out, &err), AMB_ESTATE);
+    assert_null(out);
+    assert_int_equal(host.kube_delete(NULL, &pods, "ns", "p", NULL, &err), AMB_ESTATE);
+    assert_int_equal(host.requeue(NULL, &pods, "ns", "p", 0), AMB_ESTATE);
+    ambd_error_clear(&err);
+    assert_true(AMB_HAS(&host, requeue));
+    assert_true(AMB_HAS(&host, error_set));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(conditions_behave_like_metav1, setup),
+        cmocka_unit_test_setup(one_controller_ref_and_the_watch_label, setup),
+        cmocka_unit_test_setup(kube_calls_need_a_callback_context, setup),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
