@@ -1,8 +1,8 @@
 /* metrics.c — Prometheus metric families and their text rendering (see
  * metrics-internal.h).
  *
- * A family holds its series in a chained hash table keyed by the label
- * values (stored back to back, each NUL-terminated) and in a list in
+ * A family holds its series in a string map keyed by the label values
+ * (length-prefixed, so no two value lists share a key) and in a list in
  * first-seen order for rendering. Each family has its own mutex, so updates
  * to different families never contend; the registry's mutex only guards the
  * list of families. */
@@ -20,8 +20,8 @@
 #include "ambient/plugin.h"
 #include "buf-internal.h"
 #include "log-internal.h"
+#include "strmap-internal.h"
 
-#define MIN_SERIES_BUCKETS 16u
 
 enum family_type {
     FAMILY_COUNTER,
@@ -31,9 +31,7 @@ enum family_type {
 };
 
 struct series {
-    struct series *chain; /* next in the hash bucket */
     struct series *next;  /* next in first-seen order */
-    uint64_t hash;
     double value;      /* counter, gauge */
     double sum;        /* histogram */
     uint64_t count;    /* histogram */
@@ -55,8 +53,7 @@ struct ambd_metric {
     void *ud;
 
     pthread_mutex_t lock; /* the series below */
-    struct series **buckets;
-    size_t n_buckets; /* a power of two */
+    struct ambd_strmap index; /* lookup key -> struct series * */
     size_t n_series;
     struct series *first;
     struct series *last;
@@ -155,7 +152,7 @@ static void family_free(struct ambd_metric *f)
         next = s->next;
         series_free(s);
     }
-    free(f->buckets);
+    ambd_strmap_clear(&f->index, NULL);
     for (size_t i = 0; i < f->n_labels; i++)
         free(f->label_names[i]);
     free(f->label_names);
@@ -234,9 +231,8 @@ static struct ambd_metric *family_new(const struct family_spec *spec, const char
     f->type = type;
     f->read = spec->read;
     f->ud = spec->ud;
-    f->n_buckets = MIN_SERIES_BUCKETS;
-    if (!(f->name = strdup(name)) || (help && *help && !(f->help = strdup(help))) ||
-        !(f->buckets = calloc(f->n_buckets, sizeof *f->buckets)))
+    ambd_strmap_init(&f->index);
+    if (!(f->name = strdup(name)) || (help && *help && !(f->help = strdup(help))))
         goto fail;
     if (n_labels) {
         if (!(f->label_names = calloc(n_labels, sizeof *f->label_names)))
@@ -385,50 +381,20 @@ static size_t value_len(const char *v)
     return n;
 }
 
-/* FNV-1a over the kept values and their terminators. The series cap bounds
- * how long a chain crafted label values could build. */
-static uint64_t values_hash(const char *const *values, size_t n_labels, size_t *key_len)
+/* The map key of a list of values: "len:value" each, which no other list
+ * of values produces. Caller frees; NULL on OOM. */
+static char *lookup_key(const char *const *values, size_t n_labels, size_t *key_len)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
+    struct ambd_buf b = {0};
     size_t len = 0;
     for (size_t i = 0; i < n_labels; i++) {
         size_t n = value_len(values[i]);
-        for (size_t j = 0; j <= n; j++) {
-            h ^= j < n ? (unsigned char)values[i][j] : 0u;
-            h *= 0x100000001b3ull;
-        }
+        ambd_buf_printf(&b, "%zu:", n);
+        ambd_buf_append(&b, values[i], n);
         len += n + 1;
     }
     *key_len = len;
-    return h;
-}
-
-static int series_matches(const struct series *s, const char *const *values, size_t n_labels)
-{
-    const char *k = s->key;
-    for (size_t i = 0; i < n_labels; i++) {
-        size_t n = value_len(values[i]);
-        if (k[n] != '\0' || memcmp(k, values[i], n) != 0)
-            return 0;
-        k += n + 1;
-    }
-    return 1;
-}
-
-static void series_table_grow(struct ambd_metric *f)
-{
-    size_t n = f->n_buckets * 2;
-    struct series **b = calloc(n, sizeof *b);
-    if (!b)
-        return; /* longer chains are slower, not wrong */
-    for (struct series *s = f->first; s; s = s->next) {
-        size_t slot = (size_t)s->hash & (n - 1);
-        s->chain = b[slot];
-        b[slot] = s;
-    }
-    free(f->buckets);
-    f->buckets = b;
-    f->n_buckets = n;
+    return ambd_buf_take(&b);
 }
 
 /* Under f->lock. The series for values, created when new; NULL when the
@@ -436,25 +402,24 @@ static void series_table_grow(struct ambd_metric *f)
 static struct series *series_find(struct ambd_metric *f, const char *const *values, int *full)
 {
     size_t key_len;
-    uint64_t h = values_hash(values, f->n_labels, &key_len);
+    char *lookup = lookup_key(values, f->n_labels, &key_len);
     *full = 0;
-    for (struct series *s = f->buckets[(size_t)h & (f->n_buckets - 1)]; s; s = s->chain) {
-        if (s->hash == h && s->key_len == key_len && series_matches(s, values, f->n_labels))
-            return s;
+    if (!lookup)
+        return NULL;
+    struct series *s = ambd_strmap_get(&f->index, lookup);
+    if (s || f->n_series >= AMBD_METRICS_MAX_SERIES) {
+        *full = !s;
+        free(lookup);
+        return s;
     }
-    if (f->n_series >= AMBD_METRICS_MAX_SERIES) {
-        *full = 1;
+    if (!(s = calloc(1, sizeof *s + key_len + 1)) ||
+        (f->type == FAMILY_HISTOGRAM && !(s->buckets = calloc(f->n_bounds + 1, sizeof *s->buckets))) ||
+        ambd_strmap_put(&f->index, lookup, s, NULL) != AMB_OK) {
+        series_free(s);
+        free(lookup);
         return NULL;
     }
-    struct series *s = calloc(1, sizeof *s + key_len + 1);
-    if (!s)
-        return NULL;
-    if (f->type == FAMILY_HISTOGRAM &&
-        !(s->buckets = calloc(f->n_bounds + 1, sizeof *s->buckets))) {
-        free(s);
-        return NULL;
-    }
-    s->hash = h;
+    free(lookup);
     s->key_len = key_len;
     char *k = s->key;
     for (size_t i = 0; i < f->n_labels; i++) {
@@ -463,17 +428,12 @@ static struct series *series_find(struct ambd_metric *f, const char *const *valu
         k[n] = '\0';
         k += n + 1;
     }
-    size_t slot = (size_t)h & (f->n_buckets - 1);
-    s->chain = f->buckets[slot];
-    f->buckets[slot] = s;
     if (f->last)
         f->last->next = s;
     else
         f->first = s;
     f->last = s;
     f->n_series++;
-    if (f->n_series > f->n_buckets)
-        series_table_grow(f);
     return s;
 }
 

@@ -1,8 +1,8 @@
 /* workqueue.c — the reconcile work queue (see workqueue-internal.h).
  *
  * One entry per key that has any state (waiting, processing, delayed or
- * failed), found through a chained hash table and freed as soon as it has
- * none, so memory follows the number of live keys. Ready entries form an
+ * failed), found through the string map and freed as soon as it has none,
+ * so memory follows the number of live keys. Ready entries form an
  * intrusive FIFO; delayed ones a binary min-heap on (ready time, sequence).
  * There is no timer thread: a getter with nothing ready sleeps on the
  * condvar until the heap's earliest time and moves due entries itself. */
@@ -15,10 +15,10 @@
 
 #include "ambient/plugin.h"
 #include "log-internal.h"
+#include "strmap-internal.h"
 
 #define DEFAULT_BASE_DELAY_MS 5u
 #define DEFAULT_MAX_DELAY_MS (1000u * 1000u)
-#define MIN_BUCKETS 64u
 #define NOT_IN_HEAP SIZE_MAX
 #define NS_PER_MS 1000000u
 #define NS_PER_S 1000000000u
@@ -27,9 +27,7 @@
 #define MAX_SLEEP_NS (3600ull * NS_PER_S)
 
 struct wq_entry {
-    struct wq_entry *chain; /* next in the hash bucket */
     struct wq_entry *next;  /* next on the ready FIFO */
-    uint64_t hash;
     uint64_t ready_ns; /* CLOCK_MONOTONIC; meaningful while in the heap */
     uint64_t seq;      /* keeps equal ready times in insertion order */
     size_t heap_pos;   /* NOT_IN_HEAP unless delayed */
@@ -48,9 +46,7 @@ struct ambd_workqueue {
     uint64_t base_ms;
     uint64_t max_ms;
 
-    struct wq_entry **buckets;
-    size_t n_buckets; /* a power of two */
-    size_t n_entries;
+    struct ambd_strmap entries; /* key -> struct wq_entry * */
 
     struct wq_entry *head;
     struct wq_entry *tail;
@@ -73,63 +69,23 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
 }
 
-/* FNV-1a. Keys are object names the API server has accepted, so whoever
- * could craft colliding ones can already create objects at will; a keyed
- * hash would buy little here. */
-static uint64_t hash_key(const char *key)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
-        h ^= *p;
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-
-static void table_resize(struct ambd_workqueue *q, size_t n)
-{
-    struct wq_entry **b = calloc(n, sizeof *b);
-    if (!b)
-        return; /* a fuller table is slower, not wrong */
-    for (size_t i = 0; i < q->n_buckets; i++) {
-        struct wq_entry *next;
-        for (struct wq_entry *e = q->buckets[i]; e; e = next) {
-            next = e->chain;
-            size_t slot = (size_t)e->hash & (n - 1);
-            e->chain = b[slot];
-            b[slot] = e;
-        }
-    }
-    free(q->buckets);
-    q->buckets = b;
-    q->n_buckets = n;
-}
-
 /* The key's entry; created (with no state) when create is set. NULL when
  * absent or on OOM. */
 static struct wq_entry *entry_find(struct ambd_workqueue *q, const char *key, int create)
 {
-    uint64_t h = hash_key(key);
-    for (struct wq_entry *e = q->buckets[(size_t)h & (q->n_buckets - 1)]; e; e = e->chain) {
-        if (e->hash == h && strcmp(e->key, key) == 0)
-            return e;
-    }
-    if (!create)
-        return NULL;
+    struct wq_entry *e = ambd_strmap_get(&q->entries, key);
+    if (e || !create)
+        return e;
     size_t len = strlen(key);
-    struct wq_entry *e = malloc(sizeof *e + len + 1);
-    if (!e)
+    if (!(e = malloc(sizeof *e + len + 1)))
         return NULL;
     memset(e, 0, sizeof *e);
     memcpy(e->key, key, len + 1);
-    e->hash = h;
     e->heap_pos = NOT_IN_HEAP;
-    size_t slot = (size_t)h & (q->n_buckets - 1);
-    e->chain = q->buckets[slot];
-    q->buckets[slot] = e;
-    q->n_entries++;
-    if (q->n_entries > q->n_buckets && q->n_buckets <= SIZE_MAX / 2 / sizeof *q->buckets)
-        table_resize(q, q->n_buckets * 2);
+    if (ambd_strmap_put(&q->entries, key, e, NULL) != AMB_OK) {
+        free(e);
+        return NULL;
+    }
     return e;
 }
 
@@ -139,16 +95,8 @@ static void entry_release_if_idle(struct ambd_workqueue *q, struct wq_entry *e)
 {
     if (e->dirty || e->processing || e->heap_pos != NOT_IN_HEAP || e->failures)
         return;
-    struct wq_entry **link = &q->buckets[(size_t)e->hash & (q->n_buckets - 1)];
-    while (*link != e)
-        link = &(*link)->chain;
-    *link = e->chain;
+    ambd_strmap_remove(&q->entries, e->key);
     free(e);
-    q->n_entries--;
-    /* Shrink with hysteresis (grow at 1, shrink at 1/8) so a key count
-     * hovering at a boundary does not rehash on every add. */
-    if (q->n_buckets > MIN_BUCKETS && q->n_entries < q->n_buckets / 8)
-        table_resize(q, q->n_buckets / 2);
 }
 
 static void fifo_push(struct ambd_workqueue *q, struct wq_entry *e)
@@ -308,9 +256,7 @@ struct ambd_workqueue *ambd_workqueue_new(const struct ambd_workqueue_options *o
         return NULL;
     q->base_ms = opts && opts->base_delay_ms ? opts->base_delay_ms : DEFAULT_BASE_DELAY_MS;
     q->max_ms = opts && opts->max_delay_ms ? opts->max_delay_ms : DEFAULT_MAX_DELAY_MS;
-    q->n_buckets = MIN_BUCKETS;
-    if (!(q->buckets = calloc(q->n_buckets, sizeof *q->buckets)))
-        goto fail;
+    ambd_strmap_init(&q->entries);
     if (pthread_mutex_init(&q->lock, NULL) != 0)
         goto fail;
     have_lock = 1;
@@ -328,7 +274,6 @@ fail:
         pthread_condattr_destroy(&attr);
     if (have_lock)
         pthread_mutex_destroy(&q->lock);
-    free(q->buckets);
     free(q);
     return NULL;
 }
@@ -337,14 +282,7 @@ void ambd_workqueue_free(struct ambd_workqueue *q)
 {
     if (!q)
         return;
-    for (size_t i = 0; i < q->n_buckets; i++) {
-        struct wq_entry *next;
-        for (struct wq_entry *e = q->buckets[i]; e; e = next) {
-            next = e->chain;
-            free(e);
-        }
-    }
-    free(q->buckets);
+    ambd_strmap_clear(&q->entries, free);
     free(q->heap);
     pthread_cond_destroy(&q->cond);
     pthread_mutex_destroy(&q->lock);
