@@ -4,12 +4,14 @@
  *        ^                                            |
  *        +------------ 410 / expired continue -------+
  * Errors wait a jittered, doubling delay (0.8 s .. 30 s) and retry the step
- * that failed; a watch that ends normally is re-opened at once. */
+ * that failed; a watch that ends normally is re-opened at once, and one that
+ * breaks after a healthy run starts the delay afresh. */
 #include "informer-internal.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "buf-internal.h"
 #include "error-internal.h"
@@ -40,6 +42,8 @@ struct ambd_informer {
     struct ambd_buf body;  /* list page, or the partial watch line */
     int stream_failed;     /* the watch stream broke (bad line, ERROR event) */
     int need_relist;       /* 410 seen */
+    unsigned long watch_events;      /* events of the current watch stream */
+    struct timespec watch_started;   /* CLOCK_MONOTONIC */
     unsigned backoff_ms;
     struct event *retry;
     struct ambd_informer_stats stats;
@@ -259,6 +263,8 @@ static void handle_event(struct ambd_informer *inf, json_t *ev)
     }
     const char *rv = json_string_value(
         json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+    if (strcmp(type, "ERROR") != 0)
+        inf->watch_events++;
     if (strcmp(type, "ADDED") == 0 || strcmp(type, "MODIFIED") == 0) {
         complete_type(inf, obj);
         int r = ambd_cache_upsert(&inf->cache, obj, inf->mark);
@@ -346,6 +352,15 @@ static void on_watch_done(void *ud, long status, int rc, const char *error)
         watch_begin(inf); /* the server's timeout ended the stream */
         return;
     }
+    /* A stream the server accepted that lived (delivered events or lasted a
+     * second: client-go's "very short watch" rule) was healthy; its loss
+     * starts the backoff afresh rather than growing it toward 30 s. */
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long lived_ms = (long)(now.tv_sec - inf->watch_started.tv_sec) * 1000 +
+                    (now.tv_nsec - inf->watch_started.tv_nsec) / 1000000;
+    if (status == 200 && (inf->watch_events > 0 || lived_ms >= 1000))
+        inf->backoff_ms = 0;
     if (!failed) {
         char why[256];
         if (rc != AMB_OK)
@@ -373,6 +388,8 @@ static void watch_begin(struct ambd_informer *inf)
     inf->step = STEP_WATCH;
     ambd_buf_release(&inf->body);
     inf->stats.watches++;
+    inf->watch_events = 0;
+    clock_gettime(CLOCK_MONOTONIC, &inf->watch_started);
     /* The transfer limit is a little past the server's own timeout, so a
      * silently dead connection is noticed. */
     if (!query || start_call(inf, "WATCH", query, (long)(t + 30) * 1000, &h) != 0) {

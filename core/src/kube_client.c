@@ -451,7 +451,11 @@ static int perform_once(struct ambd_kube *k, const struct ambd_kube_request *req
     }
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
     curl_off_t ra = -1;
-    curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &ra);
+    struct curl_header *hdr;
+    /* CURLINFO_RETRY_AFTER reads 0 when the header is absent: only an
+     * answer that carries one may be retried. */
+    if (curl_easy_header(h, "Retry-After", 0, CURLH_HEADER, -1, &hdr) == CURLHE_OK)
+        curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &ra);
     *retry_after = (long)ra;
     resp->body_len = sink.buf.len;
     resp->body = ambd_buf_take(&sink.buf);

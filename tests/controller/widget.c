@@ -4,7 +4,8 @@
  * observedGeneration, the number of status writes ("reconciles": one per
  * generation) and a Ready condition. It reports any reconcile of a key that overlaps another
  * of the same key (the work queue must make that impossible), and can be
- * slowed down to widen that window.
+ * slowed down to widen that window: slow_ms is slept both before its first
+ * API call and after its last (when its own writes are waking it again).
  *
  * Config: widget = { finalizer = true; slow_ms = 0; }  */
 #include <ambient/plugin.h>
@@ -36,10 +37,12 @@ static int inflight_enter(const char *key)
         else if (strcmp(inflight[i], key) == 0)
             clash = 1;
     }
-    if (free_slot >= 0)
+    /* On a clash the key is not recorded again: the reconcile holding it
+     * clears it when it ends. */
+    if (free_slot >= 0 && !clash)
         snprintf(inflight[free_slot], sizeof inflight[free_slot], "%s", key);
     pthread_mutex_unlock(&inflight_lock);
-    return clash ? -1 : free_slot;
+    return clash ? -1 : free_slot >= 0 ? free_slot : -2;
 }
 
 static void inflight_leave(int slot)
@@ -111,10 +114,9 @@ static int widget_reconcile(void *ud, struct amb_ctx *ctx, const json_t *obj,
         host->log(self, AMB_LOG_ERROR, "concurrent reconcile of one key", "key", key, NULL);
         return AMB_OK;
     }
-    if (slow_ms > 0) {
-        struct timespec ts = {slow_ms / 1000, (slow_ms % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
-    }
+    struct timespec slow = {slow_ms / 1000, (slow_ms % 1000) * 1000000L};
+    if (slow_ms > 0)
+        nanosleep(&slow, NULL);
     int first = !json_object_get(json_object_get(obj, "status"), "reconciles");
     int rc = ensure_child(ctx, obj, child, err);
     struct status_change sc = {child};
@@ -124,6 +126,10 @@ static int widget_reconcile(void *ud, struct amb_ctx *ctx, const json_t *obj,
         host->emit_event(ctx, obj, "Normal", "Reconciled", "child secret created");
     if (rc == AMB_OK)
         host->log(self, AMB_LOG_INFO, "reconciled", "key", key, NULL);
+    /* Our own writes wake this key again through the watch while we are
+     * still here: the queue must hold that second reconcile back. */
+    if (slow_ms > 0)
+        nanosleep(&slow, NULL);
     inflight_leave(slot);
     return rc;
 }
