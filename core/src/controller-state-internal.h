@@ -11,7 +11,7 @@
 
 #include "controller-internal.h"
 #include "informer-internal.h"
-#include "kube-async-internal.h"
+#include "kube-store-internal.h"
 #include "leader-internal.h"
 #include "metrics-internal.h"
 #include "workqueue-internal.h"
@@ -36,6 +36,7 @@ struct ambd_controller {
     const struct ambd_controller_config *cc;
     struct ambd_kube *kube;
     struct ambd_kube_loop *loop;
+    struct ambd_store store; /* what informers, leases and plugins go through */
 
     struct ambd_ctl_kind *kinds;
     size_t n_kinds;

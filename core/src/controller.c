@@ -142,8 +142,8 @@ static int patch_finalizer(struct ambd_controller *c, const struct ambd_ctl_kind
                               meta(obj, "resourceVersion") ? meta(obj, "resourceVersion") : "");
     if (!patch)
         return ambd_error_set(err, AMB_ENOMEM, NULL, NULL);
-    int rc = ambd_kube_patch(c->kube, &k->entry->kind.resource, meta(obj, "namespace"),
-                             meta(obj, "name"), patch, NULL, NULL, err);
+    int rc = c->store.ops->patch(c->store.impl, &k->entry->kind.resource, meta(obj, "namespace"),
+                                 meta(obj, "name"), patch, NULL, err);
     json_decref(patch);
     return rc;
 }
@@ -336,7 +336,7 @@ static struct ambd_informer *new_informer(struct ambd_controller *c, const struc
 {
     struct ambd_informer_options o = {.resource = *res, .label_selector = selector};
     struct ambd_informer_handlers h = {on_event, NULL};
-    return ambd_informer_new(c->loop, c->base, &o, &h, ud);
+    return ambd_informer_new(&c->store, c->base, &o, &h, ud);
 }
 
 static int add_child(struct ambd_controller *c, const struct amb_resource *res)
@@ -414,7 +414,9 @@ int ambd_controller_start(struct event_base *base, const struct ambd_controller_
     if (rc != AMB_OK)
         goto fail;
     rc = AMB_ENOMEM;
-    if (!(c->loop = ambd_kube_loop_new(c->kube, base)) || !(c->queue = ambd_workqueue_new(NULL)) ||
+    if (!(c->loop = ambd_kube_loop_new(c->kube, base)) ||
+        ambd_kube_store_new(c->kube, c->loop, 0, &c->store) != AMB_OK ||
+        !(c->queue = ambd_workqueue_new(NULL)) ||
         !(c->lost_leadership = event_new(base, -1, 0, on_lost_in_loop, c)) ||
         !(c->identity = make_identity()) || ambd_ctl_metrics_init(c) != AMB_OK ||
         build_informers(c, registry) != AMB_OK) {
@@ -435,7 +437,7 @@ int ambd_controller_start(struct event_base *base, const struct ambd_controller_
         };
         if ((rc = ambd_leader_check(&lo, err)) != AMB_OK)
             goto fail;
-        if (!(c->leader = ambd_leader_start(c->kube, &lo))) {
+        if (!(c->leader = ambd_leader_start(&c->store, &lo))) {
             rc = ambd_error_set(err, AMB_ENOMEM, NULL, "cannot start leader election");
             goto fail;
         }
@@ -473,6 +475,7 @@ void ambd_controller_stop(struct ambd_controller *c)
     free(c->children);
     if (c->http)
         evhttp_free(c->http);
+    ambd_kube_store_free(&c->store);
     ambd_kube_loop_free(c->loop);
     ambd_workqueue_free(c->queue);
     ambd_kube_free(c->kube);

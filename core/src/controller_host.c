@@ -13,6 +13,7 @@
 #include "log-internal.h"
 
 #define STATUS_ATTEMPTS 5
+#define ST(ctx) (&(ctx)->ctl->store)
 
 static const struct amb_resource event_resource = {"", "v1", "Event", "events", 1};
 
@@ -59,11 +60,11 @@ static int host_kube_get(struct amb_ctx *ctx, const struct amb_resource *res, co
             return ambd_error_set(err, AMB_ENOTFOUND, NULL, "%s \"%s\" not found", res->plural,
                                   name);
     }
-    return ambd_kube_get(ctx->ctl->kube, res, ns, name, out, err);
+    return ST(ctx)->ops->get(ST(ctx)->impl, res, ns, name, out, err);
 }
 
 /* Every page of an API list, as one array. */
-static int list_all(struct ambd_kube *k, const struct amb_resource *res, const char *ns,
+static int list_all(const struct ambd_store *st, const struct amb_resource *res, const char *ns,
                     const char *selector, json_t **out, struct amb_error *err)
 {
     json_t *all = json_array();
@@ -84,7 +85,7 @@ static int list_all(struct ambd_kube *k, const struct amb_resource *res, const c
         }
         char *query = ambd_buf_take(&q);
         json_t *page = NULL;
-        rc = query ? ambd_kube_list(k, res, ns, query, &page, err) : AMB_ENOMEM;
+        rc = query ? st->ops->list(st->impl, res, ns, query, &page, err) : AMB_ENOMEM;
         free(query);
         free(cont);
         cont = NULL;
@@ -115,7 +116,7 @@ static int host_kube_list(struct amb_ctx *ctx, const struct amb_resource *res, c
         *out = ambd_cache_list(ambd_informer_cache(inf), res->namespaced ? ns : NULL, selector);
         return *out ? AMB_OK : ambd_error_set(err, AMB_ENOMEM, NULL, NULL);
     }
-    return list_all(ctx->ctl->kube, res, ns, selector, out, err);
+    return list_all(ST(ctx), res, ns, selector, out, err);
 }
 
 static int host_kube_create(struct amb_ctx *ctx, const struct amb_resource *res, const char *ns,
@@ -123,7 +124,7 @@ static int host_kube_create(struct amb_ctx *ctx, const struct amb_resource *res,
 {
     if (!ctx || !ctx->ctl)
         return bad_ctx(err);
-    return ambd_kube_create(ctx->ctl->kube, res, ns, obj, out, err);
+    return ST(ctx)->ops->create(ST(ctx)->impl, res, ns, obj, out, err);
 }
 
 static int host_kube_update(struct amb_ctx *ctx, const struct amb_resource *res, const char *ns,
@@ -131,7 +132,7 @@ static int host_kube_update(struct amb_ctx *ctx, const struct amb_resource *res,
 {
     if (!ctx || !ctx->ctl)
         return bad_ctx(err);
-    return ambd_kube_update(ctx->ctl->kube, res, ns, obj, NULL, out, err);
+    return ST(ctx)->ops->update(ST(ctx)->impl, res, ns, obj, NULL, out, err);
 }
 
 static int host_kube_patch(struct amb_ctx *ctx, const struct amb_resource *res, const char *ns,
@@ -140,7 +141,7 @@ static int host_kube_patch(struct amb_ctx *ctx, const struct amb_resource *res, 
 {
     if (!ctx || !ctx->ctl)
         return bad_ctx(err);
-    return ambd_kube_patch(ctx->ctl->kube, res, ns, name, patch, NULL, out, err);
+    return ST(ctx)->ops->patch(ST(ctx)->impl, res, ns, name, patch, out, err);
 }
 
 static int host_kube_delete(struct amb_ctx *ctx, const struct amb_resource *res, const char *ns,
@@ -149,7 +150,7 @@ static int host_kube_delete(struct amb_ctx *ctx, const struct amb_resource *res,
     if (!ctx || !ctx->ctl)
         return bad_ctx(err);
     struct amb_error why = AMBD_ERROR_INIT;
-    int rc = ambd_kube_delete(ctx->ctl->kube, res, ns, name, propagation, &why);
+    int rc = ST(ctx)->ops->remove(ST(ctx)->impl, res, ns, name, propagation, &why);
     if (rc == AMB_ENOTFOUND)
         rc = AMB_OK;
     else if (rc != AMB_OK) {
@@ -179,7 +180,7 @@ static int host_update_status(struct amb_ctx *ctx, int (*mutate)(void *ud, json_
         if (key)
             obj = ambd_cache_get(ambd_informer_cache(inf), key);
         free(key);
-        rc = obj ? AMB_OK : ambd_kube_get(ctx->ctl->kube, res, ctx->ns, ctx->name, &obj, &why);
+        rc = obj ? AMB_OK : ST(ctx)->ops->get(ST(ctx)->impl, res, ctx->ns, ctx->name, &obj, &why);
         if (rc == AMB_OK) {
             int m = mutate(ud, obj);
             if (m < 0)
@@ -188,7 +189,7 @@ static int host_update_status(struct amb_ctx *ctx, int (*mutate)(void *ud, json_
                 if (out)
                     *out = json_incref(obj);
             } else
-                rc = ambd_kube_update(ctx->ctl->kube, res, ctx->ns, obj, "status", out, &why);
+                rc = ST(ctx)->ops->update(ST(ctx)->impl, res, ctx->ns, obj, "status", out, &why);
         }
         if (rc != AMB_OK && (rc != AMB_ECONFLICT || attempt + 1 == STATUS_ATTEMPTS)) {
             char *line = ambd_error_line(&why);
@@ -354,7 +355,8 @@ static int host_emit_event(struct amb_ctx *ctx, const json_t *obj, const char *t
     if (!ev)
         return AMB_ENOMEM;
     struct amb_error err = AMBD_ERROR_INIT;
-    int rc = ambd_kube_create(ctx->ctl->kube, &event_resource, ns ? ns : "default", ev, NULL, &err);
+    int rc = ST(ctx)->ops->create(ST(ctx)->impl, &event_resource, ns ? ns : "default", ev, NULL,
+                                  &err);
     if (rc != AMB_OK) {
         char *line = ambd_error_line(&err);
         ambd_log("controller", AMB_LOG_WARN, "cannot record an event", "reason", reason, "error",

@@ -3,14 +3,15 @@
  * list's resourceVersion; bookmarks move the resourceVersion on; a dropped
  * stream resumes where it left off; a 410 relists and reports what changed
  * meanwhile (deletions too); errors back off with jitter. Runs on the loop
- * thread; handlers are called there. */
+ * thread; handlers are called there. It talks to the API only through the
+ * store interface. */
 #ifndef AMBD_INFORMER_INTERNAL_H
 #define AMBD_INFORMER_INTERNAL_H
 
 #include <event2/event.h>
 
 #include "cache-internal.h"
-#include "kube-async-internal.h"
+#include "store-internal.h"
 
 enum ambd_event_type {
     AMBD_EVENT_ADDED,
@@ -30,7 +31,6 @@ struct ambd_informer_options {
     const char *label_selector; /* NULL for all objects */
     unsigned page_size;         /* 0 = 500 */
     unsigned watch_timeout_s;   /* 0 = random in [300, 600] as client-go */
-    size_t max_event_bytes;     /* 0 = 16 MiB: longer watch lines abort the stream */
 };
 
 struct ambd_informer_stats {
@@ -42,7 +42,8 @@ struct ambd_informer_stats {
 
 struct ambd_informer;
 
-struct ambd_informer *ambd_informer_new(struct ambd_kube_loop *loop, struct event_base *base,
+/* store is borrowed and must outlive the informer. */
+struct ambd_informer *ambd_informer_new(const struct ambd_store *store, struct event_base *base,
                                         const struct ambd_informer_options *opts,
                                         const struct ambd_informer_handlers *h, void *ud);
 void ambd_informer_start(struct ambd_informer *inf);

@@ -5,27 +5,28 @@
  *        +------------ 410 / expired continue -------+
  * Errors wait a jittered, doubling delay (0.8 s .. 30 s) and retry the step
  * that failed; a watch that ends normally is re-opened at once, and one that
- * breaks after a healthy run starts the delay afresh. */
+ * breaks after a healthy run (events delivered, or a second lived: client-go's
+ * "very short watch" rule) starts the delay afresh. */
 #include "informer-internal.h"
 
+#include <curl/curl.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "buf-internal.h"
 #include "error-internal.h"
 #include "log-internal.h"
 
 #define DEFAULT_PAGE 500
-#define DEFAULT_MAX_EVENT (16u * 1024 * 1024)
 #define BACKOFF_MIN_MS 800
 #define BACKOFF_MAX_MS 30000
+#define HEALTHY_WATCH_MS 1000
 
-enum step { STEP_IDLE, STEP_LIST, STEP_WATCH };
+enum step { STEP_LIST, STEP_WATCH };
 
 struct ambd_informer {
-    struct ambd_kube_loop *loop;
+    const struct ambd_store *store;
     struct event_base *base;
     struct ambd_informer_options opts;
     char *group, *version, *kind, *plural, *selector, *api_version;
@@ -34,16 +35,12 @@ struct ambd_informer {
 
     struct ambd_cache cache;
     atomic_int synced;
-    unsigned mark;     /* stamps entries seen by the current list */
-    char *rv;          /* where the next watch starts */
-    char *cont;        /* continue token of the list in progress */
-    enum step step;
-    struct ambd_kube_call *call;
-    struct ambd_buf body;  /* list page, or the partial watch line */
-    int stream_failed;     /* the watch stream broke (bad line, ERROR event) */
-    int need_relist;       /* 410 seen */
-    unsigned long watch_events;      /* events of the current watch stream */
-    struct timespec watch_started;   /* CLOCK_MONOTONIC */
+    unsigned mark;  /* stamps entries seen by the current list */
+    char *rv;       /* where the next watch starts */
+    char *cont;     /* continue token of the list in progress */
+    enum step step; /* what a retry repeats */
+    struct ambd_store_call *call;
+    unsigned long watch_events; /* events of the current watch stream */
     unsigned backoff_ms;
     struct event *retry;
     struct ambd_informer_stats stats;
@@ -53,12 +50,10 @@ static void list_begin(struct ambd_informer *inf);
 static void list_page(struct ambd_informer *inf);
 static void watch_begin(struct ambd_informer *inf);
 
-static const char *res_label(const struct ambd_informer *inf) { return inf->plural; }
-
 static void fail_log(struct ambd_informer *inf, const char *what, const char *why)
 {
     inf->stats.errors++;
-    ambd_log("informer", AMB_LOG_WARN, what, "resource", res_label(inf), "error", why, NULL);
+    ambd_log("informer", AMB_LOG_WARN, what, "resource", inf->plural, "error", why, NULL);
 }
 
 /* Waits before retrying the current step: doubling, with jitter in
@@ -77,7 +72,7 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct ambd_informer *inf = arg;
-    if (inf->step == STEP_WATCH && !inf->need_relist && inf->rv)
+    if (inf->step == STEP_WATCH && inf->rv)
         watch_begin(inf);
     else
         list_begin(inf);
@@ -99,11 +94,11 @@ static void emit(struct ambd_informer *inf, enum ambd_event_type type, const jso
         inf->h.on_event(inf->ud, type, obj);
 }
 
-static void set_rv(struct ambd_informer *inf, const char *rv)
+static void set_rv(struct ambd_informer *inf, const json_t *obj)
 {
-    if (!rv || !*rv)
-        return;
-    char *copy = strdup(rv);
+    const char *rv = json_string_value(
+        json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+    char *copy = rv && *rv ? strdup(rv) : NULL;
     if (!copy)
         return;
     free(inf->rv);
@@ -118,26 +113,7 @@ static char *escaped(const char *s)
     return copy;
 }
 
-static int start_call(struct ambd_informer *inf, const char *verb, const char *query,
-                      long timeout_ms, const struct ambd_kube_call_handlers *h)
-{
-    char *path = ambd_kube_path(&inf->opts.resource, NULL, NULL, NULL);
-    struct ambd_kube_request req = {.method = "GET", .path = path, .query = query, .verb = verb};
-    inf->call = path ? ambd_kube_call_start(inf->loop, &req, timeout_ms, h, inf) : NULL;
-    free(path);
-    return inf->call ? 0 : -1;
-}
-
 /* ---- list ---- */
-
-static int on_list_data(void *ud, const char *data, size_t len)
-{
-    struct ambd_informer *inf = ud;
-    if (inf->body.len + len > AMBD_KUBE_MAX_BODY)
-        return -1;
-    ambd_buf_append(&inf->body, data, len);
-    return inf->body.failed ? -1 : 0;
-}
 
 static void on_gone_during_sweep(void *ud, const json_t *obj)
 {
@@ -146,61 +122,38 @@ static void on_gone_during_sweep(void *ud, const json_t *obj)
 
 static void list_finish(struct ambd_informer *inf, json_t *page)
 {
-    set_rv(inf, json_string_value(json_object_get(json_object_get(page, "metadata"),
-                                                  "resourceVersion")));
+    set_rv(inf, page);
     ambd_cache_sweep(&inf->cache, inf->mark, on_gone_during_sweep, inf);
     inf->stats.lists++;
     inf->backoff_ms = 0;
-    inf->need_relist = 0;
     if (!atomic_exchange(&inf->synced, 1)) {
         char n[32];
         snprintf(n, sizeof n, "%zu", ambd_cache_count(&inf->cache));
-        ambd_log("informer", AMB_LOG_INFO, "cache synced", "resource", res_label(inf), "objects",
-                 n, NULL);
+        ambd_log("informer", AMB_LOG_INFO, "cache synced", "resource", inf->plural, "objects", n,
+                 NULL);
         if (inf->h.on_synced)
             inf->h.on_synced(inf->ud);
     }
     watch_begin(inf);
 }
 
-static void on_list_done(void *ud, long status, int rc, const char *error)
+static void on_page(void *ud, int rc, long http_status, json_t *page, const char *why)
 {
+    (void)http_status;
     struct ambd_informer *inf = ud;
     inf->call = NULL;
-    char *text = ambd_buf_take(&inf->body);
-    size_t len = text ? strlen(text) : 0;
-    if (rc != AMB_OK || status != 200) {
-        struct amb_error err = AMBD_ERROR_INIT;
-        if (rc == AMB_OK)
-            ambd_kube_status_error(status, text, len, &err);
-        else
-            ambd_error_set(&err, rc, NULL, "%s", error ? error : "transfer failed");
-        char *line = ambd_error_line(&err);
-        fail_log(inf, "list failed", line ? line : "?");
-        free(line);
-        ambd_error_clear(&err);
-        free(text);
-        /* An expired continue token restarts the list from the top. */
+    if (rc != AMB_OK) {
+        fail_log(inf, "list failed", why);
+        /* Any failure (an expired continue token too) lists from the top. */
         free(inf->cont);
         inf->cont = NULL;
         inf->step = STEP_LIST;
         schedule_retry(inf);
         return;
     }
-    json_error_t jerr;
-    json_t *page = json_loadb(text ? text : "", len, 0, &jerr);
-    free(text);
-    json_t *items = json_object_get(page, "items");
-    if (!json_is_array(items)) {
-        fail_log(inf, "list answer is not a list", jerr.text);
-        json_decref(page);
-        inf->step = STEP_LIST;
-        schedule_retry(inf);
-        return;
-    }
     size_t i;
     json_t *item;
-    json_array_foreach(items, i, item)
+    json_array_foreach(json_object_get(page, "items"), i, item)
     {
         complete_type(inf, item);
         int r = ambd_cache_upsert(&inf->cache, item, inf->mark);
@@ -216,13 +169,12 @@ static void on_list_done(void *ud, long status, int rc, const char *error)
     if (inf->cont)
         list_page(inf);
     else
-        list_finish(inf, page);
-    json_decref(page);
+        list_finish(inf, json_object_get(page, "metadata") ? page : NULL);
 }
 
 static void list_page(struct ambd_informer *inf)
 {
-    static const struct ambd_kube_call_handlers h = {on_list_data, on_list_done};
+    static const struct ambd_store_list_handlers h = {on_page};
     struct ambd_buf q = {0};
     ambd_buf_printf(&q, "limit=%u", inf->opts.page_size ? inf->opts.page_size : DEFAULT_PAGE);
     if (inf->selector)
@@ -234,12 +186,14 @@ static void list_page(struct ambd_informer *inf)
     }
     char *query = ambd_buf_take(&q);
     inf->step = STEP_LIST;
-    ambd_buf_release(&inf->body);
-    if (!query || start_call(inf, "LIST", query, 120000, &h) != 0) {
+    inf->call = query ? inf->store->ops->list_async(inf->store->impl, &inf->opts.resource, query,
+                                                    &h, inf)
+                      : NULL;
+    free(query);
+    if (!inf->call) {
         fail_log(inf, "cannot start a list request", "out of memory");
         schedule_retry(inf);
     }
-    free(query);
 }
 
 static void list_begin(struct ambd_informer *inf)
@@ -252,129 +206,56 @@ static void list_begin(struct ambd_informer *inf)
 
 /* ---- watch ---- */
 
-static void handle_event(struct ambd_informer *inf, json_t *ev)
+static int on_watch_event(void *ud, enum ambd_watch_type type, json_t *obj)
 {
-    const char *type = json_string_value(json_object_get(ev, "type"));
-    json_t *obj = json_object_get(ev, "object");
-    if (!type || !json_is_object(obj)) {
-        inf->stream_failed = 1;
-        fail_log(inf, "malformed watch event", "no type or object");
-        return;
+    struct ambd_informer *inf = ud;
+    inf->watch_events++;
+    if (type == AMBD_WATCH_BOOKMARK) {
+        set_rv(inf, obj);
+        return 0;
     }
-    const char *rv = json_string_value(
-        json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
-    if (strcmp(type, "ERROR") != 0)
-        inf->watch_events++;
-    if (strcmp(type, "ADDED") == 0 || strcmp(type, "MODIFIED") == 0) {
-        complete_type(inf, obj);
-        int r = ambd_cache_upsert(&inf->cache, obj, inf->mark);
-        set_rv(inf, rv);
-        if (r == 1 || r == 0)
-            emit(inf, r == 1 ? AMBD_EVENT_ADDED : AMBD_EVENT_MODIFIED, obj);
-    } else if (strcmp(type, "DELETED") == 0) {
-        complete_type(inf, obj);
+    complete_type(inf, obj);
+    if (type == AMBD_WATCH_DELETED) {
         char *key = ambd_cache_key(obj);
         json_decref(key ? ambd_cache_remove(&inf->cache, key) : NULL);
         free(key);
-        set_rv(inf, rv);
+        set_rv(inf, obj);
         emit(inf, AMBD_EVENT_DELETED, obj);
-    } else if (strcmp(type, "BOOKMARK") == 0) {
-        set_rv(inf, rv);
-    } else if (strcmp(type, "ERROR") == 0) {
-        json_int_t code = json_integer_value(json_object_get(obj, "code"));
-        const char *msg = json_string_value(json_object_get(obj, "message"));
-        inf->stream_failed = 1;
-        if (code == 410) {
-            inf->need_relist = 1;
-            inf->stats.relists_gone++;
-            ambd_log("informer", AMB_LOG_INFO, "resourceVersion expired; relisting", "resource",
-                     res_label(inf), "reason", msg ? msg : "410", NULL);
-        } else {
-            fail_log(inf, "watch error event", msg ? msg : "unknown");
-        }
-    } else {
-        inf->stream_failed = 1;
-        fail_log(inf, "unknown watch event type", type);
+        return 0;
     }
+    int r = ambd_cache_upsert(&inf->cache, obj, inf->mark);
+    set_rv(inf, obj);
+    if (r == 1 || r == 0)
+        emit(inf, r == 1 ? AMBD_EVENT_ADDED : AMBD_EVENT_MODIFIED, obj);
+    return 0;
 }
 
-/* Splits the stream into lines (one JSON event each) without buffering more
- * than one event. */
-static int on_watch_data(void *ud, const char *data, size_t len)
-{
-    struct ambd_informer *inf = ud;
-    size_t max = inf->opts.max_event_bytes ? inf->opts.max_event_bytes : DEFAULT_MAX_EVENT;
-    while (len > 0 && !inf->stream_failed) {
-        const char *nl = memchr(data, '\n', len);
-        size_t take = nl ? (size_t)(nl - data) : len;
-        if (inf->body.len + take > max) {
-            fail_log(inf, "watch event too large; reconnecting", "line longer than the limit");
-            inf->stream_failed = 1;
-            break;
-        }
-        ambd_buf_append(&inf->body, data, take);
-        if (nl) {
-            if (inf->body.len > 0) {
-                json_error_t jerr;
-                json_t *ev = json_loadb(inf->body.data, inf->body.len, 0, &jerr);
-                if (ev)
-                    handle_event(inf, ev);
-                else {
-                    inf->stream_failed = 1;
-                    fail_log(inf, "watch event is not JSON", jerr.text);
-                }
-                json_decref(ev);
-            }
-            ambd_buf_release(&inf->body);
-            take++;
-        }
-        data += take;
-        len -= take;
-    }
-    return inf->stream_failed ? -1 : 0;
-}
-
-static void on_watch_done(void *ud, long status, int rc, const char *error)
+static void on_watch_end(void *ud, int rc, const char *why, long lived_ms)
 {
     struct ambd_informer *inf = ud;
     inf->call = NULL;
-    ambd_buf_release(&inf->body);
-    int failed = inf->stream_failed;
-    inf->stream_failed = 0;
-    if (inf->need_relist || status == 410) {
-        if (status == 410 && !inf->need_relist)
-            inf->stats.relists_gone++;
+    if (rc == AMB_EGONE) {
+        inf->stats.relists_gone++;
+        ambd_log("informer", AMB_LOG_INFO, "resourceVersion expired; relisting", "resource",
+                 inf->plural, "reason", why, NULL);
         list_begin(inf);
         return;
     }
-    if (!failed && rc == AMB_OK && status == 200) {
+    if (rc == AMB_OK) {
         inf->backoff_ms = 0;
         watch_begin(inf); /* the server's timeout ended the stream */
         return;
     }
-    /* A stream the server accepted that lived (delivered events or lasted a
-     * second: client-go's "very short watch" rule) was healthy; its loss
-     * starts the backoff afresh rather than growing it toward 30 s. */
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    long lived_ms = (long)(now.tv_sec - inf->watch_started.tv_sec) * 1000 +
-                    (now.tv_nsec - inf->watch_started.tv_nsec) / 1000000;
-    if (status == 200 && (inf->watch_events > 0 || lived_ms >= 1000))
+    if (inf->watch_events > 0 || lived_ms >= HEALTHY_WATCH_MS)
         inf->backoff_ms = 0;
-    if (!failed) {
-        char why[256];
-        if (rc != AMB_OK)
-            snprintf(why, sizeof why, "%s", error ? error : "transfer failed");
-        else
-            snprintf(why, sizeof why, "HTTP %ld", status);
-        fail_log(inf, "watch failed", why);
-    }
+    fail_log(inf, "watch failed", why);
+    inf->step = STEP_WATCH;
     schedule_retry(inf);
 }
 
 static void watch_begin(struct ambd_informer *inf)
 {
-    static const struct ambd_kube_call_handlers h = {on_watch_data, on_watch_done};
+    static const struct ambd_store_watch_handlers h = {on_watch_event, on_watch_end};
     unsigned t = inf->opts.watch_timeout_s ? inf->opts.watch_timeout_s
                                            : 300 + (unsigned)(random() % 301);
     struct ambd_buf q = {0};
@@ -386,29 +267,28 @@ static void watch_begin(struct ambd_informer *inf)
         ambd_buf_printf(&q, "&labelSelector=%s", inf->selector);
     char *query = ambd_buf_take(&q);
     inf->step = STEP_WATCH;
-    ambd_buf_release(&inf->body);
     inf->stats.watches++;
     inf->watch_events = 0;
-    clock_gettime(CLOCK_MONOTONIC, &inf->watch_started);
-    /* The transfer limit is a little past the server's own timeout, so a
-     * silently dead connection is noticed. */
-    if (!query || start_call(inf, "WATCH", query, (long)(t + 30) * 1000, &h) != 0) {
+    inf->call = query ? inf->store->ops->watch_async(inf->store->impl, &inf->opts.resource,
+                                                     query, t, &h, inf)
+                      : NULL;
+    free(query);
+    if (!inf->call) {
         fail_log(inf, "cannot start a watch request", "out of memory");
         schedule_retry(inf);
     }
-    free(query);
 }
 
 /* ---- lifecycle ---- */
 
-struct ambd_informer *ambd_informer_new(struct ambd_kube_loop *loop, struct event_base *base,
+struct ambd_informer *ambd_informer_new(const struct ambd_store *store, struct event_base *base,
                                         const struct ambd_informer_options *opts,
                                         const struct ambd_informer_handlers *h, void *ud)
 {
     struct ambd_informer *inf = calloc(1, sizeof *inf);
     if (!inf)
         return NULL;
-    inf->loop = loop;
+    inf->store = store;
     inf->base = base;
     inf->opts = *opts;
     inf->h = *h;
@@ -444,11 +324,11 @@ void ambd_informer_free(struct ambd_informer *inf)
 {
     if (!inf)
         return;
-    ambd_kube_call_cancel(inf->call);
+    if (inf->call)
+        inf->store->ops->cancel(inf->store->impl, inf->call);
     if (inf->retry)
         event_free(inf->retry);
     ambd_cache_destroy(&inf->cache);
-    ambd_buf_release(&inf->body);
     free(inf->group);
     free(inf->version);
     free(inf->kind);

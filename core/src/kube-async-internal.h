@@ -12,9 +12,10 @@ struct ambd_kube_loop;
 struct ambd_kube_call;
 
 struct ambd_kube_call_handlers {
-    /* Body bytes as they arrive. Return 0 to go on, non-zero to abort the
-     * transfer (on_done then reports AMB_EINTERNAL). */
-    int (*on_data)(void *ud, const char *data, size_t len);
+    /* Body bytes as they arrive, with the response's HTTP status. Return 0
+     * to go on, non-zero to abort the transfer (on_done then reports
+     * AMB_EINTERNAL). */
+    int (*on_data)(void *ud, long http_status, const char *data, size_t len);
     /* Once, when the transfer ends: the HTTP status (0 if none arrived) and
      * AMB_OK, or the transport error with its text. Not called after
      * ambd_kube_call_cancel. The call is freed after it returns. */

@@ -197,7 +197,9 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
     size_t len = size * n;
     if (c->cancelled || c->aborted)
         return 0;
-    if (c->h.on_data && c->h.on_data(c->ud, data, len) != 0) {
+    long status = 0;
+    curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (c->h.on_data && c->h.on_data(c->ud, status, data, len) != 0) {
         c->aborted = 1;
         return 0;
     }

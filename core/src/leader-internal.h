@@ -7,7 +7,7 @@
 #ifndef AMBD_LEADER_INTERNAL_H
 #define AMBD_LEADER_INTERNAL_H
 
-#include "kube-internal.h"
+#include "store-internal.h"
 
 struct ambd_leader_options {
     const char *name;      /* Lease name */
@@ -25,7 +25,9 @@ struct ambd_leader;
 
 /* Checks duration > renew_deadline > 1.2 x retry_period. */
 int ambd_leader_check(const struct ambd_leader_options *o, struct amb_error *err);
-struct ambd_leader *ambd_leader_start(struct ambd_kube *k, const struct ambd_leader_options *o);
+/* store is borrowed and must outlive the leader. */
+struct ambd_leader *ambd_leader_start(const struct ambd_store *store,
+                                      const struct ambd_leader_options *o);
 /* Stops the thread; a leader releases the Lease so a standby takes over at
  * once. */
 void ambd_leader_stop(struct ambd_leader *l);

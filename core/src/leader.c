@@ -13,7 +13,7 @@
 static const struct amb_resource lease_resource = {"coordination.k8s.io", "v1", "Lease", "leases", 1};
 
 struct ambd_leader {
-    struct ambd_kube *k;
+    const struct ambd_store *store;
     struct ambd_leader_options o;
     char *name, *namespace, *identity;
     pthread_t thread;
@@ -76,14 +76,14 @@ static int try_acquire_or_renew(struct ambd_leader *l)
     json_t *lease = NULL;
     struct amb_error err = AMBD_ERROR_INIT;
     int held = 0;
-    int rc = ambd_kube_get(l->k, &lease_resource, l->namespace, l->name, &lease, &err);
+    int rc = l->store->ops->get(l->store->impl, &lease_resource, l->namespace, l->name, &lease, &err);
     if (rc == AMB_ENOTFOUND) {
         ambd_error_clear(&err);
         json_t *obj = json_pack("{s:s, s:s, s:{s:s, s:s}, s:o}", "apiVersion",
                                 "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name",
                                 l->name, "namespace", l->namespace, "spec",
                                 lease_spec(l, now, now, 0));
-        rc = obj ? ambd_kube_create(l->k, &lease_resource, l->namespace, obj, NULL, &err)
+        rc = obj ? l->store->ops->create(l->store->impl, &lease_resource, l->namespace, obj, NULL, &err)
                  : AMB_ENOMEM;
         json_decref(obj);
         held = rc == AMB_OK;
@@ -114,7 +114,8 @@ static int try_acquire_or_renew(struct ambd_leader *l)
     json_t *fresh = lease_spec(l, now, ours && acquired ? acquired : now,
                                ours ? transitions : transitions + 1);
     json_object_set_new(lease, "spec", fresh);
-    rc = ambd_kube_update(l->k, &lease_resource, l->namespace, lease, NULL, NULL, &err);
+    rc = l->store->ops->update(l->store->impl, &lease_resource, l->namespace, lease, NULL, NULL,
+                              &err);
     held = rc == AMB_OK;
 out:
     if (!held && rc != AMB_OK && rc != AMB_ECONFLICT && rc != AMB_EEXIST) {
@@ -132,7 +133,7 @@ static void release(struct ambd_leader *l)
 {
     json_t *lease = NULL;
     struct amb_error err = AMBD_ERROR_INIT;
-    if (ambd_kube_get(l->k, &lease_resource, l->namespace, l->name, &lease, &err) == AMB_OK) {
+    if (l->store->ops->get(l->store->impl, &lease_resource, l->namespace, l->name, &lease, &err) == AMB_OK) {
         json_t *spec = json_object_get(lease, "spec");
         const char *holder = json_string_value(json_object_get(spec, "holderIdentity"));
         if (holder && strcmp(holder, l->identity) == 0) {
@@ -141,7 +142,8 @@ static void release(struct ambd_leader *l)
             json_object_set_new(spec, "holderIdentity", json_string(""));
             json_object_set_new(spec, "leaseDurationSeconds", json_integer(1));
             json_object_set_new(spec, "renewTime", json_string(now));
-            if (ambd_kube_update(l->k, &lease_resource, l->namespace, lease, NULL, NULL, &err) ==
+            if (l->store->ops->update(l->store->impl, &lease_resource, l->namespace, lease, NULL, NULL,
+                              &err) ==
                 AMB_OK)
                 ambd_log("leader", AMB_LOG_INFO, "released the lease", "lease", l->name, NULL);
         }
@@ -204,12 +206,13 @@ static void *run(void *arg)
     return NULL;
 }
 
-struct ambd_leader *ambd_leader_start(struct ambd_kube *k, const struct ambd_leader_options *o)
+struct ambd_leader *ambd_leader_start(const struct ambd_store *store,
+                                      const struct ambd_leader_options *o)
 {
     struct ambd_leader *l = calloc(1, sizeof *l);
     if (!l)
         return NULL;
-    l->k = k;
+    l->store = store;
     l->o = *o;
     l->name = strdup(o->name);
     l->namespace = strdup(o->namespace);

@@ -1,0 +1,309 @@
+/* kube_store.c — the store interface (store-internal.h) on the Kubernetes
+ * API: blocking operations through the pooled client, lists and watches
+ * through curl on the event loop. The watch stream is split into lines (one
+ * JSON event each) without ever buffering more than one event, and an
+ * ERROR event or HTTP 410 becomes AMB_EGONE for the caller to relist. */
+#include "kube-store-internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf-internal.h"
+#include "error-internal.h"
+
+#define DEFAULT_MAX_EVENT (16u * 1024 * 1024)
+
+struct kube_store {
+    struct ambd_kube *kube;
+    struct ambd_kube_loop *loop;
+    size_t max_event_bytes;
+};
+
+struct ambd_store_call {
+    struct kube_store *store;
+    struct ambd_kube_call *kcall;
+    int is_watch;
+    struct ambd_store_list_handlers lh;
+    struct ambd_store_watch_handlers wh;
+    void *ud;
+    struct ambd_buf buf; /* list body, or the partial watch line */
+    int end_rc;          /* set when the stream itself said how it ends */
+    char end_why[256];
+    struct timespec started;
+    int in_data;   /* inside on_data: cancel must not free yet */
+    int cancelled;
+};
+
+static void call_free(struct ambd_store_call *c)
+{
+    ambd_buf_release(&c->buf);
+    free(c);
+}
+
+/* ---- blocking ---- */
+
+static int st_get(void *impl, const struct amb_resource *res, const char *ns, const char *name,
+                  json_t **out, struct amb_error *err)
+{
+    return ambd_kube_get(((struct kube_store *)impl)->kube, res, ns, name, out, err);
+}
+
+static int st_list(void *impl, const struct amb_resource *res, const char *ns, const char *query,
+                   json_t **out, struct amb_error *err)
+{
+    return ambd_kube_list(((struct kube_store *)impl)->kube, res, ns, query, out, err);
+}
+
+static int st_create(void *impl, const struct amb_resource *res, const char *ns,
+                     const json_t *obj, json_t **out, struct amb_error *err)
+{
+    return ambd_kube_create(((struct kube_store *)impl)->kube, res, ns, obj, out, err);
+}
+
+static int st_update(void *impl, const struct amb_resource *res, const char *ns,
+                     const json_t *obj, const char *subresource, json_t **out,
+                     struct amb_error *err)
+{
+    return ambd_kube_update(((struct kube_store *)impl)->kube, res, ns, obj, subresource, out,
+                            err);
+}
+
+static int st_patch(void *impl, const struct amb_resource *res, const char *ns, const char *name,
+                    const json_t *patch, json_t **out, struct amb_error *err)
+{
+    return ambd_kube_patch(((struct kube_store *)impl)->kube, res, ns, name, patch, NULL, out,
+                           err);
+}
+
+static int st_remove(void *impl, const struct amb_resource *res, const char *ns,
+                     const char *name, const char *propagation, struct amb_error *err)
+{
+    return ambd_kube_delete(((struct kube_store *)impl)->kube, res, ns, name, propagation, err);
+}
+
+/* ---- asynchronous list ---- */
+
+static int on_list_data(void *ud, long http_status, const char *data, size_t len)
+{
+    (void)http_status;
+    struct ambd_store_call *c = ud;
+    if (c->buf.len + len > AMBD_KUBE_MAX_BODY)
+        return -1;
+    ambd_buf_append(&c->buf, data, len);
+    return c->buf.failed ? -1 : 0;
+}
+
+static void on_list_done(void *ud, long status, int rc, const char *error)
+{
+    struct ambd_store_call *c = ud;
+    char *text = ambd_buf_take(&c->buf);
+    size_t len = text ? strlen(text) : 0;
+    json_t *page = NULL;
+    struct amb_error err = AMBD_ERROR_INIT;
+    if (rc != AMB_OK)
+        ambd_error_set(&err, rc, NULL, "%s", error ? error : "transfer failed");
+    else if ((rc = ambd_kube_status_error(status, text, len, &err)) == AMB_OK) {
+        json_error_t jerr;
+        page = json_loadb(text ? text : "", len, 0, &jerr);
+        if (!json_is_array(json_object_get(page, "items")))
+            rc = ambd_error_set(&err, AMB_EIO, NULL, "list answer is not a list: %s", jerr.text);
+    }
+    char *why = rc == AMB_OK ? NULL : ambd_error_line(&err);
+    c->lh.on_page(c->ud, rc, status, rc == AMB_OK ? page : NULL, why ? why : "");
+    free(why);
+    json_decref(page);
+    ambd_error_clear(&err);
+    free(text);
+    call_free(c);
+}
+
+static struct ambd_store_call *start(struct kube_store *s, struct ambd_store_call *c,
+                                     const struct amb_resource *res, const char *verb,
+                                     const char *query, long timeout_ms,
+                                     const struct ambd_kube_call_handlers *h)
+{
+    char *path = ambd_kube_path(res, NULL, NULL, NULL);
+    struct ambd_kube_request req = {.method = "GET", .path = path, .query = query, .verb = verb};
+    clock_gettime(CLOCK_MONOTONIC, &c->started);
+    c->kcall = path ? ambd_kube_call_start(s->loop, &req, timeout_ms, h, c) : NULL;
+    free(path);
+    if (!c->kcall) {
+        call_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static struct ambd_store_call *st_list_async(void *impl, const struct amb_resource *res,
+                                             const char *query,
+                                             const struct ambd_store_list_handlers *h, void *ud)
+{
+    static const struct ambd_kube_call_handlers kh = {on_list_data, on_list_done};
+    struct ambd_store_call *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->store = impl;
+    c->lh = *h;
+    c->ud = ud;
+    return start(impl, c, res, "LIST", query, 120000, &kh);
+}
+
+/* ---- asynchronous watch ---- */
+
+static void stream_end(struct ambd_store_call *c, int rc, const char *why)
+{
+    if (c->end_rc != AMB_OK)
+        return; /* the first reason wins */
+    c->end_rc = rc;
+    snprintf(c->end_why, sizeof c->end_why, "%s", why);
+}
+
+/* Returns non-zero to stop the stream. */
+static int handle_line(struct ambd_store_call *c, const char *line, size_t len)
+{
+    json_error_t jerr;
+    json_t *ev = json_loadb(line, len, 0, &jerr);
+    const char *type = json_string_value(json_object_get(ev, "type"));
+    json_t *obj = json_object_get(ev, "object");
+    int stop = 0;
+    if (!type || !json_is_object(obj)) {
+        stream_end(c, AMB_EIO, ev ? "watch event without type or object" : jerr.text);
+        stop = 1;
+    } else if (strcmp(type, "ERROR") == 0) {
+        json_int_t code = json_integer_value(json_object_get(obj, "code"));
+        const char *msg = json_string_value(json_object_get(obj, "message"));
+        stream_end(c, code == 410 ? AMB_EGONE : AMB_EIO, msg ? msg : "watch error event");
+        stop = 1;
+    } else {
+        enum ambd_watch_type t;
+        if (strcmp(type, "ADDED") == 0)
+            t = AMBD_WATCH_ADDED;
+        else if (strcmp(type, "MODIFIED") == 0)
+            t = AMBD_WATCH_MODIFIED;
+        else if (strcmp(type, "DELETED") == 0)
+            t = AMBD_WATCH_DELETED;
+        else if (strcmp(type, "BOOKMARK") == 0)
+            t = AMBD_WATCH_BOOKMARK;
+        else {
+            stream_end(c, AMB_EIO, "unknown watch event type");
+            json_decref(ev);
+            return 1;
+        }
+        stop = c->wh.on_event(c->ud, t, obj) != 0;
+    }
+    json_decref(ev);
+    return stop;
+}
+
+static int on_watch_data(void *ud, long http_status, const char *data, size_t len)
+{
+    struct ambd_store_call *c = ud;
+    size_t max = c->store->max_event_bytes ? c->store->max_event_bytes : DEFAULT_MAX_EVENT;
+    int stop = 0;
+    /* A refusal carries a Status body, not events: keep it for on_done. */
+    if (http_status != 200)
+        return on_list_data(ud, http_status, data, len);
+    c->in_data = 1;
+    while (len > 0 && !stop && !c->cancelled) {
+        const char *nl = memchr(data, '\n', len);
+        size_t take = nl ? (size_t)(nl - data) : len;
+        if (c->buf.len + take > max) {
+            stream_end(c, AMB_ETOOLARGE, "watch event longer than the limit");
+            stop = 1;
+            break;
+        }
+        ambd_buf_append(&c->buf, data, take);
+        if (nl) {
+            if (c->buf.len > 0)
+                stop = handle_line(c, c->buf.data, c->buf.len);
+            ambd_buf_release(&c->buf);
+            take++;
+        }
+        data += take;
+        len -= take;
+    }
+    c->in_data = 0;
+    if (c->cancelled) {
+        call_free(c);
+        return -1; /* kube_async already forgot this call */
+    }
+    return stop ? -1 : 0;
+}
+
+static void on_watch_done(void *ud, long status, int rc, const char *error)
+{
+    struct ambd_store_call *c = ud;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long lived_ms = (long)(now.tv_sec - c->started.tv_sec) * 1000 +
+                    (now.tv_nsec - c->started.tv_nsec) / 1000000;
+    if (c->end_rc != AMB_OK) {
+        c->wh.on_end(c->ud, c->end_rc, c->end_why, lived_ms);
+    } else if (rc != AMB_OK) {
+        c->wh.on_end(c->ud, rc, error ? error : "transfer failed", lived_ms);
+    } else if (status != 200) {
+        struct amb_error err = AMBD_ERROR_INIT;
+        int code = ambd_kube_status_error(status, c->buf.data, c->buf.len, &err);
+        char *why = ambd_error_line(&err);
+        c->wh.on_end(c->ud, code, why ? why : "watch refused", lived_ms);
+        free(why);
+        ambd_error_clear(&err);
+    } else {
+        c->wh.on_end(c->ud, AMB_OK, "", lived_ms);
+    }
+    call_free(c);
+}
+
+static struct ambd_store_call *st_watch_async(void *impl, const struct amb_resource *res,
+                                              const char *query, unsigned timeout_s,
+                                              const struct ambd_store_watch_handlers *h, void *ud)
+{
+    static const struct ambd_kube_call_handlers kh = {on_watch_data, on_watch_done};
+    struct ambd_store_call *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->store = impl;
+    c->is_watch = 1;
+    c->wh = *h;
+    c->ud = ud;
+    /* The transfer limit is a little past the server's own timeout, so a
+     * silently dead connection is noticed. */
+    return start(impl, c, res, "WATCH", query, (long)(timeout_s + 30) * 1000, &kh);
+}
+
+static void st_cancel(void *impl, struct ambd_store_call *c)
+{
+    (void)impl;
+    if (!c)
+        return;
+    ambd_kube_call_cancel(c->kcall);
+    c->cancelled = 1;
+    if (!c->in_data)
+        call_free(c);
+}
+
+static const struct ambd_store_ops kube_store_ops = {
+    st_get, st_list, st_create, st_update, st_patch, st_remove,
+    st_list_async, st_watch_async, st_cancel,
+};
+
+int ambd_kube_store_new(struct ambd_kube *kube, struct ambd_kube_loop *loop,
+                        size_t max_event_bytes, struct ambd_store *out)
+{
+    struct kube_store *s = calloc(1, sizeof *s);
+    if (!s)
+        return AMB_ENOMEM;
+    s->kube = kube;
+    s->loop = loop;
+    s->max_event_bytes = max_event_bytes;
+    out->ops = &kube_store_ops;
+    out->impl = s;
+    return AMB_OK;
+}
+
+void ambd_kube_store_free(struct ambd_store *store)
+{
+    free(store->impl);
+    store->impl = NULL;
+}

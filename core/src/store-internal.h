@@ -1,0 +1,75 @@
+/* store-internal.h — the object store the controller works against: get,
+ * list, watch, create, update, status, patch and delete of JSON objects.
+ * Today the Kubernetes API implements it (kube_store.c); the embedded store
+ * of laptop mode will implement the same table, and neither the informers,
+ * the leader election nor the plugins' host calls need to change.
+ *
+ * Blocking operations may be called from any thread. The *_async ones are
+ * driven by the event loop and called (and call back) on its thread. */
+#ifndef AMBD_STORE_INTERNAL_H
+#define AMBD_STORE_INTERNAL_H
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "ambient/plugin.h"
+
+struct ambd_store_call; /* an asynchronous list or watch in progress */
+
+enum ambd_watch_type {
+    AMBD_WATCH_ADDED,
+    AMBD_WATCH_MODIFIED,
+    AMBD_WATCH_DELETED,
+    AMBD_WATCH_BOOKMARK,
+};
+
+struct ambd_store_list_handlers {
+    /* The page (borrowed): an object with "items" and "metadata" (with
+     * resourceVersion and continue); or rc < 0 with http_status (0 if the
+     * server never answered; 410: the continue token expired) and why. */
+    void (*on_page)(void *ud, int rc, long http_status, json_t *page, const char *why);
+};
+
+struct ambd_store_watch_handlers {
+    /* One event; obj borrowed. Return 0 to go on, non-zero to stop. */
+    int (*on_event)(void *ud, enum ambd_watch_type type, json_t *obj);
+    /* The stream ended: rc AMB_OK when the server closed it normally,
+     * AMB_EGONE when the resourceVersion is too old (relist), other codes
+     * for errors. lived_ms is how long it ran. */
+    void (*on_end)(void *ud, int rc, const char *why, long lived_ms);
+};
+
+struct ambd_store_ops {
+    int (*get)(void *impl, const struct amb_resource *res, const char *ns, const char *name,
+               json_t **out, struct amb_error *err);
+    /* One page; query in Kubernetes' list syntax (labelSelector, limit,
+     * continue). */
+    int (*list)(void *impl, const struct amb_resource *res, const char *ns, const char *query,
+                json_t **out, struct amb_error *err);
+    int (*create)(void *impl, const struct amb_resource *res, const char *ns, const json_t *obj,
+                  json_t **out, struct amb_error *err);
+    /* subresource: NULL or "status". */
+    int (*update)(void *impl, const struct amb_resource *res, const char *ns, const json_t *obj,
+                  const char *subresource, json_t **out, struct amb_error *err);
+    int (*patch)(void *impl, const struct amb_resource *res, const char *ns, const char *name,
+                 const json_t *merge_patch, json_t **out, struct amb_error *err);
+    int (*remove)(void *impl, const struct amb_resource *res, const char *ns, const char *name,
+                  const char *propagation, struct amb_error *err);
+
+    /* Loop thread. NULL when the call cannot start. */
+    struct ambd_store_call *(*list_async)(void *impl, const struct amb_resource *res,
+                                          const char *query,
+                                          const struct ambd_store_list_handlers *h, void *ud);
+    struct ambd_store_call *(*watch_async)(void *impl, const struct amb_resource *res,
+                                           const char *query, unsigned timeout_s,
+                                           const struct ambd_store_watch_handlers *h, void *ud);
+    /* Stops a call; its handlers are not called again. */
+    void (*cancel)(void *impl, struct ambd_store_call *call);
+};
+
+struct ambd_store {
+    const struct ambd_store_ops *ops;
+    void *impl;
+};
+
+#endif
