@@ -42,6 +42,9 @@ void ambd_controller_stop(struct ambd_controller *c);
 /* Non-zero once the controller asked the daemon to exit (lost leadership). */
 int ambd_controller_failed(const struct ambd_controller *c);
 
+/* "host:port" or "[v6]:port" -> host and port; -1 if malformed. */
+int ambd_split_listen(const char *listen, char *host, size_t host_len, unsigned short *port);
+
 /* The host table's 1.1 members (controller_host.c). */
 void ambd_controller_fill_host(struct amb_host *h);
 

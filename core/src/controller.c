@@ -435,8 +435,6 @@ int ambd_controller_start(struct event_base *base, const struct ambd_controller_
             cc->lease_name, cc->lease_namespace, c->identity, cc->lease_duration_s,
             cc->renew_deadline_s, cc->retry_period_s, on_leading, on_lost, c,
         };
-        if ((rc = ambd_leader_check(&lo, err)) != AMB_OK)
-            goto fail;
         if (!(c->leader = ambd_leader_start(&c->store, &lo))) {
             rc = ambd_error_set(err, AMB_ENOMEM, NULL, "cannot start leader election");
             goto fail;

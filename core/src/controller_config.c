@@ -8,6 +8,7 @@
 #include "buf-internal.h"
 #include "controller-internal.h"
 #include "error-internal.h"
+#include "leader-internal.h"
 
 #define NAMESPACE_FILE "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
@@ -129,11 +130,34 @@ static void read_controller(struct reader *r, struct ambd_controller_config *cc)
     get_uint(r, "workers", 1, 256, &cc->workers);
     get_bool(r, "leader_election", &cc->leader_election);
     get_string(r, "listen", &cc->listen);
+    config_setting_t *s;
+    char host[256];
+    unsigned short port;
+    if (cc->listen && ambd_split_listen(cc->listen, host, sizeof host, &port) != 0 &&
+        ambd_config_lookup(r->group, "listen", &s) == AMB_OK) {
+        r->failed = 1;
+        ambd_config_error(r->err, r->c, s, "\"%s\" is not host:port (e.g. \"0.0.0.0:9090\")",
+                          cc->listen);
+    }
     get_string(r, "lease.name", &cc->lease_name);
     get_string(r, "lease.namespace", &cc->lease_namespace);
     get_uint(r, "lease.duration", 1, 3600, &cc->lease_duration_s);
     get_uint(r, "lease.renew_deadline", 1, 3600, &cc->renew_deadline_s);
     get_uint(r, "lease.retry_period", 1, 3600, &cc->retry_period_s);
+    struct ambd_leader_options lo = {.duration_s = cc->lease_duration_s,
+                                     .renew_deadline_s = cc->renew_deadline_s,
+                                     .retry_period_s = cc->retry_period_s};
+    struct amb_error why = AMBD_ERROR_INIT;
+    if (ambd_leader_check(&lo, &why) != AMB_OK) {
+        char *line = ambd_error_line(&why);
+        if (ambd_config_lookup(r->group, "lease", &s) == AMB_OK)
+            ambd_config_error(r->err, r->c, s, "%s", line ? line : "invalid lease timing");
+        else
+            ambd_error_set(r->err, AMB_EINVAL, NULL, "%s", line ? line : "invalid lease timing");
+        free(line);
+        r->failed = 1;
+    }
+    ambd_error_clear(&why);
 }
 
 int ambd_controller_config_load(const struct ambd_config *c, struct ambd_controller_config *cc,

@@ -143,8 +143,7 @@ static void on_request(struct evhttp_request *req, void *arg)
     }
 }
 
-/* "host:port" or "[v6]:port" -> host and port. */
-static int split_listen(const char *listen, char *host, size_t host_len, unsigned short *port)
+int ambd_split_listen(const char *listen, char *host, size_t host_len, unsigned short *port)
 {
     const char *colon = strrchr(listen, ':');
     if (!colon || colon == listen)
@@ -169,7 +168,7 @@ int ambd_ctl_http_start(struct ambd_controller *c, struct amb_error *err)
 {
     char host[256];
     unsigned short port;
-    if (split_listen(c->cc->listen, host, sizeof host, &port) != 0)
+    if (ambd_split_listen(c->cc->listen, host, sizeof host, &port) != 0)
         return ambd_error_set(err, AMB_EINVAL, "controller.listen",
                               "\"%s\" is not host:port (e.g. \"0.0.0.0:9090\")", c->cc->listen);
     if (!(c->http = evhttp_new(c->base)))

@@ -49,11 +49,11 @@ static void micro_time(char *out, size_t n)
 int ambd_leader_check(const struct ambd_leader_options *o, struct amb_error *err)
 {
     if (!(o->duration_s > o->renew_deadline_s))
-        return ambd_error_set(err, AMB_EINVAL, "controller.lease",
+        return ambd_error_set(err, AMB_EINVAL, NULL,
                               "duration (%u s) must be longer than renew_deadline (%u s)",
                               o->duration_s, o->renew_deadline_s);
     if (!((double)o->renew_deadline_s > 1.2 * o->retry_period_s) || o->retry_period_s == 0)
-        return ambd_error_set(err, AMB_EINVAL, "controller.lease",
+        return ambd_error_set(err, AMB_EINVAL, NULL,
                               "renew_deadline (%u s) must be longer than 1.2 x retry_period (%u s)",
                               o->renew_deadline_s, o->retry_period_s);
     return AMB_OK;

@@ -94,6 +94,21 @@ class CheckConfig(unittest.TestCase):
                 line = self.assert_fails("plugins = (%s);\n" % plugins, want)
                 self.assertRegex(line, r'^ambientd: \S+:2: plugin "[^"]+": ')
 
+    def test_kube_and_controller_groups_are_checked(self):
+        self.assert_fails('kube = { server = "http://127.0.0.1:1"; };\ncontroller = { workers = 0; };\n',
+                          "FILE:3: controller.workers: expected an integer from 1 to 256")
+        self.assert_fails('kube = { server = "http://127.0.0.1:1"; };\ncontroller = { lisen = "x"; };\n',
+                          "FILE:3: controller.lisen: unknown key")
+        self.assert_fails('kube = { server = "http://127.0.0.1:1"; };\ncontroller = { listen = "nope"; };\n',
+                          'FILE:3: controller.listen: "nope" is not host:port')
+        self.assert_fails('kube = { server = "http://127.0.0.1:1"; };\n'
+                          'controller = { lease = { duration = 5; renew_deadline = 6; }; };\n',
+                          "FILE:3: controller.lease: duration (5 s) must be longer than renew_deadline (6 s)")
+        self.assert_fails('kube = { server = "http://k8s.example:80"; };\ncontroller = { };\n',
+                          "kube.server: must be https")
+        self.assert_fails('kube = { server = "https://k8s.example"; tokn_file = "x"; };\n',
+                          "FILE:2: kube.tokn_file: unknown key")
+
     def test_missing_config_file(self):
         code, _, err = run("--check-config", "/nonexistent/ambient.conf")
         self.assertEqual(code, 2)
