@@ -8,7 +8,7 @@ packages=(
     build-essential cmake pkg-config git openssl
     libcurl4-openssl-dev libjansson-dev libconfig-dev libevent-dev libssl-dev
     libcmocka-dev abigail-tools
-    python3 python3-kubernetes python3-websockets python3-prometheus-client
+    python3 python3-kubernetes python3-websockets python3-prometheus-client python3-yaml
 )
 
 missing=()

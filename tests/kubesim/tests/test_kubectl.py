@@ -9,7 +9,6 @@ import shutil
 import subprocess
 import tempfile
 import threading
-import unittest
 
 from harness import KubesimTest, main, uniq, wait_for
 
@@ -56,7 +55,6 @@ spec:
 """
 
 
-@unittest.skipUnless(os.path.exists(KUBECTL), "kubectl not installed")
 class KubectlTest(KubesimTest):
     tls = True
 

@@ -4,22 +4,17 @@ token: CustomObjectsApi list/watch of a custom resource, CoreV1Api
 create/read of core objects, typed errors from Status bodies."""
 
 import threading
-import unittest
 import warnings
 
 from harness import KubesimTest, main, uniq, wait_for
 
-try:
-    import kubernetes
-    from kubernetes import client, watch
-    from kubernetes.client.rest import ApiException
-except ImportError:  # pragma: no cover - reported as a skip, not a pass
-    kubernetes = None
+# Debian's python3-kubernetes (deploy/dev/install-deps.sh installs it).
+from kubernetes import client, watch
+from kubernetes.client.rest import ApiException
 
 GROUP, VERSION, PLURAL = "test.ambient-code", "v1alpha1", "widgets"
 
 
-@unittest.skipIf(kubernetes is None, "python3-kubernetes is not installed")
 class PythonClientTest(KubesimTest):
     tls = True
 
