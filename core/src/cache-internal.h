@@ -24,6 +24,8 @@ void ambd_cache_destroy(struct ambd_cache *c);
 
 /* "ns/name" or "name" of obj (caller frees); NULL when it has no name. */
 char *ambd_cache_key(const json_t *obj);
+/* The same from parts: "ns/name", or "name" when ns is NULL or "". */
+char *ambd_cache_key_of(const char *ns, const char *name);
 
 /* Stores obj under its key, stamped with mark. Returns 1 if it is new, 0 if
  * it replaced another version, 2 if the stored one had the same

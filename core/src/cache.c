@@ -37,11 +37,8 @@ void ambd_cache_destroy(struct ambd_cache *c)
     pthread_rwlock_destroy(&c->lock);
 }
 
-char *ambd_cache_key(const json_t *obj)
+char *ambd_cache_key_of(const char *ns, const char *name)
 {
-    const json_t *meta = json_object_get(obj, "metadata");
-    const char *name = json_string_value(json_object_get(meta, "name"));
-    const char *ns = json_string_value(json_object_get(meta, "namespace"));
     if (!name || !*name)
         return NULL;
     struct ambd_buf b = {0};
@@ -50,6 +47,13 @@ char *ambd_cache_key(const json_t *obj)
     else
         ambd_buf_puts(&b, name);
     return ambd_buf_take(&b);
+}
+
+char *ambd_cache_key(const json_t *obj)
+{
+    const json_t *meta = json_object_get(obj, "metadata");
+    return ambd_cache_key_of(json_string_value(json_object_get(meta, "namespace")),
+                             json_string_value(json_object_get(meta, "name")));
 }
 
 int ambd_cache_upsert(struct ambd_cache *c, const json_t *obj, unsigned mark)

@@ -22,12 +22,10 @@ struct ambd_ctl_kind {
     size_t index;
     const struct ambd_kind_entry *entry; /* borrowed from the registry */
     struct ambd_informer *informer;
-    char *api_version; /* "group/version" as in ownerReferences */
 };
 
 /* A child resource (owned by one or more kinds), watched by our label. */
 struct ambd_ctl_child {
-    struct ambd_controller *ctl;
     struct ambd_informer *informer;
 };
 

@@ -83,13 +83,24 @@ static void on_primary_event(void *ud, enum ambd_event_type type, const json_t *
         enqueue(k->ctl, k->index, meta(obj, "namespace"), name);
 }
 
-/* A child's change wakes its controller owner, if that is one of ours. */
-static void on_child_event(void *ud, enum ambd_event_type type, const json_t *obj)
+static int is_resource(const struct amb_resource *r, const char *api, const char *kind)
 {
-    (void)type;
-    struct ambd_ctl_child *child = ud;
-    struct ambd_controller *c = child->ctl;
+    size_t glen = strlen(r->group);
+    if (strcmp(r->kind, kind) != 0)
+        return 0;
+    if (glen == 0)
+        return strcmp(api, r->version) == 0;
+    return strncmp(api, r->group, glen) == 0 && api[glen] == '/' &&
+           strcmp(api + glen + 1, r->version) == 0;
+}
+
+/* Wakes the kind object that controls obj: its controller owner if that is
+ * one of our kinds, or one level further up when the owner is itself a
+ * watched child (a Pod owned by a Job owned by a session). */
+static void enqueue_controller(struct ambd_controller *c, const json_t *obj, int hops_left)
+{
     const json_t *refs = json_object_get(json_object_get(obj, "metadata"), "ownerReferences");
+    const char *ns = meta(obj, "namespace");
     size_t i;
     const json_t *ref;
     json_array_foreach(refs, i, ref)
@@ -99,12 +110,34 @@ static void on_child_event(void *ud, enum ambd_event_type type, const json_t *ob
         const char *api = json_string_value(json_object_get(ref, "apiVersion"));
         const char *kind = json_string_value(json_object_get(ref, "kind"));
         const char *name = json_string_value(json_object_get(ref, "name"));
-        for (size_t k = 0; api && kind && name && k < c->n_kinds; k++) {
-            if (strcmp(c->kinds[k].api_version, api) == 0 &&
-                strcmp(c->kinds[k].entry->kind.resource.kind, kind) == 0)
-                enqueue(c, k, meta(obj, "namespace"), name);
+        if (!api || !kind || !name)
+            return;
+        for (size_t k = 0; k < c->n_kinds; k++) {
+            if (is_resource(&c->kinds[k].entry->kind.resource, api, kind)) {
+                enqueue(c, k, ns, name);
+                return;
+            }
         }
+        for (size_t j = 0; hops_left > 0 && j < c->n_children; j++) {
+            struct ambd_informer *inf = c->children[j].informer;
+            const struct amb_resource *r = ambd_informer_resource(inf);
+            if (!is_resource(r, api, kind))
+                continue;
+            char *key = ambd_cache_key_of(r->namespaced ? ns : NULL, name);
+            json_t *owner = key ? ambd_cache_get(ambd_informer_cache(inf), key) : NULL;
+            free(key);
+            if (owner)
+                enqueue_controller(c, owner, hops_left - 1);
+            json_decref(owner);
+        }
+        return; /* at most one controller reference */
     }
+}
+
+static void on_child_event(void *ud, enum ambd_event_type type, const json_t *obj)
+{
+    (void)type;
+    enqueue_controller(ud, obj, 1);
 }
 
 /* ---- reconcile ---- */
@@ -351,9 +384,9 @@ static int add_child(struct ambd_controller *c, const struct amb_resource *res)
     if (!grown)
         return AMB_ENOMEM;
     c->children = grown;
+    /* The array may move as it grows: handlers get the controller instead. */
     struct ambd_ctl_child *child = &c->children[c->n_children];
-    child->ctl = c;
-    if (!(child->informer = new_informer(c, res, CHILD_SELECTOR, on_child_event, child)))
+    if (!(child->informer = new_informer(c, res, CHILD_SELECTOR, on_child_event, c)))
         return AMB_ENOMEM;
     c->n_children++;
     return AMB_OK;
@@ -369,15 +402,9 @@ static int build_informers(struct ambd_controller *c, const struct ambd_registry
         k->ctl = c;
         k->index = i;
         k->entry = r->kinds[i];
-        struct ambd_buf b = {0};
-        if (res->group[0])
-            ambd_buf_printf(&b, "%s/%s", res->group, res->version);
-        else
-            ambd_buf_puts(&b, res->version);
-        k->api_version = ambd_buf_take(&b);
         k->informer = new_informer(c, res, NULL, on_primary_event, k);
         c->n_kinds++;
-        if (!k->api_version || !k->informer)
+        if (!k->informer)
             return AMB_ENOMEM;
     }
     for (size_t i = 0; i < r->n_kinds; i++) {
@@ -465,7 +492,6 @@ void ambd_controller_stop(struct ambd_controller *c)
     ambd_leader_stop(c->leader);
     for (size_t i = 0; i < c->n_kinds; i++) {
         ambd_informer_free(c->kinds[i].informer);
-        free(c->kinds[i].api_version);
     }
     free(c->kinds);
     for (size_t i = 0; i < c->n_children; i++)

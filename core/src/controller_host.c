@@ -28,15 +28,6 @@ static const char *meta(const json_t *obj, const char *k)
     return json_string_value(json_object_get(json_object_get(obj, "metadata"), k));
 }
 
-static char *cache_key(const char *ns, const char *name)
-{
-    struct ambd_buf b = {0};
-    if (ns && *ns)
-        ambd_buf_printf(&b, "%s/", ns);
-    ambd_buf_puts(&b, name ? name : "");
-    return ambd_buf_take(&b);
-}
-
 static int host_kube_get(struct amb_ctx *ctx, const struct amb_resource *res, const char *ns,
                          const char *name, json_t **out, struct amb_error *err)
 {
@@ -45,7 +36,7 @@ static int host_kube_get(struct amb_ctx *ctx, const struct amb_resource *res, co
     int complete = 0;
     struct ambd_informer *inf = ambd_ctl_informer_for(ctx->ctl, res, &complete);
     if (inf && ambd_informer_synced(inf)) {
-        char *key = cache_key(res->namespaced ? ns : NULL, name);
+        char *key = ambd_cache_key_of(res->namespaced ? ns : NULL, name);
         json_t *obj = key ? ambd_cache_get(ambd_informer_cache(inf), key) : NULL;
         free(key);
         if (obj) {
@@ -176,7 +167,7 @@ static int host_update_status(struct amb_ctx *ctx, int (*mutate)(void *ud, json_
         json_t *obj = NULL;
         struct amb_error why = AMBD_ERROR_INIT;
         /* The cache first; after a conflict, the API's latest. */
-        char *key = attempt == 0 ? cache_key(res->namespaced ? ctx->ns : NULL, ctx->name) : NULL;
+        char *key = attempt == 0 ? ambd_cache_key_of(res->namespaced ? ctx->ns : NULL, ctx->name) : NULL;
         if (key)
             obj = ambd_cache_get(ambd_informer_cache(inf), key);
         free(key);

@@ -108,6 +108,24 @@ class HotKeys(ControllerTest):
         amb.stop_clean(self)
 
 
+class OwnerChain(ControllerTest):
+    def test_pod_of_a_job_wakes_the_widget(self):
+        """Pods are owned by their Job, not by the Widget: the controller
+        follows Pod -> Job -> Widget through its caches."""
+        k = self.kube
+        amb = self.start(widget_extra="job = true; ")
+        ns = k.make_ns()
+        k.create_widget(ns, "chain", {"size": 1})
+        w = wait_until(lambda: (lambda o: o if o.get("status", {}).get("pods") == 0 else None)(
+            k.get_widget(ns, "chain")), 30, 0.1, "the widget reconciled with its job")
+        self.assertEqual(w["status"]["pods"], 0)
+        r = k.c.post("/kubesim/jobs/%s/chain-job/start" % ns, {})
+        self.assertIn(r.status, (200, 201), r)
+        wait_until(lambda: k.get_widget(ns, "chain").get("status", {}).get("pods") == 1, 30, 0.1,
+                   "the pod's creation to reach the widget")
+        amb.stop_clean(self)
+
+
 class Probes(ControllerTest):
     def test_readyz_waits_for_the_caches(self):
         # The widgets list stalls for a while: /readyz is 503 until it lands,

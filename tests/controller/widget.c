@@ -7,7 +7,12 @@
  * slowed down to widen that window: slow_ms is slept both before its first
  * API call and after its last (when its own writes are waking it again).
  *
- * Config: widget = { finalizer = true; slow_ms = 0; }  */
+ * With job = true it also runs a Job "<name>-job" whose pods carry the
+ * label widget=<name>, and records how many such pods exist in status.pods:
+ * a Pod is owned by the Job, not by the Widget, so this proves the
+ * controller maps a grandchild's events to the Widget.
+ *
+ * Config: widget = { finalizer = true; slow_ms = 0; job = false; }  */
 #include <ambient/plugin.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -19,9 +24,12 @@
 static const struct amb_host *host;
 static struct amb_module *self;
 static long long slow_ms;
+static int job_mode;
 
 static const struct amb_resource widgets = {"test.ambient-code", "v1alpha1", "Widget", "widgets", 1};
 static const struct amb_resource secrets = {"", "v1", "Secret", "secrets", 1};
+static const struct amb_resource jobs = {"batch", "v1", "Job", "jobs", 1};
+static const struct amb_resource pods = {"", "v1", "Pod", "pods", 1};
 
 /* Keys being reconciled right now. */
 static pthread_mutex_t inflight_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -76,8 +84,43 @@ static int ensure_child(struct amb_ctx *ctx, const json_t *obj, const char *chil
     return rc == AMB_EEXIST ? AMB_OK : rc;
 }
 
+static int ensure_job(struct amb_ctx *ctx, const json_t *obj, struct amb_error *err)
+{
+    const char *ns = meta(obj, "namespace"), *name = meta(obj, "name");
+    char job_name[280];
+    snprintf(job_name, sizeof job_name, "%.250s-job", name);
+    int rc = host->kube_get(ctx, &jobs, ns, job_name, NULL, err);
+    if (rc != AMB_ENOTFOUND)
+        return rc;
+    json_t *job = json_pack(
+        "{s:s, s:s, s:{s:s, s:s}, s:{s:i, s:{s:{s:{s:s, s:s}}, s:{s:s, s:[{s:s, s:s}]}}}}",
+        "apiVersion", "batch/v1", "kind", "Job", "metadata", "name", job_name, "namespace", ns,
+        "spec", "backoffLimit", 0, "template", "metadata", "labels", AMB_MANAGED_BY_LABEL,
+        AMB_MANAGED_BY_VALUE, "widget", name, "spec", "restartPolicy", "Never", "containers",
+        "name", "main", "image", "registry.invalid/widget:1");
+    rc = host->set_controller_ref(job, obj);
+    if (rc == AMB_OK)
+        rc = host->kube_create(ctx, &jobs, ns, job, NULL, err);
+    json_decref(job);
+    return rc == AMB_EEXIST ? AMB_OK : rc;
+}
+
+/* Pods of the widget's Job (by the label its pod template sets). */
+static int count_pods(struct amb_ctx *ctx, const json_t *obj, json_int_t *n,
+                      struct amb_error *err)
+{
+    char selector[300];
+    snprintf(selector, sizeof selector, "widget=%.250s", meta(obj, "name"));
+    json_t *list = NULL;
+    int rc = host->kube_list(ctx, &pods, meta(obj, "namespace"), selector, &list, err);
+    *n = rc == AMB_OK ? (json_int_t)json_array_size(list) : 0;
+    json_decref(list);
+    return rc;
+}
+
 struct status_change {
     const char *child;
+    json_int_t pods; /* -1 without job mode */
 };
 
 static int write_status(void *ud, json_t *obj)
@@ -92,9 +135,13 @@ static int write_status(void *ud, json_t *obj)
     json_int_t count = json_integer_value(json_object_get(st, "reconciles"));
     /* Idempotent: a generation already observed needs no write (a write
      * would wake us again through our own watch). */
+    int pods_same = sc->pods < 0 || (json_is_integer(json_object_get(st, "pods")) &&
+                                     json_integer_value(json_object_get(st, "pods")) == sc->pods);
     if (json_integer_value(json_object_get(st, "observedGeneration")) == gen &&
-        json_is_string(json_object_get(st, "child")))
+        json_is_string(json_object_get(st, "child")) && pods_same)
         return 1;
+    if (sc->pods >= 0)
+        json_object_set_new(st, "pods", json_integer(sc->pods));
     json_object_set_new(st, "observedGeneration", json_integer(gen));
     json_object_set_new(st, "reconciles", json_integer(count + 1));
     json_object_set_new(st, "child", json_string(sc->child));
@@ -119,7 +166,11 @@ static int widget_reconcile(void *ud, struct amb_ctx *ctx, const json_t *obj,
         nanosleep(&slow, NULL);
     int first = !json_object_get(json_object_get(obj, "status"), "reconciles");
     int rc = ensure_child(ctx, obj, child, err);
-    struct status_change sc = {child};
+    struct status_change sc = {child, -1};
+    if (rc == AMB_OK && job_mode)
+        rc = ensure_job(ctx, obj, err);
+    if (rc == AMB_OK && job_mode)
+        rc = count_pods(ctx, obj, &sc.pods, err);
     if (rc == AMB_OK)
         rc = host->update_status(ctx, write_status, &sc, NULL, err);
     if (rc == AMB_OK && first)
@@ -155,13 +206,18 @@ static int widget_init(const struct amb_host *h, struct amb_module *s, void **st
     int finalizer = 0;
     host->config_bool(self, "finalizer", &finalizer);
     host->config_int(self, "slow_ms", &slow_ms);
-    static const struct amb_resource owns[] = {{"", "v1", "Secret", "secrets", 1}};
+    host->config_bool(self, "job", &job_mode);
+    static const struct amb_resource owns[] = {
+        {"", "v1", "Secret", "secrets", 1},
+        {"batch", "v1", "Job", "jobs", 1},
+        {"", "v1", "Pod", "pods", 1},
+    };
     struct amb_kind kind = {
         .size = sizeof kind,
         .resource = widgets,
         .finalizer = finalizer ? "test.ambient-code/cleanup" : NULL,
         .owns = owns,
-        .n_owns = 1,
+        .n_owns = sizeof owns / sizeof owns[0],
         .reconcile = widget_reconcile,
         .finalize = finalizer ? widget_finalize : NULL,
     };
