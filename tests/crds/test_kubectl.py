@@ -1,0 +1,129 @@
+#!/usr/bin/python3
+"""kubectl against kubesim serving deploy/crds, over https with a bearer
+token and an empty kubeconfig: api-resources shows the short names;
+kubectl apply of the samples passes kubectl's default strict field
+validation (every field is declared) and an unknown field is refused;
+`kubectl get as|ps|rfe` and the `ambient` category work; the printer
+columns show the right values.
+
+kubesim serves no Table output, so `kubectl get` prints NAME/AGE there. The
+columns are then checked the way the server would compute them: the CRD is
+read back and its additionalPrinterColumns become kubectl custom-columns.
+If kubesim ever serves Tables, the PHASE/MODEL (PHASE/STEP) headers are
+checked directly instead."""
+
+import json
+import os
+import re
+
+from crdtest import DATA, GROUP, CrdTest, KubectlMixin, main, sample
+
+def parse_table(out):
+    """kubectl's aligned output with one object: {HEADER: value}, split at
+    the header's column starts (so empty cells stay empty)."""
+    lines = out.splitlines()
+    header, row = lines[0], lines[1]
+    starts = [m.start() for m in re.finditer(r"\S+(?: \S+)*", header)]
+    names = [m.group() for m in re.finditer(r"\S+(?: \S+)*", header)]
+    ends = starts[1:] + [None]
+    return {n: row[a:b].strip() for n, a, b in zip(names, starts, ends)}
+
+
+SESSION_STATUS = sample("agenticsession-status.yaml")["status"]
+RFE_STATUS = sample("rfeworkflow-status.yaml")["status"]
+
+
+class KubectlTest(KubectlMixin, CrdTest):
+    tls = True
+
+    def ns(self):
+        ns = self.make_ns("kc")
+        return ns
+
+    def apply(self, ns, fname):
+        return self.kubectl("apply", "-n", ns, "-f", os.path.join(DATA, fname)).stdout
+
+    def columns(self, plural, ns, name):
+        """The default printer columns of `plural` for object `name`, as
+        {column name: printed value}, without Age: from kubectl's table if the
+        server serves one, else computed from the CRD's additionalPrinterColumns."""
+        crd = json.loads(self.kubectl("get", "crd", f"{plural}.{GROUP}", "-o", "json").stdout)
+        cols = [c for c in crd["spec"]["versions"][0]["additionalPrinterColumns"]
+                if not c.get("priority") and c["type"] != "date"]
+        out = self.kubectl("get", plural, name, "-n", ns).stdout
+        table = parse_table(out)
+        if "PHASE" in table or "MODEL" in table:    # the server printed a Table
+            return {c["name"]: table[c["name"].upper()] for c in cols}
+        self.assertEqual(list(table), ["NAME", "AGE"], out)
+        self.assertEqual(table["NAME"], name)
+        self.assertRegex(table["AGE"], r"^\d+s$")
+        spec = ",".join(f"{c['name'].upper()}:{c['jsonPath']}" for c in cols)
+        table = parse_table(self.kubectl("get", plural, name, "-n", ns,
+                                         "-o", f"custom-columns={spec}").stdout)
+        return {c["name"]: table[c["name"].upper()] for c in cols}
+
+    def test_api_resources_short_names(self):
+        out = self.kubectl("api-resources", f"--api-group={GROUP}").stdout
+        rows = {line.split()[0]: line.split() for line in out.splitlines()[1:]}
+        self.assertEqual(rows["agenticsessions"][1], "as")
+        self.assertEqual(rows["projectsettings"][1], "ps")
+        self.assertEqual(rows["rfeworkflows"][1], "rfe")
+        for r in rows.values():
+            self.assertIn("true", r, "namespaced")
+
+    def test_session_apply_get_columns(self):
+        ns = self.ns()
+        out = self.apply(ns, "agenticsession-full.yaml")
+        self.assertIn(f"agenticsession.{GROUP}/full created", out)
+        obj = json.loads(self.kubectl("get", "as", "full", "-n", ns, "-o", "json").stdout)
+        self.assertEqual(obj["spec"], sample("agenticsession-full.yaml")["spec"])
+
+        self.assertEqual(self.columns("agenticsessions", ns, "full"),
+                         {"Phase": "<none>", "Model": "claude-sonnet-4-5"})
+        self.kubectl("patch", "as", "full", "-n", ns, "--subresource", "status",
+                     "--type", "merge", "-p", json.dumps({"status": SESSION_STATUS}))
+        obj = json.loads(self.kubectl("get", "as", "full", "-n", ns, "-o", "json").stdout)
+        self.assertEqual(obj["status"], SESSION_STATUS)
+        self.assertEqual(self.columns("agenticsessions", ns, "full"),
+                         {"Phase": "Completed", "Model": "claude-sonnet-4-5"})
+        out = self.kubectl("get", "as", "-n", ns, "-o", "name").stdout
+        self.assertEqual(out.split(), [f"agenticsession.{GROUP}/full"])
+
+    def test_unknown_field_is_refused_by_strict_validation(self):
+        ns = self.ns()
+        with open(os.path.join(DATA, "agenticsession-full.yaml")) as f:
+            text = f.read()
+        text = text.replace("  interactive: false\n", "  interactive: false\n  bogus: 1\n")
+        self.assertIn("bogus", text)
+        p = self.kubectl("apply", "-n", ns, "-f", "-", stdin=text, ok=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn('unknown field "spec.bogus"', p.stderr)
+        p = self.kubectl("get", "as", "full", "-n", ns, ok=False)
+        self.assertNotEqual(p.returncode, 0)
+
+    def test_projectsettings_and_workflow(self):
+        ns = self.ns()
+        self.assertIn(f"projectsettings.{GROUP}/projectsettings created",
+                      self.apply(ns, "projectsettings.yaml"))
+        self.assertIn(f"rfeworkflow.{GROUP}/oauth-login created",
+                      self.apply(ns, "rfeworkflow.yaml"))
+        obj = json.loads(self.kubectl("get", "ps", "projectsettings", "-n", ns, "-o",
+                                      "json").stdout)
+        self.assertEqual(obj["spec"], sample("projectsettings.yaml")["spec"])
+        self.assertEqual(self.columns("projectsettings", ns, "projectsettings"),
+                         {"Model": "claude-sonnet-4-5"})
+
+        obj = json.loads(self.kubectl("get", "rfe", "oauth-login", "-n", ns, "-o", "json").stdout)
+        self.assertEqual(obj["spec"], sample("rfeworkflow.yaml")["spec"])
+        self.kubectl("patch", "rfe", "oauth-login", "-n", ns, "--subresource", "status",
+                     "--type", "merge", "-p", json.dumps({"status": RFE_STATUS}))
+        self.assertEqual(self.columns("rfeworkflows", ns, "oauth-login"),
+                         {"Phase": "Running", "Step": "design"})
+
+        out = self.kubectl("get", "ambient", "-n", ns, "-o", "name").stdout
+        self.assertEqual(sorted(out.split()), [f"projectsettings.{GROUP}/projectsettings",
+                                               f"rfeworkflow.{GROUP}/oauth-login"])
+
+
+if __name__ == "__main__":
+    main()
