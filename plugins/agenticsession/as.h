@@ -1,0 +1,130 @@
+/* as.h — internals of the agenticsession plugin shared between its files:
+ * the config, the resources it touches, validation problems, the builders of
+ * the session's children and the mapping of Job/Pod state to a phase.
+ * Everything here has hidden visibility; only plugin.c's entry is exported. */
+#ifndef AS_H
+#define AS_H
+
+#include <ambient/plugin.h>
+#include <stddef.h>
+
+/* The host table and this module, set by init (tests set them by hand). */
+extern const struct amb_host *as_host;
+extern struct amb_module *as_self;
+
+/* Annotations and labels on sessions and their children. */
+#define AS_ANN_DESIRED_PHASE "ambient-code.io/desired-phase"
+#define AS_ANN_RUN "ambient-code.io/run"
+#define AS_LABEL_SESSION "ambient-code.io/session"
+#define AS_LABEL_RUN "ambient-code.io/run"
+#define AS_DEFAULT_RUNNER_SECRET "ambient-runner-secrets"
+#define AS_MAX_NAME 56 /* so "<name>-runner" stays a valid label value */
+
+/* The plugin's config group (agenticsession = { ... }); strings are
+ * borrowed from the host for the plugin's lifetime. */
+struct as_config {
+    const char *runner_image;
+    const char *api_url;
+    const char *workspace_size;
+    const char *storage_class; /* NULL: the cluster's default class */
+    int empty_dir;             /* 1: workspace is an emptyDir, no PVC */
+    long long ttl_seconds_after_finished; /* < 0: not set on the Job */
+    const char *default_model;
+    long long default_timeout;
+    const char *cpu_request, *cpu_limit, *memory_request, *memory_limit;
+    const char *token_audience; /* NULL: the API server's own audience */
+};
+
+/* Fills cfg with the documented defaults. */
+void as_config_defaults(struct as_config *cfg);
+
+extern const struct amb_resource as_sessions, as_projectsettings, as_jobs, as_pods,
+    as_service_accounts, as_roles, as_role_bindings, as_pvcs;
+
+/* ---- validate.c ---- */
+
+/* What the project allows (ProjectSettings): maxTimeout <= 0 means no bound;
+ * allowed_models NULL or empty means any model. */
+struct as_bounds {
+    long long max_timeout;
+    const json_t *allowed_models; /* borrowed */
+};
+
+/* Violations, one per bad field ("spec.repos[1].input.url", message). */
+struct as_problems {
+    size_t n;
+    char field[16][96];
+    char message[16][192];
+    size_t dropped; /* violations beyond the 16 kept */
+};
+
+/* Checks obj (a whole AgenticSession) against the rules and bounds; returns
+ * the number of violations recorded in p. */
+size_t as_validate_spec(const json_t *obj, const struct as_bounds *b, struct as_problems *p);
+/* 1 if url is an http(s) or ssh git URL (or scp-like user@host:path). */
+int as_valid_git_url(const char *url);
+/* "field: message; field: message" into buf. */
+void as_problems_join(const struct as_problems *p, char *buf, size_t n);
+
+/* ---- defaults.c ---- */
+
+/* Reads ProjectSettings "projectsettings" in ns into *out (new ref; NULL
+ * when there is none or the host cannot read it from this context). */
+int as_read_project_settings(struct amb_ctx *ctx, const char *ns, json_t **out,
+                             struct amb_error *err);
+/* Fills spec.model and spec.timeout from ps's spec (may be NULL), then cfg. */
+void as_apply_defaults(json_t *obj, const json_t *ps, const struct as_config *cfg);
+/* The bounds ps sets (ps may be NULL). */
+void as_bounds_from(const json_t *ps, struct as_bounds *b);
+/* The project's Secret with the runner's keys (borrowed from ps or static). */
+const char *as_runner_secret(const json_t *ps);
+
+/* ---- rbac.c, job.c: builders (new refs; owner refs are added by the caller) ---- */
+
+/* Child names, written into buf: "ambient-session-<name>", "<name>-runner",
+ * "<name>-workspace". */
+void as_sa_name(const char *session, char *buf, size_t n);
+void as_job_name(const char *session, char *buf, size_t n);
+void as_pvc_name(const char *session, char *buf, size_t n);
+
+json_t *as_build_service_account(const json_t *session);
+json_t *as_build_role(const json_t *session);
+json_t *as_build_role_binding(const json_t *session);
+json_t *as_build_pvc(const json_t *session, const struct as_config *cfg);
+/* session is the effective one (defaults applied); run the run number. */
+json_t *as_build_job(const json_t *session, const struct as_config *cfg,
+                     const char *runner_secret, long long run);
+
+/* ---- children.c ---- */
+
+/* Makes sure the ServiceAccount, Role, RoleBinding, PVC (unless empty_dir)
+ * and Job of session (the effective one) exist, creating what is missing
+ * owned by it. *job is the Job (new ref); *created counts creations. */
+int as_ensure_children(struct amb_ctx *ctx, const json_t *session, const struct as_config *cfg,
+                       const char *runner_secret, long long run, json_t **job, int *created,
+                       struct amb_error *err);
+
+/* ---- phase.c ---- */
+enum as_phase { AS_PENDING, AS_RUNNING, AS_COMPLETED, AS_FAILED, AS_STOPPED };
+
+struct as_observed {
+    enum as_phase phase;
+    char reason[64];   /* CamelCase, for conditions and events */
+    char message[256];
+    int job_finished;  /* the Job carries Complete or Failed */
+};
+
+const char *as_phase_name(enum as_phase p);
+/* Parses a status.phase; unknown or absent is -1. */
+int as_phase_parse(const char *s);
+/* Maps the Job (NULL if absent) and its Pods (array, may be NULL) to a phase. */
+void as_observe(const json_t *job, const json_t *pods, struct as_observed *o);
+
+/* ---- reconcile.c ---- */
+int as_reconcile(void *ud, struct amb_ctx *ctx, const json_t *obj, struct amb_error *err);
+
+/* ---- small helpers (defaults.c) ---- */
+const char *as_meta(const json_t *obj, const char *key);
+const char *as_annotation(const json_t *obj, const char *key);
+
+#endif /* AS_H */
