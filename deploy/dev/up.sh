@@ -47,7 +47,7 @@ done
 https_url=$(sed -n 's/^listening on \(https:.*\)$/\1/p' "$run_dir/kubesim.out")
 [[ -n $https_url ]] || { echo "up: kubesim did not report its address"; exit 1; }
 echo "up: kubesim (test Kubernetes API) at $https_url — try:"
-echo "    kubectl --server=$https_url --insecure-skip-tls-verify --token=kubesim-admin get namespaces"
+echo "    kubectl --server=$https_url --insecure-skip-tls-verify --token=kubesim-admin get agenticsessions -A"
 
 # The sample config, pointed at kubesim with the controller role on.
 echo kubesim-admin > "$run_dir/token"

@@ -52,7 +52,10 @@ class CheckConfig(unittest.TestCase):
     def test_sample_config_is_valid(self):
         code, out, err = run("--check-config", SAMPLE_CONF)
         self.assertEqual(code, 0, err)
-        self.assertIn("no plugins configured", out)
+        lines = out.splitlines()
+        self.assertEqual([l.split()[0] for l in lines], ["projectsettings", "agenticsession"], out)
+        self.assertIn("kinds: ProjectSettings (projectsettings.vteam.ambient-code/v1alpha1)", lines[0])
+        self.assertIn("kinds: AgenticSession (agenticsessions.vteam.ambient-code/v1alpha1)", lines[1])
 
     def assert_fails(self, body, *wants):
         path = config(body)
