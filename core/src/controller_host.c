@@ -96,6 +96,46 @@ static int list_all(const struct ambd_store *st, const struct amb_resource *res,
     return rc;
 }
 
+static int host_kube_get_cached(struct amb_ctx *ctx, const struct amb_resource *res,
+                                const char *ns, const char *name, json_t **out,
+                                struct amb_error *err)
+{
+    if (!ctx || !ctx->ctl)
+        return bad_ctx(err);
+    int complete = 0;
+    struct ambd_informer *inf = ambd_ctl_informer_for(ctx->ctl, res, &complete);
+    if (!inf)
+        return ambd_error_set(err, AMB_EUNSUPPORTED, NULL,
+                              "%s are not watched (not a kind, nor a child of one)", res->plural);
+    if (!ambd_informer_synced(inf))
+        return ambd_error_set(err, AMB_EUNAVAILABLE, NULL, "the %s cache has not synced yet",
+                              res->plural);
+    char *key = ambd_cache_key_of(res->namespaced ? ns : NULL, name);
+    json_t *obj = key ? ambd_cache_get(ambd_informer_cache(inf), key) : NULL;
+    free(key);
+    if (!obj)
+        return ambd_error_set(err, AMB_ENOTFOUND, NULL, "%s \"%s\" not found%s", res->plural,
+                              name ? name : "", complete ? "" : " among ours");
+    if (out)
+        *out = obj;
+    else
+        json_decref(obj);
+    return AMB_OK;
+}
+
+/* A selector that requires our label selects only what a child cache holds. */
+static int selects_ours(const char *selector)
+{
+    static const char ours[] = AMB_MANAGED_BY_LABEL "=" AMB_MANAGED_BY_VALUE;
+    for (const char *p = selector; p && (p = strstr(p, ours)); p += sizeof ours - 1) {
+        int starts = p == selector || p[-1] == ',';
+        int ends = p[sizeof ours - 1] == '\0' || p[sizeof ours - 1] == ',';
+        if (starts && ends)
+            return 1;
+    }
+    return 0;
+}
+
 static int host_kube_list(struct amb_ctx *ctx, const struct amb_resource *res, const char *ns,
                           const char *selector, json_t **out, struct amb_error *err)
 {
@@ -103,7 +143,7 @@ static int host_kube_list(struct amb_ctx *ctx, const struct amb_resource *res, c
         return bad_ctx(err);
     int complete = 0;
     struct ambd_informer *inf = ambd_ctl_informer_for(ctx->ctl, res, &complete);
-    if (inf && complete && ambd_informer_synced(inf)) {
+    if (inf && (complete || selects_ours(selector)) && ambd_informer_synced(inf)) {
         *out = ambd_cache_list(ambd_informer_cache(inf), res->namespaced ? ns : NULL, selector);
         return *out ? AMB_OK : ambd_error_set(err, AMB_ENOMEM, NULL, NULL);
     }
@@ -388,4 +428,5 @@ void ambd_controller_fill_host(struct amb_host *h)
     h->set_controller_ref = host_set_controller_ref;
     h->emit_event = host_emit_event;
     h->requeue = host_requeue;
+    h->kube_get_cached = host_kube_get_cached;
 }

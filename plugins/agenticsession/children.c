@@ -1,5 +1,5 @@
-/* children.c — makes sure each child of a session exists: read it (cache
- * first), create it owned by the session when it is missing. Existing
+/* children.c — makes sure each child of a session exists: read it from the
+ * controller's cache, create it owned by the session when it is missing. Existing
  * children are left as they are, so a second pass creates nothing. */
 #include <string.h>
 
@@ -14,7 +14,9 @@ static int ensure(struct amb_ctx *ctx, const struct amb_resource *res, const jso
 {
     const char *ns = as_meta(session, "namespace");
     json_t *cur = NULL;
-    int rc = as_host->kube_get(ctx, res, ns, name, &cur, err);
+    /* Our children carry our label, so the cache alone knows them; it costs
+     * no API call. */
+    int rc = as_host->kube_get_cached(ctx, res, ns, name, &cur, err);
     if (rc == AMB_OK) {
         json_decref(built);
         if (out)
@@ -33,13 +35,14 @@ static int ensure(struct amb_ctx *ctx, const struct amb_resource *res, const jso
     if (rc == AMB_OK)
         rc = as_host->kube_create(ctx, res, ns, built, out, err);
     json_decref(built);
-    if (rc == AMB_OK) {
+    if (rc == AMB_EEXIST) /* there without our label: the API has it */
+        rc = as_host->kube_get(ctx, res, ns, name, out, err);
+    else if (rc == AMB_OK) {
         (*created)++;
         as_host->log(as_self, AMB_LOG_INFO, "created child", "namespace", ns, "session",
                      as_meta(session, "name"), "kind", res->kind, "name", name, NULL);
     }
-    /* Someone else created it meanwhile: the next pass reads it. */
-    return rc == AMB_EEXIST ? AMB_ECONFLICT : rc;
+    return rc;
 }
 
 int as_ensure_children(struct amb_ctx *ctx, const json_t *session, const struct as_config *cfg,

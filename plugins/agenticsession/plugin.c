@@ -98,9 +98,9 @@ static int as_init(const struct amb_host *host, struct amb_module *self, void **
     (void)state;
     as_host = host;
     as_self = self;
-    if (!AMB_HAS(host, requeue))
+    if (!AMB_HAS(host, kube_get_cached))
         return host->error_set(err, AMB_EUNSUPPORTED, NULL,
-                               "needs plugin ABI 1.1 (Kubernetes access)");
+                               "needs plugin ABI 1.2 (Kubernetes access with cache reads)");
     struct as_config *cfg = calloc(1, sizeof *cfg);
     if (!cfg)
         return host->error_set(err, AMB_ENOMEM, NULL, "out of memory");

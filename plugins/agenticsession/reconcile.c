@@ -206,9 +206,11 @@ static int track(struct amb_ctx *ctx, const json_t *obj, const json_t *eff,
             rc = STALE_JOB_MS;
         goto out;
     }
-    char selector[160];
-    snprintf(selector, sizeof selector, "%s=%s,%s=%lld", AS_LABEL_SESSION, name, AS_LABEL_RUN,
-             run);
+    /* Our label in the selector lets the controller answer from its cache
+     * (the pod template carries it). */
+    char selector[256];
+    snprintf(selector, sizeof selector, "%s=%s,%s=%s,%s=%lld", AMB_MANAGED_BY_LABEL,
+             AMB_MANAGED_BY_VALUE, AS_LABEL_SESSION, name, AS_LABEL_RUN, run);
     rc = as_host->kube_list(ctx, &as_pods, ns, selector, &pods, err);
     if (rc != AMB_OK)
         goto out;

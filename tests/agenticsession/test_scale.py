@@ -18,7 +18,7 @@ class Scale(ControllerTest):
     kubesim_args = ("--crd-dir", os.environ["AS_CRD_DIR"])
 
     def test_200_sessions_in_20_namespaces_get_one_job_each(self):
-        amb = Ambient(self.kube, self.tmp, plugins=(os.environ["AS_PLUGIN"],),
+        amb = Ambient(self.kube, self.tmp, plugins=session_bench.PLUGINS,
                       extra=session_bench.CONF, wait_synced=False)
         self._ambients.append(amb)
         amb.wait_msg("cache synced", resource="agenticsessions", timeout=30)

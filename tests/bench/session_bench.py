@@ -16,8 +16,12 @@ Measures
   cmake --build /tmp/bench-build -j2
   AMBIENTD=/tmp/bench-build/bin/ambientd tests/bench/session_bench.py [--sessions N --namespaces M]
 
+ambientd loads projectsettings and agenticsession, as the sample config does
+(ProjectSettings then come from the controller's cache).
+
 Environment: AMBIENTD, AMB_TEST_PLUGIN_DIR, AS_PLUGIN (agenticsession.so),
-KUBESIM; defaults follow AMBIENTD's build tree."""
+PS_PLUGIN (projectsettings.so), KUBESIM; defaults follow AMBIENTD's build
+tree."""
 import argparse
 import os
 import sys
@@ -34,6 +38,8 @@ os.environ.setdefault("AMBIENTD", "/tmp/bench-build/bin/ambientd"
 BUILD = os.path.dirname(os.path.dirname(os.environ["AMBIENTD"]))
 os.environ.setdefault("AMB_TEST_PLUGIN_DIR", os.path.join(BUILD, "tests", "plugins"))
 os.environ.setdefault("AS_PLUGIN", os.path.join(BUILD, "lib", "ambient", "plugins", "agenticsession.so"))
+os.environ.setdefault("PS_PLUGIN", os.path.join(os.path.dirname(os.environ["AS_PLUGIN"]),
+                                                "projectsettings.so"))
 os.environ.setdefault("KUBESIM", os.path.join(SRC, "tests", "kubesim", "kubesim"))
 sys.path.insert(0, os.path.join(SRC, "tests", "controller"))
 
@@ -42,6 +48,7 @@ from ctlharness import Ambient, Kube, wait_until  # noqa: E402
 GROUP = "/apis/vteam.ambient-code/v1alpha1"
 SESSION_LABEL = "ambient-code.io/session"
 MIN_CALLS = 6  # 5 child creates + 1 status write
+PLUGINS = (os.environ["PS_PLUGIN"], os.environ["AS_PLUGIN"])
 CONF = ('agenticsession = { runner_image = "registry.test/runner:1"; '
         'api_url = "http://ambient-api.test:8080"; };\n')
 
@@ -115,7 +122,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="sessbench-")
     kube = Kube("--crd-dir", os.path.join(SRC, "deploy", "crds"))
     try:
-        amb = Ambient(kube, tmp, plugins=(os.environ["AS_PLUGIN"],), extra=CONF, wait_synced=False,
+        amb = Ambient(kube, tmp, plugins=PLUGINS, extra=CONF, wait_synced=False,
                       kube_extra="qps = 0.0; ")
         amb.wait_msg("cache synced", resource="agenticsessions", timeout=30)
         f = measure(kube, amb, args.sessions, args.namespaces)

@@ -98,10 +98,13 @@ static void kube_calls_need_a_callback_context(void **state)
     json_t *out = NULL;
     assert_int_equal(host.kube_get(NULL, &pods, "ns", "p", &out, &err), AMB_ESTATE);
     assert_null(out);
+    assert_int_equal(host.kube_get_cached(NULL, &pods, "ns", "p", &out, &err), AMB_ESTATE);
+    assert_null(out);
     assert_int_equal(host.kube_delete(NULL, &pods, "ns", "p", NULL, &err), AMB_ESTATE);
     assert_int_equal(host.requeue(NULL, &pods, "ns", "p", 0), AMB_ESTATE);
     ambd_error_clear(&err);
     assert_true(AMB_HAS(&host, requeue));
+    assert_true(AMB_HAS(&host, kube_get_cached));
     assert_true(AMB_HAS(&host, error_set));
 }
 

@@ -34,7 +34,7 @@ extern "C" {
 #endif
 
 #define AMB_ABI_MAJOR 1
-#define AMB_ABI_MINOR 1
+#define AMB_ABI_MINOR 2
 
 #if defined(__GNUC__)
 #define AMB_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
@@ -261,7 +261,10 @@ struct amb_host {
      * label-filtered child cache falls back to the API), else from the API. */
     int (*kube_get)(struct amb_ctx *ctx, const struct amb_resource *res, const char *ns,
                     const char *name, json_t **out, struct amb_error *err);
-    /* A JSON array; label_selector "a=b,c=d" or NULL. Cache as kube_get. */
+    /* A JSON array; label_selector "a=b,c=d" or NULL. From the cache for a
+     * kind, and for a child resource when the selector includes the
+     * set_controller_ref label (AMB_MANAGED_BY_LABEL=AMB_MANAGED_BY_VALUE);
+     * otherwise from the API. */
     int (*kube_list)(struct amb_ctx *ctx, const struct amb_resource *res, const char *ns,
                      const char *label_selector, json_t **out, struct amb_error *err);
     int (*kube_create)(struct amb_ctx *ctx, const struct amb_resource *res, const char *ns,
@@ -303,6 +306,17 @@ struct amb_host {
      * now); for the current object, return a positive delay instead. */
     int (*requeue)(struct amb_ctx *ctx, const struct amb_resource *res, const char *ns,
                    const char *name, long delay_ms);
+
+    /* ---- 1.2 ---- */
+    /* From the controller's cache only, never the API: the cheap way for a
+     * plugin to look up its own children. A kind's cache holds all its
+     * objects; a child resource's cache only those carrying the label of
+     * set_controller_ref, so AMB_ENOTFOUND there means "not ours" (an
+     * unlabelled object of that name makes a later create fail with
+     * AMB_EEXIST). AMB_EUNAVAILABLE before the cache has synced,
+     * AMB_EUNSUPPORTED for a resource the controller does not watch. */
+    int (*kube_get_cached)(struct amb_ctx *ctx, const struct amb_resource *res, const char *ns,
+                           const char *name, json_t **out, struct amb_error *err);
 };
 
 /* True if the host table has member m (a plugin built against a newer minor

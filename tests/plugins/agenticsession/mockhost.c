@@ -373,6 +373,7 @@ const struct amb_host mock_host = {
     .error_set = m_error_set,
     .strerror = m_strerror,
     .kube_get = m_kube_get,
+    .kube_get_cached = m_kube_get, /* the mock's store is its cache too */
     .kube_list = m_kube_list,
     .kube_create = m_kube_create,
     .kube_patch = m_kube_patch,
