@@ -279,59 +279,6 @@ static int m_update_status(struct amb_ctx *ctx, int (*mutate)(void *ud, json_t *
     json_decref(copy);
     return AMB_OK;
 }
-
-/* As the host's: a list keyed by type; lastTransitionTime only on change. */
-static int m_set_condition(json_t *obj, const char *type, const char *status, const char *reason,
-                           const char *message)
-{
-    json_t *st = json_object_get(obj, "status");
-    if (!st) {
-        st = json_object();
-        json_object_set_new(obj, "status", st);
-    }
-    json_t *conds = json_object_get(st, "conditions");
-    if (!conds) {
-        conds = json_array();
-        json_object_set_new(st, "conditions", conds);
-    }
-    size_t i;
-    json_t *c = NULL;
-    json_array_foreach(conds, i, c)
-    {
-        if (strcmp(json_string_value(json_object_get(c, "type")), type) == 0)
-            break;
-    }
-    json_t *want = json_pack("{s:s, s:s, s:s, s:s}", "type", type, "status", status, "reason",
-                             reason, "message", message ? message : "");
-    if (i < json_array_size(conds) && json_equal(c, want)) {
-        json_decref(want);
-        return 0;
-    }
-    if (i < json_array_size(conds))
-        json_array_set_new(conds, i, want);
-    else
-        json_array_append_new(conds, want);
-    return 1;
-}
-
-static int m_set_controller_ref(json_t *child, const json_t *owner)
-{
-    json_t *md = json_object_get(child, "metadata");
-    json_t *labels = json_object_get(md, "labels");
-    if (!labels) {
-        labels = json_object();
-        json_object_set_new(md, "labels", labels);
-    }
-    json_object_set_new(labels, AMB_MANAGED_BY_LABEL, json_string(AMB_MANAGED_BY_VALUE));
-    json_object_set_new(md, "ownerReferences",
-                        json_pack("[{s:s, s:s, s:O, s:O, s:b, s:b}]", "apiVersion",
-                                  "vteam.ambient-code/v1alpha1", "kind", "AgenticSession",
-                                  "name", json_object_get(json_object_get(owner, "metadata"), "name"),
-                                  "uid", json_object_get(json_object_get(owner, "metadata"), "uid"),
-                                  "controller", 1, "blockOwnerDeletion", 1));
-    return AMB_OK;
-}
-
 static int m_emit_event(struct amb_ctx *ctx, const json_t *obj, const char *type,
                         const char *reason, const char *message)
 {
@@ -354,7 +301,7 @@ static int m_requeue(struct amb_ctx *ctx, const struct amb_resource *res, const 
     return AMB_EUNSUPPORTED;
 }
 
-const struct amb_host mock_host = {
+struct amb_host mock_host = {
     .abi_major = AMB_ABI_MAJOR,
     .abi_minor = AMB_ABI_MINOR,
     .size = sizeof(struct amb_host),
@@ -379,8 +326,18 @@ const struct amb_host mock_host = {
     .kube_patch = m_kube_patch,
     .kube_delete = m_kube_delete,
     .update_status = m_update_status,
-    .set_condition = m_set_condition,
-    .set_controller_ref = m_set_controller_ref,
     .emit_event = m_emit_event,
     .requeue = m_requeue,
 };
+
+/* The object helpers are pure functions of their JSON: the mock uses the
+ * host's own, so plugin tests see exactly what ambientd does. */
+void ambd_host_fill(struct amb_host *host); /* libambient (core/src/runtime-internal.h) */
+
+__attribute__((constructor)) static void use_real_object_helpers(void)
+{
+    struct amb_host real;
+    ambd_host_fill(&real);
+    mock_host.set_condition = real.set_condition;
+    mock_host.set_controller_ref = real.set_controller_ref;
+}

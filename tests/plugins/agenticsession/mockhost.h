@@ -47,7 +47,7 @@ struct mock_state {
 };
 
 extern struct mock_state mock;
-extern const struct amb_host mock_host;
+extern struct amb_host mock_host;
 extern struct amb_module mock_self;
 
 void mock_reset(void);

@@ -380,62 +380,6 @@ static int update_status(struct amb_ctx *ctx, int (*mutate)(void *, json_t *), v
     return AMB_OK;
 }
 
-static int set_condition(json_t *obj, const char *type, const char *status, const char *reason,
-                         const char *message)
-{
-    if (!obj || !type || !status || !reason)
-        return AMB_EINVAL;
-    json_t *st = json_object_get(obj, "status");
-    if (!json_is_object(st)) {
-        st = json_object();
-        json_object_set_new(obj, "status", st);
-    }
-    json_t *conds = json_object_get(st, "conditions");
-    if (!json_is_array(conds)) {
-        conds = json_array();
-        json_object_set_new(st, "conditions", conds);
-    }
-    json_int_t gen = json_integer_value(json_object_get(json_object_get(obj, "metadata"), "generation"));
-    json_t *want = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "type", type, "status", status,
-                             "reason", reason, "message", message ? message : "",
-                             "observedGeneration", gen, "lastTransitionTime", "t");
-    size_t i;
-    json_t *c;
-    json_array_foreach(conds, i, c) {
-        const char *t = json_string_value(json_object_get(c, "type"));
-        if (t && strcmp(t, type) == 0) {
-            int same = json_equal(c, want);
-            if (!same)
-                json_array_set(conds, i, want);
-            json_decref(want);
-            return !same;
-        }
-    }
-    json_array_append_new(conds, want);
-    return 1;
-}
-
-static int set_controller_ref(json_t *child, const json_t *owner)
-{
-    const json_t *om = json_object_get(owner, "metadata");
-    json_t *meta = json_object_get(child, "metadata");
-    if (!json_is_object(meta) || !json_object_get(om, "uid"))
-        return AMB_EINVAL;
-    json_object_set_new(meta, "ownerReferences",
-                        json_pack("[{s:O, s:O, s:O, s:O, s:b, s:b}]", "apiVersion",
-                                  json_object_get(owner, "apiVersion"), "kind",
-                                  json_object_get(owner, "kind"), "name",
-                                  json_object_get(om, "name"), "uid", json_object_get(om, "uid"),
-                                  "controller", 1, "blockOwnerDeletion", 1));
-    json_t *labels = json_object_get(meta, "labels");
-    if (!json_is_object(labels)) {
-        labels = json_object();
-        json_object_set_new(meta, "labels", labels);
-    }
-    json_object_set_new(labels, AMB_MANAGED_BY_LABEL, json_string(AMB_MANAGED_BY_VALUE));
-    return AMB_OK;
-}
-
 static int emit_event(struct amb_ctx *ctx, const json_t *obj, const char *type,
                       const char *reason, const char *message)
 {
@@ -454,7 +398,7 @@ static int requeue(struct amb_ctx *ctx, const struct amb_resource *res, const ch
     return check_ctx(ctx);
 }
 
-const struct amb_host mock_host = {
+struct amb_host mock_host = {
     .abi_major = AMB_ABI_MAJOR,
     .abi_minor = AMB_ABI_MINOR,
     .size = sizeof(struct amb_host),
@@ -481,8 +425,6 @@ const struct amb_host mock_host = {
     .kube_patch = kube_patch,
     .kube_delete = kube_delete,
     .update_status = update_status,
-    .set_condition = set_condition,
-    .set_controller_ref = set_controller_ref,
     .emit_event = emit_event,
     .requeue = requeue,
 };
@@ -545,4 +487,16 @@ int mock_text_seen(const char *s)
             return 1;
     }
     return 0;
+}
+
+/* The object helpers are pure functions of their JSON: the mock uses the
+ * host's own, so plugin tests see exactly what ambientd does. */
+void ambd_host_fill(struct amb_host *host); /* libambient (core/src/runtime-internal.h) */
+
+__attribute__((constructor)) static void use_real_object_helpers(void)
+{
+    struct amb_host real;
+    ambd_host_fill(&real);
+    mock_host.set_condition = real.set_condition;
+    mock_host.set_controller_ref = real.set_controller_ref;
 }

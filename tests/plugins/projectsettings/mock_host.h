@@ -30,7 +30,7 @@ struct mock {
 };
 
 extern struct mock mock;
-extern const struct amb_host mock_host;
+extern struct amb_host mock_host;
 
 void mock_reset(void);
 void mock_free(void);
