@@ -216,6 +216,18 @@ static int track(struct amb_ctx *ctx, const json_t *obj, const json_t *eff,
         goto out;
     struct as_observed o;
     as_observe(job, pods, &o);
+    /* A terminal phase is final: decide it on the API's pods, not on a cache
+     * that may not have seen the pod's last update yet (the Job's and the
+     * Pod's events arrive on separate watches). */
+    if (terminal(o.phase)) {
+        json_decref(pods);
+        pods = NULL;
+        snprintf(selector, sizeof selector, "%s=%s,%s=%lld", AS_LABEL_SESSION, name, AS_LABEL_RUN,
+                 run);
+        if ((rc = as_host->kube_list(ctx, &as_pods, ns, selector, &pods, err)) != AMB_OK)
+            goto out;
+        as_observe(job, pods, &o);
+    }
     const char *job_start = json_string_value(
         json_object_get(json_object_get(job, "status"), "startTime"));
     struct status_change c = {o.phase, o.reason, o.message, 0, job_start, -1};
