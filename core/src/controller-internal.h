@@ -21,9 +21,13 @@ struct ambd_controller_config {
     char *lease_namespace;
     unsigned lease_duration_s, renew_deadline_s, retry_period_s;
     struct ambd_kube_config kube;
+    int kube_ready; /* kube holds a usable API server (a kube group, or in a cluster) */
 };
 
-/* Reads the kube and controller groups (absent: controller disabled).
+/* Reads the kube and controller groups (absent: controller disabled). The
+ * kube settings are resolved (in-cluster defaults filled) whenever the
+ * controller is on, the kube group is present, or ambientd runs in a
+ * cluster, because the api role calls the API too.
  * Unknown keys and bad values are reported with file and line. */
 int ambd_controller_config_load(const struct ambd_config *c, struct ambd_controller_config *out,
                                 struct amb_error *err);

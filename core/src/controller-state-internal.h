@@ -58,13 +58,22 @@ struct ambd_controller {
     unsigned long *last_watches; /* per informer, for watch restart counting */
 };
 
-/* The context a kind callback receives (struct amb_ctx of the ABI). */
+/* The context a kind callback receives (struct amb_ctx of the ABI): either
+ * a reconcile's (ctl set: caches, status writes, requeue), or one made by
+ * host->ctx_new for calls on a caller's behalf (ctl NULL: every call goes to
+ * the API with the caller's token through `direct`). */
 struct amb_ctx {
     struct ambd_controller *ctl;
     size_t kind;        /* index into ctl->kinds */
     const char *ns;     /* of the object being reconciled ("" if cluster-scoped) */
     const char *name;
+    struct ambd_store direct; /* ctx_new's: the API as the caller */
+    char *token;              /* ctx_new's: the caller's token; NULL = ours */
 };
+
+/* The store a context's Kubernetes calls go through; NULL for a context
+ * that cannot make them. */
+const struct ambd_store *ambd_ctx_store(struct amb_ctx *ctx);
 
 /* Work queue keys are "<kind index>|<namespace>/<name>". */
 char *ambd_ctl_key(size_t kind, const char *ns, const char *name);

@@ -243,7 +243,7 @@ static void process(struct ambd_controller *c, const char *key)
         ambd_workqueue_forget(c->queue, key);
         return;
     }
-    struct amb_ctx ctx = {c, idx, ns, name};
+    struct amb_ctx ctx = {.ctl = c, .kind = idx, .ns = ns, .name = name};
     struct amb_error err = AMBD_ERROR_INIT;
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);

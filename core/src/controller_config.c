@@ -197,7 +197,7 @@ int ambd_controller_config_load(const struct ambd_config *c, struct ambd_control
         return ambd_error_set(err, AMB_ENOMEM, NULL, NULL);
     if (!cc->lease_namespace && !(cc->lease_namespace = in_cluster_namespace()))
         return ambd_error_set(err, AMB_ENOMEM, NULL, NULL);
-    if (!cc->enabled)
+    if (!cc->enabled && !kube && !getenv("KUBERNETES_SERVICE_HOST"))
         return AMB_OK;
     if (!cc->kube.server) {
         char *token_file = cc->kube.token_file, *ca_file = cc->kube.ca_file;
@@ -215,7 +215,9 @@ int ambd_controller_config_load(const struct ambd_config *c, struct ambd_control
         if (rc != AMB_OK)
             return rc;
     }
-    return ambd_kube_check_server(cc->kube.server, err);
+    int rc = ambd_kube_check_server(cc->kube.server, err);
+    cc->kube_ready = rc == AMB_OK;
+    return rc;
 }
 
 void ambd_controller_config_clear(struct ambd_controller_config *cc)

@@ -13,7 +13,7 @@
 #include "log-internal.h"
 
 #define STATUS_ATTEMPTS 5
-#define ST(ctx) (&(ctx)->ctl->store)
+#define ST(ctx) ambd_ctx_store(ctx)
 
 static const struct amb_resource event_resource = {"", "v1", "Event", "events", 1};
 
@@ -31,10 +31,10 @@ static const char *meta(const json_t *obj, const char *k)
 static int host_kube_get(struct amb_ctx *ctx, const struct amb_resource *res, const char *ns,
                          const char *name, json_t **out, struct amb_error *err)
 {
-    if (!ctx || !ctx->ctl)
+    if (!ST(ctx))
         return bad_ctx(err);
     int complete = 0;
-    struct ambd_informer *inf = ambd_ctl_informer_for(ctx->ctl, res, &complete);
+    struct ambd_informer *inf = ctx->ctl ? ambd_ctl_informer_for(ctx->ctl, res, &complete) : NULL;
     if (inf && ambd_informer_synced(inf)) {
         char *key = ambd_cache_key_of(res->namespaced ? ns : NULL, name);
         json_t *obj = key ? ambd_cache_get(ambd_informer_cache(inf), key) : NULL;
@@ -139,10 +139,10 @@ static int selects_ours(const char *selector)
 static int host_kube_list(struct amb_ctx *ctx, const struct amb_resource *res, const char *ns,
                           const char *selector, json_t **out, struct amb_error *err)
 {
-    if (!ctx || !ctx->ctl)
+    if (!ST(ctx))
         return bad_ctx(err);
     int complete = 0;
-    struct ambd_informer *inf = ambd_ctl_informer_for(ctx->ctl, res, &complete);
+    struct ambd_informer *inf = ctx->ctl ? ambd_ctl_informer_for(ctx->ctl, res, &complete) : NULL;
     if (inf && (complete || selects_ours(selector)) && ambd_informer_synced(inf)) {
         *out = ambd_cache_list(ambd_informer_cache(inf), res->namespaced ? ns : NULL, selector);
         return *out ? AMB_OK : ambd_error_set(err, AMB_ENOMEM, NULL, NULL);
@@ -153,7 +153,7 @@ static int host_kube_list(struct amb_ctx *ctx, const struct amb_resource *res, c
 static int host_kube_create(struct amb_ctx *ctx, const struct amb_resource *res, const char *ns,
                             const json_t *obj, json_t **out, struct amb_error *err)
 {
-    if (!ctx || !ctx->ctl)
+    if (!ST(ctx))
         return bad_ctx(err);
     return ST(ctx)->ops->create(ST(ctx)->impl, res, ns, obj, out, err);
 }
@@ -161,7 +161,7 @@ static int host_kube_create(struct amb_ctx *ctx, const struct amb_resource *res,
 static int host_kube_update(struct amb_ctx *ctx, const struct amb_resource *res, const char *ns,
                             const json_t *obj, json_t **out, struct amb_error *err)
 {
-    if (!ctx || !ctx->ctl)
+    if (!ST(ctx))
         return bad_ctx(err);
     return ST(ctx)->ops->update(ST(ctx)->impl, res, ns, obj, NULL, out, err);
 }
@@ -170,7 +170,7 @@ static int host_kube_patch(struct amb_ctx *ctx, const struct amb_resource *res, 
                            const char *name, const json_t *patch, json_t **out,
                            struct amb_error *err)
 {
-    if (!ctx || !ctx->ctl)
+    if (!ST(ctx))
         return bad_ctx(err);
     return ST(ctx)->ops->patch(ST(ctx)->impl, res, ns, name, patch, out, err);
 }
@@ -178,7 +178,7 @@ static int host_kube_patch(struct amb_ctx *ctx, const struct amb_resource *res, 
 static int host_kube_delete(struct amb_ctx *ctx, const struct amb_resource *res, const char *ns,
                             const char *name, const char *propagation, struct amb_error *err)
 {
-    if (!ctx || !ctx->ctl)
+    if (!ST(ctx))
         return bad_ctx(err);
     struct amb_error why = AMBD_ERROR_INIT;
     int rc = ST(ctx)->ops->remove(ST(ctx)->impl, res, ns, name, propagation, &why);
@@ -360,7 +360,7 @@ static int host_set_controller_ref(json_t *child, const json_t *owner)
 static int host_emit_event(struct amb_ctx *ctx, const json_t *obj, const char *type,
                            const char *reason, const char *message)
 {
-    if (!ctx || !ctx->ctl)
+    if (!ST(ctx))
         return AMB_ESTATE;
     if (!type || (strcmp(type, "Normal") && strcmp(type, "Warning")) || !valid_reason(reason))
         return AMB_EINVAL;
@@ -382,7 +382,7 @@ static int host_emit_event(struct amb_ctx *ctx, const json_t *obj, const char *t
         "message", message ? message : "", "type", type, "source", "component",
         "ambient-controller", "firstTimestamp", now, "lastTimestamp", now, "count",
         (json_int_t)1, "eventTime", micro, "reportingComponent", "ambient-controller",
-        "reportingInstance", ctx->ctl->identity);
+        "reportingInstance", ctx->ctl ? ctx->ctl->identity : "api");
     if (!ev)
         return AMB_ENOMEM;
     struct amb_error err = AMBD_ERROR_INIT;
@@ -415,6 +415,15 @@ static int host_requeue(struct amb_ctx *ctx, const struct amb_resource *res, con
     return AMB_OK;
 }
 
+static int host_kube_list_page(struct amb_ctx *ctx, const struct amb_resource *res,
+                               const char *ns, const char *query, json_t **out,
+                               struct amb_error *err)
+{
+    if (!ST(ctx))
+        return bad_ctx(err);
+    return ST(ctx)->ops->list(ST(ctx)->impl, res, ns, query, out, err);
+}
+
 void ambd_controller_fill_host(struct amb_host *h)
 {
     h->kube_get = host_kube_get;
@@ -429,4 +438,5 @@ void ambd_controller_fill_host(struct amb_host *h)
     h->emit_event = host_emit_event;
     h->requeue = host_requeue;
     h->kube_get_cached = host_kube_get_cached;
+    h->kube_list_page = host_kube_list_page;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "controller-internal.h"
+#include "host-ctx-internal.h"
 #include "log-internal.h"
 #include "runtime-internal.h"
 
@@ -213,4 +214,5 @@ void ambd_host_fill(struct amb_host *h)
     h->error_set = host_error_set;
     h->strerror = ambd_strerror;
     ambd_controller_fill_host(h);
+    ambd_host_ctx_fill(h);
 }

@@ -101,6 +101,10 @@ void ambd_kube_response_clear(struct ambd_kube_response *resp);
 char *ambd_kube_path(const struct amb_resource *res, const char *ns, const char *name,
                      const char *subresource);
 
+/* Makes this thread's following JSON verbs (below) send token instead of
+ * the client's own; NULL restores the client's. */
+void ambd_kube_set_thread_token(const char *token);
+
 /* JSON verbs on top of ambd_kube_request. out parameters are new refs
  * (may be NULL when the caller does not want the result). */
 int ambd_kube_get(struct ambd_kube *k, const struct amb_resource *res, const char *ns,

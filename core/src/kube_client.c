@@ -549,6 +549,12 @@ char *ambd_kube_path(const struct amb_resource *res, const char *ns, const char 
     return ambd_buf_take(&b);
 }
 
+/* The caller's token for this thread's JSON calls (the api role's
+ * contexts set it around each call): one client, many identities. */
+static _Thread_local const char *thread_user_token;
+
+void ambd_kube_set_thread_token(const char *token) { thread_user_token = token; }
+
 /* Sends a JSON request and decodes the JSON answer into *out. */
 static int json_call(struct ambd_kube *k, const char *method, const char *verb, char *path,
                      const char *query, const json_t *body, const char *content_type,
@@ -567,6 +573,7 @@ static int json_call(struct ambd_kube *k, const char *method, const char *verb, 
     struct ambd_kube_request req = {
         .method = method, .path = path, .query = query, .content_type = content_type,
         .body = text, .body_len = text ? strlen(text) : 0, .verb = verb,
+        .user_token = thread_user_token,
     };
     struct ambd_kube_response resp;
     int rc = ambd_kube_request(k, &req, &resp, err);

@@ -16,6 +16,7 @@
 
 #include "config-internal.h"
 #include "controller-internal.h"
+#include "host-ctx-internal.h"
 #include "log-internal.h"
 #include "report-internal.h"
 #include "runtime-internal.h"
@@ -28,6 +29,7 @@ struct daemon {
     struct ambd_runtime *rt;
     struct ambd_controller_config controller_config;
     struct ambd_controller *controller;
+    struct ambd_kube *direct_kube; /* the api role's client (ctx_new) */
     struct event_base *base;
     int quiet; /* --check-config: only warnings and errors go to stderr */
 };
@@ -99,6 +101,11 @@ static void unload(struct daemon *d)
     /* Workers call plugin code: they stop before the plugins go. */
     ambd_controller_stop(d->controller);
     d->controller = NULL;
+    if (d->rt)
+        ambd_runtime_stop(d->rt); /* plugins' threads end before their client goes */
+    ambd_host_ctx_set_kube(NULL);
+    ambd_kube_free(d->direct_kube);
+    d->direct_kube = NULL;
     ambd_controller_config_clear(&d->controller_config);
     ambd_runtime_free(d->rt);
     ambd_config_free(d->config);
@@ -159,6 +166,13 @@ static int run(struct daemon *d)
             status = 1;
             goto out;
         }
+    }
+    if (d->controller_config.kube_ready) {
+        if (ambd_kube_new(&d->controller_config.kube, &d->direct_kube, &err) != AMB_OK) {
+            status = fail_line(&err);
+            goto out;
+        }
+        ambd_host_ctx_set_kube(d->direct_kube);
     }
     if (ambd_runtime_start(d->rt, &err) != AMB_OK) {
         char *line = ambd_error_line(&err);

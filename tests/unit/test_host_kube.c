@@ -2,11 +2,13 @@
  * set_condition (a list keyed by type; lastTransitionTime moves only with
  * status; observedGeneration follows metadata.generation) and
  * set_controller_ref (one controller; the watch label), and that the
- * Kubernetes calls refuse to run without a callback's context. */
+ * Kubernetes calls refuse to run without a callback's context; the 1.3
+ * members: caller contexts, errors a plugin makes itself. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "error-internal.h"
+#include "host-ctx-internal.h"
 #include "runtime-internal.h"
 #include "testutil.h"
 
@@ -108,12 +110,75 @@ static void kube_calls_need_a_callback_context(void **state)
     assert_true(AMB_HAS(&host, error_set));
 }
 
+static void caller_contexts_need_a_configured_api(void **state)
+{
+    (void)state;
+    struct amb_error *err = host.error_new();
+    struct amb_ctx *ctx = NULL;
+    assert_int_equal(host.ctx_new(NULL, "tok", &ctx, err), AMB_EUNAVAILABLE);
+    assert_null(ctx);
+    json_t *j = host.error_to_json(err);
+    assert_non_null(strstr(json_string_value(json_object_get(j, "message")), "kube group"));
+    json_decref(j);
+    host.error_free(err);
+}
+
+static void caller_contexts_refuse_controller_only_calls(void **state)
+{
+    (void)state;
+    struct ambd_kube_config kc = {.server = "http://127.0.0.1:9", .timeout_ms = 1000};
+    struct amb_error err = AMBD_ERROR_INIT;
+    struct ambd_kube *k = NULL;
+    assert_int_equal(ambd_kube_new(&kc, &k, &err), AMB_OK);
+    ambd_host_ctx_set_kube(k);
+    struct amb_ctx *ctx = NULL;
+    /* A header-splitting token never reaches a request. */
+    assert_int_equal(host.ctx_new(NULL, "tok\r\nX-Evil: 1", &ctx, &err), AMB_EUNAUTHORIZED);
+    assert_null(ctx);
+    assert_int_equal(host.ctx_new(NULL, "tok", &ctx, &err), AMB_OK);
+    assert_non_null(ctx);
+    const struct amb_resource pods = {"", "v1", "Pod", "pods", 1};
+    assert_int_equal(host.kube_get_cached(ctx, &pods, "ns", "p", NULL, &err), AMB_ESTATE);
+    assert_int_equal(host.requeue(ctx, &pods, "ns", "p", 0), AMB_ESTATE);
+    assert_int_equal(host.update_status(ctx, NULL, NULL, NULL, &err), AMB_ESTATE);
+    /* Nothing listens on port 9: the call goes to the API (not a cache). */
+    assert_int_equal(host.kube_get(ctx, &pods, "ns", "p", NULL, &err), AMB_EIO);
+    host.ctx_free(ctx);
+    ambd_host_ctx_set_kube(NULL);
+    ambd_kube_free(k);
+    ambd_error_clear(&err);
+}
+
+static void errors_made_by_a_plugin_become_json(void **state)
+{
+    (void)state;
+    struct amb_error *err = host.error_new();
+    assert_non_null(err);
+    host.error_set(err, AMB_EINVAL, "spec.timeout", "must be positive");
+    host.error_set(err, AMB_EINVAL, NULL, "and something else");
+    json_t *j = host.error_to_json(err);
+    assert_int_equal(json_integer_value(json_object_get(j, "code")), AMB_EINVAL);
+    assert_string_equal(json_string_value(json_object_get(j, "message")), "must be positive");
+    json_t *causes = json_object_get(j, "causes");
+    assert_int_equal(json_array_size(causes), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(causes, 0), "field")),
+                        "spec.timeout");
+    assert_null(json_object_get(json_array_get(causes, 1), "field"));
+    json_decref(j);
+    host.error_free(err);
+    host.error_free(NULL);
+    host.ctx_free(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(conditions_behave_like_metav1, setup),
         cmocka_unit_test_setup(one_controller_ref_and_the_watch_label, setup),
         cmocka_unit_test_setup(kube_calls_need_a_callback_context, setup),
+        cmocka_unit_test_setup(caller_contexts_need_a_configured_api, setup),
+        cmocka_unit_test_setup(caller_contexts_refuse_controller_only_calls, setup),
+        cmocka_unit_test_setup(errors_made_by_a_plugin_become_json, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

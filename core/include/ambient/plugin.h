@@ -34,7 +34,7 @@ extern "C" {
 #endif
 
 #define AMB_ABI_MAJOR 1
-#define AMB_ABI_MINOR 2
+#define AMB_ABI_MINOR 3
 
 #if defined(__GNUC__)
 #define AMB_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
@@ -317,6 +317,37 @@ struct amb_host {
      * AMB_EUNSUPPORTED for a resource the controller does not watch. */
     int (*kube_get_cached)(struct amb_ctx *ctx, const struct amb_resource *res, const char *ns,
                            const char *name, json_t **out, struct amb_error *err);
+
+    /* ---- 1.3: the api role ---- */
+    /* A context for Kubernetes calls made on a caller's behalf: the kube_*
+     * members called with it go to the API server (never a cache) with
+     * token as the bearer token, so Kubernetes RBAC judges the caller.
+     * token NULL means the daemon's own credentials, for the few uses
+     * DESIGN §7 allows. The token is copied. AMB_EUNAVAILABLE when the
+     * config has no kube group and ambientd runs outside a cluster. Kind
+     * callbacks (validate, set_defaults) accept such a context. update_status
+     * and requeue refuse it (AMB_ESTATE). Any thread; free with ctx_free. */
+    int (*ctx_new)(struct amb_module *self, const char *token, struct amb_ctx **out,
+                   struct amb_error *err);
+    void (*ctx_free)(struct amb_ctx *ctx); /* NULL is fine; only ctx_new's */
+    /* One page of a list as the API returns it: the List object with items
+     * and metadata.continue. query in Kubernetes' syntax, already escaped
+     * ("limit=50&continue=..."), or NULL. Always from the API. */
+    int (*kube_list_page)(struct amb_ctx *ctx, const struct amb_resource *res, const char *ns,
+                          const char *query, json_t **out, struct amb_error *err);
+    /* The registered kinds in load order, for the generic REST routes: the
+     * host's copy of kind i and the user_data its callbacks take.
+     * AMB_ENOTFOUND past the end. Complete only once every plugin's init has
+     * run, so call it from start on. Any thread. */
+    int (*kind_at)(struct amb_module *self, size_t i, const struct amb_kind **kind,
+                   void **user_data);
+    /* An error for calls a plugin makes on its own (outside callbacks, which
+     * receive one). Any thread; NULL on allocation failure. */
+    struct amb_error *(*error_new)(void);
+    void (*error_free)(struct amb_error *err); /* NULL is fine */
+    /* What err holds, as a new ref: {"code": AMB_E* code, "message": the
+     * first cause, "causes": [{"field"?, "message"}]}. */
+    json_t *(*error_to_json)(const struct amb_error *err);
 };
 
 /* True if the host table has member m (a plugin built against a newer minor
