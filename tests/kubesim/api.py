@@ -351,6 +351,10 @@ class Api:
                 out["status"] = {"authenticated": True, "user": user.info(),
                                  "audiences": result}
             return Response(201, out)
+        if rt.plural == "selfsubjectreviews":  # whoami: the caller's own user info
+            out.pop("spec", None)
+            out["status"] = {"userInfo": req.user.info()}
+            return Response(201, out)
         if rt.plural == "selfsubjectaccessreviews":
             subject = req.user
         else:

@@ -116,6 +116,8 @@ def _builtins():
                      "subjectaccessreviews", namespaced=False, verbs=["create"], virtual=True),
         ResourceType("authentication.k8s.io", ["v1"], "TokenReview", "tokenreviews",
                      namespaced=False, verbs=["create"], virtual=True),
+        ResourceType("authentication.k8s.io", ["v1"], "SelfSubjectReview",
+                     "selfsubjectreviews", namespaced=False, verbs=["create"], virtual=True),
     ]
 
 

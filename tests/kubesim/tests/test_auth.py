@@ -185,6 +185,19 @@ class AuthTest(KubesimTest):
         st = ssar({"namespace": "elsewhere", "verb": "get", "group": "batch", "resource": "jobs"})
         self.assertFalse(st["allowed"])
 
+    def test_self_subject_review_says_who_the_caller_is(self):
+        r = self.as_user("alice-token").post(
+            "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+            {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"})
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(r.body["kind"], "SelfSubjectReview")
+        info = r.body["status"]["userInfo"]
+        self.assertEqual(info["username"], "alice")
+        self.assertIn("system:authenticated", info["groups"])
+        r = self.as_user("no-such-token").post(
+            "/apis/authentication.k8s.io/v1/selfsubjectreviews", {})
+        self.assertEqual(r.status, 401, r)
+
     def test_subject_access_review(self):
         ns = self.make_ns()
         self.bind(ns, "carol-edit", "edit", [{"kind": "User", "name": "carol"}],
