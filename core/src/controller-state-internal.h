@@ -14,7 +14,12 @@
 #include "kube-store-internal.h"
 #include "leader-internal.h"
 #include "metrics-internal.h"
+#include "strmap-internal.h"
 #include "workqueue-internal.h"
+
+/* Distinct phases counted per kind; more are counted as "other" (a
+ * misbehaving writer must not grow the metrics without bound). */
+#define AMBD_MAX_PHASES 16
 
 /* A registered kind and the informer of its objects. */
 struct ambd_ctl_kind {
@@ -22,6 +27,11 @@ struct ambd_ctl_kind {
     size_t index;
     const struct ambd_kind_entry *entry; /* borrowed from the registry */
     struct ambd_informer *informer;
+    /* "ns/name" -> status.phase (copied; "" before one is set), kept by the
+     * informer's events on the loop thread, for ambient_objects. */
+    struct ambd_strmap phases;
+    char **seen_phases; /* every phase ever reported, so a gauge can drop to 0 */
+    size_t n_seen_phases;
 };
 
 /* A child resource (owned by one or more kinds), watched by our label. */
@@ -55,6 +65,7 @@ struct ambd_controller {
     struct ambd_metrics *metrics;
     struct ambd_metric *m_reconciles, *m_reconcile_errors, *m_reconcile_seconds;
     struct ambd_metric *m_api_requests, *m_watch_restarts, *m_leader, *m_cache_objects;
+    struct ambd_metric *m_objects; /* by kind and status.phase */
     unsigned long *last_watches; /* per informer, for watch restart counting */
 };
 
@@ -84,6 +95,10 @@ struct ambd_informer *ambd_ctl_informer_for(struct ambd_controller *c,
                                             const struct amb_resource *res, int *complete);
 /* Index of the registered kind for res, or -1. */
 long ambd_ctl_kind_index(const struct ambd_controller *c, const struct amb_resource *res);
+
+/* Follows obj's phase for ambient_objects (loop thread). */
+void ambd_ctl_track_phase(struct ambd_ctl_kind *k, enum ambd_event_type type, const json_t *obj);
+void ambd_ctl_phases_clear(struct ambd_ctl_kind *k);
 
 /* controller_http.c */
 int ambd_ctl_http_start(struct ambd_controller *c, struct amb_error *err);

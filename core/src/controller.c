@@ -76,8 +76,8 @@ static const char *meta(const json_t *obj, const char *k)
 
 static void on_primary_event(void *ud, enum ambd_event_type type, const json_t *obj)
 {
-    (void)type;
     struct ambd_ctl_kind *k = ud;
+    ambd_ctl_track_phase(k, type, obj);
     const char *name = meta(obj, "name");
     if (name)
         enqueue(k->ctl, k->index, meta(obj, "namespace"), name);
@@ -492,6 +492,7 @@ void ambd_controller_stop(struct ambd_controller *c)
     ambd_leader_stop(c->leader);
     for (size_t i = 0; i < c->n_kinds; i++) {
         ambd_informer_free(c->kinds[i].informer);
+        ambd_ctl_phases_clear(&c->kinds[i]);
     }
     free(c->kinds);
     for (size_t i = 0; i < c->n_children; i++)

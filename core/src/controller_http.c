@@ -52,12 +52,17 @@ int ambd_ctl_metrics_init(struct ambd_controller *c)
                                                "Watch streams re-opened after the first.", resource);
     c->m_cache_objects = ambd_metrics_gauge(c->metrics, "ambient_cache_objects",
                                             "Objects held in the informer caches.", resource);
+    static const char *const kind_phase[] = {"kind", "phase", NULL};
+    c->m_objects = ambd_metrics_gauge(c->metrics, "ambient_objects",
+                                      "Objects of each kind by status.phase (\"\" before one is set).",
+                                      kind_phase);
     c->m_leader = ambd_metrics_gauge_func(c->metrics, "ambient_leader",
                                           "1 while this replica is the leader.", read_leader, c);
     struct ambd_metric *depth = ambd_metrics_gauge_func(
         c->metrics, "ambient_workqueue_depth", "Keys waiting in the work queue.", read_depth, c);
     if (!c->m_reconciles || !c->m_reconcile_errors || !c->m_reconcile_seconds ||
-        !c->m_api_requests || !c->m_watch_restarts || !c->m_cache_objects || !c->m_leader || !depth)
+        !c->m_api_requests || !c->m_watch_restarts || !c->m_cache_objects || !c->m_leader ||
+        !c->m_objects || !depth)
         return AMB_ENOMEM;
     return AMB_OK;
 }
@@ -81,6 +86,30 @@ static void refresh_informer_metrics(struct ambd_controller *c)
         c->last_watches[i] = restarts;
         ambd_metric_set(c->m_cache_objects, labels,
                         (double)ambd_cache_count(ambd_informer_cache(inf)));
+    }
+}
+
+/* Sets ambient_objects for every phase a kind ever had (0 when none now). */
+static void refresh_phase_metrics(struct ambd_controller *c)
+{
+    for (size_t i = 0; i < c->n_kinds; i++) {
+        struct ambd_ctl_kind *k = &c->kinds[i];
+        size_t counts[AMBD_MAX_PHASES] = {0};
+        size_t pos = 0;
+        const char *key;
+        void *value;
+        while (ambd_strmap_next(&k->phases, &pos, &key, &value)) {
+            for (size_t p = 0; p < k->n_seen_phases; p++) {
+                if (!strcmp(k->seen_phases[p], value)) {
+                    counts[p]++;
+                    break;
+                }
+            }
+        }
+        for (size_t p = 0; p < k->n_seen_phases; p++) {
+            const char *labels[] = {k->entry->kind.resource.kind, k->seen_phases[p], NULL};
+            ambd_metric_set(c->m_objects, labels, (double)counts[p]);
+        }
     }
 }
 
@@ -124,6 +153,7 @@ static void on_request(struct evhttp_request *req, void *arg)
         path = "/";
     if (strcmp(path, "/metrics") == 0) {
         refresh_informer_metrics(c);
+        refresh_phase_metrics(c);
         char *text = ambd_metrics_render(c->metrics);
         if (!text) {
             reply(req, 500, "Internal Server Error", "text/plain", "out of memory\n");

@@ -242,6 +242,13 @@ class Sessions(ControllerTest):
         self.assertEqual(self.cond(done, "Succeeded")["status"], "True")
         wait_until(lambda: {"Running", "Completed"} <= set(self.events(ns, name)), 10, 0.1,
                    "Running and Completed events")
+        # /metrics counts sessions by phase, and counts each session once.
+        wait_until(lambda: self.amb.metric("ambient_objects", kind="AgenticSession",
+                                           phase="Completed") >= 1, 10, 0.1,
+                   "ambient_objects counting the Completed session")
+        everywhere = self.c.get(GROUP + "/agenticsessions")
+        self.assertEqual(self.amb.metric("ambient_objects", kind="AgenticSession"),
+                         len(everywhere.body["items"]))
 
     def test_image_pull_error_fails(self):
         ns = self.project()
