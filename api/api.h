@@ -1,0 +1,237 @@
+/* api.h — shared internals of api.so, the REST and live-update role.
+ *
+ * Two listeners, each switched on by its own config group:
+ *  - REST (api.listen): evhttp on a few loop threads sharing one listening
+ *    socket. Handlers run on those threads and make blocking Kubernetes
+ *    calls with the caller's token (host->ctx_new), so one slow call holds
+ *    only its own thread's connections.
+ *  - live (api.live.listen): the session event store and its streams
+ *    (WebSocket, SSE, the runner's event posts, messages) on a small
+ *    HTTP/1.1 server of our own over bufferevents (live/live.h), because
+ *    evhttp in libevent 2.1 cannot hand a connection over to WebSocket.
+ *
+ * Every file of the plugin reaches the host through api_host/api_self. */
+#ifndef AMBIENT_API_H
+#define AMBIENT_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+
+#include "ambient/plugin.h"
+
+extern const struct amb_host *api_host;
+extern struct amb_module *api_self;
+
+/* ---- configuration (config.c): the `api` group of ambient.conf ---- */
+struct api_config {
+    char *listen;            /* "host:port" of REST; NULL: REST off */
+    char *tls_cert_file;     /* both or neither */
+    char *tls_key_file;
+    size_t max_body;         /* bytes of a request body (413 beyond) */
+    size_t max_headers;      /* bytes of all request headers */
+    unsigned timeout_s;      /* read/write timeout of a connection */
+    unsigned threads;        /* REST loop threads */
+    char **allowed_origins;  /* Origins allowed for browsers (WebSocket, CORS) */
+    size_t n_allowed_origins;
+    unsigned auth_ttl_s;     /* how long an access review answer is reused */
+    size_t auth_cache_size;  /* entries in the review cache */
+    /* live */
+    char *live_listen;       /* "host:port"; NULL: live off */
+    char *live_dir;          /* where session event logs are kept */
+    size_t live_max_event;   /* bytes of one event */
+    size_t live_max_session; /* bytes of one session's log; posts beyond get 413 */
+    size_t live_max_client_buffer; /* queued bytes before a slow client is cut */
+    unsigned live_auth_threads;    /* threads doing the blocking auth calls */
+};
+
+int api_config_read(struct api_config *c, struct amb_error *err);
+void api_config_clear(struct api_config *c);
+
+/* ---- auth (auth.c): tokens, access reviews, identities ----
+ * The cache is keyed by SHA-256 of the token, never the token, and holds
+ * each answer for auth_ttl_s. Blocking; any thread. */
+struct api_auth;
+
+struct api_auth *api_auth_new(unsigned ttl_s, size_t max_entries);
+void api_auth_free(struct api_auth *a);
+
+/* The caller's token from "Authorization: Bearer <t>" or
+ * "X-Forwarded-Access-Token: <t>" (the OAuth proxy's, preferred). Returns a
+ * pointer into the header value, or NULL. */
+const char *api_auth_token(const char *authorization, const char *forwarded);
+
+/* A review of what the token's owner may do. */
+struct api_access {
+    const char *verb;     /* "get", "list", "create", "update", "patch", "delete" */
+    const char *group;    /* "" for core */
+    const char *resource; /* plural */
+    const char *subresource; /* NULL */
+    const char *ns;       /* "" for cluster scope */
+    const char *name;     /* NULL for any */
+};
+
+/* SelfSubjectAccessReview with the token (cached). AMB_OK with *allowed set;
+ * reason (may be empty) says why not. AMB_EUNAUTHORIZED when the API
+ * rejects the token itself. */
+int api_auth_review(struct api_auth *a, const char *token, const struct api_access *what,
+                    int *allowed, char *reason, size_t reason_len, struct amb_error *err);
+/* The token's user name (SelfSubjectReview, cached), for access logs and
+ * RoleBinding subjects. AMB_EUNAUTHORIZED for a rejected token. */
+int api_auth_whoami(struct api_auth *a, const char *token, char *user, size_t user_len,
+                    struct amb_error *err);
+/* TokenReview with the daemon's own credentials (runner tokens): the
+ * token's user name, e.g. "system:serviceaccount:ns:sa" (cached). */
+int api_auth_token_review(struct api_auth *a, const char *token, char *user, size_t user_len,
+                          struct amb_error *err);
+
+/* ---- requests (server.c, reply.c) ---- */
+#define API_MAX_PARAMS 6
+
+struct api_server;
+
+struct api_req {
+    struct evhttp_request *ev;
+    struct api_server *server;
+    const char *method;               /* "GET", ... */
+    char *path;                       /* decoded path, no query */
+    struct evkeyvalq query;           /* decoded query */
+    const char *param_names[API_MAX_PARAMS];
+    char *param_values[API_MAX_PARAMS];
+    size_t n_params;
+    const char *token;                /* the caller's token or NULL (points into a header) */
+    struct amb_ctx *ctx;              /* host ctx for the token (lazy; freed after the reply) */
+    char user[256];                   /* who, for the access log ("-" if unknown) */
+    int status;                       /* status replied, for the access log */
+    int replied;
+    struct timespec started;
+};
+
+/* Path parameter ":name" of the matched route, or NULL. */
+const char *api_param(const struct api_req *r, const char *name);
+/* Query parameter, decoded, or NULL. */
+const char *api_query(const struct api_req *r, const char *name);
+/* Request header (case-insensitive), or NULL. */
+const char *api_header(const struct api_req *r, const char *name);
+
+/* The body as a JSON object. Replies itself and returns -1 on: a content
+ * type other than application/json (415; merge_patch also accepts
+ * application/merge-patch+json), a body over max_body (413), malformed
+ * JSON (400, with line and column), a non-object (400). */
+int api_body_object(struct api_req *r, int merge_patch, json_t **out);
+
+/* Replies: body is stolen. Only the first reply of a request counts. */
+void api_reply_json(struct api_req *r, int status, json_t *body);
+/* {"error": message, "details": details (stolen; NULL for none)} */
+void api_reply_error(struct api_req *r, int status, const char *message, json_t *details);
+/* Maps an AMB_E* code to its HTTP status and replies with err's message and
+ * its causes as details ([{"field", "message"}]). */
+void api_reply_amb(struct api_req *r, int code, const struct amb_error *err);
+int api_http_status(int amb_code);
+
+/* The host ctx that calls Kubernetes as the caller (401 replied and NULL
+ * returned when the request has no token). */
+struct amb_ctx *api_ctx(struct api_req *r);
+/* 0 when the caller may; otherwise replies 401 (no or rejected token) or
+ * 403 ("<user> cannot <verb> <resource> in <ns>: reason") and returns -1. */
+int api_require(struct api_req *r, const struct api_access *what);
+
+/* The plugin-wide auth cache, config and live store (may be NULL). */
+struct api_auth *api_auth(void);
+const struct api_config *api_config(void);
+struct live;
+struct live *api_live(void);
+
+/* ---- router (router.c) ---- */
+typedef void (*api_handler)(struct api_req *r);
+
+enum api_route_flags {
+    API_PUBLIC = 1u << 0, /* no token needed */
+};
+
+struct api_router;
+
+struct api_router *api_router_new(void);
+void api_router_free(struct api_router *rt);
+/* pattern: "/api/projects/:project/agentic-sessions/:name/stop"; a segment
+ * ":x" matches one non-empty segment. Copies pattern. */
+int api_router_add(struct api_router *rt, const char *method, const char *pattern,
+                   api_handler fn, unsigned flags);
+/* Finds the route for method and path, filling r's params. Returns the
+ * handler, or NULL with *status 404 (no path) or 405 (path, other methods;
+ * allow lists them, comma-separated). */
+api_handler api_router_match(const struct api_router *rt, struct api_req *r, unsigned *flags,
+                             int *status, char *allow, size_t allow_len);
+
+/* Route tables, one per file; each adds its routes. */
+void api_routes_health(struct api_router *rt);
+void api_routes_projects(struct api_router *rt);
+void api_routes_permissions(struct api_router *rt);
+void api_routes_settings(struct api_router *rt);
+/* Generic CRUD for every registered kind; call after every plugin's init. */
+int api_routes_kinds(struct api_router *rt, struct amb_error *err);
+void api_routes_sessions(struct api_router *rt);
+
+/* ---- generic kind writes (routes_kinds.c), shared with special routes ----
+ * The kind table is filled by api_routes_kinds at start and read-only after. */
+/* The registered namespaced kind with that group and plural (host's copy),
+ * or NULL; *user_data (may be NULL) gets what its callbacks take. */
+const struct amb_kind *api_kind_find(const char *group, const char *plural, void **user_data);
+/* Creates obj (borrowed; modified: apiVersion, kind and metadata.namespace
+ * filled, status removed) in ns as the caller: name check, access review
+ * (create), set_defaults, validate (422 with the causes), kube_create.
+ * Returns 0 with *stored the stored object (new ref), or -1 after replying. */
+int api_kind_create(struct api_req *r, const struct amb_kind *kind, void *user_data,
+                    const char *ns, json_t *obj, json_t **stored);
+
+/* Another request shape accepted at a kind's generic create route (the
+ * original platform's session create, routes_sessions.c). translate: if body
+ * (borrowed) is in the hook's shape, set *obj (new ref) to the object to
+ * create and return 1; return 0 to leave body to the generic create; return
+ * -1 after replying (e.g. 400). created: the 201 body for the stored object
+ * (new ref; NULL replies the stored object). */
+struct api_create_hook {
+    const char *group;
+    const char *plural; /* resource.plural */
+    int (*translate)(struct api_req *r, const json_t *body, json_t **obj);
+    json_t *(*created)(const json_t *stored);
+};
+extern const struct api_create_hook api_sessions_create_hook;
+
+/* ---- projects (routes_projects.c, routes_permissions.c) ---- */
+/* The label of the RoleBindings that /permissions lists and manages. */
+#define API_PERMISSION_LABEL "ambient-code.io/permission"
+/* Replies {"error": "<field>: <message>", "details": [{"field","message"}]}. */
+void api_reply_field(struct api_req *r, int status, const char *field, const char *message);
+/* The :project path parameter if it is a DNS label; else replies 400 naming
+ * it and returns NULL. Call before any Kubernetes call. */
+const char *api_project_param(struct api_req *r);
+/* A ctx with the daemon's own credentials (free with api_host->ctx_free),
+ * or NULL after replying (503 when none are configured). */
+struct amb_ctx *api_daemon_ctx(struct api_req *r);
+/* The namespace of a project, read with the daemon's credentials (new ref),
+ * or NULL after replying 404 ("project not found" alike for a missing and
+ * an unmanaged namespace) or the error. Call after the caller's access
+ * review, so the 404 tells nothing to a caller without rights. */
+json_t *api_project_get(struct api_req *r, const char *project);
+/* A subject (user or group name) as a piece of an object name: the name if
+ * it is a DNS label of at most 40, else "<readable>-<fnv1a 8 hex>". out has
+ * API_SUBJECT_PART_MAX bytes. */
+#define API_SUBJECT_PART_MAX 48
+void api_subject_part(const char *subject, char *out, size_t len);
+/* A RoleBinding subject for type "user" or "group" (new ref): User, Group,
+ * or ServiceAccount for a user "system:serviceaccount:NS:NAME". */
+json_t *api_rbac_subject(const char *type, const char *name);
+
+/* ---- names (names.c) ---- */
+/* 1 if s is a DNS-1123 label (namespaces, most names): [a-z0-9-], at most
+ * 63, starts and ends alphanumeric. */
+int api_is_dns_label(const char *s);
+/* 1 if s is a DNS-1123 subdomain (object names): at most 253. */
+int api_is_dns_subdomain(const char *s);
+
+#endif

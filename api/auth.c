@@ -1,0 +1,227 @@
+/* auth.c — who the caller is and what they may do, asked of Kubernetes:
+ * SelfSubjectAccessReview and SelfSubjectReview with the caller's token,
+ * TokenReview (runner tokens) with the daemon's own. Answers are cached for
+ * auth_ttl seconds under a key made from the token's SHA-256, so a token is
+ * never kept, and a denied or rejected token is not asked about again and
+ * again. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/sha.h>
+
+#include "api.h"
+#include "auth_cache.h"
+
+struct api_auth {
+    struct auth_cache *cache;
+};
+
+static const struct amb_resource ssar_res = {
+    "authorization.k8s.io", "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews", 0};
+static const struct amb_resource ssr_res = {
+    "authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews", 0};
+static const struct amb_resource tr_res = {
+    "authentication.k8s.io", "v1", "TokenReview", "tokenreviews", 0};
+
+struct api_auth *api_auth_new(unsigned ttl_s, size_t max_entries)
+{
+    struct api_auth *a = api_host->alloc(sizeof *a);
+    if (!a)
+        return NULL;
+    if (!(a->cache = auth_cache_new(ttl_s, max_entries))) {
+        api_host->free(a);
+        return NULL;
+    }
+    return a;
+}
+
+void api_auth_free(struct api_auth *a)
+{
+    if (!a)
+        return;
+    auth_cache_free(a->cache);
+    api_host->free(a);
+}
+
+/* A token is one HTTP token68-ish word: printable, no spaces, bounded. */
+static int plausible_token(const char *t, size_t n)
+{
+    if (n == 0 || n > 8192)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (t[i] <= ' ' || t[i] > '~')
+            return 0;
+    }
+    return 1;
+}
+
+const char *api_auth_token(const char *authorization, const char *forwarded)
+{
+    if (forwarded) {
+        while (*forwarded == ' ')
+            forwarded++;
+        if (plausible_token(forwarded, strlen(forwarded)))
+            return forwarded;
+    }
+    if (authorization && !strncasecmp(authorization, "Bearer ", 7)) {
+        const char *t = authorization + 7;
+        while (*t == ' ')
+            t++;
+        if (plausible_token(t, strlen(t)))
+            return t;
+    }
+    return NULL;
+}
+
+/* "<what>|<hex sha256 of token>|<rest>" */
+static void cache_key(char *out, size_t len, const char *what, const char *token,
+                      const char *rest)
+{
+    unsigned char d[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)token, strlen(token), d);
+    char hex[2 * SHA256_DIGEST_LENGTH + 1];
+    for (size_t i = 0; i < sizeof d; i++)
+        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    snprintf(out, len, "%s|%s|%s", what, hex, rest ? rest : "");
+}
+
+/* POSTs a review object (body stolen) with the token's context (NULL: the
+ * daemon's) and returns the stored review's status (new ref). */
+static int create_review(const char *token, const struct amb_resource *res, json_t *body,
+                         json_t **status, struct amb_error *err)
+{
+    *status = NULL;
+    struct amb_ctx *ctx = NULL;
+    int rc = body ? api_host->ctx_new(api_self, token, &ctx, err) : AMB_ENOMEM;
+    json_t *out = NULL;
+    if (rc == AMB_OK)
+        rc = api_host->kube_create(ctx, res, "", body, &out, err);
+    api_host->ctx_free(ctx);
+    json_decref(body);
+    if (rc == AMB_OK) {
+        *status = json_incref(json_object_get(out, "status"));
+        if (!*status)
+            rc = api_host->error_set(err, AMB_EIO, NULL, "%s came back without a status",
+                                     res->kind);
+    }
+    json_decref(out);
+    return rc;
+}
+
+int api_auth_review(struct api_auth *a, const char *token, const struct api_access *w,
+                    int *allowed, char *reason, size_t reason_len, struct amb_error *err)
+{
+    *allowed = 0;
+    if (reason_len)
+        reason[0] = '\0';
+    if (!token)
+        return api_host->error_set(err, AMB_EUNAUTHORIZED, NULL, "no bearer token");
+    char rest[768], key[1024];
+    snprintf(rest, sizeof rest, "%s|%s|%s|%s|%s|%s", w->verb, w->group ? w->group : "",
+             w->resource, w->subresource ? w->subresource : "", w->ns ? w->ns : "",
+             w->name ? w->name : "");
+    cache_key(key, sizeof key, "ssar", token, rest);
+    struct auth_answer ans;
+    if (!auth_cache_get(a->cache, key, &ans)) {
+        json_t *attrs = json_pack("{s:s, s:s, s:s}", "verb", w->verb, "group",
+                                  w->group ? w->group : "", "resource", w->resource);
+        if (attrs && w->subresource)
+            json_object_set_new(attrs, "subresource", json_string(w->subresource));
+        if (attrs && w->ns && *w->ns)
+            json_object_set_new(attrs, "namespace", json_string(w->ns));
+        if (attrs && w->name)
+            json_object_set_new(attrs, "name", json_string(w->name));
+        json_t *body = attrs ? json_pack("{s:s, s:s, s:{s:o}}", "apiVersion",
+                                         "authorization.k8s.io/v1", "kind",
+                                         "SelfSubjectAccessReview", "spec",
+                                         "resourceAttributes", attrs)
+                             : NULL;
+        json_t *status = NULL;
+        int rc = create_review(token, &ssar_res, body, &status, err);
+        if (rc != AMB_OK)
+            return rc;
+        memset(&ans, 0, sizeof ans);
+        ans.allowed = json_is_true(json_object_get(status, "allowed"));
+        const char *why = json_string_value(json_object_get(status, "reason"));
+        snprintf(ans.text, sizeof ans.text, "%s", why ? why : "");
+        json_decref(status);
+        auth_cache_put(a->cache, key, &ans);
+    }
+    *allowed = ans.allowed;
+    if (reason_len)
+        snprintf(reason, reason_len, "%s", ans.text);
+    return AMB_OK;
+}
+
+/* An identity answer: from the cache, or asked with review() and cached. */
+static int identity(struct api_auth *a, const char *what, const char *token, char *user,
+                    size_t user_len, int (*review)(const char *, struct auth_answer *,
+                                                   struct amb_error *),
+                    struct amb_error *err)
+{
+    if (user_len)
+        user[0] = '\0';
+    if (!token)
+        return api_host->error_set(err, AMB_EUNAUTHORIZED, NULL, "no bearer token");
+    char key[256];
+    cache_key(key, sizeof key, what, token, NULL);
+    struct auth_answer ans;
+    if (!auth_cache_get(a->cache, key, &ans)) {
+        memset(&ans, 0, sizeof ans);
+        int rc = review(token, &ans, err);
+        if (rc != AMB_OK && rc != AMB_EUNAUTHORIZED)
+            return rc; /* transient: not cached */
+        auth_cache_put(a->cache, key, &ans);
+    }
+    if (!ans.allowed)
+        return api_host->error_set(err, AMB_EUNAUTHORIZED, NULL, "the token was rejected%s%s",
+                                   ans.text[0] ? ": " : "", ans.text);
+    snprintf(user, user_len, "%s", ans.text);
+    return AMB_OK;
+}
+
+static int self_review(const char *token, struct auth_answer *ans, struct amb_error *err)
+{
+    json_t *body = json_pack("{s:s, s:s}", "apiVersion", "authentication.k8s.io/v1", "kind",
+                             "SelfSubjectReview");
+    json_t *status = NULL;
+    int rc = create_review(token, &ssr_res, body, &status, err);
+    if (rc != AMB_OK)
+        return rc;
+    const char *name = json_string_value(
+        json_object_get(json_object_get(status, "userInfo"), "username"));
+    ans->allowed = name && *name;
+    snprintf(ans->text, sizeof ans->text, "%s", name ? name : "");
+    json_decref(status);
+    return AMB_OK;
+}
+
+static int token_review(const char *token, struct auth_answer *ans, struct amb_error *err)
+{
+    json_t *body = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "authentication.k8s.io/v1",
+                             "kind", "TokenReview", "spec", "token", token);
+    json_t *status = NULL;
+    int rc = create_review(NULL, &tr_res, body, &status, err);
+    if (rc != AMB_OK)
+        return rc;
+    const char *name = json_string_value(
+        json_object_get(json_object_get(status, "user"), "username"));
+    ans->allowed = json_is_true(json_object_get(status, "authenticated")) && name && *name;
+    const char *why = json_string_value(json_object_get(status, "error"));
+    snprintf(ans->text, sizeof ans->text, "%s", ans->allowed ? name : why ? why : "");
+    json_decref(status);
+    return AMB_OK;
+}
+
+int api_auth_whoami(struct api_auth *a, const char *token, char *user, size_t user_len,
+                    struct amb_error *err)
+{
+    return identity(a, "who", token, user, user_len, self_review, err);
+}
+
+int api_auth_token_review(struct api_auth *a, const char *token, char *user, size_t user_len,
+                          struct amb_error *err)
+{
+    return identity(a, "tr", token, user, user_len, token_review, err);
+}

@@ -1,0 +1,33 @@
+/* names.c — Kubernetes name rules for path parameters, checked before a
+ * name reaches a URL (no "..", "/", or upper case ever gets that far). */
+#include <string.h>
+
+#include "api.h"
+
+static int is_alnum_lower(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+
+int api_is_dns_label(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > 63 || !is_alnum_lower(s[0]) || !is_alnum_lower(s[n - 1]))
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!is_alnum_lower(s[i]) && s[i] != '-')
+            return 0;
+    }
+    return 1;
+}
+
+int api_is_dns_subdomain(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > 253 || !is_alnum_lower(s[0]) || !is_alnum_lower(s[n - 1]))
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '.' && (s[i - 1] == '.' || s[i - 1] == '-' || s[i + 1] == '-'))
+            return 0;
+        if (!is_alnum_lower(s[i]) && s[i] != '-' && s[i] != '.')
+            return 0;
+    }
+    return 1;
+}

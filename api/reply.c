@@ -1,0 +1,305 @@
+/* reply.c — what handlers use to read a request and answer it: params,
+ * query, headers, the JSON body; JSON replies and errors ({"error",
+ * "details"}); AMB_E* to HTTP status; the caller's host ctx and access
+ * checks.
+ *
+ * Status of AMB_EINVAL: 400 for malformed input, 422 when the error's causes
+ * name fields (what a kind's validate reports), as Kubernetes does. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+
+#include "serving.h"
+
+const char *api_param(const struct api_req *r, const char *name)
+{
+    for (size_t i = 0; i < r->n_params; i++)
+        if (strcmp(r->param_names[i], name) == 0)
+            return r->param_values[i];
+    return NULL;
+}
+
+const char *api_query(const struct api_req *r, const char *name)
+{
+    return evhttp_find_header(&r->query, name);
+}
+
+const char *api_header(const struct api_req *r, const char *name)
+{
+    if (!r->ev)
+        return NULL;
+    return evhttp_find_header(evhttp_request_get_input_headers(r->ev), name);
+}
+
+void api_reply_raw(struct api_req *r, int status, const char *content_type, const char *body,
+                   size_t len)
+{
+    if (r->replied)
+        return;
+    r->replied = 1;
+    r->status = status;
+    if (!r->ev)
+        return;
+    struct evkeyvalq *h = evhttp_request_get_output_headers(r->ev);
+    if (content_type)
+        evhttp_add_header(h, "Content-Type", content_type);
+    evhttp_add_header(h, "Cache-Control", "no-store");
+    evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+    api_server_decorate(r);
+    struct evbuffer *b = evbuffer_new();
+    if (b && body && len)
+        evbuffer_add(b, body, len);
+    evhttp_send_reply(r->ev, status, NULL, b);
+    evbuffer_free(b);
+}
+
+void api_reply_json(struct api_req *r, int status, json_t *body)
+{
+    if (r->replied) {
+        json_decref(body);
+        return;
+    }
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (body && !text) {
+        static const char oom[] = "{\"error\":\"out of memory\"}";
+        api_reply_raw(r, 500, "application/json", oom, sizeof oom - 1);
+        return;
+    }
+    api_reply_raw(r, status, "application/json", text ? text : "{}", text ? strlen(text) : 2);
+    free(text);
+}
+
+void api_reply_error(struct api_req *r, int status, const char *message, json_t *details)
+{
+    json_t *body = json_object();
+    if (body) {
+        json_object_set_new(body, "error", json_string(message ? message : ""));
+        if (details)
+            json_object_set(body, "details", details);
+    }
+    json_decref(details);
+    api_reply_json(r, status, body);
+}
+
+int api_http_status(int amb_code)
+{
+    switch (amb_code) {
+    case AMB_OK: return 200;
+    case AMB_EINVAL: return 400;
+    case AMB_ENOTFOUND: return 404;
+    case AMB_EEXIST:
+    case AMB_ECONFLICT:
+    case AMB_ESTATE: return 409; /* "not allowed now", e.g. starting a running session */
+    case AMB_EGONE: return 410;
+    case AMB_EUNAUTHORIZED: return 401;
+    case AMB_EFORBIDDEN: return 403;
+    case AMB_ETIMEDOUT: return 504;
+    case AMB_EUNAVAILABLE: return 503;
+    case AMB_EUNSUPPORTED: return 501;
+    case AMB_ETOOLARGE: return 413;
+    default: return 500;
+    }
+}
+
+/* [{"field"?, "message"}] from err's causes; *named set if any has a field. */
+static json_t *causes_of(json_t *ej, int *named)
+{
+    json_t *causes = json_object_get(ej, "causes");
+    json_t *out = json_array();
+    size_t i;
+    json_t *c;
+    *named = 0;
+    if (!out || !json_is_array(causes))
+        return out;
+    json_array_foreach(causes, i, c) {
+        json_t *f = json_object_get(c, "field");
+        json_t *m = json_object_get(c, "message");
+        json_t *o = json_object();
+        if (!o)
+            break;
+        if (json_is_string(f)) {
+            json_object_set(o, "field", f);
+            *named = 1;
+        }
+        json_object_set_new(o, "message", json_string(json_is_string(m) ? json_string_value(m)
+                                                                         : ""));
+        json_array_append_new(out, o);
+    }
+    return out;
+}
+
+void api_reply_amb(struct api_req *r, int code, const struct amb_error *err)
+{
+    int status = api_http_status(code);
+    if (status < 400)
+        status = 500; /* a failure reported with AMB_OK is a bug */
+    json_t *ej = err && AMB_HAS(api_host, error_to_json) ? api_host->error_to_json(err) : NULL;
+    const char *msg = json_string_value(json_object_get(ej, "message"));
+    int named = 0;
+    json_t *details = ej ? causes_of(ej, &named) : NULL;
+    if (code == AMB_EINVAL && named)
+        status = 422;
+    if (details && json_array_size(details) == 0) {
+        json_decref(details);
+        details = NULL;
+    }
+    if (status >= 500 && status != 503 && status != 504 && status != 501)
+        api_host->log(api_self, AMB_LOG_ERROR, "request failed", "path", r->path ? r->path : "-",
+                      "error", msg ? msg : api_host->strerror(code), NULL);
+    api_reply_error(r, status, msg && *msg ? msg : api_host->strerror(code), details);
+    json_decref(ej);
+}
+
+/* 1 if the Content-Type's media type is want (parameters ignored). */
+static int media_type_is(const char *ct, const char *want)
+{
+    size_t n = strlen(want);
+    while (*ct == ' ')
+        ct++;
+    if (strncasecmp(ct, want, n) != 0)
+        return 0;
+    ct += n;
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    return *ct == '\0' || *ct == ';';
+}
+
+int api_body_object(struct api_req *r, int merge_patch, json_t **out)
+{
+    *out = NULL;
+    if (!r->ev) {
+        api_reply_error(r, 400, "no request body", NULL);
+        return -1;
+    }
+    const char *ct = api_header(r, "Content-Type");
+    if (!ct || !(media_type_is(ct, "application/json") ||
+                 (merge_patch && media_type_is(ct, "application/merge-patch+json")))) {
+        api_reply_error(r, 415,
+                        merge_patch ? "Content-Type must be application/json or "
+                                      "application/merge-patch+json"
+                                    : "Content-Type must be application/json",
+                        NULL);
+        return -1;
+    }
+    struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
+    size_t len = evbuffer_get_length(in);
+    const struct api_config *cfg = api_config();
+    if (cfg && len > cfg->max_body) {
+        api_reply_error(r, 413, "request body too large", NULL);
+        return -1;
+    }
+    const char *data = len ? (const char *)evbuffer_pullup(in, -1) : "";
+    if (!data) {
+        api_reply_error(r, 500, "out of memory", NULL);
+        return -1;
+    }
+    json_error_t jerr;
+    json_t *v = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!v) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "malformed JSON at line %d, column %d: %s", jerr.line,
+                 jerr.column, jerr.text);
+        api_reply_error(r, 400, msg,
+                        json_pack("{s:i,s:i}", "line", jerr.line, "column", jerr.column));
+        return -1;
+    }
+    if (!json_is_object(v)) {
+        json_decref(v);
+        api_reply_error(r, 400, "the body must be a JSON object", NULL);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+struct amb_ctx *api_ctx(struct api_req *r)
+{
+    if (r->ctx)
+        return r->ctx;
+    if (!r->token) {
+        api_reply_error(r, 401, "a bearer token is required", NULL);
+        return NULL;
+    }
+    if (!AMB_HAS(api_host, ctx_new) || !AMB_HAS(api_host, error_new)) {
+        api_reply_error(r, 503, "this ambientd cannot call Kubernetes for callers", NULL);
+        return NULL;
+    }
+    struct amb_error *err = api_host->error_new();
+    if (!err) {
+        api_reply_error(r, 500, "out of memory", NULL);
+        return NULL;
+    }
+    int rc = api_host->ctx_new(api_self, r->token, &r->ctx, err);
+    if (rc != AMB_OK) {
+        r->ctx = NULL;
+        api_reply_amb(r, rc, err);
+    }
+    api_host->error_free(err);
+    return r->ctx;
+}
+
+/* "projects.vteam.ambient-code/status" */
+static void resource_name(const struct api_access *w, char *out, size_t len)
+{
+    snprintf(out, len, "%s%s%s%s%s", w->resource ? w->resource : "",
+             w->group && *w->group ? "." : "", w->group ? w->group : "",
+             w->subresource ? "/" : "", w->subresource ? w->subresource : "");
+}
+
+static void reply_forbidden(struct api_req *r, const struct api_access *w, const char *reason)
+{
+    char res[256], msg[1024];
+    resource_name(w, res, sizeof res);
+    const char *who = r->user[0] && strcmp(r->user, "-") != 0 ? r->user : "caller";
+    if (w->ns && *w->ns)
+        snprintf(msg, sizeof msg, "%s cannot %s %s in namespace %s%s%s", who, w->verb, res, w->ns,
+                 *reason ? ": " : "", reason);
+    else
+        snprintf(msg, sizeof msg, "%s cannot %s %s at cluster scope%s%s", who, w->verb, res,
+                 *reason ? ": " : "", reason);
+    json_t *d = json_pack("{s:s,s:s,s:s,s:s}", "verb", w->verb, "group", w->group ? w->group : "",
+                          "resource", w->resource ? w->resource : "", "namespace",
+                          w->ns ? w->ns : "");
+    if (d && w->name)
+        json_object_set_new(d, "name", json_string(w->name));
+    api_reply_error(r, 403, msg, d);
+}
+
+int api_require(struct api_req *r, const struct api_access *what)
+{
+    if (!r->token) {
+        api_reply_error(r, 401, "a bearer token is required", NULL);
+        return -1;
+    }
+    struct api_auth *a = api_auth();
+    struct amb_error *err = AMB_HAS(api_host, error_new) ? api_host->error_new() : NULL;
+    if (!a || !err) {
+        if (err)
+            api_host->error_free(err);
+        api_reply_error(r, 503, "access reviews are not available", NULL);
+        return -1;
+    }
+    int allowed = 0;
+    char reason[512] = "";
+    int rc = api_auth_review(a, r->token, what, &allowed, reason, sizeof reason, err);
+    if (rc == AMB_OK && (!r->user[0] || strcmp(r->user, "-") == 0)) {
+        char user[sizeof r->user];
+        struct amb_error *e2 = api_host->error_new();
+        if (e2 && api_auth_whoami(a, r->token, user, sizeof user, e2) == AMB_OK)
+            snprintf(r->user, sizeof r->user, "%s", user);
+        if (e2)
+            api_host->error_free(e2);
+    }
+    if (rc == AMB_EUNAUTHORIZED)
+        api_reply_error(r, 401, "the token was rejected (invalid or expired)", NULL);
+    else if (rc != AMB_OK)
+        api_reply_amb(r, rc, err);
+    else if (!allowed)
+        reply_forbidden(r, what, reason);
+    api_host->error_free(err);
+    return rc == AMB_OK && allowed ? 0 : -1;
+}

@@ -1,0 +1,595 @@
+/* server.c — the REST server: `threads` loop threads, each with its own
+ * event_base and evhttp, all accepting on one listening socket (each loop
+ * holds a dup of it, because evhttp closes its socket when freed). One
+ * generic callback decodes the path, routes, checks for a token, runs the
+ * handler, and writes the access log line and the metrics.
+ *
+ * Handlers block (Kubernetes calls with the caller's token), so a slow call
+ * holds only its own loop's connections. Stop is graceful: every loop stops
+ * accepting, requests in flight finish and their replies are flushed, for
+ * at most STOP_GRACE_MS, then the loops end. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/thread.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "serving.h"
+
+#define STOP_GRACE_MS 5000
+#define JOIN_EXTRA_MS 2000
+
+struct loop {
+    struct api_server *s;
+    struct event_base *base;
+    struct evhttp *http;
+    struct evhttp_bound_socket *bound;
+    pthread_t tid;
+    int started; /* thread created */
+    int joined;
+};
+
+struct api_server {
+    const struct api_config *cfg;
+    const struct api_router *rt;
+    SSL_CTX *ssl;
+    struct loop *loops;
+    unsigned n_loops;
+    atomic_int stopping;
+    atomic_int in_flight;  /* requests inside the callback */
+    atomic_int unflushed;  /* replies sent but not yet written out */
+    int stopped;
+    int stuck;             /* a loop did not end: its memory is left alone */
+    char address[128];
+};
+
+/* What the server keeps per request besides the api_req handlers see. */
+struct srv_req {
+    struct api_req r;       /* first: reply.c casts back */
+    const char *cors_origin; /* allowed Origin of the request, or NULL */
+};
+
+const char *api_server_address(const struct api_server *s)
+{
+    return s ? s->address : "";
+}
+
+/* ---- paths ---- */
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* 1 if the segment ending at out[end] (exclusive) is "." or "..". */
+static int dot_segment(const char *out, size_t start, size_t end)
+{
+    size_t n = end - start;
+    return (n == 1 && out[start] == '.') || (n == 2 && out[start] == '.' && out[start + 1] == '.');
+}
+
+int api_path_decode(const char *raw, char *out, size_t out_len, const char **why)
+{
+    size_t o = 0, seg = 1;
+    *why = NULL;
+    if (!raw || raw[0] != '/') {
+        *why = "the path must start with /";
+        return -1;
+    }
+    for (size_t i = 0; raw[i]; i++) {
+        unsigned char c = (unsigned char)raw[i];
+        if (c == '%') {
+            int hi = hexval(raw[i + 1]), lo = hi < 0 ? -1 : hexval(raw[i + 2]);
+            if (hi < 0 || lo < 0) {
+                *why = "bad percent-encoding in the path";
+                return -1;
+            }
+            c = (unsigned char)(hi * 16 + lo);
+            i += 2;
+            if (c == '/') {
+                *why = "encoded / in the path";
+                return -1;
+            }
+        } else if (c == '/') {
+            if (o > 0 && out[o - 1] == '/') {
+                *why = "empty segment (//) in the path";
+                return -1;
+            }
+            if (o > 0 && dot_segment(out, seg, o)) {
+                *why = ". or .. segment in the path";
+                return -1;
+            }
+            seg = o + 1;
+        }
+        if (c == 0 || c < 0x20 || c == 0x7f) {
+            *why = "control character in the path";
+            return -1;
+        }
+        if (o + 1 >= out_len) {
+            *why = "the path is too long";
+            return -1;
+        }
+        out[o++] = (char)c;
+    }
+    out[o] = '\0';
+    if (dot_segment(out, seg, o) || strstr(out, "..")) {
+        *why = ". or .. in the path";
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- replies the server makes itself ---- */
+
+static int origin_allowed(const struct api_config *cfg, const char *origin)
+{
+    for (size_t i = 0; origin && i < cfg->n_allowed_origins; i++)
+        if (strcmp(cfg->allowed_origins[i], "*") == 0 ||
+            strcasecmp(cfg->allowed_origins[i], origin) == 0)
+            return 1;
+    return 0;
+}
+
+void api_server_decorate(struct api_req *r)
+{
+    if (!r->server || !r->ev)
+        return;
+    struct srv_req *q = (struct srv_req *)r;
+    struct evkeyvalq *h = evhttp_request_get_output_headers(r->ev);
+    if (q->cors_origin) {
+        evhttp_add_header(h, "Access-Control-Allow-Origin", q->cors_origin);
+        evhttp_add_header(h, "Vary", "Origin");
+    }
+    if (atomic_load(&r->server->stopping))
+        evhttp_add_header(h, "Connection", "close");
+    /* Counted until written out, so a graceful stop flushes it. */
+    atomic_fetch_add(&r->server->unflushed, 1);
+}
+
+static void on_complete(struct evhttp_request *ev, void *arg)
+{
+    (void)ev;
+    struct api_server *s = arg;
+    atomic_fetch_sub(&s->unflushed, 1);
+}
+
+static void reply_options(struct srv_req *q, const char *allow)
+{
+    struct api_req *r = &q->r;
+    struct evkeyvalq *h = evhttp_request_get_output_headers(r->ev);
+    evhttp_add_header(h, "Allow", allow);
+    if (q->cors_origin && api_header(r, "Access-Control-Request-Method")) {
+        evhttp_add_header(h, "Access-Control-Allow-Methods", allow);
+        evhttp_add_header(h, "Access-Control-Allow-Headers",
+                          "Authorization, Content-Type, X-Forwarded-Access-Token");
+        evhttp_add_header(h, "Access-Control-Max-Age", "600");
+    }
+    api_reply_raw(r, 204, NULL, NULL, 0);
+}
+
+/* ---- the request callback ---- */
+
+static const char *method_name(enum evhttp_cmd_type c)
+{
+    switch (c) {
+    case EVHTTP_REQ_GET: return "GET";
+    case EVHTTP_REQ_POST: return "POST";
+    case EVHTTP_REQ_HEAD: return "HEAD";
+    case EVHTTP_REQ_PUT: return "PUT";
+    case EVHTTP_REQ_DELETE: return "DELETE";
+    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+    case EVHTTP_REQ_PATCH: return "PATCH";
+    default: return "OTHER";
+    }
+}
+
+/* Decodes path and query into r; replies 400/414 and returns -1 on bad ones. */
+static int parse_target(struct api_req *r)
+{
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(r->ev);
+    const char *raw = uri ? evhttp_uri_get_path(uri) : NULL;
+    if (!raw || !*raw)
+        raw = "/";
+    if (strlen(raw) > 3 * API_MAX_PATH) {
+        api_reply_error(r, 414, "the path is too long", NULL);
+        return -1;
+    }
+    char buf[API_MAX_PATH + 1];
+    const char *why = NULL;
+    if (api_path_decode(raw, buf, sizeof buf, &why) != 0) {
+        int too_long = strcmp(why, "the path is too long") == 0;
+        api_reply_error(r, too_long ? 414 : 400, why, NULL);
+        return -1;
+    }
+    if (!(r->path = strdup(buf))) {
+        api_reply_error(r, 500, "out of memory", NULL);
+        return -1;
+    }
+    const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+    if (query && *query && evhttp_parse_query_str(query, &r->query) != 0) {
+        api_reply_error(r, 400, "malformed query string", NULL);
+        return -1;
+    }
+    return 0;
+}
+
+static void route_and_run(struct api_server *s, struct srv_req *q)
+{
+    struct api_req *r = &q->r;
+    if (parse_target(r) != 0)
+        return;
+    const char *origin = api_header(r, "Origin");
+    if (origin_allowed(s->cfg, origin))
+        q->cors_origin = origin;
+    unsigned flags = 0;
+    int status = 0;
+    char allow[128];
+    api_handler fn = api_router_match(s->rt, r, &flags, &status, allow, sizeof allow);
+    if (!fn && strcmp(r->method, "OPTIONS") == 0 && status == 405) {
+        reply_options(q, allow);
+        return;
+    }
+    if (!fn) {
+        if (status == 405) {
+            evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Allow", allow);
+            api_reply_error(r, 405, "method not allowed", json_pack("{s:s}", "allow", allow));
+        } else if (status == 404) {
+            api_reply_error(r, 404, "not found", NULL);
+        } else {
+            api_reply_error(r, 500, "out of memory", NULL);
+        }
+        return;
+    }
+    r->token = api_auth_token(api_header(r, "Authorization"),
+                              api_header(r, "X-Forwarded-Access-Token"));
+    if (!r->token && !(flags & API_PUBLIC)) {
+        evhttp_add_header(evhttp_request_get_output_headers(r->ev), "WWW-Authenticate",
+                          "Bearer");
+        api_reply_error(r, 401, "a bearer token is required", NULL);
+        return;
+    }
+    fn(r);
+    if (!r->replied)
+        api_reply_error(r, 500, "internal error: the handler did not reply", NULL);
+}
+
+static double elapsed_s(const struct timespec *since)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - since->tv_sec) + (double)(now.tv_nsec - since->tv_nsec) / 1e9;
+}
+
+/* The access line: never the query string (it may carry secrets), never a
+ * token. */
+static void access_log(const struct api_req *r, const char *raw_path, double secs)
+{
+    char status[8], ms[32], path[512];
+    snprintf(status, sizeof status, "%d", r->status);
+    snprintf(ms, sizeof ms, "%.1f", secs * 1000.0);
+    snprintf(path, sizeof path, "%s", r->path ? r->path : raw_path);
+    api_host->log(api_self, AMB_LOG_INFO, "request", "method", r->method, "path", path, "status",
+                  status, "duration_ms", ms, "user", r->user[0] ? r->user : "-", NULL);
+}
+
+static void req_free(struct api_req *r)
+{
+    if (r->ctx && AMB_HAS(api_host, ctx_free))
+        api_host->ctx_free(r->ctx);
+    for (size_t i = 0; i < r->n_params; i++)
+        free(r->param_values[i]);
+    evhttp_clear_headers(&r->query);
+    free(r->path);
+    free(r);
+}
+
+static void on_request(struct evhttp_request *ev, void *arg)
+{
+    struct api_server *s = arg;
+    struct srv_req *q = calloc(1, sizeof *q);
+    if (!q) {
+        evhttp_send_error(ev, 500, NULL);
+        return;
+    }
+    struct api_req *r = &q->r;
+    atomic_fetch_add(&s->in_flight, 1);
+    api_metrics_in_flight(1);
+    clock_gettime(CLOCK_MONOTONIC, &r->started);
+    TAILQ_INIT(&r->query);
+    r->ev = ev;
+    r->server = s;
+    r->method = method_name(evhttp_request_get_command(ev));
+    snprintf(r->user, sizeof r->user, "-");
+    evhttp_request_set_on_complete_cb(ev, on_complete, s);
+
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
+    char raw[256];
+    snprintf(raw, sizeof raw, "%s", uri && evhttp_uri_get_path(uri) ? evhttp_uri_get_path(uri) : "-");
+
+    route_and_run(s, q);
+
+    double secs = elapsed_s(&r->started);
+    api_metrics_record(r->method, r->status, secs);
+    access_log(r, raw, secs);
+    req_free(r); /* r is q's first member */
+    api_metrics_in_flight(-1);
+    atomic_fetch_sub(&s->in_flight, 1);
+}
+
+/* ---- listening ---- */
+
+static int bind_listener(const char *listen_at, evutil_socket_t *out, char *address,
+                         size_t address_len, struct amb_error *err)
+{
+    char host[256], port_s[8];
+    unsigned port;
+    if (api_split_hostport(listen_at, host, sizeof host, &port) != 0)
+        return api_host->error_set(err, AMB_EINVAL, "api.listen", "not host:port");
+    snprintf(port_s, sizeof port_s, "%u", port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *ai = NULL;
+    int g = getaddrinfo(host, port_s, &hints, &ai);
+    if (g != 0)
+        return api_host->error_set(err, AMB_EINVAL, "api.listen", "cannot resolve %s: %s", host,
+                                   gai_strerror(g));
+    int fd = -1, saved = 0;
+    for (struct addrinfo *a = ai; a; a = a->ai_next) {
+        fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
+        if (fd < 0) {
+            saved = errno;
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 && listen(fd, 512) == 0)
+            break;
+        saved = errno;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(ai);
+    if (fd < 0)
+        return api_host->error_set(err, AMB_EIO, "api.listen", "cannot listen on %s: %s",
+                                   listen_at, strerror(saved));
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    char h[NI_MAXHOST] = "?", p[NI_MAXSERV] = "?";
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+        getnameinfo((struct sockaddr *)&ss, sl, h, sizeof h, p, sizeof p,
+                     NI_NUMERICHOST | NI_NUMERICSERV);
+    snprintf(address, address_len, strchr(h, ':') ? "[%s]:%s" : "%s:%s", h, p);
+    *out = fd;
+    return AMB_OK;
+}
+
+/* ---- TLS ---- */
+
+static struct bufferevent *tls_bufferevent(struct event_base *base, void *arg)
+{
+    SSL *ssl = SSL_new(arg);
+    if (!ssl)
+        return NULL;
+    return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                          BEV_OPT_CLOSE_ON_FREE);
+}
+
+static int tls_context(const struct api_config *cfg, SSL_CTX **out, struct amb_error *err)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx)
+        return api_host->error_set(err, AMB_ENOMEM, NULL, "cannot create a TLS context");
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    const char *what = NULL, *field = NULL;
+    if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert_file) != 1)
+        what = "cannot load the certificate", field = "api.tls.cert_file";
+    else if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key_file, SSL_FILETYPE_PEM) != 1)
+        what = "cannot load the private key", field = "api.tls.key_file";
+    else if (SSL_CTX_check_private_key(ctx) != 1)
+        what = "the private key does not match the certificate", field = "api.tls.key_file";
+    if (what) {
+        char detail[256];
+        ERR_error_string_n(ERR_get_error(), detail, sizeof detail);
+        ERR_clear_error();
+        SSL_CTX_free(ctx);
+        return api_host->error_set(err, AMB_EINVAL, field, "%s: %s", what, detail);
+    }
+    *out = ctx;
+    return AMB_OK;
+}
+
+/* ---- loops ---- */
+
+static void *loop_main(void *arg)
+{
+    struct loop *l = arg;
+    /* A client gone before its reply is written must cost an EPIPE, not the
+     * process (SIGPIPE is delivered to the writing thread). Signals for the
+     * daemon go to other threads. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    event_base_loop(l->base, EVLOOP_NO_EXIT_ON_EMPTY);
+    return NULL;
+}
+
+static int loop_init(struct api_server *s, struct loop *l, evutil_socket_t listen_fd,
+                     struct amb_error *err)
+{
+    const struct api_config *cfg = s->cfg;
+    l->s = s;
+    if (!(l->base = event_base_new()) || !(l->http = evhttp_new(l->base)))
+        return api_host->error_set(err, AMB_ENOMEM, NULL, "cannot create an event loop");
+    evhttp_set_allowed_methods(l->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+                                            EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE |
+                                            EVHTTP_REQ_OPTIONS | EVHTTP_REQ_HEAD);
+    evhttp_set_max_body_size(l->http, (ev_ssize_t)cfg->max_body);
+    evhttp_set_max_headers_size(l->http, (ev_ssize_t)cfg->max_headers);
+    evhttp_set_timeout(l->http, (int)cfg->timeout_s);
+    /* Read what a client still sends after an early 413, so it sees it. */
+    evhttp_set_flags(l->http, EVHTTP_SERVER_LINGERING_CLOSE);
+    evhttp_set_gencb(l->http, on_request, s);
+    if (s->ssl)
+        evhttp_set_bevcb(l->http, tls_bufferevent, s->ssl);
+    int fd = dup(listen_fd);
+    if (fd < 0)
+        return api_host->error_set(err, AMB_EIO, NULL, "dup: %s", strerror(errno));
+    if (!(l->bound = evhttp_accept_socket_with_handle(l->http, fd))) {
+        close(fd);
+        return api_host->error_set(err, AMB_EIO, NULL, "cannot accept on the listener");
+    }
+    return AMB_OK;
+}
+
+int api_server_start(const struct api_config *cfg, const struct api_router *rt,
+                     struct api_server **out, struct amb_error *err)
+{
+    *out = NULL;
+    evthread_use_pthreads(); /* before any base: loops are woken from other threads */
+    struct api_server *s = calloc(1, sizeof *s);
+    if (!s)
+        return api_host->error_set(err, AMB_ENOMEM, NULL, "out of memory");
+    s->cfg = cfg;
+    s->rt = rt;
+    s->n_loops = cfg->threads ? cfg->threads : 1;
+    s->loops = calloc(s->n_loops, sizeof *s->loops);
+    evutil_socket_t fd = -1;
+    int rc = s->loops ? AMB_OK : api_host->error_set(err, AMB_ENOMEM, NULL, "out of memory");
+    if (rc == AMB_OK && cfg->tls_cert_file)
+        rc = tls_context(cfg, &s->ssl, err);
+    if (rc == AMB_OK)
+        rc = bind_listener(cfg->listen, &fd, s->address, sizeof s->address, err);
+    for (unsigned i = 0; rc == AMB_OK && i < s->n_loops; i++)
+        rc = loop_init(s, &s->loops[i], fd, err);
+    if (fd >= 0)
+        close(fd); /* each loop holds its own dup */
+    for (unsigned i = 0; rc == AMB_OK && i < s->n_loops; i++) {
+        if (pthread_create(&s->loops[i].tid, NULL, loop_main, &s->loops[i]) != 0)
+            rc = api_host->error_set(err, AMB_EIO, NULL, "cannot start a server thread");
+        else
+            s->loops[i].started = 1;
+    }
+    if (rc != AMB_OK) {
+        api_server_stop(s);
+        api_server_free(s);
+        return rc;
+    }
+    api_host->log(api_self, AMB_LOG_INFO, "api listening", "address", s->address, "tls",
+                  s->ssl ? "on" : "off", NULL);
+    *out = s;
+    return AMB_OK;
+}
+
+/* Runs on a loop's own thread: closes its listener. */
+static void stop_accepting(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct loop *l = arg;
+    if (l->bound) {
+        evhttp_del_accept_socket(l->http, l->bound);
+        l->bound = NULL;
+    }
+}
+
+static long long now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Waits until *counter is 0 or the deadline passes. */
+static void drain(atomic_int *counter, long long deadline)
+{
+    const struct timespec tick = {0, 10 * 1000000};
+    while (atomic_load(counter) > 0 && now_ms() < deadline)
+        nanosleep(&tick, NULL);
+}
+
+void api_server_stop(struct api_server *s)
+{
+    if (!s || s->stopped)
+        return;
+    s->stopped = 1;
+    atomic_store(&s->stopping, 1);
+    const struct timeval now = {0, 0};
+    for (unsigned i = 0; i < s->n_loops; i++)
+        if (s->loops[i].started)
+            event_base_once(s->loops[i].base, -1, EV_TIMEOUT, stop_accepting, &s->loops[i], &now);
+    long long deadline = now_ms() + STOP_GRACE_MS;
+    drain(&s->in_flight, deadline);
+    drain(&s->unflushed, deadline);
+    if (atomic_load(&s->in_flight) > 0 || atomic_load(&s->unflushed) > 0)
+        api_host->log(api_self, AMB_LOG_WARN, "api stopping with requests in flight", NULL);
+    for (unsigned i = 0; i < s->n_loops; i++)
+        if (s->loops[i].started)
+            event_base_loopexit(s->loops[i].base, NULL);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += JOIN_EXTRA_MS / 1000;
+    for (unsigned i = 0; i < s->n_loops; i++) {
+        struct loop *l = &s->loops[i];
+        if (!l->started)
+            continue;
+        if (pthread_timedjoin_np(l->tid, NULL, &until) == 0) {
+            l->joined = 1;
+        } else {
+            /* A handler is stuck in a call: leave its memory alone. */
+            pthread_detach(l->tid);
+            s->stuck = 1;
+        }
+    }
+    if (s->stuck)
+        api_host->log(api_self, AMB_LOG_WARN, "api: a server thread did not stop in time", NULL);
+}
+
+void api_server_free(struct api_server *s)
+{
+    if (!s)
+        return;
+    api_server_stop(s);
+    if (s->stuck)
+        return; /* a thread may still use it; the process is ending */
+    for (unsigned i = 0; s->loops && i < s->n_loops; i++) {
+        struct loop *l = &s->loops[i];
+        if (l->http)
+            evhttp_free(l->http);
+        if (l->base)
+            event_base_free(l->base);
+    }
+    free(s->loops);
+    SSL_CTX_free(s->ssl);
+    free(s);
+}

@@ -1,0 +1,55 @@
+/* serving.h — internals of the REST serving layer of api.so shared by
+ * plugin.c, server.c, router.c, reply.c and routes_health.c (not by the
+ * route files, which see api.h only). */
+#ifndef AMBIENT_API_SERVING_H
+#define AMBIENT_API_SERVING_H
+
+#include <stddef.h>
+
+#include "api.h"
+
+/* Longest request path (decoded) we route; longer gets 414. */
+#define API_MAX_PATH 4096
+
+/* ---- server.c ---- */
+/* Binds cfg->listen and starts cfg->threads loop threads serving rt (which
+ * must outlive the server). Main thread. */
+int api_server_start(const struct api_config *cfg, const struct api_router *rt,
+                     struct api_server **out, struct amb_error *err);
+/* Stops accepting, lets requests in flight finish (bounded), joins the
+ * threads. Main thread; idempotent. */
+void api_server_stop(struct api_server *s);
+void api_server_free(struct api_server *s);
+/* "127.0.0.1:PORT" actually bound. */
+const char *api_server_address(const struct api_server *s);
+/* Adds the headers every reply of r carries (CORS, Connection: close while
+ * stopping). Called by reply.c just before a reply is sent. */
+void api_server_decorate(struct api_req *r);
+
+/* Strict percent-decoding of a request path: rejects a bad or truncated %
+ * escape, an encoded NUL or '/', a raw NUL, "//", and any ".." segment or
+ * "..". Writes at most out_len bytes including the NUL. Returns 0, or -1
+ * with *why set to a static reason. */
+int api_path_decode(const char *raw, char *out, size_t out_len, const char **why);
+
+/* Splits "host:port" or "[v6]:port" into host (brackets removed) and port.
+ * Returns 0 or -1. */
+int api_split_hostport(const char *s, char *host, size_t host_len, unsigned *port);
+
+/* ---- plugin.c ---- */
+/* 1 while the REST server accepts requests (readyz). Any thread. */
+int api_ready(void);
+/* The plugin's version string (for /api/version). */
+const char *api_plugin_version(void);
+
+/* ---- routes_health.c: the api's own metrics (any thread) ---- */
+void api_metrics_in_flight(int delta);
+void api_metrics_record(const char *method, int status, double seconds);
+
+/* ---- reply.c ---- */
+/* Sends r's reply with body (may be NULL) and content type (NULL: none).
+ * Only the first reply counts. Used for non-JSON replies. */
+void api_reply_raw(struct api_req *r, int status, const char *content_type, const char *body,
+                   size_t len);
+
+#endif

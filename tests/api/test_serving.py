@@ -1,0 +1,271 @@
+"""The serving layer of api.so in a real ambientd against kubesim: probes,
+version and metrics; 404/405 with Allow; CORS preflight; malformed JSON
+(400), wrong content type (415), oversized body (413) and headers; path
+traversal never reaching a handler; 401 without a token; keep-alive; the
+access log (no token, no query string); TLS with a self-signed certificate;
+and a graceful stop that lets a slow request finish. Run with
+/usr/bin/python3."""
+import http.client
+import os
+import shutil
+import signal
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+from apiharness import ADMIN, ALICE, ApiTest, Cluster, harness, http_request
+
+API_CONF = ('max_body = 4096; max_headers = 4096; timeout = 10; '
+            'allowed_origins = ["https://ui.example"];')
+
+
+class Serving(ApiTest):
+    cluster_args = {"live": False, "api_conf": API_CONF}
+
+    def test_health_routes(self):
+        c = self.cluster
+        self.assertEqual(self.assertStatus(c.rest("GET", "/health"), 200), {"status": "healthy"})
+        r = c.rest("GET", "/healthz")
+        self.assertEqual((r.status, r.raw.strip()), (200, b"ok"))
+        self.assertEqual(c.rest("GET", "/readyz").status, 200)
+        v = self.assertStatus(c.rest("GET", "/api/version"), 200)
+        self.assertEqual(v["abi"], "1.3")
+        self.assertTrue(v["version"])
+        r = c.rest("HEAD", "/health")
+        self.assertEqual((r.status, r.raw), (200, b""))
+
+    def test_json_replies_say_so(self):
+        r = self.cluster.rest("GET", "/health")
+        self.assertEqual(r.headers["content-type"], "application/json")
+
+    def test_metrics(self):
+        c = self.cluster
+        c.rest("GET", "/no/such/route")
+        r = c.rest("GET", "/metrics")
+        self.assertEqual(r.status, 200)
+        self.assertTrue(r.headers["content-type"].startswith("text/plain"), r.headers)
+        text = r.raw.decode()
+        self.assertIn('ambient_api_requests_total{method="GET",code="404"}', text)
+        self.assertIn("# TYPE ambient_api_request_duration_seconds histogram", text)
+        self.assertIn('ambient_api_request_duration_seconds_bucket{le="+Inf"}', text)
+        self.assertRegex(text, r"\nambient_api_requests_in_flight [12]\n")  # this very request
+
+    def test_unknown_path_is_404(self):
+        body = self.assertError(self.cluster.rest("GET", "/api/nothing/here"), 404)
+        self.assertEqual(body["error"], "not found")
+
+    def test_wrong_method_is_405_with_allow(self):
+        r = self.cluster.rest("DELETE", "/health")
+        self.assertError(r, 405)
+        allow = [m.strip() for m in r.headers["allow"].split(",")]
+        self.assertIn("GET", allow)
+        self.assertIn("OPTIONS", allow)
+
+    def test_options(self):
+        c = self.cluster
+        r = c.rest("OPTIONS", "/health", headers={"Origin": "https://ui.example",
+                                                   "Access-Control-Request-Method": "GET"})
+        self.assertEqual(r.status, 204, r)
+        self.assertEqual(r.headers["access-control-allow-origin"], "https://ui.example")
+        self.assertIn("GET", r.headers["access-control-allow-methods"])
+        self.assertIn("Authorization", r.headers["access-control-allow-headers"])
+        r = c.rest("OPTIONS", "/health", headers={"Origin": "https://evil.example",
+                                                   "Access-Control-Request-Method": "GET"})
+        self.assertEqual(r.status, 204, r)
+        self.assertNotIn("access-control-allow-origin", r.headers)
+        self.assertIn("GET", r.headers["allow"])
+        self.assertEqual(c.rest("OPTIONS", "/no/such/route").status, 404)
+        # An allowed Origin is echoed on ordinary replies too.
+        r = c.rest("GET", "/health", headers={"Origin": "https://ui.example"})
+        self.assertEqual(r.headers.get("access-control-allow-origin"), "https://ui.example")
+
+    def test_path_traversal_never_reaches_a_handler(self):
+        c = self.cluster
+        for path in ("/api/projects/..%2f..%2fetc/agentic-sessions",
+                     "/api/projects/../../etc/agentic-sessions",
+                     "/api/projects/%2e%2e/agentic-sessions",
+                     "/api//projects", "/api/projects/%zz", "/api/projects/%00/x",
+                     "/api/projects/a%0ab"):
+            r = c.rest("GET", path, token=ADMIN)
+            self.assertIn(r.status, (400, 404), (path, r))
+            self.assertIsInstance(r.body, dict, (path, r))
+
+    def test_no_token_is_401(self):
+        r = self.cluster.rest("GET", "/api/projects")
+        body = self.assertError(r, 401)
+        self.assertIn("token", body["error"])
+        self.assertEqual(r.headers.get("www-authenticate"), "Bearer")
+
+    def test_malformed_json_is_400(self):
+        r = self.cluster.rest("POST", "/api/projects", token=ALICE, raw=b'{"name": "x",')
+        body = self.assertError(r, 400)
+        self.assertIn("line", body["error"])
+        self.assertIn("column", body["details"])
+
+    def test_non_object_is_400(self):
+        self.assertError(self.cluster.rest("POST", "/api/projects", token=ALICE, raw=b'[1]'), 400)
+
+    def test_wrong_content_type_is_415(self):
+        r = self.cluster.rest("POST", "/api/projects", token=ALICE, raw=b'{"name": "x"}',
+                              ctype="text/plain")
+        self.assertError(r, 415)
+
+    def test_oversized_body_is_413(self):
+        r = self.cluster.rest("POST", "/api/projects", token=ALICE,
+                              raw=b'{"name": "' + b"x" * 8192 + b'"}')
+        self.assertEqual(r.status, 413, r)
+
+    def test_oversized_headers_are_refused(self):
+        try:
+            r = self.cluster.rest("GET", "/health", headers={"X-Big": "a" * 8192})
+        except (ConnectionError, http.client.HTTPException):
+            return  # the server may just close: fine, it never served it
+        self.assertIn(r.status, (400, 413, 431), r)
+
+    def test_keep_alive(self):
+        host, port = self.cluster.rest_address.rsplit(":", 1)
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        try:
+            socks = []
+            for path in ("/health", "/no/such/route", "/healthz", "/api/version"):
+                conn.request("GET", path)
+                r = conn.getresponse()
+                r.read()
+                self.assertNotEqual((r.getheader("connection") or "").lower(), "close")
+                socks.append(conn.sock)
+            self.assertIsNotNone(socks[0])
+            self.assertTrue(all(s is socks[0] for s in socks), "a new connection was opened")
+        finally:
+            conn.close()
+
+    def test_access_log_has_no_token_or_query(self):
+        c = self.cluster
+        token = "serving-secret-token-0123456789"
+        r = c.rest("GET", "/healthz?access_token=query-secret-42&x=1", token=token)
+        self.assertEqual(r.status, 200)
+        rec = c.daemon.wait_for(lambda l: l.get("msg") == "request" and l.get("path") == "/healthz",
+                                timeout=10)
+        for key in ("method", "path", "status", "duration_ms", "user"):
+            self.assertIn(key, rec)
+        self.assertEqual(rec["status"], "200")
+        log = c.log_text()
+        self.assertNotIn("query-secret-42", log)
+        self.assertNotIn(token, log)
+        self.assertNotIn("access_token", log)
+
+
+def make_cert(directory):
+    key, cert = os.path.join(directory, "key.pem"), os.path.join(directory, "cert.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-keyout", key, "-out", cert, "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return cert, key
+
+
+class Tls(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="apitls-")
+        cls.cert, key = make_cert(cls.tmp)
+        conf = f'tls = {{ cert_file = "{cls.cert}"; key_file = "{key}"; }};'
+        cls.cluster = Cluster(live=False, api_conf=conf)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cluster.close()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_https(self):
+        ctx = ssl.create_default_context(cafile=self.cert)
+        r = http_request(self.cluster.rest_address, "GET", "/health", tls_context=ctx)
+        self.assertEqual((r.status, r.body), (200, {"status": "healthy"}))
+        r = http_request(self.cluster.rest_address, "GET", "/api/projects", tls_context=ctx)
+        self.assertEqual(r.status, 401)
+
+    def test_plain_http_is_not_served(self):
+        try:
+            r = self.cluster.rest("GET", "/health", timeout=5)
+        except (OSError, http.client.HTTPException):
+            return
+        self.assertNotEqual(r.status, 200, r)
+
+    def test_untrusted_certificate_fails(self):
+        ctx = ssl.create_default_context()  # system CAs only
+        with self.assertRaises(ssl.SSLError):
+            http_request(self.cluster.rest_address, "GET", "/health", tls_context=ctx)
+
+
+def slow_get(cluster, path, token, result):
+    """GET path in a thread; the reply (or the exception) lands in result."""
+    def run():
+        try:
+            result["reply"] = cluster.rest("GET", path, token=token, timeout=20)
+        except Exception as e:  # noqa: BLE001 (reported by the caller)
+            result["error"] = e
+    t = threading.Thread(target=run)
+    t.start()
+    return t
+
+
+class GracefulStop(unittest.TestCase):
+    """SIGTERM while a request waits on a slow Kubernetes call: the request
+    still completes, then ambientd exits cleanly."""
+
+    def setUp(self):
+        self.cluster = Cluster(live=False)
+
+    def tearDown(self):
+        self.cluster.close()
+
+    def test_slow_request_completes(self):
+        c = self.cluster
+        ns = c.make_project(admins=["alice"], viewers=())
+        path = f"/api/projects/{ns}/agentic-sessions"
+        self.assertEqual(c.rest("GET", path, token=ALICE).status, 200)  # warm the auth cache
+        fault = c.kube.post("/kubesim/faults", {"latencyMs": 1500, "count": 1, "path": ns})
+        self.assertEqual(fault.status, 201, fault)
+        result = {}
+        started = time.monotonic()
+        t = slow_get(c, path, ALICE, result)
+        time.sleep(0.5)
+        c.daemon.send(signal.SIGTERM)
+        t.join(20)
+        self.assertFalse(t.is_alive())
+        self.assertNotIn("error", result, result)
+        self.assertEqual(result["reply"].status, 200, result["reply"])
+        self.assertGreaterEqual(time.monotonic() - started, 1.4)
+        d, c.daemon = c.daemon, None
+        d.proc.wait(timeout=20)  # already signalled: a second SIGTERM would kill it
+        self.assertEqual(d.stop(timeout=20), 0, "\n".join(d.lines[-40:]))
+        log = "\n".join(d.lines)
+        for mark in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+            self.assertNotIn(mark, log)
+        # Nothing new is accepted once stopped.
+        with self.assertRaises(OSError):
+            http_request(c.rest_address, "GET", "/health", timeout=2)
+
+    def test_a_slow_call_holds_only_its_thread(self):
+        c = self.cluster
+        ns = c.make_project(admins=["alice"], viewers=())
+        path = f"/api/projects/{ns}/agentic-sessions"
+        self.assertEqual(c.rest("GET", path, token=ALICE).status, 200)
+        fault = c.kube.post("/kubesim/faults", {"latencyMs": 2000, "count": 1, "path": ns})
+        self.assertEqual(fault.status, 201, fault)
+        result = {}
+        t = slow_get(c, path, ALICE, result)
+        time.sleep(0.3)
+        for _ in range(5):  # new connections go to the free loop thread
+            begun = time.monotonic()
+            self.assertEqual(c.rest("GET", "/healthz", timeout=5).status, 200)
+            self.assertLess(time.monotonic() - begun, 1.0)
+        t.join(20)
+        self.assertIn("reply", result, result)
+        self.assertEqual(result["reply"].status, 200, result)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
