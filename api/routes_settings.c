@@ -1,0 +1,515 @@
+/* routes_settings.c — a project's ProjectSettings (the one object named
+ * `projectsettings`, plugins/projectsettings/README.md) and its runner
+ * Secret, both read and written with the caller's token.
+ *
+ * The ProjectSettings kind's set_defaults and validate run before a write,
+ * so a bad spec is a 422 naming each field rather than an object the
+ * controller later marks invalid. Changing spec.groupAccess also needs the
+ * right to create RoleBindings: the controller turns it into bindings, and
+ * an editor must not grant through the controller what they could not
+ * grant themselves.
+ *
+ * Runner secret values are never answered, logged or put in an error: GET
+ * shows key names only, PUT hands every value to log_secret before anything
+ * else and answers key names. Legacy credential fields of a ProjectSettings
+ * spec (anthropicApiKey, gitHubToken, gitLabToken) are left out of every
+ * answer for the same reason. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "api.h"
+
+#define GROUP "vteam.ambient-code"
+#define PS_NAME "projectsettings"
+#define DEFAULT_SECRET "ambient-runner-secrets"
+#define RUNNER_SECRETS_LABEL "ambient-code.io/runner-secrets"
+#define VALUE_MAX (64 * 1024)    /* bytes of one secret value */
+#define SECRET_MAX (1024 * 1024) /* bytes of a Secret's data, as Kubernetes limits it */
+#define KEYS_MAX 256
+
+static const struct amb_resource res_ps = {GROUP, "v1alpha1", "ProjectSettings", "projectsettings",
+                                           1};
+static const struct amb_resource res_secrets = {"", "v1", "Secret", "secrets", 1};
+static const char *const legacy_fields[] = {"anthropicApiKey", "gitHubToken", "gitLabToken"};
+
+static int require(struct api_req *r, const char *verb, const char *group, const char *resource,
+                   const char *project)
+{
+    struct api_access what = {verb, group, resource, NULL, project, NULL};
+    return api_require(r, &what);
+}
+
+/* The project param, checked, reviewed (verb on resource) and managed, or
+ * NULL after replying. */
+static const char *project_for(struct api_req *r, const char *verb, const char *group,
+                               const char *resource)
+{
+    const char *p = api_project_param(r);
+    json_t *ns;
+    if (!p || require(r, verb, group, resource, p) != 0 || !(ns = api_project_get(r, p)))
+        return NULL;
+    json_decref(ns);
+    return p;
+}
+
+/* ------------------------------------------------------------------------
+ * GET /api/projects/:project/project-settings
+ * ------------------------------------------------------------------------ */
+
+/* obj without the legacy credential fields (modified in place). */
+static json_t *redacted(json_t *obj)
+{
+    json_t *spec = json_object_get(obj, "spec");
+    for (size_t i = 0; spec && i < sizeof legacy_fields / sizeof legacy_fields[0]; i++)
+        json_object_del(spec, legacy_fields[i]);
+    return obj;
+}
+
+static void reply_no_settings(struct api_req *r, const char *p)
+{
+    char msg[160];
+    snprintf(msg, sizeof msg, "project \"%s\" has no ProjectSettings", p);
+    api_reply_error(r, 404, msg, NULL);
+}
+
+static void get_settings(struct api_req *r)
+{
+    const char *p = project_for(r, "get", GROUP, "projectsettings");
+    struct amb_ctx *ctx = p ? api_ctx(r) : NULL;
+    json_t *obj = NULL;
+    if (!ctx)
+        return;
+    struct amb_error *err = api_host->error_new();
+    int rc = err ? api_host->kube_get(ctx, &res_ps, p, PS_NAME, &obj, err) : AMB_ENOMEM;
+    if (rc == AMB_ENOTFOUND)
+        reply_no_settings(r, p);
+    else if (rc != AMB_OK)
+        api_reply_amb(r, rc, err);
+    else
+        api_reply_json(r, 200, redacted(json_incref(obj)));
+    json_decref(obj);
+    api_host->error_free(err);
+}
+
+/* ------------------------------------------------------------------------
+ * PUT /api/projects/:project/project-settings
+ * ------------------------------------------------------------------------ */
+
+/* The ProjectSettings kind as registered, or NULL when its plugin is not
+ * loaded (then Kubernetes' schema is the only check). */
+static const struct amb_kind *settings_kind(void **ud)
+{
+    const struct amb_kind *k;
+    for (size_t i = 0; api_host->kind_at(api_self, i, &k, ud) == AMB_OK; i++)
+        if (k->resource.plural && k->resource.group && strcmp(k->resource.plural, PS_NAME) == 0 &&
+            strcmp(k->resource.group, GROUP) == 0)
+            return k;
+    return NULL;
+}
+
+/* The body as the spec to write: the body itself, or its "spec" when it is
+ * a whole object. Checks what the kind cannot: the object's name and
+ * namespace. Returns the spec (borrowed) or NULL after replying. */
+static const json_t *spec_of(struct api_req *r, const char *p, const json_t *body)
+{
+    const json_t *spec = json_object_get(body, "spec");
+    const json_t *md = json_object_get(body, "metadata");
+    const char *name = json_string_value(json_object_get(md, "name"));
+    const char *ns = json_string_value(json_object_get(md, "namespace"));
+    if (!spec)
+        return body;
+    if (!json_is_object(spec)) {
+        api_reply_field(r, 400, "spec", "must be an object");
+        return NULL;
+    }
+    if (md && !json_is_object(md)) {
+        api_reply_field(r, 400, "metadata", "must be an object");
+        return NULL;
+    }
+    if (json_object_get(md, "name") && (!name || strcmp(name, PS_NAME) != 0)) {
+        api_reply_field(r, 422, "metadata.name",
+                        "must be projectsettings (one ProjectSettings per project)");
+        return NULL;
+    }
+    if (json_object_get(md, "namespace") && (!ns || strcmp(ns, p) != 0)) {
+        api_reply_field(r, 400, "metadata.namespace", "must be the project in the path");
+        return NULL;
+    }
+    return spec;
+}
+
+/* The object to write: on update the stored one's metadata (labels,
+ * finalizers and owners stay) with a new spec; resourceVersion from the
+ * body when it gives one, so a stale edit is a 409. New ref. */
+static json_t *settings_object(const char *p, const json_t *body, const json_t *spec,
+                               const json_t *old)
+{
+    const json_t *rv = json_object_get(json_object_get(body, "metadata"), "resourceVersion");
+    json_t *md = old ? json_deep_copy(json_object_get(old, "metadata"))
+                     : json_pack("{s:s,s:s}", "name", PS_NAME, "namespace", p);
+    if (md && json_is_string(rv))
+        json_object_set(md, "resourceVersion", (json_t *)rv);
+    if (md)
+        json_object_del(md, "managedFields");
+    return json_pack("{s:s,s:s,s:o*,s:O}", "apiVersion", GROUP "/v1alpha1", "kind",
+                     "ProjectSettings", "metadata", md, "spec", spec);
+}
+
+/* Redacts legacy credential values from every later log line before
+ * anything could log them. */
+static void hide_legacy(const json_t *spec)
+{
+    for (size_t i = 0; i < sizeof legacy_fields / sizeof legacy_fields[0]; i++) {
+        const char *v = json_string_value(json_object_get(spec, legacy_fields[i]));
+        if (v)
+            api_host->log_secret(api_self, v);
+    }
+}
+
+static int group_access_changed(const json_t *obj, const json_t *old)
+{
+    const json_t *a = json_object_get(json_object_get(obj, "spec"), "groupAccess");
+    const json_t *b = json_object_get(json_object_get(old, "spec"), "groupAccess");
+    size_t na = json_is_array(a) ? json_array_size(a) : 0;
+    size_t nb = json_is_array(b) ? json_array_size(b) : 0;
+    if (na == 0 && nb == 0)
+        return 0;
+    return !json_equal(a, b);
+}
+
+/* set_defaults, then validate; replies 422 with every cause. */
+static int run_kind(struct api_req *r, struct amb_ctx *ctx, json_t *obj, const json_t *old)
+{
+    void *ud = NULL;
+    const struct amb_kind *k = settings_kind(&ud);
+    struct amb_error *err = api_host->error_new();
+    int rc = err ? AMB_OK : AMB_ENOMEM;
+    if (k && rc == AMB_OK && k->set_defaults)
+        rc = k->set_defaults(ud, ctx, obj, err);
+    if (k && rc == AMB_OK && k->validate)
+        rc = k->validate(ud, ctx, obj, old, err);
+    if (rc != AMB_OK)
+        api_reply_amb(r, rc, err); /* AMB_EINVAL with named causes: 422 */
+    api_host->error_free(err);
+    return rc == AMB_OK ? 0 : -1;
+}
+
+/* Writes obj (create when old is NULL) with the caller's rights; replies. */
+static void write_settings(struct api_req *r, struct amb_ctx *ctx, const char *p, json_t *obj,
+                           const json_t *old)
+{
+    json_t *out = NULL;
+    struct amb_error *err = api_host->error_new();
+    int rc = !err ? AMB_ENOMEM
+             : old ? api_host->kube_update(ctx, &res_ps, p, obj, &out, err)
+                   : api_host->kube_create(ctx, &res_ps, p, obj, &out, err);
+    if (rc != AMB_OK)
+        api_reply_amb(r, rc, err);
+    else
+        api_reply_json(r, old ? 200 : 201, redacted(json_incref(out)));
+    json_decref(out);
+    api_host->error_free(err);
+}
+
+/* The stored ProjectSettings (new ref) in *old, NULL if there is none.
+ * Returns 0, or -1 after replying. */
+static int read_old(struct api_req *r, struct amb_ctx *ctx, const char *p, json_t **old)
+{
+    struct amb_error *err = api_host->error_new();
+    int rc = err ? api_host->kube_get(ctx, &res_ps, p, PS_NAME, old, err) : AMB_ENOMEM;
+    if (rc == AMB_ENOTFOUND) {
+        *old = NULL;
+        rc = AMB_OK;
+    } else if (rc != AMB_OK) {
+        *old = NULL;
+        api_reply_amb(r, rc, err);
+    }
+    api_host->error_free(err);
+    return rc == AMB_OK ? 0 : -1;
+}
+
+static void put_settings(struct api_req *r)
+{
+    const char *p = api_project_param(r);
+    const json_t *spec;
+    json_t *body = NULL, *old = NULL, *obj = NULL;
+    struct amb_ctx *ctx;
+    if (!p || api_body_object(r, 0, &body) != 0)
+        return;
+    hide_legacy(json_object_get(body, "spec") ? json_object_get(body, "spec") : body);
+    if (!(spec = spec_of(r, p, body)) || !project_for(r, "update", GROUP, "projectsettings") ||
+        !(ctx = api_ctx(r)) || read_old(r, ctx, p, &old) != 0)
+        goto out;
+    if (!old && require(r, "create", GROUP, "projectsettings", p) != 0)
+        goto out;
+    if (!(obj = settings_object(p, body, spec, old))) {
+        api_reply_error(r, 500, "out of memory", NULL);
+        goto out;
+    }
+    if (run_kind(r, ctx, obj, old) != 0)
+        goto out;
+    if (group_access_changed(obj, old) &&
+        require(r, "create", "rbac.authorization.k8s.io", "rolebindings", p) != 0)
+        goto out;
+    write_settings(r, ctx, p, obj, old);
+out:
+    json_decref(obj);
+    json_decref(old);
+    json_decref(body);
+}
+
+/* ------------------------------------------------------------------------
+ * GET/PUT /api/projects/:project/runner-secrets
+ * ------------------------------------------------------------------------ */
+
+/* The runner Secret's name: the ProjectSettings' spec.runnerSecretsName, or
+ * the default when there is none. Returns 0, or -1 after replying. */
+static int secret_name(struct api_req *r, struct amb_ctx *ctx, const char *p, char *out,
+                       size_t len)
+{
+    json_t *ps = NULL;
+    if (read_old(r, ctx, p, &ps) != 0)
+        return -1;
+    const char *name = json_string_value(
+        json_object_get(json_object_get(ps, "spec"), "runnerSecretsName"));
+    int ok = !name || !*name || api_is_dns_subdomain(name);
+    if (ok)
+        snprintf(out, len, "%s", name && *name ? name : DEFAULT_SECRET);
+    else
+        api_reply_error(r, 409,
+                        "the project's ProjectSettings spec.runnerSecretsName is not a valid "
+                        "Secret name",
+                        NULL);
+    json_decref(ps);
+    return ok ? 0 : -1;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* {"secretName", "keys": [sorted names of data]}: never a value. */
+static json_t *keys_answer(const char *name, const json_t *data)
+{
+    size_t n = json_object_size(data), i = 0;
+    const char **keys = calloc(n ? n : 1, sizeof *keys);
+    const char *k;
+    json_t *v, *arr = json_array();
+    if (!keys || !arr) {
+        free(keys);
+        json_decref(arr);
+        return NULL;
+    }
+    json_object_foreach((json_t *)data, k, v)
+        keys[i++] = k;
+    qsort(keys, n, sizeof *keys, cmp_str);
+    for (i = 0; i < n; i++)
+        json_array_append_new(arr, json_string(keys[i]));
+    free(keys);
+    return json_pack("{s:s,s:o}", "secretName", name, "keys", arr);
+}
+
+/* The runner Secret (new ref) in *out, NULL when it does not exist.
+ * Returns 0, or -1 after replying. */
+static int read_secret(struct api_req *r, struct amb_ctx *ctx, const char *p, const char *name,
+                       json_t **out)
+{
+    struct amb_error *err = api_host->error_new();
+    int rc = err ? api_host->kube_get(ctx, &res_secrets, p, name, out, err) : AMB_ENOMEM;
+    if (rc == AMB_ENOTFOUND) {
+        *out = NULL;
+        rc = AMB_OK;
+    } else if (rc != AMB_OK) {
+        *out = NULL;
+        api_reply_amb(r, rc, err);
+    }
+    api_host->error_free(err);
+    return rc == AMB_OK ? 0 : -1;
+}
+
+static void get_runner_secrets(struct api_req *r)
+{
+    const char *p = project_for(r, "get", "", "secrets");
+    struct amb_ctx *ctx = p ? api_ctx(r) : NULL;
+    char name[256];
+    json_t *secret = NULL;
+    if (!ctx || secret_name(r, ctx, p, name, sizeof name) != 0 ||
+        read_secret(r, ctx, p, name, &secret) != 0)
+        return;
+    json_t *answer = keys_answer(name, json_object_get(secret, "data"));
+    if (answer)
+        api_reply_json(r, 200, answer);
+    else
+        api_reply_error(r, 500, "out of memory", NULL);
+    json_decref(secret);
+}
+
+static int env_name_ok(const char *s)
+{
+    if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
+        return 0;
+    for (s++; *s; s++)
+        if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+              *s == '_'))
+            return 0;
+    return 1;
+}
+
+/* Hands every string value to log_secret, then checks the data. Keys are
+ * shown in messages (they are names), values never. */
+static int check_data(struct api_req *r, const json_t *data)
+{
+    const char *k;
+    json_t *v;
+    size_t total = 0;
+    char msg[400];
+    if (!json_is_object(data)) {
+        api_reply_field(r, 400, "data", "required: an object of KEY: value strings");
+        return -1;
+    }
+    json_object_foreach((json_t *)data, k, v)
+        if (json_is_string(v))
+            api_host->log_secret(api_self, json_string_value(v));
+    if (json_object_size(data) > KEYS_MAX) {
+        api_reply_field(r, 400, "data", "must have at most 256 keys");
+        return -1;
+    }
+    json_object_foreach((json_t *)data, k, v) {
+        if (strlen(k) > 253 || !env_name_ok(k)) {
+            api_reply_field(r, 400, "data",
+                            "every key must be an environment variable name "
+                            "([A-Za-z_][A-Za-z0-9_]*, at most 253 characters)");
+            return -1;
+        }
+        snprintf(msg, sizeof msg, "data.%s", k);
+        if (!json_is_string(v) || json_string_length(v) > VALUE_MAX) {
+            api_reply_field(r, 400, msg, "must be a string of at most 65536 bytes");
+            return -1;
+        }
+        total += strlen(k) + 4 * ((json_string_length(v) + 2) / 3);
+    }
+    if (total > SECRET_MAX) {
+        api_reply_field(r, 413, "data", "must be at most 1 MiB in all (base64-encoded)");
+        return -1;
+    }
+    return 0;
+}
+
+/* base64 of a value as a JSON string; the plain copy is wiped. New ref. */
+static json_t *b64_string(const char *v, size_t n)
+{
+    size_t len = 4 * ((n + 2) / 3) + 1;
+    unsigned char *buf = malloc(len);
+    json_t *s;
+    if (!buf)
+        return NULL;
+    EVP_EncodeBlock(buf, (const unsigned char *)v, (int)n);
+    s = json_string((const char *)buf);
+    OPENSSL_cleanse(buf, len);
+    free(buf);
+    return s;
+}
+
+static json_t *encoded_data(const json_t *data)
+{
+    json_t *out = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)data, k, v) {
+        json_t *e = out ? b64_string(json_string_value(v), json_string_length(v)) : NULL;
+        if (!e || json_object_set_new(out, k, e) != 0) {
+            json_decref(out);
+            return NULL;
+        }
+    }
+    return out;
+}
+
+/* The Secret to write: the stored one with new data (stringData dropped,
+ * our label added), or a new Opaque one. data is stolen. New ref. */
+static json_t *secret_object(const char *p, const char *name, json_t *data, const json_t *old)
+{
+    json_t *obj = old ? json_deep_copy(old)
+                      : json_pack("{s:s,s:s,s:s,s:{s:s,s:s}}", "apiVersion", "v1", "kind",
+                                  "Secret", "type", "Opaque", "metadata", "name", name,
+                                  "namespace", p);
+    json_t *md = json_object_get(obj, "metadata");
+    json_t *labels = json_object_get(md, "labels");
+    if (md && !json_is_object(labels)) {
+        labels = json_object();
+        json_object_set_new(md, "labels", labels);
+    }
+    if (!obj || !data || !json_is_object(labels) ||
+        json_object_set_new(labels, RUNNER_SECRETS_LABEL, json_string("true")) != 0) {
+        json_decref(obj);
+        json_decref(data);
+        return NULL;
+    }
+    json_object_del(md, "managedFields");
+    json_object_del(obj, "stringData");
+    json_object_set_new(obj, "data", data);
+    return obj;
+}
+
+static void write_secret(struct api_req *r, struct amb_ctx *ctx, const char *p, const char *name,
+                         const json_t *data, const json_t *old)
+{
+    json_t *obj = secret_object(p, name, encoded_data(data), old);
+    struct amb_error *err = api_host->error_new();
+    int rc = !obj || !err ? AMB_ENOMEM
+             : old        ? api_host->kube_update(ctx, &res_secrets, p, obj, NULL, err)
+                          : api_host->kube_create(ctx, &res_secrets, p, obj, NULL, err);
+    json_t *answer = rc == AMB_OK ? keys_answer(name, data) : NULL;
+    if (rc != AMB_OK)
+        api_reply_amb(r, rc, err);
+    else if (!answer)
+        api_reply_error(r, 500, "out of memory", NULL);
+    else
+        api_reply_json(r, 200, answer);
+    if (rc == AMB_OK)
+        api_host->log(api_self, AMB_LOG_INFO, "runner secrets replaced", "project", p, "secret",
+                      name, "user", r->user, NULL);
+    json_decref(obj);
+    api_host->error_free(err);
+}
+
+static void put_runner_secrets(struct api_req *r)
+{
+    const char *p = api_project_param(r);
+    json_t *body = NULL, *old = NULL;
+    struct amb_ctx *ctx;
+    char name[256];
+    if (!p || api_body_object(r, 0, &body) != 0)
+        return;
+    if (check_data(r, json_object_get(body, "data")) != 0 ||
+        !project_for(r, "update", "", "secrets") || !(ctx = api_ctx(r)) ||
+        secret_name(r, ctx, p, name, sizeof name) != 0 || read_secret(r, ctx, p, name, &old) != 0)
+        goto out;
+    if (old || require(r, "create", "", "secrets", p) == 0)
+        write_secret(r, ctx, p, name, json_object_get(body, "data"), old);
+out:
+    json_decref(old);
+    json_decref(body);
+}
+
+void api_routes_settings(struct api_router *rt)
+{
+    static const struct {
+        const char *method, *pattern;
+        api_handler fn;
+    } routes[] = {
+        {"GET", "/api/projects/:project/project-settings", get_settings},
+        {"PUT", "/api/projects/:project/project-settings", put_settings},
+        {"GET", "/api/projects/:project/runner-secrets", get_runner_secrets},
+        {"PUT", "/api/projects/:project/runner-secrets", put_runner_secrets},
+    };
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+        if (api_router_add(rt, routes[i].method, routes[i].pattern, routes[i].fn, 0) != 0)
+            api_host->log(api_self, AMB_LOG_ERROR, "could not add route", "pattern",
+                          routes[i].pattern, NULL);
+}
