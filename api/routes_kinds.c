@@ -1,0 +1,703 @@
+/* routes_kinds.c — generic REST for every registered namespaced kind:
+ *
+ *   GET    /api/projects/:project/<segment>         list (limit, continue)
+ *   POST   /api/projects/:project/<segment>         create
+ *   GET    /api/projects/:project/<segment>/:name   read
+ *   PUT    /api/projects/:project/<segment>/:name   replace (needs resourceVersion)
+ *   PATCH  /api/projects/:project/<segment>/:name   JSON merge patch (RFC 7386)
+ *   DELETE /api/projects/:project/<segment>/:name   delete
+ *
+ * <segment> is the kind's rest_plural, else its plural. Every Kubernetes call
+ * is made as the caller (api_ctx), so Kubernetes RBAC decides; writes also
+ * ask a SelfSubjectAccessReview first to answer 401/403 themselves. Writes
+ * run the kind's set_defaults then validate (as admission would), and a
+ * validation failure is 422 with one detail per bad field.
+ *
+ * The status subresource is never written here: a `status` in a body is
+ * dropped (the reconciler and the runner own it, through /status).
+ *
+ * Path parameters are checked (project a DNS label, name a DNS subdomain)
+ * before any call, so nothing like ".." or "a/b" ever reaches a URL. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+
+#define MAX_KINDS 64
+#define LIST_LIMIT_DEFAULT 100
+#define LIST_LIMIT_MAX 500
+
+/* Borrowed from the host (its copies live until the plugin is unloaded). */
+struct kind_entry {
+    const struct amb_kind *kind;
+    void *ud;
+    const char *segment;
+};
+
+/* Written once by api_routes_kinds on the main thread before serving. */
+static struct kind_entry kinds[MAX_KINDS];
+static size_t n_kinds;
+
+static const char *segment_of(const struct amb_kind *k)
+{
+    return k->rest_plural && *k->rest_plural ? k->rest_plural : k->resource.plural;
+}
+
+const struct amb_kind *api_kind_find(const char *group, const char *plural, void **user_data)
+{
+    for (size_t i = 0; i < n_kinds; i++) {
+        const struct amb_resource *res = &kinds[i].kind->resource;
+        if (strcmp(res->group, group) == 0 && strcmp(res->plural, plural) == 0) {
+            if (user_data)
+                *user_data = kinds[i].ud;
+            return kinds[i].kind;
+        }
+    }
+    return NULL;
+}
+
+/* ---- replies ---- */
+
+/* 400 {"error": "<field>: <message>", "details": [{"field", "message"}]} */
+static void bad_request(struct api_req *r, const char *field, const char *fmt, ...)
+    AMB_PRINTF(3, 4);
+static void bad_request(struct api_req *r, const char *field, const char *fmt, ...)
+{
+    char msg[512], line[640];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    snprintf(line, sizeof line, "%s: %s", field, msg);
+    json_t *details = json_pack("[{s:s, s:s}]", "field", field, "message", msg);
+    api_reply_error(r, 400, line, details);
+}
+
+static struct amb_error *new_error(struct api_req *r)
+{
+    struct amb_error *err = api_host->error_new();
+    if (!err)
+        api_reply_error(r, 500, "out of memory", NULL);
+    return err;
+}
+
+/* The causes that name a field (what validate reports per its contract);
+ * all of them when none does. Causes without a field can be left behind by
+ * calls a callback made and then judged harmless (a kube_get answering 404
+ * for an absent ProjectSettings), and are not violations. */
+static json_t *violations(const json_t *causes)
+{
+    json_t *named = json_array();
+    size_t i;
+    const json_t *c;
+    json_array_foreach(causes, i, c) {
+        if (json_is_string(json_object_get(c, "field")))
+            json_array_append(named, (json_t *)c);
+    }
+    if (named && json_array_size(named) == 0 && json_is_array(causes)) {
+        json_decref(named);
+        return json_deep_copy(causes);
+    }
+    return named;
+}
+
+/* 422 like Kubernetes: `Kind "name" is invalid: field: message`, details
+ * the violations. */
+static void reply_invalid(struct api_req *r, const struct amb_kind *k, const json_t *obj,
+                          const struct amb_error *err)
+{
+    json_t *e = api_host->error_to_json(err);
+    json_t *details = violations(json_object_get(e, "causes"));
+    json_t *first = json_array_get(details, 0);
+    const char *field = json_string_value(json_object_get(first, "field"));
+    const char *msg = json_string_value(json_object_get(first, "message"));
+    if (!msg)
+        msg = json_string_value(json_object_get(e, "message"));
+    const json_t *meta = json_object_get(obj, "metadata");
+    const char *name = json_string_value(json_object_get(meta, "name"));
+    if (!name)
+        name = json_string_value(json_object_get(meta, "generateName"));
+    char line[1024];
+    snprintf(line, sizeof line, "%s \"%s\" is invalid%s%s%s%s", k->resource.kind,
+             name ? name : "", msg ? ": " : "", field ? field : "", field && msg ? ": " : "",
+             msg ? msg : "");
+    api_reply_error(r, 422, line, details);
+    json_decref(e);
+}
+
+/* ---- request parts ---- */
+
+/* The kind of the matched route: its literal segment after
+ * /api/projects/:project/ (the project is checked to hold no '/' first). */
+static const struct kind_entry *route_kind(struct api_req *r)
+{
+    /* "/api/projects/<project>/<segment>[/...]": the segment follows the
+     * fourth '/'. */
+    const char *p = r->path ? r->path : "";
+    for (int i = 0; i < 4 && p; i++) {
+        p = strchr(p, '/');
+        if (p)
+            p++;
+    }
+    if (p) {
+        size_t n = strcspn(p, "/");
+        for (size_t i = 0; i < n_kinds; i++)
+            if (strlen(kinds[i].segment) == n && strncmp(kinds[i].segment, p, n) == 0)
+                return &kinds[i];
+    }
+    api_reply_error(r, 404, "no such resource", NULL);
+    return NULL;
+}
+
+/* The checked path parameters; replies 400 naming the bad one. */
+static int path_params(struct api_req *r, int with_name, const char **project, const char **name)
+{
+    *project = api_param(r, "project");
+    if (!api_is_dns_label(*project)) {
+        bad_request(r, "project", "must be a DNS-1123 label ([a-z0-9-], at most 63 characters)");
+        return -1;
+    }
+    if (!with_name)
+        return 0;
+    *name = api_param(r, "name");
+    if (!api_is_dns_subdomain(*name)) {
+        bad_request(r, "name", "must be a DNS-1123 subdomain ([a-z0-9.-], at most 253 characters)");
+        return -1;
+    }
+    return 0;
+}
+
+static int require(struct api_req *r, const struct amb_kind *k, const char *verb, const char *ns,
+                   const char *name)
+{
+    struct api_access what = {
+        .verb = verb,
+        .group = k->resource.group,
+        .resource = k->resource.plural,
+        .subresource = NULL,
+        .ns = ns,
+        .name = name,
+    };
+    return api_require(r, &what);
+}
+
+static void version_of(const struct amb_resource *res, char *buf, size_t len)
+{
+    if (*res->group)
+        snprintf(buf, len, "%s/%s", res->group, res->version);
+    else
+        snprintf(buf, len, "%s", res->version);
+}
+
+/* A string member key of obj must be absent or equal want (400 if not). */
+static int expect_string(struct api_req *r, const json_t *obj, const char *key, const char *field,
+                         const char *want)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (!v || (json_is_string(v) && strcmp(json_string_value(v), want) == 0))
+        return 0;
+    bad_request(r, field, "must be \"%s\"", want);
+    return -1;
+}
+
+/* Fills apiVersion, kind and metadata.namespace (a different value given is
+ * a 400) and drops status. */
+static int set_identity(struct api_req *r, const struct amb_kind *k, json_t *obj, const char *ns)
+{
+    char av[256];
+    version_of(&k->resource, av, sizeof av);
+    if (expect_string(r, obj, "apiVersion", "apiVersion", av) ||
+        expect_string(r, obj, "kind", "kind", k->resource.kind))
+        return -1;
+    json_t *meta = json_object_get(obj, "metadata");
+    if (meta && !json_is_object(meta)) {
+        bad_request(r, "metadata", "must be an object");
+        return -1;
+    }
+    if (!meta) {
+        meta = json_object();
+        if (!meta || json_object_set_new(obj, "metadata", meta)) {
+            api_reply_error(r, 500, "out of memory", NULL);
+            return -1;
+        }
+    }
+    if (expect_string(r, meta, "namespace", "metadata.namespace", ns))
+        return -1;
+    if (json_object_set_new(obj, "apiVersion", json_string(av)) ||
+        json_object_set_new(obj, "kind", json_string(k->resource.kind)) ||
+        json_object_set_new(meta, "namespace", json_string(ns))) {
+        api_reply_error(r, 500, "out of memory", NULL);
+        return -1;
+    }
+    json_object_del(obj, "status");
+    return 0;
+}
+
+/* A create needs metadata.name (a DNS subdomain) or metadata.generateName. */
+static int check_create_name(struct api_req *r, const json_t *obj)
+{
+    const json_t *meta = json_object_get(obj, "metadata");
+    const json_t *name = json_object_get(meta, "name");
+    if (name) {
+        if (api_is_dns_subdomain(json_string_value(name)))
+            return 0;
+        bad_request(r, "metadata.name", "must be a DNS-1123 subdomain ([a-z0-9.-], at most "
+                                        "253 characters, alphanumeric at both ends)");
+        return -1;
+    }
+    const char *gen = json_string_value(json_object_get(meta, "generateName"));
+    char probe[256];
+    if (gen && strlen(gen) < 200) {
+        snprintf(probe, sizeof probe, "%sx", gen);
+        if (api_is_dns_subdomain(probe))
+            return 0;
+        bad_request(r, "metadata.generateName", "must be the start of a DNS-1123 subdomain");
+        return -1;
+    }
+    bad_request(r, "metadata.name", "is required (or metadata.generateName)");
+    return -1;
+}
+
+/* One kind callback with an error of its own; replies on failure. */
+static int run_callback(struct api_req *r, const struct kind_entry *e, struct amb_ctx *ctx,
+                        json_t *obj, const json_t *old, int validate)
+{
+    struct amb_error *err = new_error(r);
+    if (!err)
+        return -1;
+    int rc = validate ? e->kind->validate(e->ud, ctx, obj, old, err)
+                      : e->kind->set_defaults(e->ud, ctx, obj, err);
+    if (rc == AMB_EINVAL)
+        reply_invalid(r, e->kind, obj, err);
+    else if (rc != AMB_OK)
+        api_reply_amb(r, rc, err);
+    api_host->error_free(err);
+    return rc == AMB_OK ? 0 : -1;
+}
+
+/* set_defaults then validate, as admission would (on every write, so a field
+ * a PUT or patch clears gets its default again); replies on failure. */
+static int admit(struct api_req *r, const struct kind_entry *e, struct amb_ctx *ctx, json_t *obj,
+                 const json_t *old)
+{
+    if (e->kind->set_defaults && run_callback(r, e, ctx, obj, old, 0))
+        return -1;
+    if (e->kind->validate && run_callback(r, e, ctx, obj, old, 1))
+        return -1;
+    return 0;
+}
+
+/* The stored object, as the caller reads it; replies on failure. */
+static int read_current(struct api_req *r, struct amb_ctx *ctx, const struct amb_kind *k,
+                        const char *ns, const char *name, json_t **out)
+{
+    struct amb_error *err = new_error(r);
+    if (!err)
+        return -1;
+    int rc = api_host->kube_get(ctx, &k->resource, ns, name, out, err);
+    if (rc != AMB_OK)
+        api_reply_amb(r, rc, err);
+    api_host->error_free(err);
+    return rc == AMB_OK ? 0 : -1;
+}
+
+/* kube_update as the caller; replies 200 with the stored object or the error. */
+static void update_and_reply(struct api_req *r, struct amb_ctx *ctx, const struct amb_kind *k,
+                             const char *ns, const json_t *obj)
+{
+    struct amb_error *err = new_error(r);
+    if (!err)
+        return;
+    json_t *stored = NULL;
+    int rc = api_host->kube_update(ctx, &k->resource, ns, obj, &stored, err);
+    if (rc == AMB_OK)
+        api_reply_json(r, 200, stored);
+    else
+        api_reply_amb(r, rc, err);
+    api_host->error_free(err);
+}
+
+/* ---- shared create ---- */
+
+static const struct kind_entry *entry_of(const struct amb_kind *k)
+{
+    for (size_t i = 0; i < n_kinds; i++)
+        if (kinds[i].kind == k)
+            return &kinds[i];
+    return NULL;
+}
+
+int api_kind_create(struct api_req *r, const struct amb_kind *kind, void *user_data,
+                    const char *ns, json_t *obj, json_t **stored)
+{
+    *stored = NULL;
+    struct kind_entry local = {kind, user_data, segment_of(kind)};
+    const struct kind_entry *e = entry_of(kind);
+    if (!e)
+        e = &local;
+    if (set_identity(r, kind, obj, ns) || check_create_name(r, obj) ||
+        require(r, kind, "create", ns, NULL))
+        return -1;
+    struct amb_ctx *ctx = api_ctx(r);
+    if (!ctx || admit(r, e, ctx, obj, NULL))
+        return -1;
+    struct amb_error *err = new_error(r);
+    if (!err)
+        return -1;
+    int rc = api_host->kube_create(ctx, &kind->resource, ns, obj, stored, err);
+    if (rc != AMB_OK)
+        api_reply_amb(r, rc, err);
+    api_host->error_free(err);
+    return rc == AMB_OK ? 0 : -1;
+}
+
+/* The hooks for other create shapes, by the kind they serve. */
+static const struct api_create_hook *hook_for(const struct amb_kind *k)
+{
+    static const struct api_create_hook *const hooks[] = {&api_sessions_create_hook};
+    for (size_t i = 0; i < sizeof hooks / sizeof hooks[0]; i++)
+        if (strcmp(hooks[i]->group, k->resource.group) == 0 &&
+            strcmp(hooks[i]->plural, k->resource.plural) == 0)
+            return hooks[i];
+    return NULL;
+}
+
+/* ---- handlers ---- */
+
+static void handle_create(struct api_req *r)
+{
+    const char *project = NULL, *name = NULL;
+    if (path_params(r, 0, &project, &name))
+        return;
+    const struct kind_entry *e = route_kind(r);
+    json_t *body = NULL, *obj = NULL, *stored = NULL;
+    if (!e || api_body_object(r, 0, &body))
+        return;
+    const struct api_create_hook *hook = hook_for(e->kind);
+    int translated = hook ? hook->translate(r, body, &obj) : 0;
+    if (translated < 0)
+        goto done;
+    if (!translated)
+        obj = json_incref(body);
+    if (api_kind_create(r, e->kind, e->ud, project, obj, &stored))
+        goto done;
+    json_t *reply = translated && hook->created ? hook->created(stored) : NULL;
+    api_reply_json(r, 201, reply ? reply : json_incref(stored));
+done:
+    json_decref(stored);
+    json_decref(obj);
+    json_decref(body);
+}
+
+static void handle_get(struct api_req *r)
+{
+    const char *project, *name;
+    if (path_params(r, 1, &project, &name))
+        return;
+    const struct kind_entry *e = route_kind(r);
+    struct amb_ctx *ctx = e ? api_ctx(r) : NULL;
+    json_t *obj = NULL;
+    if (ctx && read_current(r, ctx, e->kind, project, name, &obj) == 0)
+        api_reply_json(r, 200, obj);
+}
+
+/* "limit=N[&continue=...][&labelSelector=...]" from the request's query;
+ * replies 400 on a bad limit. *limit gets the effective limit. */
+static char *list_query(struct api_req *r, long *limit)
+{
+    const char *l = api_query(r, "limit");
+    *limit = LIST_LIMIT_DEFAULT;
+    if (l && *l) {
+        char *end = NULL;
+        long v = strtol(l, &end, 10);
+        if (*end || v < 1) {
+            bad_request(r, "limit", "must be a positive integer (at most %d)", LIST_LIMIT_MAX);
+            return NULL;
+        }
+        *limit = v > LIST_LIMIT_MAX ? LIST_LIMIT_MAX : v;
+    }
+    const char *keys[] = {"continue", "labelSelector"};
+    char *escaped[2] = {NULL, NULL};
+    for (int i = 0; i < 2; i++) {
+        const char *v = api_query(r, keys[i]);
+        if (v && *v)
+            escaped[i] = evhttp_uriencode(v, -1, 0);
+    }
+    size_t n = 32 + (escaped[0] ? strlen(escaped[0]) + 10 : 0) +
+               (escaped[1] ? strlen(escaped[1]) + 15 : 0);
+    char *q = malloc(n);
+    if (q)
+        snprintf(q, n, "limit=%ld%s%s%s%s", *limit, escaped[0] ? "&continue=" : "",
+                 escaped[0] ? escaped[0] : "", escaped[1] ? "&labelSelector=" : "",
+                 escaped[1] ? escaped[1] : "");
+    else
+        api_reply_error(r, 500, "out of memory", NULL);
+    free(escaped[0]);
+    free(escaped[1]);
+    return q;
+}
+
+/* {"items", "limit", "hasMore", "continue"?} from a List page; items get
+ * apiVersion and kind when the server left them out. */
+static json_t *list_reply(const struct amb_kind *k, json_t *page, long limit)
+{
+    char av[256];
+    version_of(&k->resource, av, sizeof av);
+    json_t *items = json_object_get(page, "items");
+    items = json_is_array(items) ? json_incref(items) : json_array();
+    size_t i;
+    json_t *it;
+    json_array_foreach(items, i, it) {
+        if (!json_object_get(it, "apiVersion"))
+            json_object_set_new(it, "apiVersion", json_string(av));
+        if (!json_object_get(it, "kind"))
+            json_object_set_new(it, "kind", json_string(k->resource.kind));
+    }
+    const char *cont =
+        json_string_value(json_object_get(json_object_get(page, "metadata"), "continue"));
+    int more = cont && *cont;
+    json_t *out = json_pack("{s:o, s:I, s:b}", "items", items, "limit", (json_int_t)limit,
+                            "hasMore", more);
+    if (out && more)
+        json_object_set_new(out, "continue", json_string(cont));
+    return out;
+}
+
+static void handle_list(struct api_req *r)
+{
+    const char *project, *name = NULL;
+    if (path_params(r, 0, &project, &name))
+        return;
+    const struct kind_entry *e = route_kind(r);
+    struct amb_ctx *ctx = e ? api_ctx(r) : NULL;
+    long limit = 0;
+    char *query = ctx ? list_query(r, &limit) : NULL;
+    struct amb_error *err = query ? new_error(r) : NULL;
+    if (!err)
+        goto done;
+    json_t *page = NULL;
+    int rc = api_host->kube_list_page(ctx, &e->kind->resource, project, query, &page, err);
+    if (rc == AMB_OK) {
+        json_t *out = list_reply(e->kind, page, limit);
+        if (out)
+            api_reply_json(r, 200, out);
+        else
+            api_reply_error(r, 500, "out of memory", NULL);
+    } else {
+        api_reply_amb(r, rc, err);
+    }
+    json_decref(page);
+done:
+    api_host->error_free(err);
+    free(query);
+}
+
+/* metadata.name of a body for :name must be absent or equal it. */
+static int same_name(struct api_req *r, const json_t *obj, const char *name)
+{
+    return expect_string(r, json_object_get(obj, "metadata"), "name", "metadata.name", name);
+}
+
+static void handle_put(struct api_req *r)
+{
+    const char *project, *name;
+    if (path_params(r, 1, &project, &name))
+        return;
+    const struct kind_entry *e = route_kind(r);
+    json_t *body = NULL, *current = NULL;
+    if (!e || api_body_object(r, 0, &body))
+        return;
+    const char *rv = json_string_value(
+        json_object_get(json_object_get(body, "metadata"), "resourceVersion"));
+    if (!rv || !*rv) {
+        bad_request(r, "metadata.resourceVersion",
+                    "is required: the version the object was read at (a GET gives it)");
+        goto done;
+    }
+    if (same_name(r, body, name) || set_identity(r, e->kind, body, project) ||
+        require(r, e->kind, "update", project, name))
+        goto done;
+    json_object_set_new(json_object_get(body, "metadata"), "name", json_string(name));
+    struct amb_ctx *ctx = api_ctx(r);
+    if (!ctx || read_current(r, ctx, e->kind, project, name, &current) ||
+        admit(r, e, ctx, body, current))
+        goto done;
+    update_and_reply(r, ctx, e->kind, project, body);
+done:
+    json_decref(current);
+    json_decref(body);
+}
+
+/* RFC 7386 merge of patch (an object) into target (an object), in place. */
+static int merge_patch(json_t *target, const json_t *patch)
+{
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)patch, key, value) {
+        if (json_is_null(value)) {
+            json_object_del(target, key);
+            continue;
+        }
+        if (!json_is_object(value)) {
+            if (json_object_set_new(target, key, json_deep_copy(value)))
+                return -1;
+            continue;
+        }
+        json_t *sub = json_object_get(target, key);
+        if (!json_is_object(sub)) {
+            sub = json_object();
+            if (json_object_set_new(target, key, sub))
+                return -1;
+        }
+        if (merge_patch(sub, value))
+            return -1;
+    }
+    return 0;
+}
+
+/* A patch cannot rename, nor drop the resourceVersion it is written at. */
+static int keep_identity(struct api_req *r, json_t *obj, const json_t *current, const char *name)
+{
+    json_t *meta = json_object_get(obj, "metadata");
+    const json_t *rv = json_object_get(meta, "resourceVersion");
+    if (json_object_set_new(meta, "name", json_string(name)) ||
+        (!json_is_string(rv) && json_object_set(meta, "resourceVersion",
+                                                json_object_get(json_object_get(current, "metadata"),
+                                                                "resourceVersion")))) {
+        api_reply_error(r, 500, "out of memory", NULL);
+        return -1;
+    }
+    return 0;
+}
+
+static void handle_patch(struct api_req *r)
+{
+    const char *project, *name;
+    if (path_params(r, 1, &project, &name))
+        return;
+    const struct kind_entry *e = route_kind(r);
+    json_t *patch = NULL, *current = NULL, *obj = NULL;
+    if (!e || api_body_object(r, 1, &patch))
+        return;
+    json_object_del(patch, "status");
+    if (same_name(r, patch, name) || require(r, e->kind, "patch", project, name))
+        goto done;
+    struct amb_ctx *ctx = api_ctx(r);
+    if (!ctx || read_current(r, ctx, e->kind, project, name, &current))
+        goto done;
+    /* The merge is made here on the version read, and written with that
+     * resourceVersion (unless the patch names one), so validation sees what
+     * is stored and a concurrent write in between is a 409, not lost. */
+    obj = json_deep_copy(current);
+    if (!obj || merge_patch(obj, patch)) {
+        api_reply_error(r, 500, "out of memory", NULL);
+        goto done;
+    }
+    if (set_identity(r, e->kind, obj, project) || keep_identity(r, obj, current, name) ||
+        admit(r, e, ctx, obj, current))
+        goto done;
+    update_and_reply(r, ctx, e->kind, project, obj);
+done:
+    json_decref(obj);
+    json_decref(current);
+    json_decref(patch);
+}
+
+static void handle_delete(struct api_req *r)
+{
+    const char *project, *name;
+    if (path_params(r, 1, &project, &name))
+        return;
+    const struct kind_entry *e = route_kind(r);
+    if (!e || require(r, e->kind, "delete", project, name))
+        return;
+    struct amb_ctx *ctx = api_ctx(r);
+    json_t *current = NULL;
+    /* kube_delete treats "already gone" as done; the caller is told 404. */
+    if (!ctx || read_current(r, ctx, e->kind, project, name, &current))
+        return;
+    json_decref(current);
+    struct amb_error *err = new_error(r);
+    if (!err)
+        return;
+    int rc = api_host->kube_delete(ctx, &e->kind->resource, project, name, "Background", err);
+    if (rc == AMB_OK) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s \"%s\" deleted", e->kind->resource.kind, name);
+        api_reply_json(r, 200, json_pack("{s:s}", "message", msg));
+    } else {
+        api_reply_amb(r, rc, err);
+    }
+    api_host->error_free(err);
+}
+
+/* ---- registration ---- */
+
+static int add_routes(struct api_router *rt, const char *segment, struct amb_error *err)
+{
+    char base[256], one[300];
+    snprintf(base, sizeof base, "/api/projects/:project/%s", segment);
+    snprintf(one, sizeof one, "%s/:name", base);
+    struct {
+        const char *method, *pattern;
+        api_handler fn;
+    } routes[] = {
+        {"GET", base, handle_list},   {"POST", base, handle_create},
+        {"GET", one, handle_get},     {"PUT", one, handle_put},
+        {"PATCH", one, handle_patch}, {"DELETE", one, handle_delete},
+    };
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        int rc = api_router_add(rt, routes[i].method, routes[i].pattern, routes[i].fn, 0);
+        if (rc != AMB_OK)
+            return api_host->error_set(err, rc < 0 ? rc : AMB_EINTERNAL, NULL,
+                                       "cannot add route %s %s", routes[i].method,
+                                       routes[i].pattern);
+    }
+    return AMB_OK;
+}
+
+static int add_kind(struct api_router *rt, const struct amb_kind *k, void *ud,
+                    struct amb_error *err)
+{
+    const char *segment = segment_of(k);
+    if (!api_is_dns_label(segment))
+        return api_host->error_set(err, AMB_EINVAL, NULL,
+                                   "kind %s: REST segment \"%s\" is not a DNS-1123 label",
+                                   k->resource.kind, segment);
+    for (size_t i = 0; i < n_kinds; i++)
+        if (strcmp(kinds[i].segment, segment) == 0)
+            return api_host->error_set(err, AMB_EEXIST, NULL,
+                                       "kinds %s and %s both want /api/projects/:project/%s",
+                                       kinds[i].kind->resource.kind, k->resource.kind, segment);
+    if (n_kinds == MAX_KINDS)
+        return api_host->error_set(err, AMB_ETOOLARGE, NULL, "more than %d kinds", MAX_KINDS);
+    int rc = add_routes(rt, segment, err);
+    if (rc != AMB_OK)
+        return rc;
+    kinds[n_kinds++] = (struct kind_entry){k, ud, segment};
+    return AMB_OK;
+}
+
+int api_routes_kinds(struct api_router *rt, struct amb_error *err)
+{
+    n_kinds = 0;
+    if (!AMB_HAS(api_host, kind_at) || !AMB_HAS(api_host, kube_list_page) ||
+        !AMB_HAS(api_host, error_to_json)) {
+        /* plugin.c already warned: an older host serves the public routes only. */
+        api_host->log(api_self, AMB_LOG_WARN, "no generic kind routes: the host lacks ABI 1.3",
+                      NULL);
+        return AMB_OK;
+    }
+    const struct amb_kind *k = NULL;
+    void *ud = NULL;
+    for (size_t i = 0; api_host->kind_at(api_self, i, &k, &ud) == AMB_OK; i++) {
+        if (!k->resource.namespaced)
+            continue; /* projects are namespaces; cluster kinds get no generic route */
+        int rc = add_kind(rt, k, ud, err);
+        if (rc != AMB_OK)
+            return rc;
+    }
+    return AMB_OK;
+}

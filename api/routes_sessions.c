@@ -1,0 +1,409 @@
+/* routes_sessions.c — the AgenticSession routes beyond the generic ones:
+ *
+ *   POST /api/projects/:project/agentic-sessions/:name/stop   202
+ *   POST /api/projects/:project/agentic-sessions/:name/start  202
+ *   POST /api/projects/:project/agentic-sessions/:name/clone  201
+ *
+ * and the original platform's create shape at the generic create route
+ * (api_sessions_create_hook): {initialPrompt, repos[{url, branch, autoPush}],
+ * llmSettings{model}, timeout, interactive, displayName, labels, annotations}
+ * becomes our spec, and the reply is the original's
+ * {message, name, uid, autoBranch}.
+ *
+ * Stop and start are requests recorded on the resource as the annotation
+ * ambient-code.io/desired-phase (with the time asked), honoured by the
+ * reconciler. A stop of a finished session (Completed, Failed, Stopped) and a
+ * start of one that has not finished (no phase yet, Pending, Running) are
+ * 409: there is nothing to do, and a start would just be consumed. The patch
+ * carries the resourceVersion the phase was read at, so a phase change in
+ * between is a 409 too, never a request acted on against a stale phase. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "api.h"
+
+#define SESSION_GROUP "vteam.ambient-code"
+#define SESSION_PLURAL "agenticsessions"
+#define ANN_DESIRED_PHASE "ambient-code.io/desired-phase"
+#define ANN_CLONED_FROM "ambient-code.io/cloned-from"
+
+/* ---- small helpers ---- */
+
+static void bad_field(struct api_req *r, const char *field, const char *msg)
+{
+    char line[512];
+    snprintf(line, sizeof line, "%s: %s", field, msg);
+    api_reply_error(r, 400, line, json_pack("[{s:s, s:s}]", "field", field, "message", msg));
+}
+
+static const char *meta_string(const json_t *obj, const char *key)
+{
+    return json_string_value(json_object_get(json_object_get(obj, "metadata"), key));
+}
+
+static const char *phase_of(const json_t *obj)
+{
+    const char *p = json_string_value(json_object_get(json_object_get(obj, "status"), "phase"));
+    return p && *p ? p : NULL;
+}
+
+static void now_rfc3339(char *buf, size_t len)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* The session kind, or a 404 when agenticsession.so is not loaded. */
+static const struct amb_kind *session_kind(struct api_req *r, void **ud)
+{
+    const struct amb_kind *k = api_kind_find(SESSION_GROUP, SESSION_PLURAL, ud);
+    if (!k)
+        api_reply_error(r, 404, "agentic sessions are not served (agenticsession plugin not loaded)",
+                        NULL);
+    return k;
+}
+
+static int session_params(struct api_req *r, const char **project, const char **name)
+{
+    *project = api_param(r, "project");
+    *name = api_param(r, "name");
+    if (!api_is_dns_label(*project)) {
+        bad_field(r, "project", "must be a DNS-1123 label ([a-z0-9-], at most 63 characters)");
+        return -1;
+    }
+    if (!api_is_dns_subdomain(*name)) {
+        bad_field(r, "name", "must be a DNS-1123 subdomain ([a-z0-9.-], at most 253 characters)");
+        return -1;
+    }
+    return 0;
+}
+
+static int require(struct api_req *r, const struct amb_kind *k, const char *verb, const char *ns,
+                   const char *name)
+{
+    struct api_access what = {verb, k->resource.group, k->resource.plural, NULL, ns, name};
+    return api_require(r, &what);
+}
+
+/* The session as the caller reads it; replies on failure. */
+static int read_session(struct api_req *r, struct amb_ctx *ctx, const struct amb_kind *k,
+                        const char *ns, const char *name, json_t **out)
+{
+    struct amb_error *err = api_host->error_new();
+    if (!err) {
+        api_reply_error(r, 500, "out of memory", NULL);
+        return -1;
+    }
+    int rc = api_host->kube_get(ctx, &k->resource, ns, name, out, err);
+    if (rc != AMB_OK)
+        api_reply_amb(r, rc, err);
+    api_host->error_free(err);
+    return rc == AMB_OK ? 0 : -1;
+}
+
+/* ---- stop / start ---- */
+
+struct desire {
+    const char *phase;        /* the desired-phase value */
+    const char *stamp;        /* the annotation that records when */
+    const char *verb;         /* for messages: "stop", "start" */
+    const char *done;         /* "Stop", "Start" */
+    const char *const *refuse; /* phases (NULL for none yet) where it is a 409 */
+    size_t n_refuse;
+};
+
+static int refused(const struct desire *d, const char *phase)
+{
+    for (size_t i = 0; i < d->n_refuse; i++) {
+        if (!d->refuse[i] ? !phase : phase && strcmp(d->refuse[i], phase) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void request_phase(struct api_req *r, const struct desire *d)
+{
+    const char *project, *name;
+    void *ud = NULL;
+    if (session_params(r, &project, &name))
+        return;
+    const struct amb_kind *k = session_kind(r, &ud);
+    if (!k || require(r, k, "patch", project, name))
+        return;
+    struct amb_ctx *ctx = api_ctx(r);
+    json_t *current = NULL, *patch = NULL, *stored = NULL;
+    struct amb_error *err = NULL;
+    if (!ctx || read_session(r, ctx, k, project, name, &current))
+        return;
+    const char *phase = phase_of(current);
+    if (refused(d, phase)) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "cannot %s session \"%s\": it is %s", d->verb, name,
+                 phase ? phase : "not started yet (no phase)");
+        api_reply_error(r, 409, msg, NULL);
+        goto done;
+    }
+    char when[32];
+    now_rfc3339(when, sizeof when);
+    patch = json_pack("{s:{s:s?, s:{s:s, s:s}}}", "metadata", "resourceVersion",
+                      meta_string(current, "resourceVersion"), "annotations", ANN_DESIRED_PHASE,
+                      d->phase, d->stamp, when);
+    err = api_host->error_new();
+    if (!patch || !err) {
+        api_reply_error(r, 500, "out of memory", NULL);
+        goto done;
+    }
+    int rc = api_host->kube_patch(ctx, &k->resource, project, name, patch, &stored, err);
+    if (rc != AMB_OK) {
+        api_reply_amb(r, rc, err);
+        goto done;
+    }
+    char msg[320];
+    snprintf(msg, sizeof msg, "%s requested for session \"%s\"", d->done, name);
+    api_reply_json(r, 202, json_pack("{s:s, s:s}", "message", msg, "name", name));
+done:
+    api_host->error_free(err);
+    json_decref(stored);
+    json_decref(patch);
+    json_decref(current);
+}
+
+static void handle_stop(struct api_req *r)
+{
+    static const char *const finished[] = {"Completed", "Failed", "Stopped"};
+    const struct desire d = {"Stopped", "ambient-code.io/stop-requested-at", "stop", "Stop", finished,
+                             3};
+    request_phase(r, &d);
+}
+
+static void handle_start(struct api_req *r)
+{
+    static const char *const unfinished[] = {NULL, "Pending", "Running"};
+    const struct desire d = {"Running", "ambient-code.io/start-requested-at", "start", "Start",
+                             unfinished, 3};
+    request_phase(r, &d);
+}
+
+/* ---- clone ---- */
+
+/* The copy: spec and labels only (never status, owner or other metadata),
+ * plus where it came from. */
+static json_t *clone_of(const json_t *src, const char *project, const char *name,
+                        const char *target, const char *new_name)
+{
+    char from[320];
+    snprintf(from, sizeof from, "%s/%s", project, name);
+    json_t *labels = json_object_get(json_object_get(src, "metadata"), "labels");
+    json_t *spec = json_object_get(src, "spec");
+    return json_pack("{s:{s:s, s:s, s:o, s:{s:s}}, s:o}", "metadata", "name", new_name,
+                     "namespace", target, "labels",
+                     json_is_object(labels) ? json_deep_copy(labels) : json_object(),
+                     "annotations", ANN_CLONED_FROM, from, "spec",
+                     json_is_object(spec) ? json_deep_copy(spec) : json_object());
+}
+
+/* {targetProject, newSessionName}, both checked; replies 400 if not. */
+static int clone_target(struct api_req *r, const json_t *body, const char **target,
+                        const char **new_name)
+{
+    *target = json_string_value(json_object_get(body, "targetProject"));
+    *new_name = json_string_value(json_object_get(body, "newSessionName"));
+    if (!api_is_dns_label(*target)) {
+        bad_field(r, "targetProject", "is required: a project name (DNS-1123 label)");
+        return -1;
+    }
+    if (!api_is_dns_subdomain(*new_name)) {
+        bad_field(r, "newSessionName", "is required: a session name (DNS-1123 subdomain)");
+        return -1;
+    }
+    return 0;
+}
+
+static void handle_clone(struct api_req *r)
+{
+    const char *project, *name, *target, *new_name;
+    void *ud = NULL;
+    if (session_params(r, &project, &name))
+        return;
+    const struct amb_kind *k = session_kind(r, &ud);
+    json_t *body = NULL, *src = NULL, *obj = NULL, *stored = NULL;
+    if (!k || api_body_object(r, 0, &body))
+        return;
+    if (clone_target(r, body, &target, &new_name))
+        goto done;
+    struct amb_ctx *ctx = api_ctx(r);
+    if (!ctx || read_session(r, ctx, k, project, name, &src))
+        goto done;
+    obj = clone_of(src, project, name, target, new_name);
+    if (!obj) {
+        api_reply_error(r, 500, "out of memory", NULL);
+        goto done;
+    }
+    /* The access review, defaults and validation are the target project's. */
+    if (api_kind_create(r, k, ud, target, obj, &stored) == 0)
+        api_reply_json(r, 201, json_incref(stored));
+done:
+    json_decref(stored);
+    json_decref(obj);
+    json_decref(src);
+    json_decref(body);
+}
+
+/* ---- the original platform's create shape ---- */
+
+static const char *const original_keys[] = {"initialPrompt", "repos",       "llmSettings",
+                                            "timeout",       "displayName", "interactive"};
+
+static int is_original_shape(const json_t *body)
+{
+    if (json_object_get(body, "spec") || json_object_get(body, "apiVersion") ||
+        json_object_get(body, "kind"))
+        return 0;
+    for (size_t i = 0; i < sizeof original_keys / sizeof original_keys[0]; i++)
+        if (json_object_get(body, original_keys[i]))
+            return 1;
+    return 0;
+}
+
+/* repos[{url, branch?, autoPush?}] → [{input{url, branch?}, output{pushTo}}].
+ * Wrong types are left to validation, which names the spec field. */
+static int translate_repos(struct api_req *r, const json_t *repos, json_t *spec)
+{
+    if (!json_is_array(repos)) {
+        bad_field(r, "repos", "must be an array of {url, branch, autoPush}");
+        return -1;
+    }
+    json_t *out = json_array();
+    json_object_set_new(spec, "repos", out);
+    size_t i;
+    const json_t *repo;
+    json_array_foreach(repos, i, repo) {
+        if (!json_is_object(repo)) {
+            char field[32];
+            snprintf(field, sizeof field, "repos[%zu]", i);
+            bad_field(r, field, "must be an object {url, branch, autoPush}");
+            return -1;
+        }
+        json_t *input = json_object();
+        json_t *url = json_object_get(repo, "url"), *branch = json_object_get(repo, "branch");
+        if (url)
+            json_object_set_new(input, "url", json_deep_copy(url));
+        if (branch && !(json_is_string(branch) && json_string_length(branch) == 0))
+            json_object_set_new(input, "branch", json_deep_copy(branch));
+        const char *push = json_is_true(json_object_get(repo, "autoPush")) ? "same" : "none";
+        json_array_append_new(out, json_pack("{s:o, s:{s:s}}", "input", input, "output",
+                                             "pushTo", push));
+    }
+    return 0;
+}
+
+static int translate_spec(struct api_req *r, const json_t *body, json_t *spec)
+{
+    static const char *const same[][2] = {{"initialPrompt", "prompt"},
+                                          {"displayName", "displayName"},
+                                          {"timeout", "timeout"},
+                                          {"interactive", "interactive"}};
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+        json_t *v = json_object_get(body, same[i][0]);
+        if (v && !json_is_null(v))
+            json_object_set_new(spec, same[i][1], json_deep_copy(v));
+    }
+    const json_t *llm = json_object_get(body, "llmSettings");
+    if (llm && !json_is_object(llm)) {
+        bad_field(r, "llmSettings", "must be an object {model}");
+        return -1;
+    }
+    /* temperature and maxTokens have no counterpart: the CLI chooses. */
+    json_t *model = json_object_get(llm, "model");
+    if (model && !(json_is_string(model) && json_string_length(model) == 0))
+        json_object_set_new(spec, "model", json_deep_copy(model));
+    const json_t *repos = json_object_get(body, "repos");
+    return repos && !json_is_null(repos) ? translate_repos(r, repos, spec) : 0;
+}
+
+/* labels/annotations maps of strings, as the original accepted them. */
+static int translate_meta(struct api_req *r, const json_t *body, json_t *meta)
+{
+    const char *keys[] = {"labels", "annotations"};
+    for (int i = 0; i < 2; i++) {
+        const json_t *m = json_object_get(body, keys[i]);
+        if (!m || json_is_null(m))
+            continue;
+        if (!json_is_object(m)) {
+            bad_field(r, keys[i], "must be an object of strings");
+            return -1;
+        }
+        json_object_set_new(meta, keys[i], json_deep_copy(m));
+    }
+    return 0;
+}
+
+/* "session-" and 16 random hex digits (the original used a UUID; ours must
+ * stay within the 56 characters a session name may have). */
+static int random_name(char *buf, size_t len)
+{
+    unsigned char b[8];
+    if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b)
+        return -1;
+    snprintf(buf, len, "session-%02x%02x%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4],
+             b[5], b[6], b[7]);
+    return 0;
+}
+
+static int translate_create(struct api_req *r, const json_t *body, json_t **obj)
+{
+    *obj = NULL;
+    if (!is_original_shape(body))
+        return 0;
+    char name[32];
+    json_t *spec = json_object(), *meta = json_object();
+    json_t *o = json_pack("{s:o, s:o}", "metadata", meta, "spec", spec);
+    if (!o || random_name(name, sizeof name)) {
+        json_decref(o);
+        api_reply_error(r, 500, "cannot make a session name", NULL);
+        return -1;
+    }
+    json_object_set_new(meta, "name", json_string(name));
+    if (translate_meta(r, body, meta) || translate_spec(r, body, spec)) {
+        json_decref(o);
+        return -1;
+    }
+    *obj = o;
+    return 1;
+}
+
+static json_t *created_reply(const json_t *stored)
+{
+    const char *name = meta_string(stored, "name");
+    const char *uid = meta_string(stored, "uid");
+    char branch[320];
+    snprintf(branch, sizeof branch, "ambient/%s", name ? name : "");
+    return json_pack("{s:s, s:s, s:s, s:s}", "message", "Agentic session created successfully",
+                     "name", name ? name : "", "uid", uid ? uid : "", "autoBranch", branch);
+}
+
+const struct api_create_hook api_sessions_create_hook = {
+    .group = SESSION_GROUP,
+    .plural = SESSION_PLURAL,
+    .translate = translate_create,
+    .created = created_reply,
+};
+
+void api_routes_sessions(struct api_router *rt)
+{
+    const char *base = "/api/projects/:project/agentic-sessions/:name";
+    struct {
+        const char *suffix;
+        api_handler fn;
+    } routes[] = {{"stop", handle_stop}, {"start", handle_start}, {"clone", handle_clone}};
+    char pattern[128];
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        snprintf(pattern, sizeof pattern, "%s/%s", base, routes[i].suffix);
+        if (api_router_add(rt, "POST", pattern, routes[i].fn, 0) != AMB_OK)
+            api_host->logf(api_self, AMB_LOG_ERROR, "api: cannot add route POST %s", pattern);
+    }
+}
