@@ -1,0 +1,318 @@
+/* jobs.c — the worker threads of the live service. Access reviews,
+ * TokenReviews and whoami are blocking HTTP calls (libcurl through the
+ * host), so they run here, never on the loop thread; so do reading a
+ * transcript page from disk and parsing a posted body. A finished job goes
+ * back to the loop through the done queue and a byte on the wake pipe. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "live/live_int.h"
+
+#define AGENTIC_GROUP "vteam.ambient-code"
+#define AGENTIC_PLURAL "agenticsessions"
+
+void live_job_free(struct live_job *j)
+{
+    if (!j)
+        return;
+    if (j->token) {
+        explicit_bzero(j->token, strlen(j->token));
+        free(j->token);
+    }
+    free(j->body);
+    free(j->page);
+    json_decref(j->events);
+    free(j);
+}
+
+static void fail(struct live_job *j, int status, const char *fmt, const char *a, const char *b)
+{
+    j->status = status;
+    snprintf(j->message, sizeof j->message, fmt, a ? a : "", b ? b : "");
+}
+
+/* SelfSubjectAccessReview of verb on this session; 0 when it answered. */
+static int review(struct live *l, struct live_job *j, const char *verb, int *allowed,
+                  char *reason, size_t reason_len)
+{
+    struct api_access a = {
+        .verb = verb, .group = AGENTIC_GROUP, .resource = AGENTIC_PLURAL,
+        .subresource = NULL, .ns = j->project, .name = j->name,
+    };
+    struct amb_error *err = api_host->error_new();
+    reason[0] = '\0';
+    *allowed = 0;
+    int rc = api_auth_review(l->auth, j->token, &a, allowed, reason, reason_len, err);
+    api_host->error_free(err);
+    if (rc == AMB_EUNAUTHORIZED) {
+        fail(j, 401, "invalid or expired token%s%s", NULL, NULL);
+        return -1;
+    }
+    if (rc != AMB_OK) {
+        fail(j, 503, "access review failed: %s%s", api_host->strerror(rc), NULL);
+        return -1;
+    }
+    return 0;
+}
+
+static int whoami(struct live *l, struct live_job *j)
+{
+    struct amb_error *err = api_host->error_new();
+    int rc = api_auth_whoami(l->auth, j->token, j->user, sizeof j->user, err);
+    api_host->error_free(err);
+    if (rc == AMB_EUNAUTHORIZED) {
+        fail(j, 401, "invalid or expired token%s%s", NULL, NULL);
+        return -1;
+    }
+    if (rc != AMB_OK) {
+        fail(j, 503, "identity review failed: %s%s", api_host->strerror(rc), NULL);
+        return -1;
+    }
+    return 0;
+}
+
+int live_parse_events(const char *body, size_t len, int ndjson, json_t **out, char *msg,
+                      size_t msg_len)
+{
+    json_t *arr = json_array();
+    *out = NULL;
+    if (!arr) {
+        snprintf(msg, msg_len, "out of memory");
+        return 500;
+    }
+    const char *p = body, *end = body + len;
+    size_t lineno = 0;
+    while (p < end) {
+        const char *nl = ndjson ? memchr(p, '\n', (size_t)(end - p)) : NULL;
+        const char *le = nl ? nl : end;
+        lineno++;
+        const char *s = p, *e = le;
+        while (s < e && (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n'))
+            s++;
+        while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
+            e--;
+        p = nl ? nl + 1 : end;
+        if (s == e)
+            continue; /* blank line */
+        json_error_t jerr;
+        json_t *ev = json_loadb(s, (size_t)(e - s), 0, &jerr);
+        if (!ev) {
+            snprintf(msg, msg_len, "malformed JSON%s%zu: %s", ndjson ? " on line " : " at column ",
+                     ndjson ? lineno : (size_t)jerr.column, jerr.text);
+            json_decref(arr);
+            return 400;
+        }
+        if (!json_is_object(ev)) {
+            snprintf(msg, msg_len, "an event must be a JSON object%s%zu",
+                     ndjson ? " (line " : " (position ", ndjson ? lineno : (size_t)1);
+            size_t ml = strlen(msg);
+            if (ml + 1 < msg_len) {
+                msg[ml] = ')';
+                msg[ml + 1] = '\0';
+            }
+            json_decref(ev);
+            json_decref(arr);
+            return 400;
+        }
+        if (json_array_append_new(arr, ev) != 0) {
+            json_decref(arr);
+            snprintf(msg, msg_len, "out of memory");
+            return 500;
+        }
+    }
+    if (json_array_size(arr) == 0) {
+        json_decref(arr);
+        snprintf(msg, msg_len, "no events in the body");
+        return 400;
+    }
+    *out = arr;
+    return 0;
+}
+
+static void run_read(struct live *l, struct live_job *j)
+{
+    int allowed;
+    char reason[256];
+    if (review(l, j, "get", &allowed, reason, sizeof reason) != 0)
+        return;
+    if (!allowed) {
+        fail(j, 403, "forbidden: cannot get agenticsessions %s in %s", j->name, j->project);
+        return;
+    }
+    if (j->route == LR_WS) {
+        /* whether this client may also post user messages on the socket;
+         * a failure here only means it may not: reading was allowed */
+        if (review(l, j, "update", &allowed, reason, sizeof reason) == 0 && allowed &&
+            whoami(l, j) == 0)
+            j->can_post = 1;
+        j->status = 0;
+        j->message[0] = '\0';
+        return;
+    }
+    if (j->route == LR_GET_MESSAGES) {
+        char path[4096];
+        json_t *items = NULL;
+        uint64_t next = 0;
+        size_t max_bytes = l->max_event * 2 > (4u << 20) ? l->max_event * 2 : (4u << 20);
+        if (store_path(l->cfg->live_dir, j->project, j->name, path, sizeof path) != 0 ||
+            store_page(path, j->after, j->limit, max_bytes, &items, &next) != AMB_OK) {
+            fail(j, 500, "cannot read the session's event log%s%s", NULL, NULL);
+            return;
+        }
+        json_t *page = json_pack("{s:o, s:o}", "items", items, "next",
+                                 next ? json_integer((json_int_t)next) : json_null());
+        j->page = page ? json_dumps(page, JSON_COMPACT) : NULL;
+        json_decref(page);
+        if (!j->page)
+            fail(j, 500, "out of memory%s%s", NULL, NULL);
+    }
+}
+
+static void run_post_message(struct live *l, struct live_job *j)
+{
+    int allowed;
+    char reason[256];
+    if (review(l, j, "update", &allowed, reason, sizeof reason) != 0)
+        return;
+    if (!allowed) {
+        fail(j, 403, "forbidden: cannot update agenticsessions %s in %s", j->name, j->project);
+        return;
+    }
+    if (whoami(l, j) != 0)
+        return;
+    json_error_t jerr;
+    json_t *b = json_loadb(j->body, j->body_len, 0, &jerr);
+    const char *content = json_is_object(b) ? json_string_value(json_object_get(b, "content"))
+                                            : NULL;
+    if (!content) {
+        json_decref(b);
+        fail(j, 400, "expected {\"content\": \"...\"}%s%s", NULL, NULL);
+        return;
+    }
+    json_t *ev = json_pack("{s:s, s:s, s:s}", "type", "user_message", "content", content, "user",
+                           j->user);
+    json_decref(b);
+    j->events = json_array();
+    if (!ev || !j->events || json_array_append_new(j->events, ev) != 0)
+        fail(j, 500, "out of memory%s%s", NULL, NULL);
+}
+
+static void run_post_events(struct live *l, struct live_job *j)
+{
+    struct amb_error *err = api_host->error_new();
+    int rc = api_auth_token_review(l->auth, j->token, j->user, sizeof j->user, err);
+    api_host->error_free(err);
+    if (rc == AMB_EUNAUTHORIZED) {
+        fail(j, 401, "invalid or expired token%s%s", NULL, NULL);
+        return;
+    }
+    if (rc != AMB_OK) {
+        fail(j, 503, "token review failed: %s%s", api_host->strerror(rc), NULL);
+        return;
+    }
+    char want[sizeof j->project + sizeof j->name + 64];
+    snprintf(want, sizeof want, "system:serviceaccount:%s:ambient-session-%s", j->project,
+             j->name);
+    if (strcmp(want, j->user) != 0) {
+        fail(j, 403, "forbidden: only the session's own service account may post its events%s%s",
+             NULL, NULL);
+        return;
+    }
+    int st = live_parse_events(j->body, j->body_len, j->ndjson, &j->events, j->message,
+                               sizeof j->message);
+    if (st)
+        j->status = st;
+}
+
+static void *worker(void *arg)
+{
+    struct live *l = arg;
+    pthread_mutex_lock(&l->mu);
+    for (;;) {
+        while (!l->queue && !l->quit)
+            pthread_cond_wait(&l->cv, &l->mu);
+        struct live_job *j = l->queue;
+        if (!j)
+            break; /* quit, and nothing left to do */
+        l->queue = j->next;
+        if (!l->queue)
+            l->queue_tail = NULL;
+        j->next = NULL;
+        pthread_mutex_unlock(&l->mu);
+
+        switch (j->route) {
+        case LR_WS:
+        case LR_SSE:
+        case LR_GET_MESSAGES:
+            run_read(l, j);
+            break;
+        case LR_POST_MESSAGE:
+            run_post_message(l, j);
+            break;
+        case LR_POST_EVENTS:
+            run_post_events(l, j);
+            break;
+        }
+        /* the token is not needed past here */
+        if (j->token) {
+            explicit_bzero(j->token, strlen(j->token));
+            free(j->token);
+            j->token = NULL;
+        }
+        pthread_mutex_lock(&l->mu);
+        if (l->done_tail)
+            l->done_tail->next = j;
+        else
+            l->done = j;
+        l->done_tail = j;
+        pthread_mutex_unlock(&l->mu);
+        live_wake(l);
+        pthread_mutex_lock(&l->mu);
+    }
+    pthread_mutex_unlock(&l->mu);
+    return NULL;
+}
+
+int live_jobs_start(struct live *l, unsigned n)
+{
+    if (n == 0)
+        n = 2;
+    l->workers = calloc(n, sizeof *l->workers);
+    if (!l->workers)
+        return AMB_ENOMEM;
+    for (unsigned i = 0; i < n; i++) {
+        if (pthread_create(&l->workers[i], NULL, worker, l) != 0) {
+            live_jobs_join(l);
+            return AMB_EINTERNAL;
+        }
+        l->n_workers++;
+    }
+    return AMB_OK;
+}
+
+void live_jobs_submit(struct live *l, struct live_job *j)
+{
+    pthread_mutex_lock(&l->mu);
+    j->next = NULL;
+    if (l->queue_tail)
+        l->queue_tail->next = j;
+    else
+        l->queue = j;
+    l->queue_tail = j;
+    pthread_cond_signal(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+}
+
+void live_jobs_join(struct live *l)
+{
+    pthread_mutex_lock(&l->mu);
+    l->quit = 1;
+    pthread_cond_broadcast(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+    for (unsigned i = 0; i < l->n_workers; i++)
+        pthread_join(l->workers[i], NULL);
+    l->n_workers = 0;
+    free(l->workers);
+    l->workers = NULL;
+}

@@ -1,0 +1,360 @@
+/* live.c — the live service's lifecycle: config checks, the listener on
+ * api.live.listen, the loop thread with its wake pipe (jobs coming back,
+ * stop requests), the keep-alive tick, and an orderly stop. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+
+#include "live/live_int.h"
+
+#define LIVE_TICK_S 20     /* keep-alive pings on idle streams */
+#define LIVE_STOP_GRACE_S 5
+#define LIVE_MAX_CONNS 8192 /* each costs a socket and a few KiB at rest */
+
+void live_wake(struct live *l)
+{
+    ssize_t r;
+    do
+        r = write(l->wake[1], "x", 1);
+    while (r < 0 && errno == EINTR);
+    /* EAGAIN: the pipe is full, so the loop is already due to wake */
+}
+
+static void deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct live *l = arg;
+    (void)fd;
+    (void)what;
+    struct live_conn *c = l->conns;
+    while (c) {
+        struct live_conn *next = c->next;
+        live_conn_close(c); /* ones a job holds linger until live_free */
+        c = next;
+    }
+    event_base_loopbreak(l->base);
+}
+
+static void begin_stop(struct live *l)
+{
+    l->stopping = 1;
+    if (l->lis) {
+        evconnlistener_free(l->lis);
+        l->lis = NULL;
+    }
+    live_conn_stop_all(l);
+    if (l->n_conns == 0) {
+        event_base_loopbreak(l->base);
+        return;
+    }
+    struct timeval tv = {LIVE_STOP_GRACE_S, 0};
+    l->deadline_ev = evtimer_new(l->base, deadline_cb, l);
+    if (!l->deadline_ev || evtimer_add(l->deadline_ev, &tv) != 0)
+        event_base_loopbreak(l->base);
+}
+
+static void wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct live *l = arg;
+    (void)what;
+    char buf[256];
+    while (read(fd, buf, sizeof buf) > 0) {
+    }
+    pthread_mutex_lock(&l->mu);
+    struct live_job *j = l->done;
+    l->done = l->done_tail = NULL;
+    int stop = l->stop_requested;
+    pthread_mutex_unlock(&l->mu);
+    while (j) {
+        struct live_job *next = j->next;
+        live_conn_job_done(l, j);
+        j = next;
+    }
+    if (stop && !l->stopping)
+        begin_stop(l);
+}
+
+static void tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    live_conn_tick(arg);
+}
+
+static void accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
+                      int salen, void *arg)
+{
+    struct live *l = arg;
+    (void)lis;
+    (void)sa;
+    (void)salen;
+    if (l->stopping || l->n_conns >= LIVE_MAX_CONNS) {
+        if (!l->stopping && !l->warned_full) {
+            l->warned_full = 1;
+            api_host->log(api_self, AMB_LOG_WARN, "live: too many connections; refusing",
+                          NULL);
+        }
+        evutil_closesocket(fd);
+        return;
+    }
+    l->warned_full = 0;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    live_conn_accept(l, fd);
+}
+
+static void accept_error_cb(struct evconnlistener *lis, void *arg)
+{
+    (void)lis;
+    (void)arg;
+    /* EMFILE and friends: libevent retries on the next readiness */
+    api_host->log(api_self, AMB_LOG_WARN, "live: accept failed", "error",
+                  evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()), NULL);
+}
+
+static void *loop_main(void *arg)
+{
+    struct live *l = arg;
+    /* a client gone mid-write must give EPIPE, not kill the daemon */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    event_base_loop(l->base, EVLOOP_NO_EXIT_ON_EMPTY);
+    return NULL;
+}
+
+/* "host:port", "[v6]:port", ":port"; host may be empty or "*" (any). */
+static int split_listen(const char *s, char *host, size_t hl, char *port, size_t pl)
+{
+    const char *colon;
+    if (s[0] == '[') {
+        const char *rb = strchr(s, ']');
+        if (!rb || rb[1] != ':')
+            return -1;
+        if ((size_t)(rb - s - 1) >= hl)
+            return -1;
+        memcpy(host, s + 1, (size_t)(rb - s - 1));
+        host[rb - s - 1] = '\0';
+        colon = rb + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon || (size_t)(colon - s) >= hl)
+            return -1;
+        memcpy(host, s, (size_t)(colon - s));
+        host[colon - s] = '\0';
+    }
+    if (strlen(colon + 1) == 0 || strlen(colon + 1) >= pl)
+        return -1;
+    for (const char *p = colon + 1; *p; p++)
+        if (*p < '0' || *p > '9')
+            return -1;
+    snprintf(port, pl, "%s", colon + 1);
+    if (strcmp(host, "*") == 0)
+        host[0] = '\0';
+    return 0;
+}
+
+static int mkdirs(const char *path)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return -1;
+    for (char *p = buf + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    }
+    if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+int live_start(const struct api_config *cfg, struct api_auth *auth, struct live **out,
+               struct amb_error *err)
+{
+    *out = NULL;
+    if (!cfg->live_listen)
+        return api_host->error_set(err, AMB_EINVAL, "live.listen", "not set");
+    if (!cfg->live_dir || !cfg->live_dir[0])
+        return api_host->error_set(err, AMB_EINVAL, "live.dir", "not set");
+    char host[256], port[16];
+    if (split_listen(cfg->live_listen, host, sizeof host, port, sizeof port) != 0)
+        return api_host->error_set(err, AMB_EINVAL, "live.listen",
+                                   "\"%s\" is not host:port", cfg->live_listen);
+    if (mkdirs(cfg->live_dir) != 0)
+        return api_host->error_set(err, AMB_EIO, "live.dir", "cannot create %s: %s",
+                                   cfg->live_dir, strerror(errno));
+
+    struct live *l = calloc(1, sizeof *l);
+    if (!l)
+        return api_host->error_set(err, AMB_ENOMEM, NULL, "out of memory");
+    l->cfg = cfg;
+    l->auth = auth;
+    l->wake[0] = l->wake[1] = -1;
+    l->max_event = cfg->live_max_event ? cfg->live_max_event : 1u << 20;
+    l->body_budget = l->max_event * LIVE_BODY_BUDGET_EVENTS;
+    l->max_session = cfg->live_max_session ? cfg->live_max_session : 256u << 20;
+    l->max_client_buffer = cfg->live_max_client_buffer ? cfg->live_max_client_buffer : 4u << 20;
+    l->max_headers = cfg->max_headers ? cfg->max_headers : 16384;
+    l->timeout_s = cfg->timeout_s;
+    l->replay_high = l->max_client_buffer / 2;
+    if (l->replay_high > 256 * 1024)
+        l->replay_high = 256 * 1024;
+    if (l->replay_high < 4096)
+        l->replay_high = 4096;
+    l->lock_fd = -1;
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_cond_init(&l->cv, NULL);
+
+    int rc = AMB_OK;
+    struct addrinfo hints = {0}, *ai = NULL;
+    /* one writer per directory: two daemons appending to the same logs
+     * would hand out the same seq twice */
+    char lock[4096];
+    snprintf(lock, sizeof lock, "%s/.lock", cfg->live_dir);
+    l->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (l->lock_fd < 0 || flock(l->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        rc = api_host->error_set(err, AMB_EUNAVAILABLE, "live.dir",
+                                 "%s is in use by another ambientd (or not writable)",
+                                 cfg->live_dir);
+        goto fail;
+    }
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    if (getaddrinfo(host[0] ? host : NULL, port, &hints, &ai) != 0 || !ai) {
+        rc = api_host->error_set(err, AMB_EINVAL, "live.listen", "cannot resolve \"%s\"",
+                                 cfg->live_listen);
+        goto fail;
+    }
+    l->base = event_base_new();
+    if (!l->base || pipe2(l->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
+        rc = api_host->error_set(err, AMB_EINTERNAL, NULL, "cannot create the live event loop");
+        goto fail;
+    }
+    l->wake_ev = event_new(l->base, l->wake[0], EV_READ | EV_PERSIST, wake_cb, l);
+    l->tick_ev = event_new(l->base, -1, EV_PERSIST, tick_cb, l);
+    struct timeval tick = {LIVE_TICK_S, 0};
+    if (!l->wake_ev || !l->tick_ev || event_add(l->wake_ev, NULL) != 0 ||
+        event_add(l->tick_ev, &tick) != 0) {
+        rc = api_host->error_set(err, AMB_EINTERNAL, NULL, "cannot create the live event loop");
+        goto fail;
+    }
+    l->lis = evconnlistener_new_bind(l->base, accept_cb, l,
+                                     LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
+                                         LEV_OPT_CLOSE_ON_EXEC,
+                                     128, ai->ai_addr, (int)ai->ai_addrlen);
+    if (!l->lis) {
+        rc = api_host->error_set(err, AMB_EIO, "live.listen", "cannot listen on %s: %s",
+                                 cfg->live_listen, strerror(errno));
+        goto fail;
+    }
+    evconnlistener_set_error_cb(l->lis, accept_error_cb);
+
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    char addr[INET6_ADDRSTRLEN + 16], h[INET6_ADDRSTRLEN], p[8];
+    if (getsockname(evconnlistener_get_fd(l->lis), (struct sockaddr *)&ss, &sl) != 0 ||
+        getnameinfo((struct sockaddr *)&ss, sl, h, sizeof h, p, sizeof p,
+                    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+        rc = api_host->error_set(err, AMB_EIO, "live.listen", "cannot read the bound address");
+        goto fail;
+    }
+    snprintf(addr, sizeof addr, ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", h, p);
+
+    rc = live_jobs_start(l, cfg->live_auth_threads);
+    if (rc != AMB_OK) {
+        rc = api_host->error_set(err, rc, NULL, "cannot start the live auth threads");
+        goto fail;
+    }
+    if (pthread_create(&l->loop, NULL, loop_main, l) != 0) {
+        rc = api_host->error_set(err, AMB_EINTERNAL, NULL, "cannot start the live loop thread");
+        goto fail;
+    }
+    l->loop_started = 1;
+    freeaddrinfo(ai);
+    api_host->log(api_self, AMB_LOG_INFO, "live listening", "address", addr, NULL);
+    *out = l;
+    return AMB_OK;
+
+fail:
+    if (ai)
+        freeaddrinfo(ai);
+    live_free(l);
+    return rc;
+}
+
+void live_stop(struct live *l)
+{
+    if (!l)
+        return;
+    if (l->loop_started) {
+        pthread_mutex_lock(&l->mu);
+        l->stop_requested = 1;
+        pthread_mutex_unlock(&l->mu);
+        live_wake(l);
+        pthread_join(l->loop, NULL);
+        l->loop_started = 0;
+    }
+    if (l->workers)
+        live_jobs_join(l);
+}
+
+void live_free(struct live *l)
+{
+    if (!l)
+        return;
+    live_stop(l);
+    /* jobs the loop never saw: release the connections they hold */
+    struct live_job *lists[2] = {l->queue, l->done};
+    l->queue = l->queue_tail = l->done = l->done_tail = NULL;
+    for (int i = 0; i < 2; i++) {
+        for (struct live_job *j = lists[i], *next; j; j = next) {
+            next = j->next;
+            j->c->refs--;
+            live_job_free(j);
+        }
+    }
+    l->stopping = 0; /* no loopbreak from conn_free: the loop is gone */
+    while (l->conns) {
+        struct live_conn *c = l->conns;
+        c->refs = 0;
+        c->closed = 0;
+        live_conn_close(c);
+    }
+    live_hub_free(l);
+    if (l->lis)
+        evconnlistener_free(l->lis);
+    if (l->wake_ev)
+        event_free(l->wake_ev);
+    if (l->tick_ev)
+        event_free(l->tick_ev);
+    if (l->deadline_ev)
+        event_free(l->deadline_ev);
+    if (l->base)
+        event_base_free(l->base);
+    if (l->wake[0] >= 0)
+        close(l->wake[0]);
+    if (l->wake[1] >= 0)
+        close(l->wake[1]);
+    if (l->lock_fd >= 0)
+        close(l->lock_fd);
+    pthread_mutex_destroy(&l->mu);
+    pthread_cond_destroy(&l->cv);
+    free(l);
+}

@@ -1,0 +1,20 @@
+/* live.h — the live-update service of api.so: the append-only event store
+ * of every session, and the streams that read it (WebSocket, SSE), on its
+ * own listener (api.live.listen) and loop thread. See live/README.md. */
+#ifndef AMBIENT_API_LIVE_H
+#define AMBIENT_API_LIVE_H
+
+#include "api.h"
+
+struct live;
+
+/* Binds cfg->live_listen, opens cfg->live_dir and starts the loop and auth
+ * threads. Main thread. */
+int live_start(const struct api_config *cfg, struct api_auth *auth, struct live **out,
+               struct amb_error *err);
+/* Stops accepting, ends every stream with a close frame or the end of the
+ * SSE response, lets posts in flight finish, joins the threads. */
+void live_stop(struct live *l);
+void live_free(struct live *l);
+
+#endif

@@ -1,0 +1,191 @@
+/* live_int.h — what the files of the live service share: the service, its
+ * connections, sessions and auth jobs. Everything here belongs to the loop
+ * thread except the job queues (under mu) and what live.c documents. */
+#ifndef AMBIENT_API_LIVE_INT_H
+#define AMBIENT_API_LIVE_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "api.h"
+#include "live/http1.h"
+#include "live/live.h"
+#include "live/store.h"
+#include "live/ws.h"
+
+#define LIVE_PREFIX "/api/projects/"
+#define LIVE_TOKEN_MAX 8192
+#define LIVE_USER_MAX 256
+
+enum live_route {
+    LR_WS = 1,        /* GET  .../:name/ws */
+    LR_SSE,           /* GET  .../:name/events */
+    LR_POST_EVENTS,   /* POST .../:name/events (the runner) */
+    LR_GET_MESSAGES,  /* GET  .../:name/messages */
+    LR_POST_MESSAGE,  /* POST .../:name/messages */
+};
+
+enum live_state {
+    LC_HEAD,    /* reading a request head */
+    LC_BODY,    /* reading a Content-Length body */
+    LC_AUTH,    /* a job runs on a worker; reading is off */
+    LC_WS,      /* WebSocket stream */
+    LC_SSE,     /* Server-Sent Events stream */
+    LC_CLOSING, /* flushing, then closed */
+};
+
+struct live_session;
+
+struct live_conn {
+    struct live *l;
+    struct bufferevent *bev; /* NULL once closed */
+    enum live_state state;
+    int refs;   /* jobs in flight that point here */
+    int closed; /* socket gone; freed when refs drops to 0 */
+    int in_process; /* inside process(): replies must not re-enter it */
+    struct live_conn *next, *prev; /* every connection */
+
+    /* the request */
+    struct http1_req req;
+    int have_req;
+    enum live_route route;
+    char project[64];
+    char name[254];
+    int keep_alive;
+    int body_unread; /* a body we did not read: close after the reply */
+    size_t body_reserved; /* this request's share of l->body_reserved */
+    int ndjson;
+    char *token;     /* malloc'd; wiped and freed after the job */
+    char ws_accept[29];
+    int ws_v1;       /* client offered ambient.v1 */
+    uint64_t after;
+    size_t limit;
+
+    /* a stream */
+    struct live_session *sess;
+    struct live_conn *snext, *sprev; /* the session's subscribers */
+    int replaying;    /* reading history from disk; live events wait */
+    uint64_t off;     /* next byte of the log to read */
+    struct evbuffer *rbuf;
+    struct ws_reader wsr;
+    int can_post;     /* WS: may post user messages */
+    char user[LIVE_USER_MAX];
+};
+
+struct live_session {
+    struct live_session *next;
+    char project[64];
+    char name[254];
+    struct store_log log;
+    struct live_conn *subs;
+    size_t n_subs;
+};
+
+/* A blocking piece of work for a worker: auth, reading a page, parsing a
+ * body. The worker fills the result; the loop thread applies it. */
+struct live_job {
+    struct live_job *next;
+    struct live_conn *c;
+    enum live_route route;
+    char project[64];
+    char name[254];
+    char *token;  /* owned */
+    char *body;   /* owned (posts) */
+    size_t body_len;
+    int ndjson;
+    uint64_t after;
+    size_t limit;
+    /* result */
+    int status;                /* 0 ok, else the HTTP status to answer */
+    char message[512];
+    char user[LIVE_USER_MAX];
+    int can_post;
+    json_t *events;            /* posts: the events to store */
+    char *page;                /* GET messages: the reply body */
+};
+
+/* POST bodies in flight may take this many times max_event together. */
+#define LIVE_BODY_BUDGET_EVENTS 16
+
+struct live {
+    const struct api_config *cfg; /* borrowed from the plugin */
+    struct api_auth *auth;
+    size_t max_event, max_session, max_client_buffer, max_headers;
+    /* Bytes of POST bodies being read or waiting for their job, across all
+     * connections: past the budget a POST gets 503, so many clients cannot
+     * make us hold max_event each. */
+    size_t body_budget, body_reserved;
+    size_t replay_high; /* replay stops filling a client's output here */
+    unsigned timeout_s;
+
+    struct event_base *base;
+    struct evconnlistener *lis;
+    struct event *wake_ev, *tick_ev, *deadline_ev;
+    int wake[2];
+    int lock_fd; /* flock on <live_dir>/.lock: one ambientd per directory */
+    pthread_t loop;
+    int loop_started;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct live_job *queue, *queue_tail; /* to workers */
+    struct live_job *done, *done_tail;   /* back to the loop */
+    int quit;           /* workers: exit once the queue is empty */
+    int stop_requested; /* the loop: begin stopping */
+    pthread_t *workers;
+    unsigned n_workers;
+
+    struct live_conn *conns;
+    size_t n_conns;
+    struct live_session *sessions;
+    int stopping;
+    int warned_full; /* logged the connection cap once per episode */
+};
+
+/* conn.c: the HTTP/1.1 connection state machine (loop thread) */
+void live_conn_accept(struct live *l, evutil_socket_t fd);
+/* Frees a connection now, or marks it closed while a job holds it. */
+void live_conn_close(struct live_conn *c);
+/* Applies a finished job to its connection; frees the job. */
+void live_conn_job_done(struct live *l, struct live_job *j);
+/* Begins the shutdown of every connection (live_stop). */
+void live_conn_stop_all(struct live *l);
+/* Keep-alive pings on streams. */
+void live_conn_tick(struct live *l);
+
+/* hub.c: sessions, subscribers, replay and fan-out (loop thread) */
+/* Subscribes c to its session from seq c->after: history from disk, then
+ * live. 0, or an HTTP status. */
+int live_hub_subscribe(struct live *l, struct live_conn *c);
+void live_hub_unsubscribe(struct live_conn *c);
+/* Fills c's output from disk while it replays and has room. */
+void live_hub_pump(struct live_conn *c);
+/* Stores events (an array of objects, borrowed) as the next seqs of the
+ * session and sends them to its live subscribers. 0, or an HTTP status
+ * with msg. first and last: the seqs given. */
+int live_hub_append(struct live *l, const char *project, const char *name, json_t *events,
+                    uint64_t *first, uint64_t *last, char *msg, size_t msg_len);
+void live_hub_free(struct live *l);
+
+/* sse.c / ws framing of one stored line for a subscriber */
+int live_sse_event(struct evbuffer *out, uint64_t seq, const char *line, size_t len);
+extern const char live_sse_head[];
+
+/* jobs.c: the worker threads */
+int live_jobs_start(struct live *l, unsigned n);
+/* Queues j for a worker (takes it). */
+void live_jobs_submit(struct live *l, struct live_job *j);
+void live_jobs_join(struct live *l);
+void live_job_free(struct live_job *j);
+/* Worker side: what j asks (exposed for unit tests of body parsing). */
+int live_parse_events(const char *body, size_t len, int ndjson, json_t **out, char *msg,
+                      size_t msg_len);
+
+/* live.c: wakes the loop (any thread). */
+void live_wake(struct live *l);
+
+#endif
