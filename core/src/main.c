@@ -237,6 +237,9 @@ int main(int argc, char **argv)
     };
     struct daemon d = {0};
     int mode = 0, opt;
+    /* A peer that hangs up mid-write (an HTTP client, a watch) is an EPIPE
+     * for the writer to handle, never a reason for the daemon to die. */
+    signal(SIGPIPE, SIG_IGN);
     while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
         switch (opt) {
         case 'c':
