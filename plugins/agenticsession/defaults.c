@@ -33,7 +33,7 @@ void as_config_defaults(struct as_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->runner_image = "quay.io/ambient_code/ambient-runner:latest";
-    cfg->api_url = "http://ambient-api.ambient-code.svc:8080";
+    cfg->api_url = "http://ambient-live.ambient-code.svc:8081";
     cfg->workspace_size = "10Gi";
     cfg->storage_class = NULL;
     cfg->empty_dir = 0;
@@ -54,9 +54,22 @@ int as_read_project_settings(struct amb_ctx *ctx, const char *ns, json_t **out,
     if (!ctx || !ns || !*ns)
         return AMB_OK;
     json_t *ps = NULL;
-    int rc = as_host->kube_get(ctx, &as_projectsettings, ns, "projectsettings", &ps, err);
-    /* No ProjectSettings (or a CRD not installed), or a context the host
-     * cannot read the cluster from: ambient.conf's defaults apply. */
+    /* A scratch error where the host has them, so that a missing
+     * ProjectSettings (which is fine) leaves no cause on the caller's. */
+    struct amb_error *scratch = AMB_HAS(as_host, error_new) ? as_host->error_new() : NULL;
+    int rc = as_host->kube_get(ctx, &as_projectsettings, ns, "projectsettings", &ps,
+                               scratch ? scratch : err);
+    if (rc != AMB_OK && scratch) {
+        json_t *why = as_host->error_to_json(scratch);
+        /* No ProjectSettings (or a CRD not installed), or a context the host
+         * cannot read the cluster from: ambient.conf's defaults apply. */
+        if (rc != AMB_ENOTFOUND && rc != AMB_ESTATE)
+            as_host->error_set(err, rc, NULL, "reading the ProjectSettings of %s: %s", ns,
+                               json_string_value(json_object_get(why, "message")));
+        json_decref(why);
+    }
+    if (scratch)
+        as_host->error_free(scratch);
     if (rc == AMB_ENOTFOUND || rc == AMB_ESTATE)
         return AMB_OK;
     if (rc != AMB_OK)
