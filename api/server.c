@@ -239,6 +239,30 @@ static int parse_target(struct api_req *r)
     return 0;
 }
 
+
+/* Who the caller is (SelfSubjectReview, cached under the token's hash), for
+ * the access log; a token the API rejects is a 401 before any handler runs.
+ * Returns 0 when it replied. An unreachable API leaves the user unknown: the
+ * handler's own calls will report that. */
+static int identify(struct api_req *r)
+{
+    struct amb_error *err = api_host->error_new();
+    char user[sizeof r->user];
+    int rc = err ? api_auth_whoami(api_auth(), r->token, user, sizeof user, err) : AMB_ENOMEM;
+    api_host->error_free(err);
+    if (rc == AMB_OK) {
+        snprintf(r->user, sizeof r->user, "%s", user);
+        return 1;
+    }
+    if (rc == AMB_EUNAUTHORIZED) {
+        evhttp_add_header(evhttp_request_get_output_headers(r->ev), "WWW-Authenticate",
+                          "Bearer error=\"invalid_token\"");
+        api_reply_error(r, 401, "the bearer token was rejected", NULL);
+        return 0;
+    }
+    return 1;
+}
+
 static void route_and_run(struct api_server *s, struct srv_req *q)
 {
     struct api_req *r = &q->r;
@@ -274,6 +298,8 @@ static void route_and_run(struct api_server *s, struct srv_req *q)
         api_reply_error(r, 401, "a bearer token is required", NULL);
         return;
     }
+    if (r->token && !(flags & API_PUBLIC) && !identify(r))
+        return;
     fn(r);
     if (!r->replied)
         api_reply_error(r, 500, "internal error: the handler did not reply", NULL);

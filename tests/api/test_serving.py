@@ -156,6 +156,19 @@ class Serving(ApiTest):
         self.assertNotIn(token, log)
         self.assertNotIn("access_token", log)
 
+    def test_access_log_names_the_user_and_bad_tokens_are_401(self):
+        c = self.cluster
+        ns = c.make_project(admins=["alice"], viewers=[])
+        path = f"/api/projects/{ns}/agentic-sessions"
+        self.assertEqual(c.rest("GET", path, token=ALICE).status, 200)
+        rec = c.daemon.wait_for(lambda l: l.get("msg") == "request" and l.get("path") == path,
+                                timeout=10)
+        self.assertEqual(rec["user"], "alice")
+        r = c.rest("GET", path, token="no-such-token-0123")
+        self.assertEqual(r.status, 401, r)
+        self.assertIn("error", r.body)
+        self.assertIn("invalid_token", r.headers.get("www-authenticate", ""))
+
 
 def make_cert(directory):
     key, cert = os.path.join(directory, "key.pem"), os.path.join(directory, "cert.pem")
