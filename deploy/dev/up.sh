@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # up.sh — the quick start's main command: installs what is missing, builds
 # Ambient, starts the test Kubernetes API server (tests/kubesim) and runs
-# ambientd with the sample config (deploy/ambient.conf) and the controller
-# role pointed at kubesim, until Ctrl-C.
+# ambientd with the sample config (deploy/ambient.conf), the controller and
+# the api role pointed at kubesim, until Ctrl-C.
 #
 # Environment:
 #   AMBIENT_BUILD_DIR    build directory (default: build/release)
 #   AMBIENT_UP_SECONDS   stop by itself after this many seconds (smoke tests)
 #   AMBIENT_CONTROLLER_PORT  port of /metrics, /healthz, /readyz (default 9090)
+#   AMBIENT_API_PORT     port of the REST API (default 8080)
+#   AMBIENT_LIVE_PORT    port of the live service: WebSocket, SSE, events (default 8081)
 #   AMBIENT_SKIP_DEPS=1  do not check/install packages
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -57,10 +59,15 @@ cat > "$run_dir/ambient.conf" <<CONF
 @include "sample.conf"
 kube = { server = "$https_url"; token_file = "$run_dir/token"; ca_file = "$run_dir/certs/cert.pem"; };
 controller = { listen = "127.0.0.1:${AMBIENT_CONTROLLER_PORT:-9090}"; lease = { namespace = "default"; }; };
+api = { listen = "127.0.0.1:${AMBIENT_API_PORT:-8080}";
+        live = { listen = "127.0.0.1:${AMBIENT_LIVE_PORT:-8081}"; dir = "$run_dir/events"; }; };
 CONF
 "$build/bin/ambientd" --check-config "$run_dir/ambient.conf"
 echo "up: starting ambientd with $conf against kubesim (Ctrl-C to stop)"
 echo "up: metrics and probes on http://127.0.0.1:${AMBIENT_CONTROLLER_PORT:-9090}/metrics"
+echo "up: REST API on http://127.0.0.1:${AMBIENT_API_PORT:-8080} — try:"
+echo "    curl -H 'Authorization: Bearer kubesim-admin' http://127.0.0.1:${AMBIENT_API_PORT:-8080}/api/projects"
+echo "up: live updates (WebSocket, SSE) on http://127.0.0.1:${AMBIENT_LIVE_PORT:-8081}"
 "$build/bin/ambientd" --config "$run_dir/ambient.conf" &
 ambientd_pid=$!
 if [[ -n ${AMBIENT_UP_SECONDS:-} ]]; then
