@@ -40,6 +40,8 @@ struct api_config {
     size_t n_allowed_origins;
     unsigned auth_ttl_s;     /* how long an access review answer is reused */
     size_t auth_cache_size;  /* entries in the review cache */
+    unsigned rate_per_s;     /* requests per second per caller (0: no limit) */
+    unsigned rate_burst;     /* requests a caller may make at once */
     /* live */
     char *live_listen;       /* "host:port"; NULL: live off */
     char *live_dir;          /* where session event logs are kept */

@@ -6,6 +6,7 @@
  *     max_body = 1048576; max_headers = 16384; timeout = 30; threads = 4;
  *     allowed_origins = ["https://ui.example"];  # browsers (CORS, WebSocket)
  *     auth_ttl = 30; auth_cache_size = 10000;
+ *     rate_limit = { requests_per_second = 50; burst = 100; };  # per caller; 0: off
  *     live = { listen = "0.0.0.0:8081"; dir = "/var/lib/ambient/events";
  *              max_event = 1048576; max_session = 67108864;
  *              max_client_buffer = 4194304; auth_threads = 2; };
@@ -37,9 +38,11 @@ static const struct int_key int_keys[] = {
     {"live.max_session", 1024, 64LL << 30, 64LL << 20},
     {"live.max_client_buffer", 4096, 1LL << 30, 4LL << 20},
     {"live.auth_threads", 1, 32, 2},
+    {"rate_limit.requests_per_second", 0, 1000000, 50},
+    {"rate_limit.burst", 1, 1000000, 100},
 };
 enum { K_BODY, K_HEADERS, K_TIMEOUT, K_THREADS, K_TTL, K_CACHE, K_EVENT, K_SESSION,
-       K_CLIENT_BUF, K_AUTH_THREADS, K_N };
+       K_CLIENT_BUF, K_AUTH_THREADS, K_RATE, K_BURST, K_N };
 
 int api_split_hostport(const char *s, char *host, size_t host_len, unsigned *port)
 {
@@ -217,6 +220,8 @@ int api_config_read(struct api_config *c, struct amb_error *err)
     c->live_max_session = (size_t)v[K_SESSION];
     c->live_max_client_buffer = (size_t)v[K_CLIENT_BUF];
     c->live_auth_threads = (unsigned)v[K_AUTH_THREADS];
+    c->rate_per_s = (unsigned)v[K_RATE];
+    c->rate_burst = (unsigned)v[K_BURST];
     return AMB_OK;
 fail:
     api_config_clear(c);

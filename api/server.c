@@ -32,8 +32,10 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/thread.h>
 #include <openssl/err.h>
+#include <openssl/sha.h>
 #include <openssl/ssl.h>
 
+#include "ratelimit.h"
 #include "serving.h"
 
 #define STOP_GRACE_MS 5000
@@ -60,6 +62,7 @@ struct api_server {
     atomic_int unflushed;  /* replies sent but not yet written out */
     int stopped;
     int stuck;             /* a loop did not end: its memory is left alone */
+    struct ratelimit *limits; /* per caller; NULL: no limit */
     char address[128];
 };
 
@@ -240,6 +243,38 @@ static int parse_target(struct api_req *r)
 }
 
 
+/* The caller's bucket: its token's hash, or its address when it has none.
+ * Returns 0 when it replied 429. */
+static int within_rate(struct api_req *r)
+{
+    if (!r->server->limits)
+        return 1;
+    char key[80];
+    if (r->token) {
+        unsigned char d[SHA256_DIGEST_LENGTH];
+        SHA256((const unsigned char *)r->token, strlen(r->token), d);
+        int n = snprintf(key, sizeof key, "t:");
+        for (size_t i = 0; i < 24; i++) /* 192 bits tell callers apart */
+            n += snprintf(key + n, sizeof key - (size_t)n, "%02x", d[i]);
+    } else {
+        char *host = NULL;
+        ev_uint16_t port = 0;
+        evhttp_connection_get_peer(evhttp_request_get_connection(r->ev), &host, &port);
+        snprintf(key, sizeof key, "ip:%s", host ? host : "?");
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    unsigned wait = 1;
+    if (ratelimit_take(r->server->limits, key, (double)now.tv_sec + (double)now.tv_nsec / 1e9,
+                       &wait))
+        return 1;
+    char after[16];
+    snprintf(after, sizeof after, "%u", wait);
+    evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Retry-After", after);
+    api_reply_error(r, 429, "too many requests", json_pack("{s:i}", "retryAfterSeconds", (int)wait));
+    return 0;
+}
+
 /* Who the caller is (SelfSubjectReview, cached under the token's hash), for
  * the access log; a token the API rejects is a 401 before any handler runs.
  * Returns 0 when it replied. An unreachable API leaves the user unknown: the
@@ -292,6 +327,8 @@ static void route_and_run(struct api_server *s, struct srv_req *q)
     }
     r->token = api_auth_token(api_header(r, "Authorization"),
                               api_header(r, "X-Forwarded-Access-Token"));
+    if (!(flags & API_PUBLIC) && !within_rate(r))
+        return;
     if (!r->token && !(flags & API_PUBLIC)) {
         evhttp_add_header(evhttp_request_get_output_headers(r->ev), "WWW-Authenticate",
                           "Bearer");
@@ -507,6 +544,7 @@ int api_server_start(const struct api_config *cfg, const struct api_router *rt,
     if (!s)
         return api_host->error_set(err, AMB_ENOMEM, NULL, "out of memory");
     s->cfg = cfg;
+    s->limits = ratelimit_new(cfg->rate_per_s, cfg->rate_burst, 4096);
     s->rt = rt;
     s->n_loops = cfg->threads ? cfg->threads : 1;
     s->loops = calloc(s->n_loops, sizeof *s->loops);
@@ -617,5 +655,6 @@ void api_server_free(struct api_server *s)
     }
     free(s->loops);
     SSL_CTX_free(s->ssl);
+    ratelimit_free(s->limits);
     free(s);
 }

@@ -280,5 +280,29 @@ class GracefulStop(unittest.TestCase):
         self.assertEqual(result["reply"].status, 200, result)
 
 
+class RateLimit(ApiTest):
+    """One caller's flood is its own 429, with Retry-After; other callers
+    and the probes are not held up."""
+    cluster_args = {"live": False,
+                    "api_conf": "rate_limit = { requests_per_second = 1; burst = 3; };"}
+
+    def test_a_caller_past_its_burst_gets_429(self):
+        c = self.cluster
+        ns = c.make_project(admins=["alice"], viewers=["bob"])
+        path = f"/api/projects/{ns}/agentic-sessions"
+        codes = [c.rest("GET", path, token=ALICE).status for _ in range(5)]
+        self.assertEqual(codes[:3], [200, 200, 200])
+        self.assertEqual(codes[-1], 429)
+        r = c.rest("GET", path, token=ALICE)
+        body = self.assertError(r, 429)
+        self.assertGreaterEqual(int(r.headers["retry-after"]), 1)
+        self.assertGreaterEqual(body["details"]["retryAfterSeconds"], 1)
+        self.assertEqual(c.rest("GET", path, token="bob-token").status, 200)
+        for _ in range(5):
+            self.assertEqual(c.rest("GET", "/healthz").status, 200)
+        time.sleep(1.2)  # one request per second refills
+        self.assertEqual(c.rest("GET", path, token=ALICE).status, 200)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
