@@ -9,6 +9,7 @@ packages=(
     libcurl4-openssl-dev libjansson-dev libconfig-dev libevent-dev libssl-dev
     libcmocka-dev abigail-tools
     python3 python3-kubernetes python3-websockets python3-prometheus-client python3-yaml
+    wrk nginx
 )
 
 missing=()
