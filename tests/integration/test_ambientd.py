@@ -53,7 +53,7 @@ class CheckConfig(unittest.TestCase):
         code, out, err = run("--check-config", SAMPLE_CONF)
         self.assertEqual(code, 0, err)
         lines = out.splitlines()
-        self.assertEqual([l.split()[0] for l in lines], ["projectsettings", "agenticsession"], out)
+        self.assertEqual([l.split()[0] for l in lines], ["projectsettings", "agenticsession", "api"], out)
         self.assertIn("kinds: ProjectSettings (projectsettings.vteam.ambient-code/v1alpha1)", lines[0])
         self.assertIn("kinds: AgenticSession (agenticsessions.vteam.ambient-code/v1alpha1)", lines[1])
 
