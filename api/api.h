@@ -207,11 +207,6 @@ extern const struct api_create_hook api_sessions_create_hook;
 /* ---- projects (routes_projects.c, routes_permissions.c) ---- */
 /* The label of the RoleBindings that /permissions lists and manages. */
 #define API_PERMISSION_LABEL "ambient-code.io/permission"
-/* Replies {"error": "<field>: <message>", "details": [{"field","message"}]}. */
-void api_reply_field(struct api_req *r, int status, const char *field, const char *message);
-/* The :project path parameter if it is a DNS label; else replies 400 naming
- * it and returns NULL. Call before any Kubernetes call. */
-const char *api_project_param(struct api_req *r);
 /* A ctx with the daemon's own credentials (free with api_host->ctx_free),
  * or NULL after replying (503 when none are configured). */
 struct amb_ctx *api_daemon_ctx(struct api_req *r);
@@ -229,7 +224,15 @@ void api_subject_part(const char *subject, char *out, size_t len);
  * or ServiceAccount for a user "system:serviceaccount:NS:NAME". */
 json_t *api_rbac_subject(const char *type, const char *name);
 
+/* Replies {"error": "<field>: <message>", "details": [{"field","message"}]}. */
+void api_reply_field(struct api_req *r, int status, const char *field, const char *message);
+
 /* ---- names (names.c) ---- */
+/* The :project path parameter if it is a DNS label, the :name one if it is
+ * a DNS subdomain; else they reply 400 naming it and return NULL. Call
+ * before any Kubernetes call, so no "..", "/" or upper case reaches a URL. */
+const char *api_project_param(struct api_req *r);
+const char *api_name_param(struct api_req *r);
 /* 1 if s is a DNS-1123 label (namespaces, most names): [a-z0-9-], at most
  * 63, starts and ends alphanumeric. */
 int api_is_dns_label(const char *s);

@@ -1,5 +1,5 @@
-/* names.c — Kubernetes name rules for path parameters, checked before a
- * name reaches a URL (no "..", "/", or upper case ever gets that far). */
+/* names.c — Kubernetes name rules, and the path parameters checked by them
+ * before a name reaches a URL (no "..", "/", or upper case gets that far). */
 #include <string.h>
 
 #include "api.h"
@@ -30,4 +30,22 @@ int api_is_dns_subdomain(const char *s)
             return 0;
     }
     return 1;
+}
+
+const char *api_project_param(struct api_req *r)
+{
+    const char *p = api_param(r, "project");
+    if (api_is_dns_label(p))
+        return p;
+    api_reply_field(r, 400, "project", "must be a DNS-1123 label ([a-z0-9-], at most 63 characters)");
+    return NULL;
+}
+
+const char *api_name_param(struct api_req *r)
+{
+    const char *n = api_param(r, "name");
+    if (api_is_dns_subdomain(n))
+        return n;
+    api_reply_field(r, 400, "name", "must be a DNS-1123 subdomain ([a-z0-9.-], at most 253 characters)");
+    return NULL;
 }

@@ -85,6 +85,13 @@ void api_reply_error(struct api_req *r, int status, const char *message, json_t 
     api_reply_json(r, status, body);
 }
 
+void api_reply_field(struct api_req *r, int status, const char *field, const char *message)
+{
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s: %s", field, message);
+    api_reply_error(r, status, msg, json_pack("[{s:s,s:s}]", "field", field, "message", message));
+}
+
 int api_http_status(int amb_code)
 {
     switch (amb_code) {

@@ -65,14 +65,12 @@ static void bad_request(struct api_req *r, const char *field, const char *fmt, .
     AMB_PRINTF(3, 4);
 static void bad_request(struct api_req *r, const char *field, const char *fmt, ...)
 {
-    char msg[512], line[640];
+    char msg[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    snprintf(line, sizeof line, "%s: %s", field, msg);
-    json_t *details = json_pack("[{s:s, s:s}]", "field", field, "message", msg);
-    api_reply_error(r, 400, line, details);
+    api_reply_field(r, 400, field, msg);
 }
 
 static struct amb_error *new_error(struct api_req *r)
@@ -154,19 +152,9 @@ static const struct kind_entry *route_kind(struct api_req *r)
 /* The checked path parameters; replies 400 naming the bad one. */
 static int path_params(struct api_req *r, int with_name, const char **project, const char **name)
 {
-    *project = api_param(r, "project");
-    if (!api_is_dns_label(*project)) {
-        bad_request(r, "project", "must be a DNS-1123 label ([a-z0-9-], at most 63 characters)");
+    if (!(*project = api_project_param(r)))
         return -1;
-    }
-    if (!with_name)
-        return 0;
-    *name = api_param(r, "name");
-    if (!api_is_dns_subdomain(*name)) {
-        bad_request(r, "name", "must be a DNS-1123 subdomain ([a-z0-9.-], at most 253 characters)");
-        return -1;
-    }
-    return 0;
+    return with_name && !(*name = api_name_param(r)) ? -1 : 0;
 }
 
 static int require(struct api_req *r, const struct amb_kind *k, const char *verb, const char *ns,

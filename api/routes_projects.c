@@ -9,7 +9,7 @@
  * caller who could not have asked.
  *
  * Also the helpers the other project-scoped route files share
- * (api_project_param, api_project_get, api_daemon_ctx, api_reply_field). */
+ * (api_project_get, api_daemon_ctx). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,25 +34,6 @@ static const struct amb_resource res_rolebindings = {"rbac.authorization.k8s.io"
 /* ------------------------------------------------------------------------
  * Shared helpers (declared in api.h)
  * ------------------------------------------------------------------------ */
-
-void api_reply_field(struct api_req *r, int status, const char *field, const char *message)
-{
-    char msg[512];
-    snprintf(msg, sizeof msg, "%s: %s", field, message);
-    api_reply_error(r, status, msg,
-                    json_pack("[{s:s,s:s}]", "field", field, "message", message));
-}
-
-const char *api_project_param(struct api_req *r)
-{
-    const char *p = api_param(r, "project");
-    if (!api_is_dns_label(p)) {
-        api_reply_field(r, 400, "project",
-                        "must be a DNS label (a-z, 0-9 and '-', at most 63 characters)");
-        return NULL;
-    }
-    return p;
-}
 
 struct amb_ctx *api_daemon_ctx(struct api_req *r)
 {

@@ -31,12 +31,6 @@
 
 /* ---- small helpers ---- */
 
-static void bad_field(struct api_req *r, const char *field, const char *msg)
-{
-    char line[512];
-    snprintf(line, sizeof line, "%s: %s", field, msg);
-    api_reply_error(r, 400, line, json_pack("[{s:s, s:s}]", "field", field, "message", msg));
-}
 
 static const char *meta_string(const json_t *obj, const char *key)
 {
@@ -69,17 +63,9 @@ static const struct amb_kind *session_kind(struct api_req *r, void **ud)
 
 static int session_params(struct api_req *r, const char **project, const char **name)
 {
-    *project = api_param(r, "project");
-    *name = api_param(r, "name");
-    if (!api_is_dns_label(*project)) {
-        bad_field(r, "project", "must be a DNS-1123 label ([a-z0-9-], at most 63 characters)");
+    if (!(*project = api_project_param(r)))
         return -1;
-    }
-    if (!api_is_dns_subdomain(*name)) {
-        bad_field(r, "name", "must be a DNS-1123 subdomain ([a-z0-9.-], at most 253 characters)");
-        return -1;
-    }
-    return 0;
+    return (*name = api_name_param(r)) ? 0 : -1;
 }
 
 static int require(struct api_req *r, const struct amb_kind *k, const char *verb, const char *ns,
@@ -213,11 +199,11 @@ static int clone_target(struct api_req *r, const json_t *body, const char **targ
     *target = json_string_value(json_object_get(body, "targetProject"));
     *new_name = json_string_value(json_object_get(body, "newSessionName"));
     if (!api_is_dns_label(*target)) {
-        bad_field(r, "targetProject", "is required: a project name (DNS-1123 label)");
+        api_reply_field(r, 400, "targetProject", "is required: a project name (DNS-1123 label)");
         return -1;
     }
     if (!api_is_dns_subdomain(*new_name)) {
-        bad_field(r, "newSessionName", "is required: a session name (DNS-1123 subdomain)");
+        api_reply_field(r, 400, "newSessionName", "is required: a session name (DNS-1123 subdomain)");
         return -1;
     }
     return 0;
@@ -274,7 +260,7 @@ static int is_original_shape(const json_t *body)
 static int translate_repos(struct api_req *r, const json_t *repos, json_t *spec)
 {
     if (!json_is_array(repos)) {
-        bad_field(r, "repos", "must be an array of {url, branch, autoPush}");
+        api_reply_field(r, 400, "repos", "must be an array of {url, branch, autoPush}");
         return -1;
     }
     json_t *out = json_array();
@@ -285,7 +271,7 @@ static int translate_repos(struct api_req *r, const json_t *repos, json_t *spec)
         if (!json_is_object(repo)) {
             char field[32];
             snprintf(field, sizeof field, "repos[%zu]", i);
-            bad_field(r, field, "must be an object {url, branch, autoPush}");
+            api_reply_field(r, 400, field, "must be an object {url, branch, autoPush}");
             return -1;
         }
         json_t *input = json_object();
@@ -314,7 +300,7 @@ static int translate_spec(struct api_req *r, const json_t *body, json_t *spec)
     }
     const json_t *llm = json_object_get(body, "llmSettings");
     if (llm && !json_is_object(llm)) {
-        bad_field(r, "llmSettings", "must be an object {model}");
+        api_reply_field(r, 400, "llmSettings", "must be an object {model}");
         return -1;
     }
     /* temperature and maxTokens have no counterpart: the CLI chooses. */
@@ -334,7 +320,7 @@ static int translate_meta(struct api_req *r, const json_t *body, json_t *meta)
         if (!m || json_is_null(m))
             continue;
         if (!json_is_object(m)) {
-            bad_field(r, keys[i], "must be an object of strings");
+            api_reply_field(r, 400, keys[i], "must be an object of strings");
             return -1;
         }
         json_object_set_new(meta, keys[i], json_deep_copy(m));

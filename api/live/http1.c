@@ -172,20 +172,33 @@ const char *http1_header(const struct http1_req *req, const char *name, size_t *
     return NULL;
 }
 
+int http1_next_item(const char **p, const char **item, size_t *len)
+{
+    const char *q = *p;
+    while (*q == ' ' || *q == '\t' || *q == ',')
+        q++;
+    if (!*q) {
+        *p = q;
+        return 0;
+    }
+    const char *s = q;
+    while (*q && *q != ',')
+        q++;
+    const char *e = q;
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+        e--;
+    *p = q;
+    *item = s;
+    *len = (size_t)(e - s);
+    return 1;
+}
+
 int http1_has_token(const char *value, const char *token)
 {
-    size_t tl = strlen(token);
-    const char *p = value;
-    while (*p) {
-        while (*p == ' ' || *p == '\t' || *p == ',')
-            p++;
-        const char *s = p;
-        while (*p && *p != ',')
-            p++;
-        const char *e = p;
-        while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-            e--;
-        if ((size_t)(e - s) == tl && strncasecmp(s, token, tl) == 0)
+    size_t tl = strlen(token), n;
+    const char *p = value, *s;
+    while (http1_next_item(&p, &s, &n)) {
+        if (n == tl && strncasecmp(s, token, tl) == 0)
             return 1;
     }
     return 0;

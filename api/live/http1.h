@@ -42,6 +42,10 @@ void http1_req_clear(struct http1_req *req);
 /* First header of that name (case-insensitive), or NULL; iter (may be
  * NULL) walks repeated headers: start it at 0. */
 const char *http1_header(const struct http1_req *req, const char *name, size_t *iter);
+/* The next item of a comma-separated header list, trimmed: *p walks value
+ * (start it there); fills *item and *len and returns 1, or 0 at the end.
+ * Empty items are skipped. */
+int http1_next_item(const char **p, const char **item, size_t *len);
 /* 1 if the comma-separated list value contains token (case-insensitive). */
 int http1_has_token(const char *value, const char *token);
 /* Copies the percent-decoded value of key in query into out; 0 found, -1

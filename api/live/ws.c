@@ -3,6 +3,7 @@
  * bits (no extensions are negotiated) and checks text for UTF-8 once the
  * message is whole. */
 #include "live/ws.h"
+#include "live/http1.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -318,17 +319,9 @@ static int b64url_decode(const char *s, size_t n, char *out, size_t out_len)
 int ws_protocol_bearer(const char *value, int *has_v1, char *token, size_t token_len)
 {
     int found = 0;
-    const char *p = value;
-    while (*p) {
-        while (*p == ' ' || *p == '\t' || *p == ',')
-            p++;
-        const char *s = p;
-        while (*p && *p != ',')
-            p++;
-        const char *e = p;
-        while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-            e--;
-        size_t n = (size_t)(e - s);
+    const char *p = value, *s;
+    size_t n;
+    while (http1_next_item(&p, &s, &n)) {
         if (n == 10 && memcmp(s, "ambient.v1", 10) == 0) {
             *has_v1 = 1;
         } else if (n > 7 && memcmp(s, "bearer.", 7) == 0) {
