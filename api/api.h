@@ -226,6 +226,10 @@ json_t *api_rbac_subject(const char *type, const char *name);
 
 /* Replies {"error": "<field>: <message>", "details": [{"field","message"}]}. */
 void api_reply_field(struct api_req *r, int status, const char *field, const char *message);
+/* GET of one object with ctx: 0 with *out (new ref), or -1 after replying
+ * the error. With missing_ok, a missing object is 0 with *out NULL. */
+int api_read_object(struct api_req *r, struct amb_ctx *ctx, const struct amb_resource *res,
+                    const char *ns, const char *name, int missing_ok, json_t **out);
 
 /* ---- names (names.c) ---- */
 /* The :project path parameter if it is a DNS label, the :name one if it is

@@ -92,6 +92,20 @@ void api_reply_field(struct api_req *r, int status, const char *field, const cha
     api_reply_error(r, status, msg, json_pack("[{s:s,s:s}]", "field", field, "message", message));
 }
 
+int api_read_object(struct api_req *r, struct amb_ctx *ctx, const struct amb_resource *res,
+                    const char *ns, const char *name, int missing_ok, json_t **out)
+{
+    *out = NULL;
+    struct amb_error *err = api_host->error_new();
+    int rc = err ? api_host->kube_get(ctx, res, ns, name, out, err) : AMB_ENOMEM;
+    if (rc == AMB_ENOTFOUND && missing_ok)
+        rc = AMB_OK;
+    else if (rc != AMB_OK)
+        api_reply_amb(r, rc, err);
+    api_host->error_free(err);
+    return rc == AMB_OK ? 0 : -1;
+}
+
 int api_http_status(int amb_code)
 {
     switch (amb_code) {

@@ -277,20 +277,6 @@ static int admit(struct api_req *r, const struct kind_entry *e, struct amb_ctx *
     return 0;
 }
 
-/* The stored object, as the caller reads it; replies on failure. */
-static int read_current(struct api_req *r, struct amb_ctx *ctx, const struct amb_kind *k,
-                        const char *ns, const char *name, json_t **out)
-{
-    struct amb_error *err = new_error(r);
-    if (!err)
-        return -1;
-    int rc = api_host->kube_get(ctx, &k->resource, ns, name, out, err);
-    if (rc != AMB_OK)
-        api_reply_amb(r, rc, err);
-    api_host->error_free(err);
-    return rc == AMB_OK ? 0 : -1;
-}
-
 /* kube_update as the caller; replies 200 with the stored object or the error. */
 static void update_and_reply(struct api_req *r, struct amb_ctx *ctx, const struct amb_kind *k,
                              const char *ns, const json_t *obj)
@@ -387,7 +373,7 @@ static void handle_get(struct api_req *r)
     const struct kind_entry *e = route_kind(r);
     struct amb_ctx *ctx = e ? api_ctx(r) : NULL;
     json_t *obj = NULL;
-    if (ctx && read_current(r, ctx, e->kind, project, name, &obj) == 0)
+    if (ctx && api_read_object(r, ctx, &e->kind->resource, project, name, 0, &obj) == 0)
         api_reply_json(r, 200, obj);
 }
 
@@ -509,7 +495,7 @@ static void handle_put(struct api_req *r)
         goto done;
     json_object_set_new(json_object_get(body, "metadata"), "name", json_string(name));
     struct amb_ctx *ctx = api_ctx(r);
-    if (!ctx || read_current(r, ctx, e->kind, project, name, &current) ||
+    if (!ctx || api_read_object(r, ctx, &e->kind->resource, project, name, 0, &current) ||
         admit(r, e, ctx, body, current))
         goto done;
     update_and_reply(r, ctx, e->kind, project, body);
@@ -573,7 +559,7 @@ static void handle_patch(struct api_req *r)
     if (same_name(r, patch, name) || require(r, e->kind, "patch", project, name))
         goto done;
     struct amb_ctx *ctx = api_ctx(r);
-    if (!ctx || read_current(r, ctx, e->kind, project, name, &current))
+    if (!ctx || api_read_object(r, ctx, &e->kind->resource, project, name, 0, &current))
         goto done;
     /* The merge is made here on the version read, and written with that
      * resourceVersion (unless the patch names one), so validation sees what
@@ -604,7 +590,7 @@ static void handle_delete(struct api_req *r)
     struct amb_ctx *ctx = api_ctx(r);
     json_t *current = NULL;
     /* kube_delete treats "already gone" as done; the caller is told 404. */
-    if (!ctx || read_current(r, ctx, e->kind, project, name, &current))
+    if (!ctx || api_read_object(r, ctx, &e->kind->resource, project, name, 0, &current))
         return;
     json_decref(current);
     struct amb_error *err = new_error(r);

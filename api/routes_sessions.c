@@ -75,22 +75,6 @@ static int require(struct api_req *r, const struct amb_kind *k, const char *verb
     return api_require(r, &what);
 }
 
-/* The session as the caller reads it; replies on failure. */
-static int read_session(struct api_req *r, struct amb_ctx *ctx, const struct amb_kind *k,
-                        const char *ns, const char *name, json_t **out)
-{
-    struct amb_error *err = api_host->error_new();
-    if (!err) {
-        api_reply_error(r, 500, "out of memory", NULL);
-        return -1;
-    }
-    int rc = api_host->kube_get(ctx, &k->resource, ns, name, out, err);
-    if (rc != AMB_OK)
-        api_reply_amb(r, rc, err);
-    api_host->error_free(err);
-    return rc == AMB_OK ? 0 : -1;
-}
-
 /* ---- stop / start ---- */
 
 struct desire {
@@ -123,7 +107,7 @@ static void request_phase(struct api_req *r, const struct desire *d)
     struct amb_ctx *ctx = api_ctx(r);
     json_t *current = NULL, *patch = NULL, *stored = NULL;
     struct amb_error *err = NULL;
-    if (!ctx || read_session(r, ctx, k, project, name, &current))
+    if (!ctx || api_read_object(r, ctx, &k->resource, project, name, 0, &current))
         return;
     const char *phase = phase_of(current);
     if (refused(d, phase)) {
@@ -222,7 +206,7 @@ static void handle_clone(struct api_req *r)
     if (clone_target(r, body, &target, &new_name))
         goto done;
     struct amb_ctx *ctx = api_ctx(r);
-    if (!ctx || read_session(r, ctx, k, project, name, &src))
+    if (!ctx || api_read_object(r, ctx, &k->resource, project, name, 0, &src))
         goto done;
     obj = clone_of(src, project, name, target, new_name);
     if (!obj) {

@@ -215,23 +215,6 @@ static void write_settings(struct api_req *r, struct amb_ctx *ctx, const char *p
     api_host->error_free(err);
 }
 
-/* An object that may be missing: *out the stored one (new ref) or NULL.
- * Returns 0, or -1 after replying the error. */
-static int read_optional(struct api_req *r, struct amb_ctx *ctx, const struct amb_resource *res,
-                         const char *p, const char *name, json_t **out)
-{
-    struct amb_error *err = api_host->error_new();
-    int rc = err ? api_host->kube_get(ctx, res, p, name, out, err) : AMB_ENOMEM;
-    if (rc != AMB_OK)
-        *out = NULL;
-    if (rc == AMB_ENOTFOUND)
-        rc = AMB_OK;
-    else if (rc != AMB_OK)
-        api_reply_amb(r, rc, err);
-    api_host->error_free(err);
-    return rc == AMB_OK ? 0 : -1;
-}
-
 static void put_settings(struct api_req *r)
 {
     const char *p = api_project_param(r);
@@ -242,7 +225,7 @@ static void put_settings(struct api_req *r)
         return;
     hide_legacy(json_object_get(body, "spec") ? json_object_get(body, "spec") : body);
     if (!(spec = spec_of(r, p, body)) || !project_for(r, "update", GROUP, "projectsettings") ||
-        !(ctx = api_ctx(r)) || read_optional(r, ctx, &res_ps, p, PS_NAME, &old) != 0)
+        !(ctx = api_ctx(r)) || api_read_object(r, ctx, &res_ps, p, PS_NAME, 1, &old) != 0)
         goto out;
     if (!old && require(r, "create", GROUP, "projectsettings", p) != 0)
         goto out;
@@ -272,7 +255,7 @@ static int secret_name(struct api_req *r, struct amb_ctx *ctx, const char *p, ch
                        size_t len)
 {
     json_t *ps = NULL;
-    if (read_optional(r, ctx, &res_ps, p, PS_NAME, &ps) != 0)
+    if (api_read_object(r, ctx, &res_ps, p, PS_NAME, 1, &ps) != 0)
         return -1;
     const char *name = json_string_value(
         json_object_get(json_object_get(ps, "spec"), "runnerSecretsName"));
@@ -321,7 +304,7 @@ static void get_runner_secrets(struct api_req *r)
     char name[256];
     json_t *secret = NULL;
     if (!ctx || secret_name(r, ctx, p, name, sizeof name) != 0 ||
-        read_optional(r, ctx, &res_secrets, p, name, &secret) != 0)
+        api_read_object(r, ctx, &res_secrets, p, name, 1, &secret) != 0)
         return;
     json_t *answer = keys_answer(name, json_object_get(secret, "data"));
     if (answer)
@@ -470,7 +453,7 @@ static void put_runner_secrets(struct api_req *r)
         return;
     if (check_data(r, json_object_get(body, "data")) != 0 ||
         !project_for(r, "update", "", "secrets") || !(ctx = api_ctx(r)) ||
-        secret_name(r, ctx, p, name, sizeof name) != 0 || read_optional(r, ctx, &res_secrets, p, name, &old) != 0)
+        secret_name(r, ctx, p, name, sizeof name) != 0 || api_read_object(r, ctx, &res_secrets, p, name, 1, &old) != 0)
         goto out;
     if (old || require(r, "create", "", "secrets", p) == 0)
         write_secret(r, ctx, p, name, json_object_get(body, "data"), old);

@@ -79,14 +79,7 @@ def uniq(prefix="t"):
 
 def wait_until(fn, timeout=20, interval=0.05, what="condition"):
     """Calls fn until it returns something truthy (returned); bounded in time."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
-        time.sleep(interval)
+    return harness.wait_for(fn, timeout, interval, what)
 
 
 class Reply:
