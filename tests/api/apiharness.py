@@ -26,7 +26,6 @@ import shutil
 import signal
 import sys
 import tempfile
-import time
 import unittest
 import uuid
 

@@ -117,6 +117,32 @@ class Manifests(unittest.TestCase):
         self.assertEqual(self.deployments["ambient-live"]["spec"]["replicas"], 1)
         self.assertEqual(self.deployments["ambient-live"]["spec"]["strategy"]["type"], "Recreate")
 
+    def test_the_ingress_sends_live_paths_to_the_live_service(self):
+        """ingress-nginx matches regex paths as ~* ^path, longest first."""
+        ing = by_kind(self.k8s, "Ingress")["ambient"]
+        paths = ing["spec"]["rules"][0]["http"]["paths"]
+        rules = sorted(((re.compile("^" + p["path"], re.I), p["backend"]["service"]) for p in paths),
+                       key=lambda r: -len(r[0].pattern))
+
+        def backend(url):
+            for rx, svc in rules:
+                if rx.match(url):
+                    return svc["name"], svc["port"]["name"]
+            return None
+        live = ("ambient-live", "live")
+        api = ("ambient-api", "http")
+        base = "/api/projects/p1/agentic-sessions/s-1"
+        for tail in ("ws", "events", "messages"):
+            self.assertEqual(backend(f"{base}/{tail}"), live, tail)
+        for url in (base, f"{base}/stop", f"{base}/clone", "/api/projects/p1/agentic-sessions",
+                    "/api/projects", "/api/projects/p1/permissions", f"{base}/ws/x",
+                    "/api/projects/p1/projectsettings/events"):
+            self.assertEqual(backend(url), api, url)
+        services = by_kind(self.k8s, "Service")
+        for _, svc in rules:
+            names = {p["name"] for p in services[svc["name"]]["spec"]["ports"]}
+            self.assertIn(svc["port"]["name"], names)
+
     def test_pods_are_hardened_and_have_known_identities(self):
         accounts = set(by_kind(self.rbac, "ServiceAccount"))
         for name, d in self.deployments.items():

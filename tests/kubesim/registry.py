@@ -107,6 +107,8 @@ def _builtins():
                      status=True, generation=True, categories=["all"]),
         ResourceType("networking.k8s.io", ["v1"], "NetworkPolicy", "networkpolicies",
                      short_names=["netpol"], generation=True),
+        ResourceType("networking.k8s.io", ["v1"], "Ingress", "ingresses",
+                     short_names=["ing"], status=True, generation=True),
         ResourceType("apiextensions.k8s.io", ["v1"], "CustomResourceDefinition",
                      "customresourcedefinitions", namespaced=False, short_names=["crd", "crds"],
                      status=True, generation=True, unconditional_update=False),
