@@ -105,6 +105,7 @@ struct api_req {
     const char *param_names[API_MAX_PARAMS];
     char *param_values[API_MAX_PARAMS];
     size_t n_params;
+    const void *route_data;           /* of the matched route (api_router_add_data) */
     const char *token;                /* the caller's token or NULL (points into a header) */
     struct amb_ctx *ctx;              /* host ctx for the token (lazy; freed after the reply) */
     char user[256];                   /* who, for the access log ("-" if unknown) */
@@ -125,6 +126,9 @@ const char *api_header(const struct api_req *r, const char *name);
  * application/merge-patch+json), a body over max_body (413), malformed
  * JSON (400, with line and column), a non-object (400). */
 int api_body_object(struct api_req *r, int merge_patch, json_t **out);
+/* The same checks without replying: AMB_EINVAL (type, syntax, not an
+ * object) or AMB_ETOOLARGE, the reason in err. */
+int api_body_json(struct api_req *r, json_t **out, struct amb_error *err);
 
 /* Replies: body is stolen. Only the first reply of a request counts. */
 void api_reply_json(struct api_req *r, int status, json_t *body);
@@ -163,6 +167,9 @@ void api_router_free(struct api_router *rt);
  * ":x" matches one non-empty segment. Copies pattern. */
 int api_router_add(struct api_router *rt, const char *method, const char *pattern,
                    api_handler fn, unsigned flags);
+/* The same, with data the handler finds in r->route_data. */
+int api_router_add_data(struct api_router *rt, const char *method, const char *pattern,
+                        api_handler fn, unsigned flags, const void *data);
 /* Finds the route for method and path, filling r's params. Returns the
  * handler, or NULL with *status 404 (no path) or 405 (path, other methods;
  * allow lists them, comma-separated). */
@@ -177,6 +184,11 @@ void api_routes_settings(struct api_router *rt);
 /* Generic CRUD for every registered kind; call after every plugin's init. */
 int api_routes_kinds(struct api_router *rt, struct amb_error *err);
 void api_routes_sessions(struct api_router *rt);
+/* The routes other plugins registered (register_route), served through
+ * struct amb_request_ops; after the built-in routes, which win a clash.
+ * api_routes_plugins_free at fini. */
+int api_routes_plugins(struct api_router *rt, struct amb_error *err);
+void api_routes_plugins_free(void);
 
 /* ---- generic kind writes (routes_kinds.c), shared with special routes ----
  * The kind table is filled by api_routes_kinds at start and read-only after. */

@@ -1,6 +1,7 @@
 /* plugin.c — the api plugin's entry: reads the `api` group (config.c) in
- * init, and in start builds the router (the generic kind routes only then,
- * when every plugin has registered its kinds), starts the REST server when
+ * init, and in start builds the router (the generic kind routes and the
+ * other plugins' routes only then, when every plugin has registered), starts
+ * the REST server when
  * api.listen is set and the live service when api.live.listen is set. */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -58,7 +59,11 @@ static int build_router(struct api_state *s, struct amb_error *err)
     api_routes_permissions(s->router);
     api_routes_settings(s->router);
     api_routes_sessions(s->router);
-    return api_routes_kinds(s->router, err);
+    int rc = api_routes_kinds(s->router, err);
+    /* Only a replica that serves REST takes the other plugins' routes. */
+    if (rc == AMB_OK && s->cfg.listen)
+        rc = api_routes_plugins(s->router, err);
+    return rc;
 }
 
 static int api_start(void *state, struct amb_error *err)
@@ -101,6 +106,7 @@ static void api_fini(void *state)
     s->live = NULL;
     api_router_free(s->router);
     s->router = NULL;
+    api_routes_plugins_free();
     api_auth_free(s->auth);
     s->auth = NULL;
     api_config_clear(&s->cfg);

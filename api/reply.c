@@ -189,52 +189,85 @@ static int media_type_is(const char *ct, const char *want)
     return *ct == '\0' || *ct == ';';
 }
 
-int api_body_object(struct api_req *r, int merge_patch, json_t **out)
+/* Why a body cannot be used: the HTTP status, the message, and the
+ * AMB_E* code that says the same to a plugin's route handler. */
+struct body_problem {
+    int status;
+    int code;
+    char msg[300];
+    int line, column; /* of malformed JSON; 0 otherwise */
+};
+
+static int body_parse(struct api_req *r, int merge_patch, json_t **out, struct body_problem *p)
 {
     *out = NULL;
+    memset(p, 0, sizeof *p);
+    p->status = 400;
+    p->code = AMB_EINVAL;
+    const char *ct = r->ev ? api_header(r, "Content-Type") : NULL;
     if (!r->ev) {
-        api_reply_error(r, 400, "no request body", NULL);
+        snprintf(p->msg, sizeof p->msg, "no request body");
         return -1;
     }
-    const char *ct = api_header(r, "Content-Type");
     if (!ct || !(media_type_is(ct, "application/json") ||
                  (merge_patch && media_type_is(ct, "application/merge-patch+json")))) {
-        api_reply_error(r, 415,
-                        merge_patch ? "Content-Type must be application/json or "
-                                      "application/merge-patch+json"
-                                    : "Content-Type must be application/json",
-                        NULL);
+        p->status = 415;
+        snprintf(p->msg, sizeof p->msg, "%s",
+                 merge_patch ? "Content-Type must be application/json or "
+                               "application/merge-patch+json"
+                             : "Content-Type must be application/json");
         return -1;
     }
     struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
     size_t len = evbuffer_get_length(in);
     const struct api_config *cfg = api_config();
     if (cfg && len > cfg->max_body) {
-        api_reply_error(r, 413, "request body too large", NULL);
+        p->status = 413;
+        p->code = AMB_ETOOLARGE;
+        snprintf(p->msg, sizeof p->msg, "request body too large");
         return -1;
     }
     const char *data = len ? (const char *)evbuffer_pullup(in, -1) : "";
     if (!data) {
-        api_reply_error(r, 500, "out of memory", NULL);
+        p->status = 500;
+        p->code = AMB_ENOMEM;
+        snprintf(p->msg, sizeof p->msg, "out of memory");
         return -1;
     }
     json_error_t jerr;
     json_t *v = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!v) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "malformed JSON at line %d, column %d: %s", jerr.line,
+        snprintf(p->msg, sizeof p->msg, "malformed JSON at line %d, column %d: %s", jerr.line,
                  jerr.column, jerr.text);
-        api_reply_error(r, 400, msg,
-                        json_pack("{s:i,s:i}", "line", jerr.line, "column", jerr.column));
+        p->line = jerr.line;
+        p->column = jerr.column;
         return -1;
     }
     if (!json_is_object(v)) {
         json_decref(v);
-        api_reply_error(r, 400, "the body must be a JSON object", NULL);
+        snprintf(p->msg, sizeof p->msg, "the body must be a JSON object");
         return -1;
     }
     *out = v;
     return 0;
+}
+
+int api_body_object(struct api_req *r, int merge_patch, json_t **out)
+{
+    struct body_problem p;
+    if (body_parse(r, merge_patch, out, &p) == 0)
+        return 0;
+    api_reply_error(r, p.status, p.msg,
+                    p.line ? json_pack("{s:i,s:i}", "line", p.line, "column", p.column) : NULL);
+    return -1;
+}
+
+int api_body_json(struct api_req *r, json_t **out, struct amb_error *err)
+{
+    struct body_problem p;
+    if (body_parse(r, 0, out, &p) == 0)
+        return AMB_OK;
+    return api_host->error_set(err, p.code, NULL, "%s", p.msg);
 }
 
 struct amb_ctx *api_ctx(struct api_req *r)

@@ -18,6 +18,7 @@ struct route {
     unsigned specificity;          /* a bit per literal segment, first highest */
     api_handler fn;
     unsigned flags;
+    const void *data;              /* handed to the handler as r->route_data */
 };
 
 struct api_router {
@@ -71,9 +72,15 @@ static int split(char *path, const char **seg)
 int api_router_add(struct api_router *rt, const char *method, const char *pattern,
                    api_handler fn, unsigned flags)
 {
+    return api_router_add_data(rt, method, pattern, fn, flags, NULL);
+}
+
+int api_router_add_data(struct api_router *rt, const char *method, const char *pattern,
+                        api_handler fn, unsigned flags, const void *data)
+{
     if (!rt || !method || !pattern || !fn || strlen(method) >= sizeof(((struct route *)0)->method))
         return AMB_EINVAL;
-    struct route r = {.fn = fn, .flags = flags};
+    struct route r = {.fn = fn, .flags = flags, .data = data};
     snprintf(r.method, sizeof r.method, "%s", method);
     r.pattern = strdup(pattern);
     if (!r.pattern)
@@ -202,5 +209,6 @@ api_handler api_router_match(const struct api_router *rt, struct api_req *r, uns
     *status = 200;
     if (flags)
         *flags = best->flags;
+    r->route_data = best->data;
     return best->fn;
 }

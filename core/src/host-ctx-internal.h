@@ -10,5 +10,7 @@
  * AMB_EUNAVAILABLE). Main thread, before plugins start / after they stop. */
 void ambd_host_ctx_set_kube(struct ambd_kube *k);
 void ambd_host_ctx_fill(struct amb_host *h);
+/* Forgets the route server (its plugin is being unloaded). */
+void ambd_host_ctx_reset_routes(void);
 
 #endif

@@ -1,6 +1,8 @@
 /* host_ctx.c — the host table's api-role members (ABI 1.3): contexts that
  * call Kubernetes as a caller (one shared client; the caller's token rides
- * along per call), the registered kinds, and errors a plugin makes itself. */
+ * along per call), the registered kinds and routes, and errors a plugin
+ * makes itself. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -132,6 +134,41 @@ static int host_kind_at(struct amb_module *self, size_t i, const struct amb_kind
     return AMB_OK;
 }
 
+static int host_route_at(struct amb_module *self, size_t i, const struct amb_route **route,
+                         void **user_data)
+{
+    if (!self || !self->rt)
+        return AMB_EINVAL;
+    const struct ambd_registry *r = &self->rt->registry;
+    if (i >= r->n_routes)
+        return AMB_ENOTFOUND;
+    if (route)
+        *route = &r->routes[i]->route;
+    if (user_data)
+        *user_data = r->routes[i]->data.user_data;
+    return AMB_OK;
+}
+
+/* The route server's accessors: set by the api plugin's start, read by
+ * handlers on its threads afterwards. */
+static _Atomic(const struct amb_request_ops *) request_accessors;
+
+static int host_serve_routes(struct amb_module *self, const struct amb_request_ops *ops)
+{
+    (void)self;
+    if (!ops || ops->size < sizeof(uint32_t))
+        return AMB_EINVAL;
+    const struct amb_request_ops *none = NULL;
+    return atomic_compare_exchange_strong(&request_accessors, &none, ops) ? AMB_OK : AMB_EEXIST;
+}
+
+static const struct amb_request_ops *host_request_ops(void)
+{
+    return atomic_load(&request_accessors);
+}
+
+void ambd_host_ctx_reset_routes(void) { atomic_store(&request_accessors, NULL); }
+
 static struct amb_error *host_error_new(void)
 {
     return calloc(1, sizeof(struct amb_error));
@@ -171,4 +208,7 @@ void ambd_host_ctx_fill(struct amb_host *h)
     h->error_new = host_error_new;
     h->error_free = host_error_free;
     h->error_to_json = host_error_to_json;
+    h->route_at = host_route_at;
+    h->serve_routes = host_serve_routes;
+    h->request_ops = host_request_ops;
 }

@@ -104,6 +104,7 @@ static void unload(struct daemon *d)
     if (d->rt)
         ambd_runtime_stop(d->rt); /* plugins' threads end before their client goes */
     ambd_host_ctx_set_kube(NULL);
+    ambd_host_ctx_reset_routes(); /* the server's ops go with its plugin */
     ambd_kube_free(d->direct_kube);
     d->direct_kube = NULL;
     ambd_controller_config_clear(&d->controller_config);

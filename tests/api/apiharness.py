@@ -125,7 +125,7 @@ class Cluster:
     """kubesim + RBAC + ambientd with the api plugin."""
 
     def __init__(self, controller=False, live=True, api_conf="", extra_conf="", api=True,
-                 daemon_token=API_TOKEN):
+                 daemon_token=API_TOKEN, extra_plugins=()):
         self.tmp = tempfile.mkdtemp(prefix="apitest-")
         token_file = os.path.join(self.tmp, "tokens.csv")
         with open(token_file, "w") as f:
@@ -137,6 +137,7 @@ class Cluster:
         self.live_dir = os.path.join(self.tmp, "events")
         self.daemon = None
         self.api = api
+        self.extra_plugins = tuple(extra_plugins)  # paths, loaded after the others
         self.token_path = os.path.join(self.tmp, "daemon-token")
         with open(self.token_path, "w") as f:
             f.write(daemon_token + "\n")
@@ -211,7 +212,8 @@ class Cluster:
     # ---- ambientd ----
     def config_text(self, controller, live, api_conf, extra_conf):
         names = ("projectsettings", "agenticsession") + (("api",) if self.api else ())
-        plugins = ", ".join('"%s"' % PLUGINS[p] for p in names)
+        plugins = ", ".join('"%s"' % p for p in [PLUGINS[n] for n in names] +
+                            list(self.extra_plugins))
         live_group = (f'live = {{ listen = "127.0.0.1:0"; dir = "{self.live_dir}"; }};'
                       if live else "")
         api_group = (f'api = {{ listen = "127.0.0.1:0"; threads = 2; {live_group} {api_conf} }};'

@@ -3,7 +3,8 @@
 # Installs the build into a fresh prefix, checks the installed layout, builds
 # docs/examples/hello against the *installed* headers via pkg-config (its
 # Makefile, as a plugin author would), and has the installed ambientd find it
-# in PREFIX/lib/ambient/plugins without any plugin_dir setting.
+# in PREFIX/lib/ambient/plugins without any plugin_dir setting, and the
+# installed api plugin serve the example's route.
 set -euo pipefail
 build=$1 example=$2 cc=$3
 work=$(mktemp -d)
@@ -31,6 +32,12 @@ cat > "$work/ambient.conf" <<CONF
 plugins = ("hello");
 hello = { greeting = "hi from out of tree"; };
 CONF
+# The same plugin next to the installed api plugin, which serves its route.
+cat > "$work/served.conf" <<CONF
+plugins = ("hello", "api");
+hello = { greeting = "hi from out of tree"; };
+api = { listen = "127.0.0.1:0"; threads = 1; };
+CONF
 out=$("$prefix/bin/ambientd" --check-config "$work/ambient.conf")
 echo "$out"
 [[ $out =~ ^hello\ 0\.1\.0\ \(ABI\ [0-9]+\.[0-9]+\)\ .*/lib/ambient/plugins/hello\.so:\ kinds:\ none\;\ forges:\ none\;\ routes:\ GET\ /api/hello$ ]] \
@@ -48,3 +55,19 @@ wait "$pid" || { cat "$work/run.log"; echo "FAIL: ambientd exited non-zero"; exi
 grep -q '"component":"hello","msg":"started","greeting":"hi from out of tree"' "$work/run.log" \
     || { cat "$work/run.log"; echo "FAIL: the plugin did not start with its config"; exit 1; }
 echo "ok: the plugin ran in the installed ambientd and stopped cleanly"
+
+"$prefix/bin/ambientd" --config "$work/served.conf" 2> "$work/served.log" &
+pid=$!
+address=
+for _ in $(seq 100); do
+    address=$(sed -n 's/.*"msg":"api listening","address":"\([^"]*\)".*/\1/p' "$work/served.log")
+    [[ -n $address ]] && break
+    sleep 0.1
+done
+[[ -n $address ]] || { kill -TERM "$pid"; cat "$work/served.log"; echo "FAIL: api did not listen"; exit 1; }
+body=$(curl -sS "http://$address/api/hello?name=plugin-author")
+kill -TERM "$pid"
+wait "$pid" || { cat "$work/served.log"; echo "FAIL: ambientd exited non-zero"; exit 1; }
+[[ $body == '{"greeting":"hi from out of tree","name":"plugin-author"}' ]] \
+    || { echo "FAIL: GET /api/hello answered: $body"; exit 1; }
+echo "ok: the installed api plugin served the out-of-tree plugin's route"

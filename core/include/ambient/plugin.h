@@ -180,6 +180,38 @@ enum amb_route_flags {
 
 typedef int (*amb_route_fn)(void *user_data, struct amb_request *req);
 
+/* Since 1.3: what a route handler reads its request with and answers it
+ * with: const struct amb_request_ops *rq = host->request_ops();
+ * rq->param(req, "name"). Calls are valid only during the handler call, on
+ * its thread; strings are borrowed for that call. The handler returns
+ * AMB_OK after answering; a negative AMB_E* code without an answer is
+ * answered for it (400, 401, 403, 404, 409, 500, ...), and AMB_OK without
+ * one is 204. Check rq->size before using a member added later. */
+struct amb_request_ops {
+    uint32_t size; /* sizeof(struct amb_request_ops) of the server */
+    const char *(*method)(struct amb_request *req); /* "GET", ... */
+    const char *(*path)(struct amb_request *req);   /* decoded, no query */
+    const char *(*param)(struct amb_request *req, const char *name); /* ":name" */
+    const char *(*query)(struct amb_request *req, const char *name); /* decoded */
+    const char *(*header)(struct amb_request *req, const char *name); /* any case */
+    /* The body as a JSON object (new ref). AMB_EINVAL when it is not one
+     * (or not application/json), AMB_ETOOLARGE past the server's limit;
+     * the reason is in err. */
+    int (*body)(struct amb_request *req, json_t **out, struct amb_error *err);
+    /* The caller's user name, NULL when the request carries no token. */
+    const char *(*user)(struct amb_request *req);
+    /* A context that calls Kubernetes as the caller (the kube_* members),
+     * owned by the request; NULL without a token. */
+    struct amb_ctx *(*ctx)(struct amb_request *req);
+    /* Answers with status and body (stolen; NULL for none). Only the first
+     * answer counts. */
+    int (*respond)(struct amb_request *req, int status, json_t *body);
+    /* Answers an error: the HTTP status of code, err's message and causes as
+     * {"error", "details"}; err may be NULL. */
+    int (*respond_error)(struct amb_request *req, int code, const struct amb_error *err);
+};
+
+
 struct amb_route {
     uint32_t size;       /* sizeof(struct amb_route) */
     const char *method;  /* "GET", "POST", "PUT", "PATCH", "DELETE" */
@@ -348,6 +380,18 @@ struct amb_host {
     /* What err holds, as a new ref: {"code": AMB_E* code, "message": the
      * first cause, "causes": [{"field"?, "message"}]}. */
     json_t *(*error_to_json)(const struct amb_error *err);
+    /* The registered routes in load order, for the api role to serve: the
+     * host's copy of route i and its user_data. AMB_ENOTFOUND past the end.
+     * Complete from start on. Any thread. */
+    int (*route_at)(struct amb_module *self, size_t i, const struct amb_route **route,
+                    void **user_data);
+    /* The server of routes (the api plugin) makes its request accessors
+     * known, from its start; there is one server, so a second call is
+     * AMB_EEXIST. ops must stay valid until the server's fini. */
+    int (*serve_routes)(struct amb_module *self, const struct amb_request_ops *ops);
+    /* The accessors of the request a route handler was given (see struct
+     * amb_request_ops); NULL when no server runs. Any thread. */
+    const struct amb_request_ops *(*request_ops)(void);
 };
 
 /* True if the host table has member m (a plugin built against a newer minor

@@ -2,8 +2,8 @@
  *
  *   cc -shared -o hello.so hello.c $(pkg-config --cflags --libs ambient-plugin)
  *
- * It reads its "hello" group of ambient.conf, registers one route, and logs a
- * greeting when ambientd starts. */
+ * It reads its "hello" group of ambient.conf, registers one route (served
+ * when the api plugin runs too), and logs a greeting when ambientd starts. */
 #include <ambient/plugin.h>
 
 struct hello {
@@ -12,11 +12,18 @@ struct hello {
     const char *greeting; /* borrowed from the config until unload */
 };
 
+/* GET /api/hello?name=x, served by the api plugin (ABI 1.3 hands out the
+ * request's accessors): {"greeting": ..., "name": ...}. */
 static int say_hello(void *user_data, struct amb_request *req)
 {
-    (void)user_data;
-    (void)req;
-    return AMB_OK; /* answered by the api role once it serves routes */
+    const struct hello *h = user_data;
+    const struct amb_request_ops *rq =
+        AMB_HAS(h->host, request_ops) ? h->host->request_ops() : NULL;
+    if (!rq)
+        return AMB_EUNSUPPORTED;
+    const char *name = rq->query(req, "name");
+    return rq->respond(req, 200, json_pack("{s:s, s:s}", "greeting", h->greeting, "name",
+                                           name ? name : "world"));
 }
 
 static int hello_init(const struct amb_host *host, struct amb_module *self, void **state,
@@ -40,7 +47,8 @@ static int hello_init(const struct amb_host *host, struct amb_module *self, void
         .handler = say_hello,
         .flags = AMB_ROUTE_PUBLIC,
     };
-    if ((rc = host->register_route(self, &route, NULL, NULL)) != AMB_OK) {
+    /* The state outlives the route (fini runs after unload): nothing to free. */
+    if ((rc = host->register_route(self, &route, h, NULL)) != AMB_OK) {
         host->free(h);
         return rc;
     }
