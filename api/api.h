@@ -49,6 +49,7 @@ struct api_config {
     size_t live_max_session; /* bytes of one session's log; posts beyond get 413 */
     size_t live_max_client_buffer; /* queued bytes before a slow client is cut */
     unsigned live_auth_threads;    /* threads doing the blocking auth calls */
+    int live_session_status;       /* watch sessions and log their status changes */
 };
 
 int api_config_read(struct api_config *c, struct amb_error *err);

@@ -9,7 +9,8 @@
  *     rate_limit = { requests_per_second = 50; burst = 100; };  # per caller; 0: off
  *     live = { listen = "0.0.0.0:8081"; dir = "/var/lib/ambient/events";
  *              max_event = 1048576; max_session = 67108864;
- *              max_client_buffer = 4194304; auth_threads = 2; };
+ *              max_client_buffer = 4194304; auth_threads = 2;
+ *              session_status = true; };
  *   };
  *
  * Every key is optional. Errors name the key ("api.max_body"). Port 0 in a
@@ -193,6 +194,10 @@ int api_config_read(struct api_config *c, struct amb_error *err)
             rc = r;
     long long v[K_N];
     if ((r = read_ints(v, err)) != AMB_OK)
+        rc = r;
+    c->live_session_status = 1;
+    if ((r = api_host->config_bool(api_self, "live.session_status", &c->live_session_status)) !=
+            AMB_OK && r != AMB_ENOTFOUND)
         rc = r;
     if ((r = read_origins(c, err)) != AMB_OK)
         rc = r;

@@ -81,6 +81,7 @@ static void wake_cb(evutil_socket_t fd, short what, void *arg)
         live_conn_job_done(l, j);
         j = next;
     }
+    live_feed_drain(l);
     if (stop && !l->stopping)
         begin_stop(l);
 }
@@ -287,6 +288,10 @@ int live_start(const struct api_config *cfg, struct api_auth *auth, struct live 
         goto fail;
     }
     l->loop_started = 1;
+    if (cfg->live_session_status && (rc = live_feed_start(l)) != AMB_OK) {
+        rc = api_host->error_set(err, rc, NULL, "cannot start the session status feed");
+        goto fail;
+    }
     freeaddrinfo(ai);
     api_host->log(api_self, AMB_LOG_INFO, "live listening", "address", addr, NULL);
     *out = l;
@@ -303,6 +308,7 @@ void live_stop(struct live *l)
 {
     if (!l)
         return;
+    live_feed_stop(l); /* no more status events once stopping */
     if (l->loop_started) {
         pthread_mutex_lock(&l->mu);
         l->stop_requested = 1;
@@ -330,6 +336,8 @@ void live_free(struct live *l)
             live_job_free(j);
         }
     }
+    l->stopping = 1; /* what the feed queued but the loop never took is dropped */
+    live_feed_drain(l);
     l->stopping = 0; /* no loopbreak from conn_free: the loop is gone */
     while (l->conns) {
         struct live_conn *c = l->conns;

@@ -5,6 +5,7 @@
 #define AMBIENT_API_LIVE_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include <event2/bufferevent.h>
@@ -111,6 +112,14 @@ struct live_job {
 /* POST bodies in flight may take this many times max_event together. */
 #define LIVE_BODY_BUDGET_EVENTS 16
 
+/* A status event from the feed thread, waiting for the loop (under mu). */
+struct live_feed_item {
+    struct live_feed_item *next;
+    char project[64];
+    char name[254];
+    json_t *event;
+};
+
 struct live {
     const struct api_config *cfg; /* borrowed from the plugin */
     struct api_auth *auth;
@@ -138,6 +147,12 @@ struct live {
     int stop_requested; /* the loop: begin stopping */
     pthread_t *workers;
     unsigned n_workers;
+
+    /* feed.c: the session status watch */
+    pthread_t feed;
+    void *feed_state;          /* NULL when no feed runs */
+    atomic_int feed_stop;
+    struct live_feed_item *feed_head, *feed_tail; /* under mu */
 
     struct live_conn *conns;
     size_t n_conns;
@@ -184,6 +199,15 @@ void live_job_free(struct live_job *j);
 /* Worker side: what j asks (exposed for unit tests of body parsing). */
 int live_parse_events(const char *body, size_t len, int ndjson, json_t **out, char *msg,
                       size_t msg_len);
+
+/* feed.c: status changes of every session into their logs */
+/* Starts the watch thread (AMB_OK without one when no Kubernetes API is
+ * configured). Main thread. */
+int live_feed_start(struct live *l);
+/* Ends and joins it. Main thread. */
+void live_feed_stop(struct live *l);
+/* Appends the queued status events (loop thread); frees them. */
+void live_feed_drain(struct live *l);
 
 /* live.c: wakes the loop (any thread). */
 void live_wake(struct live *l);

@@ -169,6 +169,22 @@ static const struct amb_request_ops *host_request_ops(void)
 
 void ambd_host_ctx_reset_routes(void) { atomic_store(&request_accessors, NULL); }
 
+static int host_kube_watch(struct amb_ctx *ctx, const struct amb_resource *res, const char *ns,
+                           const char *query,
+                           int (*on_event)(void *ud, const char *type, const json_t *obj),
+                           void *ud, struct amb_error *err)
+{
+    struct ambd_kube *k = !ctx ? NULL : ctx->ctl ? ctx->ctl->kube : ctx->direct.ops ? direct_kube : NULL;
+    if (!k || !res || !on_event)
+        return ambd_error_set(err, AMB_ESTATE, NULL, "kube_watch needs a context and a callback");
+    char *path = ambd_kube_path(res, ns, NULL, NULL);
+    if (!path)
+        return ambd_error_set(err, AMB_EINVAL, "namespace", "not a valid Kubernetes name");
+    int rc = ambd_kube_watch(k, path, query, ctx->ctl ? NULL : ctx->token, on_event, ud, err);
+    free(path);
+    return rc;
+}
+
 static struct amb_error *host_error_new(void)
 {
     return calloc(1, sizeof(struct amb_error));
@@ -211,4 +227,5 @@ void ambd_host_ctx_fill(struct amb_host *h)
     h->route_at = host_route_at;
     h->serve_routes = host_serve_routes;
     h->request_ops = host_request_ops;
+    h->kube_watch = host_kube_watch;
 }

@@ -95,6 +95,17 @@ int ambd_kube_request(struct ambd_kube *k, const struct ambd_kube_request *req,
                       struct ambd_kube_response *resp, struct amb_error *err);
 void ambd_kube_response_clear(struct ambd_kube_response *resp);
 
+/* A watch as one blocking call (a plugin's own thread): on_event gets each
+ * event (type "ADDED", "MODIFIED", "DELETED", "BOOKMARK"; obj borrowed),
+ * and about twice a second type NULL while idle; non-zero ends the watch
+ * (AMB_OK). Otherwise it returns when the stream ends: AMB_OK when the
+ * server closed it, AMB_EGONE for a too-old resourceVersion, other codes
+ * for errors. query is appended after watch=1 ("resourceVersion=5&..."). */
+typedef int (*ambd_kube_watch_fn)(void *ud, const char *type, const json_t *obj);
+int ambd_kube_watch(struct ambd_kube *k, const char *path, const char *query,
+                    const char *user_token, ambd_kube_watch_fn on_event, void *ud,
+                    struct amb_error *err);
+
 /* Resource paths: "/api/v1" or "/apis/G/V", then namespaces/NS when ns is
  * non-empty and the resource is namespaced, then PLURAL, /NAME, /SUB.
  * Names and namespaces are validated as DNS subdomains. Caller frees. */

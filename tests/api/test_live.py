@@ -322,6 +322,50 @@ class LiveTest(H.ApiTest):
         empty = self.req("GET", sess_path(self.ns, H.uniq("none"), "messages"), token=H.ALICE).body
         self.assertEqual(empty, {"items": [], "next": None})
 
+    def test_status_changes_reach_the_log_and_the_streams(self):
+        """What the controller writes to a session's status is streamed:
+        a WebSocket subscriber sees each change once, a change elsewhere in
+        the object is not news, and a watch that must relist (410) still
+        delivers what changed meanwhile."""
+        k = self.cluster.kube
+        name = H.uniq("st")
+        base = f"/apis/vteam.ambient-code/v1alpha1/namespaces/{self.ns}/agenticsessions"
+        self.cluster.ok(k.post(base, {
+            "apiVersion": "vteam.ambient-code/v1alpha1", "kind": "AgenticSession",
+            "metadata": {"name": name},
+            "spec": {"prompt": "p", "repos": [{"input": {"url": "https://github.com/o/r"}}]}}),
+            201)
+
+        def set_status(status):
+            self.cluster.ok(k.patch(f"{base}/{name}/status", {"status": status}), 200)
+
+        def statuses():
+            r = self.req("GET", sess_path(self.ns, name, "messages"), token=H.ALICE)
+            return [e for e in self.assertStatus(r, 200)["items"] if e["type"] == "status"]
+
+        async def watch_one():
+            async with self.ws_connect(name, H.ALICE, after=0) as ws:
+                set_status({"phase": "Pending"})
+                got = await self.ws_collect(ws, 1)
+                set_status({"phase": "Running", "startTime": "2026-11-26T10:00:00Z"})
+                got += await self.ws_collect(ws, 2)
+                return got
+        got = asyncio.run(watch_one())
+        self.assertEqual([(e["seq"], e["type"], e["phase"]) for e in got],
+                         [(1, "status", "Pending"), (2, "status", "Running")])
+        self.assertEqual(got[1]["status"]["startTime"], "2026-11-26T10:00:00Z")
+        # A label is not a status change.
+        self.cluster.ok(k.patch(f"{base}/{name}", {"metadata": {"labels": {"x": "y"}}}), 200)
+        # Force a relist: expire the history, cut the watch, change meanwhile.
+        self.cluster.ok(k.post("/kubesim/compact", {}), 200)
+        set_status({"phase": "Failed", "error": "OOMKilled"})
+        self.cluster.ok(k.post("/kubesim/watches/drop", {"path": "agenticsessions"}), 200)
+        H.wait_until(lambda: len(statuses()) == 3, 20, 0.1, "the Failed status")
+        last = statuses()[-1]
+        self.assertEqual((last["phase"], last["status"]["error"]), ("Failed", "OOMKilled"))
+        time.sleep(0.5)
+        self.assertEqual([e["phase"] for e in statuses()], ["Pending", "Running", "Failed"])
+
     def test_ws_user_message_reaches_runner(self):
         name = H.uniq("s")
         tok = self.runner_token(name)

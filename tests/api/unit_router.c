@@ -63,6 +63,19 @@ static int m_config_int(struct amb_module *self, const char *path, long long *ou
     return AMB_OK;
 }
 
+/* Booleans: a number 0 or 1 in the table. */
+static int m_config_bool(struct amb_module *self, const char *path, int *out)
+{
+    (void)self;
+    const struct conf *c = conf_find(path);
+    if (!c)
+        return AMB_ENOTFOUND;
+    if (c->str)
+        return AMB_EINVAL;
+    *out = c->num != 0;
+    return AMB_OK;
+}
+
 /* A list "x" is given as its count under "x" and elements "x.[i]". */
 static int m_config_count(struct amb_module *self, const char *path, size_t *out)
 {
@@ -104,6 +117,7 @@ static int setup_host(void **state)
     mock_host.config_string = m_config_string;
     mock_host.config_int = m_config_int;
     mock_host.config_count = m_config_count;
+    mock_host.config_bool = m_config_bool;
     mock_host.error_set = m_error_set;
     mock_host.log = m_log;
     api_host = &mock_host;
@@ -355,6 +369,9 @@ static void test_config_defaults(void **state)
     assert_string_equal(c.live_dir, "/var/lib/ambient/events");
     assert_int_equal(c.live_max_session, 67108864);
     assert_int_equal(c.live_auth_threads, 2);
+    assert_int_equal(c.live_session_status, 1);
+    assert_int_equal(c.rate_per_s, 50);
+    assert_int_equal(c.rate_burst, 100);
     assert_int_equal(c.n_allowed_origins, 0);
     api_config_clear(&c);
 }
@@ -372,6 +389,8 @@ static void test_config_values(void **state)
         {"allowed_origins.[1]", "http://localhost:3000", 0},
         {"live.listen", "[::1]:8081", 0},
         {"live.max_event", NULL, 4096},
+        {"live.session_status", NULL, 0},
+        {"rate_limit.requests_per_second", NULL, 0},
     };
     conf = table;
     n_conf = sizeof table / sizeof table[0];
@@ -385,6 +404,8 @@ static void test_config_values(void **state)
     assert_string_equal(c.allowed_origins[1], "http://localhost:3000");
     assert_string_equal(c.live_listen, "[::1]:8081");
     assert_int_equal(c.live_max_event, 4096);
+    assert_int_equal(c.live_session_status, 0);
+    assert_int_equal(c.rate_per_s, 0);
     api_config_clear(&c);
 }
 

@@ -392,6 +392,21 @@ struct amb_host {
     /* The accessors of the request a route handler was given (see struct
      * amb_request_ops); NULL when no server runs. Any thread. */
     const struct amb_request_ops *(*request_ops)(void);
+    /* A watch, blocking: call it from a thread of the plugin's own (never a
+     * worker or a route handler). on_event gets each event — type "ADDED",
+     * "MODIFIED", "DELETED" or "BOOKMARK", obj borrowed — and, about twice a
+     * second while the stream is idle, type and obj NULL; returning
+     * non-zero ends the watch with AMB_OK. Otherwise it returns when the
+     * stream ends: AMB_OK when the server closed it (watch again from the
+     * last resourceVersion seen), AMB_EGONE when that resourceVersion is too
+     * old (list again), other codes for errors. query is Kubernetes' watch
+     * query without watch=1 ("resourceVersion=5&allowWatchBookmarks=true&
+     * timeoutSeconds=300"), or NULL. ns "" watches every namespace. Always
+     * from the API, with ctx's credentials. */
+    int (*kube_watch)(struct amb_ctx *ctx, const struct amb_resource *res, const char *ns,
+                      const char *query,
+                      int (*on_event)(void *ud, const char *type, const json_t *obj), void *ud,
+                      struct amb_error *err);
 };
 
 /* True if the host table has member m (a plugin built against a newer minor

@@ -1,0 +1,335 @@
+/* feed.c — session status into the event logs. One watch of every
+ * AgenticSession, made with the api's own identity (read-only; every
+ * subscriber is still checked with its own token before it sees a byte),
+ * turns each change of a session's status into an event
+ * {"type": "status", "phase": ..., "status": {...}} appended to that
+ * session's log, so its streams show what the controller decides (Pending,
+ * Running, Failed with a reason), not only what the runner posts.
+ *
+ * Runs on its own thread: list (to learn where to watch from, and after a
+ * 410 what changed meanwhile), then watch with bookmarks, resuming from the
+ * last resourceVersion; errors back off up to 30 s. Events go to the loop
+ * thread through a queue under l->mu. The first list records what exists
+ * without an event each: only changes are news. */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "live/live_int.h"
+
+#define FEED_BUCKETS 4096
+#define FEED_BACKOFF_MAX_MS 30000
+
+static const struct amb_resource sessions = {"vteam.ambient-code", "v1alpha1", "AgenticSession",
+                                             "agenticsessions", 1};
+
+/* What the feed knows of a session: the hash of its last status. */
+struct known {
+    struct known *next;
+    uint64_t sig;
+    unsigned mark; /* the list that last saw it */
+    char key[];    /* "ns/name" */
+};
+
+struct feed {
+    struct live *l;
+    struct amb_ctx *ctx;
+    struct known *buckets[FEED_BUCKETS];
+    char rv[64];
+    unsigned mark;
+    int announce; /* 0 during the first list */
+};
+
+static uint64_t fnv(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    return h;
+}
+
+static struct known **slot(struct feed *f, const char *key)
+{
+    struct known **p = &f->buckets[fnv(key, strlen(key)) % FEED_BUCKETS];
+    while (*p && strcmp((*p)->key, key))
+        p = &(*p)->next;
+    return p;
+}
+
+static int stopping(const struct feed *f) { return atomic_load(&f->l->feed_stop); }
+
+/* Queues the event for the loop thread (takes ev). */
+static void emit(struct feed *f, const char *ns, const char *name, json_t *ev)
+{
+    struct live_feed_item *it = calloc(1, sizeof *it);
+    if (!it) {
+        json_decref(ev);
+        return;
+    }
+    snprintf(it->project, sizeof it->project, "%s", ns);
+    snprintf(it->name, sizeof it->name, "%s", name);
+    it->event = ev;
+    pthread_mutex_lock(&f->l->mu);
+    if (f->l->feed_tail)
+        f->l->feed_tail->next = it;
+    else
+        f->l->feed_head = it;
+    f->l->feed_tail = it;
+    pthread_mutex_unlock(&f->l->mu);
+    live_wake(f->l);
+}
+
+/* Records obj's status; a change (after the first list) becomes an event. */
+static void observe(struct feed *f, const json_t *obj)
+{
+    const json_t *md = json_object_get(obj, "metadata");
+    const char *ns = json_string_value(json_object_get(md, "namespace"));
+    const char *name = json_string_value(json_object_get(md, "name"));
+    if (!ns || !name || strlen(ns) >= 64 || strlen(name) >= 254)
+        return;
+    json_t *status = json_object_get(obj, "status");
+    char *text = status ? json_dumps(status, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    uint64_t sig = text ? fnv(text, strlen(text)) : 0;
+    size_t text_len = text ? strlen(text) : 0;
+    free(text);
+    char key[320];
+    snprintf(key, sizeof key, "%s/%s", ns, name);
+    struct known **p = slot(f, key);
+    int changed = *p ? (*p)->sig != sig : sig != 0;
+    if (!*p) {
+        size_t len = strlen(key);
+        if (!(*p = calloc(1, sizeof **p + len + 1)))
+            return;
+        memcpy((*p)->key, key, len + 1);
+    }
+    (*p)->sig = sig;
+    (*p)->mark = f->mark;
+    if (!changed || !f->announce || !sig)
+        return;
+    if (text_len + 256 > f->l->max_event) {
+        api_host->log(api_self, AMB_LOG_WARN, "live: a session's status is too large to stream",
+                      "namespace", ns, "name", name, NULL);
+        return;
+    }
+    const char *phase = json_string_value(json_object_get(status, "phase"));
+    json_t *ev = json_pack("{s:s, s:O}", "type", "status", "status", status);
+    if (ev && phase)
+        json_object_set_new(ev, "phase", json_string(phase));
+    if (ev)
+        emit(f, ns, name, ev);
+}
+
+static void forget(struct feed *f, const json_t *obj)
+{
+    const json_t *md = json_object_get(obj, "metadata");
+    char key[320];
+    snprintf(key, sizeof key, "%s/%s", json_string_value(json_object_get(md, "namespace")),
+             json_string_value(json_object_get(md, "name")));
+    struct known **p = slot(f, key);
+    if (*p) {
+        struct known *gone = *p;
+        *p = gone->next;
+        free(gone);
+    }
+}
+
+/* Drops what the last list did not see (deleted while we were not
+ * watching). */
+static void sweep(struct feed *f)
+{
+    for (size_t i = 0; i < FEED_BUCKETS; i++) {
+        struct known **p = &f->buckets[i];
+        while (*p) {
+            if ((*p)->mark != f->mark) {
+                struct known *gone = *p;
+                *p = gone->next;
+                free(gone);
+            } else {
+                p = &(*p)->next;
+            }
+        }
+    }
+}
+
+static void set_rv(struct feed *f, const json_t *obj)
+{
+    const char *rv = json_string_value(
+        json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+    if (rv && strlen(rv) < sizeof f->rv)
+        snprintf(f->rv, sizeof f->rv, "%s", rv);
+}
+
+/* Every page of the list; the list's resourceVersion is where to watch
+ * from. */
+static int relist(struct feed *f, struct amb_error *err)
+{
+    char cont[1024] = "", query[1200];
+    f->mark++;
+    do {
+        if (cont[0]) {
+            char *esc = NULL;
+            /* continue tokens are base64url-ish; escape the few that are not */
+            size_t n = strlen(cont);
+            esc = calloc(1, 3 * n + 1);
+            if (!esc)
+                return AMB_ENOMEM;
+            for (size_t i = 0, o = 0; i < n; i++) {
+                unsigned char c = (unsigned char)cont[i];
+                if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.' || c == '~')
+                    esc[o++] = (char)c;
+                else
+                    o += (size_t)sprintf(esc + o, "%%%02X", c);
+            }
+            snprintf(query, sizeof query, "limit=500&continue=%s", esc);
+            free(esc);
+        } else {
+            snprintf(query, sizeof query, "limit=500");
+        }
+        json_t *page = NULL;
+        int rc = api_host->kube_list_page(f->ctx, &sessions, "", query, &page, err);
+        if (rc != AMB_OK)
+            return rc;
+        size_t i;
+        json_t *item;
+        json_array_foreach(json_object_get(page, "items"), i, item)
+            observe(f, item);
+        const json_t *md = json_object_get(page, "metadata");
+        const char *next = json_string_value(json_object_get(md, "continue"));
+        snprintf(cont, sizeof cont, "%s", next && strlen(next) < sizeof cont ? next : "");
+        if (!cont[0])
+            set_rv(f, page);
+        json_decref(page);
+    } while (cont[0] && !stopping(f));
+    sweep(f);
+    f->announce = 1;
+    return AMB_OK;
+}
+
+static int on_event(void *ud, const char *type, const json_t *obj)
+{
+    struct feed *f = ud;
+    if (!type)
+        return stopping(f);
+    set_rv(f, obj);
+    if (!strcmp(type, "ADDED") || !strcmp(type, "MODIFIED"))
+        observe(f, obj);
+    else if (!strcmp(type, "DELETED"))
+        forget(f, obj);
+    return stopping(f);
+}
+
+/* Sleeps ms in short steps; 1 when asked to stop meanwhile. */
+static int nap(struct feed *f, long ms)
+{
+    for (long left = ms; left > 0; left -= 100) {
+        if (stopping(f))
+            return 1;
+        struct timespec ts = {0, (left < 100 ? left : 100) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return stopping(f);
+}
+
+static void *feed_main(void *arg)
+{
+    struct feed *f = arg;
+    long backoff = 0;
+    int listed = 0;
+    unsigned seed = (unsigned)time(NULL);
+    while (!stopping(f)) {
+        struct amb_error *err = api_host->error_new();
+        int rc = listed ? AMB_OK : relist(f, err);
+        if (rc == AMB_OK) {
+            listed = 1;
+            char query[160];
+            snprintf(query, sizeof query,
+                     "resourceVersion=%s&allowWatchBookmarks=true&timeoutSeconds=300", f->rv);
+            rc = api_host->kube_watch(f->ctx, &sessions, "", query, on_event, f, err);
+            if (rc == AMB_EGONE)
+                listed = 0; /* too old: list again, and announce what changed */
+            else if (rc == AMB_OK)
+                backoff = 0;
+        }
+        if (rc != AMB_OK && rc != AMB_EGONE && !stopping(f)) {
+            json_t *why = api_host->error_to_json(err);
+            api_host->log(api_self, AMB_LOG_WARN, "live: the session status feed failed",
+                          "error", json_string_value(json_object_get(why, "message")), NULL);
+            json_decref(why);
+            backoff = backoff ? backoff * 2 : 500;
+            if (backoff > FEED_BACKOFF_MAX_MS)
+                backoff = FEED_BACKOFF_MAX_MS;
+            listed = rc == AMB_EIO && listed; /* a broken stream resumes; others relist */
+        }
+        api_host->error_free(err);
+        if (backoff && nap(f, backoff / 2 + (long)(rand_r(&seed) % (unsigned)(backoff / 2 + 1))))
+            break;
+    }
+    return NULL;
+}
+
+int live_feed_start(struct live *l)
+{
+    struct feed *f = calloc(1, sizeof *f);
+    if (!f)
+        return AMB_ENOMEM;
+    f->l = l;
+    struct amb_error *err = api_host->error_new();
+    int rc = err ? api_host->ctx_new(api_self, NULL, &f->ctx, err) : AMB_ENOMEM;
+    api_host->error_free(err);
+    if (rc != AMB_OK) {
+        free(f);
+        api_host->log(api_self, AMB_LOG_WARN,
+                      "live: no Kubernetes API configured; session status is not streamed", NULL);
+        return AMB_OK;
+    }
+    if (pthread_create(&l->feed, NULL, feed_main, f) != 0) {
+        api_host->ctx_free(f->ctx);
+        free(f);
+        return AMB_EINTERNAL;
+    }
+    l->feed_state = f;
+    return AMB_OK;
+}
+
+void live_feed_stop(struct live *l)
+{
+    struct feed *f = l->feed_state;
+    if (!f)
+        return;
+    atomic_store(&l->feed_stop, 1);
+    pthread_join(l->feed, NULL);
+    for (size_t i = 0; i < FEED_BUCKETS; i++) {
+        while (f->buckets[i]) {
+            struct known *k = f->buckets[i];
+            f->buckets[i] = k->next;
+            free(k);
+        }
+    }
+    api_host->ctx_free(f->ctx);
+    free(f);
+    l->feed_state = NULL;
+}
+
+void live_feed_drain(struct live *l)
+{
+    pthread_mutex_lock(&l->mu);
+    struct live_feed_item *it = l->feed_head;
+    l->feed_head = l->feed_tail = NULL;
+    pthread_mutex_unlock(&l->mu);
+    while (it) {
+        struct live_feed_item *next = it->next;
+        json_t *arr = json_array();
+        uint64_t first, last;
+        char msg[256];
+        if (arr && json_array_append_new(arr, it->event) == 0 && !l->stopping)
+            live_hub_append(l, it->project, it->name, arr, &first, &last, msg, sizeof msg);
+        else if (!arr)
+            json_decref(it->event);
+        json_decref(arr);
+        free(it);
+        it = next;
+    }
+}
