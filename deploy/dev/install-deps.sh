@@ -10,6 +10,7 @@ packages=(
     libcmocka-dev abigail-tools
     python3 python3-kubernetes python3-websockets python3-prometheus-client python3-yaml
     wrk nginx
+    clang libclang-rt-14-dev
 )
 
 missing=()

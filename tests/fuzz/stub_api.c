@@ -1,0 +1,122 @@
+/* stub_api.c — stand-ins for the parts of api.so a fuzz target does not
+ * link (auth.c, reply.c, ratelimit.c, routes_health.c, live.c): server.c,
+ * names.c and live/jobs.c reference them from code the targets never run
+ * (handlers, access reviews, the event loop). Each answers "unavailable",
+ * so a path that did reach one would fail safe, not pretend success. */
+#include <stdlib.h>
+
+#include "live/live_int.h"
+#include "ratelimit.h"
+#include "serving.h"
+
+/* auth.c */
+struct api_auth *api_auth(void) { return NULL; }
+
+const char *api_auth_token(const char *authorization, const char *forwarded)
+{
+    (void)authorization;
+    (void)forwarded;
+    return NULL;
+}
+
+int api_auth_review(struct api_auth *a, const char *token, const struct api_access *what,
+                    int *allowed, char *reason, size_t reason_len, struct amb_error *err)
+{
+    (void)a;
+    (void)token;
+    (void)what;
+    (void)err;
+    *allowed = 0;
+    if (reason_len)
+        reason[0] = '\0';
+    return AMB_EUNAVAILABLE;
+}
+
+int api_auth_whoami(struct api_auth *a, const char *token, char *user, size_t user_len,
+                    struct amb_error *err)
+{
+    (void)a;
+    (void)token;
+    (void)err;
+    if (user_len)
+        user[0] = '\0';
+    return AMB_EUNAVAILABLE;
+}
+
+int api_auth_token_review(struct api_auth *a, const char *token, char *user, size_t user_len,
+                          struct amb_error *err)
+{
+    return api_auth_whoami(a, token, user, user_len, err);
+}
+
+/* reply.c, routes_health.c */
+const char *api_header(const struct api_req *r, const char *name)
+{
+    (void)r;
+    (void)name;
+    return NULL;
+}
+
+const char *api_param(const struct api_req *r, const char *name)
+{
+    (void)r;
+    (void)name;
+    return NULL;
+}
+
+void api_reply_error(struct api_req *r, int status, const char *message, json_t *details)
+{
+    (void)message;
+    json_decref(details);
+    if (r && !r->replied) {
+        r->replied = 1;
+        r->status = status;
+    }
+}
+
+void api_reply_field(struct api_req *r, int status, const char *field, const char *message)
+{
+    (void)field;
+    api_reply_error(r, status, message, NULL);
+}
+
+void api_reply_raw(struct api_req *r, int status, const char *content_type, const char *body,
+                   size_t len)
+{
+    (void)content_type;
+    (void)body;
+    (void)len;
+    api_reply_error(r, status, NULL, NULL);
+}
+
+void api_metrics_in_flight(int delta) { (void)delta; }
+
+void api_metrics_record(const char *method, int status, double seconds)
+{
+    (void)method;
+    (void)status;
+    (void)seconds;
+}
+
+/* ratelimit.c */
+struct ratelimit *ratelimit_new(double rate, double burst, size_t max_callers)
+{
+    (void)rate;
+    (void)burst;
+    (void)max_callers;
+    return NULL;
+}
+
+void ratelimit_free(struct ratelimit *rl) { (void)rl; }
+
+int ratelimit_take(struct ratelimit *rl, const char *key, double now, unsigned *retry_after_s)
+{
+    (void)rl;
+    (void)key;
+    (void)now;
+    *retry_after_s = 1;
+    return 1;
+}
+
+/* live.c */
+void live_wake(struct live *l) { (void)l; }
