@@ -204,6 +204,11 @@ out:
         if (sigs[i])
             event_free(sigs[i]);
     }
+    /* Already stopping: a second SIGTERM (a supervisor's, after a failed
+     * start or a lost lease) must not kill the teardown, which releases the
+     * lease and lets requests in flight finish. SIGKILL still ends it. */
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
     unload(d);
     if (d->base)
         event_base_free(d->base);

@@ -225,8 +225,8 @@ def slow_get(cluster, path, token, result):
 
 
 class GracefulStop(unittest.TestCase):
-    """SIGTERM while a request waits on a slow Kubernetes call: the request
-    still completes, then ambientd exits cleanly."""
+    """SIGTERM (twice) while a request waits on a slow Kubernetes call: the
+    request still completes, then ambientd exits cleanly."""
 
     def setUp(self):
         self.cluster = Cluster(live=False)
@@ -246,13 +246,15 @@ class GracefulStop(unittest.TestCase):
         t = slow_get(c, path, ALICE, result)
         time.sleep(0.5)
         c.daemon.send(signal.SIGTERM)
+        time.sleep(0.3)  # stopping now: a supervisor's second SIGTERM must not cut it short
+        c.daemon.send(signal.SIGTERM)
         t.join(20)
         self.assertFalse(t.is_alive())
         self.assertNotIn("error", result, result)
         self.assertEqual(result["reply"].status, 200, result["reply"])
         self.assertGreaterEqual(time.monotonic() - started, 1.4)
         d, c.daemon = c.daemon, None
-        d.proc.wait(timeout=20)  # already signalled: a second SIGTERM would kill it
+        d.proc.wait(timeout=20)
         self.assertEqual(d.stop(timeout=20), 0, "\n".join(d.lines[-40:]))
         log = "\n".join(d.lines)
         for mark in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
