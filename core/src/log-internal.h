@@ -34,6 +34,8 @@ void ambd_vlogf(const char *component, int level, const char *fmt, va_list ap);
 /* Redact value from every later line (values shorter than 4 bytes are
  * ignored). */
 void ambd_log_add_secret(const char *value);
+/* How many values are registered (at most 1024; the oldest go first). */
+size_t ambd_log_secret_count(void);
 /* Forget every registered secret (at shutdown). */
 void ambd_log_clear_secrets(void);
 /* Routes libevent's internal messages into the sink. */

@@ -19,27 +19,51 @@
 /* "the bearer of news" is prose; real bearer tokens are far longer. */
 #define MIN_BEARER_LEN 8
 
+/* Registered values are bounded: users hand the api many (runner secrets),
+ * and each log line is checked against all of them. Past the cap the value
+ * registered (or re-registered) longest ago is forgotten first; values too
+ * long to appear whole in a bounded log line are not kept. */
+#define MAX_SECRETS 1024
+#define MAX_SECRET_LEN 8192
+
 static pthread_mutex_t secrets_lock = PTHREAD_MUTEX_INITIALIZER;
-static char **secrets;
+static char **secrets; /* oldest first */
 static size_t n_secrets;
 
 void ambd_log_add_secret(const char *value)
 {
-    if (!value || strlen(value) < MIN_SECRET_LEN)
+    size_t len = value ? strlen(value) : 0;
+    if (len < MIN_SECRET_LEN || len > MAX_SECRET_LEN)
         return;
     pthread_mutex_lock(&secrets_lock);
+    char *keep = NULL;
     for (size_t i = 0; i < n_secrets; i++) {
-        if (strcmp(secrets[i], value) == 0)
-            goto out;
+        if (strcmp(secrets[i], value) == 0) {
+            keep = secrets[i]; /* seen again: becomes the newest */
+            memmove(&secrets[i], &secrets[i + 1], (n_secrets - i - 1) * sizeof *secrets);
+            n_secrets--;
+            break;
+        }
     }
-    char **grown = realloc(secrets, (n_secrets + 1) * sizeof *grown);
-    if (!grown)
+    if (!keep && n_secrets == MAX_SECRETS) {
+        free(secrets[0]);
+        memmove(&secrets[0], &secrets[1], (n_secrets - 1) * sizeof *secrets);
+        n_secrets--;
+    }
+    if (!secrets && !(secrets = calloc(MAX_SECRETS, sizeof *secrets)))
         goto out;
-    secrets = grown;
-    if ((secrets[n_secrets] = strdup(value)))
-        n_secrets++;
+    if (keep || (keep = strdup(value)))
+        secrets[n_secrets++] = keep;
 out:
     pthread_mutex_unlock(&secrets_lock);
+}
+
+size_t ambd_log_secret_count(void)
+{
+    pthread_mutex_lock(&secrets_lock);
+    size_t n = n_secrets;
+    pthread_mutex_unlock(&secrets_lock);
+    return n;
 }
 
 void ambd_log_clear_secrets(void)

@@ -1,4 +1,6 @@
-/* test_redact.c — each redaction rule, and text that must pass unchanged. */
+/* test_redact.c — each redaction rule, text that must pass unchanged, and
+ * the bound on registered values. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,11 +56,51 @@ static void registered_secrets_are_replaced_everywhere(void **state)
     free(got);
 }
 
+static int redacted(const char *value)
+{
+    char *got = ambd_redact(value);
+    int r = got && strcmp(got, "[REDACTED]") == 0;
+    free(got);
+    return r;
+}
+
+/* Many registrations (the api hands over every runner secret a user PUTs)
+ * keep memory and per-line work bounded: the oldest value goes first, and
+ * one registered again counts as new. */
+static void registered_secrets_are_bounded(void **state)
+{
+    (void)state;
+    char v[32];
+    ambd_log_add_secret("the-first-value");
+    ambd_log_add_secret("the-second-value");
+    for (int i = 0; i < 1100; i++) {
+        snprintf(v, sizeof v, "value-%04d", i);
+        ambd_log_add_secret(v);
+        if (i == 500)
+            ambd_log_add_secret("the-second-value"); /* seen again */
+    }
+    assert_int_equal(ambd_log_secret_count(), 1024);
+    assert_false(redacted("the-first-value"));
+    assert_true(redacted("the-second-value"));
+    assert_false(redacted("value-0000"));
+    assert_true(redacted("value-1099"));
+    char *huge = malloc(9000);
+    memset(huge, 'x', 8999);
+    huge[8999] = '\0';
+    ambd_log_add_secret(huge); /* longer than any log line holds whole */
+    assert_int_equal(ambd_log_secret_count(), 1024);
+    assert_true(redacted("value-1099"));
+    free(huge);
+    ambd_log_clear_secrets();
+    assert_int_equal(ambd_log_secret_count(), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(each_rule_redacts),
         cmocka_unit_test(registered_secrets_are_replaced_everywhere),
+        cmocka_unit_test(registered_secrets_are_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -237,7 +237,9 @@ struct amb_host {
     /* 1 if a line at level would be written now (levels change at runtime). */
     int (*log_enabled)(struct amb_module *self, int level);
     /* Redact this value from every later log line, whoever logs it. Values
-     * shorter than 4 bytes are ignored (they would redact ordinary words). */
+     * shorter than 4 bytes are ignored (they would redact ordinary words),
+     * and so are values over 8 KiB; the host keeps the 1024 registered (or
+     * re-registered) most recently. */
     void (*log_secret)(struct amb_module *self, const char *value);
 
     /* ---- 1.0: memory (any thread) ---- */
