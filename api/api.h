@@ -54,6 +54,11 @@ struct api_config {
 
 int api_config_read(struct api_config *c, struct amb_error *err);
 void api_config_clear(struct api_config *c);
+/* The server TLS context of api.tls (TLS 1.2 or newer), for both
+ * listeners; errors name api.tls.cert_file or key_file. */
+struct ssl_ctx_st;
+int api_tls_context(const struct api_config *cfg, struct ssl_ctx_st **out,
+                    struct amb_error *err);
 
 /* ---- auth (auth.c): tokens, access reviews, identities ----
  * The cache is keyed by SHA-256 of the token, never the token, and holds

@@ -463,7 +463,7 @@ static struct bufferevent *tls_bufferevent(struct event_base *base, void *arg)
                                           BEV_OPT_CLOSE_ON_FREE);
 }
 
-static int tls_context(const struct api_config *cfg, SSL_CTX **out, struct amb_error *err)
+int api_tls_context(const struct api_config *cfg, SSL_CTX **out, struct amb_error *err)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     if (!ctx)
@@ -551,7 +551,7 @@ int api_server_start(const struct api_config *cfg, const struct api_router *rt,
     evutil_socket_t fd = -1;
     int rc = s->loops ? AMB_OK : api_host->error_set(err, AMB_ENOMEM, NULL, "out of memory");
     if (rc == AMB_OK && cfg->tls_cert_file)
-        rc = tls_context(cfg, &s->ssl, err);
+        rc = api_tls_context(cfg, &s->ssl, err);
     if (rc == AMB_OK)
         rc = bind_listener(cfg->listen, &fd, s->address, sizeof s->address, err);
     for (unsigned i = 0; rc == AMB_OK && i < s->n_loops; i++)

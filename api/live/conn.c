@@ -11,6 +11,9 @@
 
 #include "live/live_int.h"
 
+#include <event2/bufferevent_ssl.h>
+#include <openssl/ssl.h>
+
 static void read_cb(struct bufferevent *bev, void *arg);
 static void write_cb(struct bufferevent *bev, void *arg);
 static void event_cb(struct bufferevent *bev, short what, void *arg);
@@ -26,6 +29,25 @@ static void set_timeouts(struct live_conn *c, int reading)
     bufferevent_set_timeouts(c->bev, reading ? &tv : NULL, &tv);
 }
 
+/* A plain bufferevent, or one that speaks TLS (api.tls) on the socket. */
+static struct bufferevent *new_bufferevent(struct live *l, evutil_socket_t fd)
+{
+    if (!l->ssl)
+        return bufferevent_socket_new(l->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    SSL *ssl = SSL_new(l->ssl);
+    if (!ssl)
+        return NULL;
+    struct bufferevent *bev = bufferevent_openssl_socket_new(
+        l->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+    if (!bev) {
+        SSL_free(ssl);
+        return NULL;
+    }
+    /* A client that just closes the socket (no close_notify) is common. */
+    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    return bev;
+}
+
 void live_conn_accept(struct live *l, evutil_socket_t fd)
 {
     struct live_conn *c = calloc(1, sizeof *c);
@@ -34,7 +56,7 @@ void live_conn_accept(struct live *l, evutil_socket_t fd)
         return;
     }
     c->l = l;
-    c->bev = bufferevent_socket_new(l->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    c->bev = new_bufferevent(l, fd);
     if (!c->bev) {
         evutil_closesocket(fd);
         free(c);
@@ -634,8 +656,9 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 {
     struct live_conn *c = arg;
     (void)bev;
-    (void)what; /* EOF, error or timeout: the connection is over */
-    live_conn_close(c);
+    if (what & BEV_EVENT_CONNECTED)
+        return; /* the TLS handshake is done: the request comes next */
+    live_conn_close(c); /* EOF, error or timeout: the connection is over */
 }
 
 /* ---- jobs coming back ---- */

@@ -19,6 +19,8 @@
 
 #include "live/live_int.h"
 
+#include <openssl/ssl.h>
+
 #define LIVE_TICK_S 20     /* keep-alive pings on idle streams */
 #define LIVE_STOP_GRACE_S 5
 #define LIVE_MAX_CONNS 8192 /* each costs a socket and a few KiB at rest */
@@ -201,11 +203,16 @@ int live_start(const struct api_config *cfg, struct api_auth *auth, struct live 
         return api_host->error_set(err, AMB_EIO, "live.dir", "cannot create %s: %s",
                                    cfg->live_dir, strerror(errno));
 
+    int rc0;
     struct live *l = calloc(1, sizeof *l);
     if (!l)
         return api_host->error_set(err, AMB_ENOMEM, NULL, "out of memory");
     l->cfg = cfg;
     l->auth = auth;
+    if (cfg->tls_cert_file && (rc0 = api_tls_context(cfg, &l->ssl, err)) != AMB_OK) {
+        free(l);
+        return rc0;
+    }
     l->wake[0] = l->wake[1] = -1;
     l->max_event = cfg->live_max_event ? cfg->live_max_event : 1u << 20;
     l->body_budget = l->max_event * LIVE_BODY_BUDGET_EVENTS;
@@ -293,7 +300,8 @@ int live_start(const struct api_config *cfg, struct api_auth *auth, struct live 
         goto fail;
     }
     freeaddrinfo(ai);
-    api_host->log(api_self, AMB_LOG_INFO, "live listening", "address", addr, NULL);
+    api_host->log(api_self, AMB_LOG_INFO, "live listening", "address", addr, "tls",
+                  l->ssl ? "on" : "off", NULL);
     *out = l;
     return AMB_OK;
 
@@ -364,5 +372,6 @@ void live_free(struct live *l)
         close(l->lock_fd);
     pthread_mutex_destroy(&l->mu);
     pthread_cond_destroy(&l->cv);
+    SSL_CTX_free(l->ssl);
     free(l);
 }

@@ -133,6 +133,7 @@ struct live {
 
     struct event_base *base;
     struct evconnlistener *lis;
+    struct ssl_ctx_st *ssl; /* api.tls: the streams are TLS too; NULL for none */
     struct event *wake_ev, *tick_ev, *deadline_ev;
     int wake[2];
     int lock_fd; /* flock on <live_dir>/.lock: one ambientd per directory */

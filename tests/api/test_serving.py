@@ -185,7 +185,7 @@ class Tls(unittest.TestCase):
         cls.tmp = tempfile.mkdtemp(prefix="apitls-")
         cls.cert, key = make_cert(cls.tmp)
         conf = f'tls = {{ cert_file = "{cls.cert}"; key_file = "{key}"; }};'
-        cls.cluster = Cluster(live=False, api_conf=conf)
+        cls.cluster = Cluster(live=True, api_conf=conf)
 
     @classmethod
     def tearDownClass(cls):
@@ -210,6 +210,43 @@ class Tls(unittest.TestCase):
         ctx = ssl.create_default_context()  # system CAs only
         with self.assertRaises(ssl.SSLError):
             http_request(self.cluster.rest_address, "GET", "/health", tls_context=ctx)
+
+    def test_the_live_service_speaks_tls_too(self):
+        """api.tls covers the live listener: a runner posts over https, a
+        WebSocket client reads over wss, curl reads SSE over https; plain
+        HTTP gets nothing."""
+        import asyncio
+        import base64
+        import json
+        import subprocess
+        import websockets
+        c = self.cluster
+        ns = c.make_project(admins=["alice"], viewers=())
+        name = "tls-session"
+        base = f"/api/projects/{ns}/agentic-sessions/{name}"
+        ctx = ssl.create_default_context(cafile=self.cert)
+        runner = c.service_account_token(ns, "ambient-session-" + name)
+        r = http_request(c.live_address, "POST", base + "/events", token=runner,
+                         body={"type": "hello"}, tls_context=ctx)
+        self.assertEqual(r.status, 201, r)
+        bearer = "bearer." + base64.urlsafe_b64encode(ALICE.encode()).decode().rstrip("=")
+
+        async def first_event():
+            async with websockets.connect(f"wss://{c.live_address}{base}/ws", ssl=ctx,
+                                          subprotocols=["ambient.v1", bearer]) as ws:
+                return json.loads(await asyncio.wait_for(ws.recv(), 10))
+        ev = asyncio.run(first_event())
+        self.assertEqual((ev["seq"], ev["type"]), (1, "hello"))
+        sse = subprocess.run(["curl", "-sS", "-N", "--max-time", "3", "--cacert", self.cert,
+                              "-H", "Authorization: Bearer " + ALICE,
+                              f"https://{c.live_address}{base}/events"],
+                             capture_output=True, text=True, timeout=20)
+        self.assertIn('"type":"hello"', sse.stdout, sse.stderr)
+        try:
+            r = http_request(c.live_address, "GET", base + "/messages", token=ALICE, timeout=5)
+        except (OSError, http.client.HTTPException):
+            return
+        self.assertNotEqual(r.status, 200, r)
 
 
 def slow_get(cluster, path, token, result):
