@@ -15,15 +15,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "fuzz.h"
 #include "live/http1.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c) \
-    do { \
-        if (!(c)) \
-            abort(); \
-    } while (0)
 
 static int is_tchar(unsigned char c)
 {

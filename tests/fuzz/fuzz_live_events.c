@@ -21,15 +21,8 @@
 
 #include <event2/buffer.h>
 
+#include "fuzz.h"
 #include "live/live_int.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c) \
-    do { \
-        if (!(c)) \
-            abort(); \
-    } while (0)
 
 static void store_one(const json_t *ev, uint64_t seq, struct evbuffer *out)
 {

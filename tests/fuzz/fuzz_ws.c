@@ -19,15 +19,8 @@
 
 #include <event2/buffer.h>
 
+#include "fuzz.h"
 #include "live/ws.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c) \
-    do { \
-        if (!(c)) \
-            abort(); \
-    } while (0)
 
 #define MAX_EVENTS 256
 
