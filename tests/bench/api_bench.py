@@ -43,45 +43,11 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SRC = os.path.dirname(os.path.dirname(HERE))
-BUILD_CANDIDATES = ("/tmp/bench-build", "/tmp/build-bench", os.path.join(SRC, "build"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchenv import BUILD_CANDIDATES, fmt_ratio, rss_kib, setup_env  # noqa: E402
+
 HEALTH_PATHS = ("/health", "/healthz", "/api/version")
 SESSION_NAME = "bench-session"
-
-
-def setup_env(build_dir):
-    """Fills the environment apiharness reads at import (flags win over the
-    environment, which wins over the defaults)."""
-    if build_dir:
-        os.environ["AMBIENTD"] = os.path.join(build_dir, "bin", "ambientd")
-    elif "AMBIENTD" not in os.environ:
-        for cand in BUILD_CANDIDATES:
-            if os.path.exists(os.path.join(cand, "bin", "ambientd")):
-                os.environ["AMBIENTD"] = os.path.join(cand, "bin", "ambientd")
-                break
-        else:
-            sys.exit("api_bench: no ambientd found; build one or set AMBIENTD / --build-dir")
-    build = os.path.dirname(os.path.dirname(os.path.realpath(os.environ["AMBIENTD"])))
-    plugins = os.path.join(build, "lib", "ambient", "plugins")
-    os.environ.setdefault("AMB_TEST_PLUGIN_DIR", os.path.join(build, "tests", "plugins"))
-    os.environ.setdefault("API_PLUGIN", os.path.join(plugins, "api.so"))
-    os.environ.setdefault("AS_PLUGIN", os.path.join(plugins, "agenticsession.so"))
-    os.environ.setdefault("PS_PLUGIN", os.path.join(plugins, "projectsettings.so"))
-    os.environ.setdefault("KUBESIM", os.path.join(SRC, "tests", "kubesim", "kubesim"))
-    os.environ.setdefault("CRD_DIR", os.path.join(SRC, "deploy", "crds"))
-    os.environ.setdefault("RBAC_DIR", os.path.join(SRC, "deploy", "rbac"))
-    os.environ.setdefault("WRK", "/usr/bin/wrk")
-    os.environ.setdefault("NGINX", "/usr/sbin/nginx")
-    missing = [k for k in ("AMBIENTD", "API_PLUGIN", "AS_PLUGIN", "PS_PLUGIN", "KUBESIM",
-                           "WRK", "NGINX") if not os.path.exists(os.environ[k])]
-    if missing:
-        sys.exit("api_bench: missing %s" % ", ".join("%s=%s" % (k, os.environ[k])
-                                                     for k in missing))
-
-
-# ---- wrk ----
-
 TIME_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}  # to milliseconds
 
 
@@ -247,29 +213,10 @@ http {{
 
 # ---- the figures ----
 
-def rss_kib(pid):
-    out = {}
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                k, _, v = line.partition(":")
-                if k in ("VmRSS", "VmHWM"):
-                    out[k] = int(v.split()[0])
-    except OSError:
-        pass
-    return out
-
-
 def fmt_ms(v):
     if v is None:
         return "-"
     return "%.3f ms" % v if v < 10 else "%.1f ms" % v
-
-
-def fmt_ratio(a, b):
-    if not a or not b:
-        return "-"
-    return "%.2fx" % (a / b)
 
 
 def make_cluster(apiharness, threads):
@@ -413,8 +360,7 @@ def main():
     args = ap.parse_args()
     if args.connections < args.wrk_threads:
         ap.error("--connections must be at least --wrk-threads")
-    setup_env(args.build_dir)
-    sys.path.insert(0, os.path.join(SRC, "tests", "api"))
+    setup_env("api_bench", args.build_dir, {"WRK": "/usr/bin/wrk", "NGINX": "/usr/sbin/nginx"})
     import apiharness  # noqa: E402  (reads the environment set above)
 
     def on_term(signum, frame):

@@ -74,10 +74,9 @@ import tempfile
 import time
 import urllib.parse
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SRC = os.path.dirname(os.path.dirname(HERE))
-BUILD_CANDIDATES = ("/tmp/build-livebench", "/tmp/bench-build", "/tmp/build-bench",
-                    os.path.join(SRC, "build"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchenv import BUILD_CANDIDATES, fmt_ratio, rss_kib, setup_env  # noqa: E402
+
 PROTO = "ambient.v1"
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 REF_NS = "bench"
@@ -87,52 +86,10 @@ SSE_HEAD = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Contro
             b"X-Accel-Buffering: no\r\nConnection: close\r\n\r\n" + SSE_PREAMBLE)
 
 
-def setup_env(build_dir):
-    """Fills the environment apiharness reads at import (flags win over the
-    environment, which wins over the defaults)."""
-    if build_dir:
-        os.environ["AMBIENTD"] = os.path.join(build_dir, "bin", "ambientd")
-    elif "AMBIENTD" not in os.environ:
-        for cand in BUILD_CANDIDATES:
-            if os.path.exists(os.path.join(cand, "bin", "ambientd")):
-                os.environ["AMBIENTD"] = os.path.join(cand, "bin", "ambientd")
-                break
-        else:
-            sys.exit("live_bench: no ambientd found; build one or set AMBIENTD / --build-dir")
-    build = os.path.dirname(os.path.dirname(os.path.realpath(os.environ["AMBIENTD"])))
-    plugins = os.path.join(build, "lib", "ambient", "plugins")
-    os.environ.setdefault("AMB_TEST_PLUGIN_DIR", os.path.join(build, "tests", "plugins"))
-    os.environ.setdefault("API_PLUGIN", os.path.join(plugins, "api.so"))
-    os.environ.setdefault("AS_PLUGIN", os.path.join(plugins, "agenticsession.so"))
-    os.environ.setdefault("PS_PLUGIN", os.path.join(plugins, "projectsettings.so"))
-    os.environ.setdefault("KUBESIM", os.path.join(SRC, "tests", "kubesim", "kubesim"))
-    os.environ.setdefault("CRD_DIR", os.path.join(SRC, "deploy", "crds"))
-    os.environ.setdefault("RBAC_DIR", os.path.join(SRC, "deploy", "rbac"))
-    os.environ.setdefault("CURL", "/usr/bin/curl")
-    missing = [k for k in ("AMBIENTD", "API_PLUGIN", "AS_PLUGIN", "PS_PLUGIN", "KUBESIM", "CURL")
-               if not os.path.exists(os.environ[k])]
-    if missing:
-        sys.exit("live_bench: missing %s" % ", ".join("%s=%s" % (k, os.environ[k])
-                                                      for k in missing))
-
-
 # ---- small helpers ----
 
 def b64url(s):
     return base64.urlsafe_b64encode(s.encode()).decode().rstrip("=")
-
-
-def rss_kib(pid):
-    out = {}
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                k, _, v = line.partition(":")
-                if k in ("VmRSS", "VmHWM"):
-                    out[k] = int(v.split()[0])
-    except (OSError, TypeError):
-        pass
-    return out
 
 
 def cpu_s(pid):
@@ -164,12 +121,6 @@ def fmt_rate(v):
     if v is None:
         return "-"
     return "%.0f" % v if v >= 100 else "%.1f" % v
-
-
-def fmt_ratio(a, b):
-    if not a or not b:
-        return "-"
-    return "%.2fx" % (a / b)
 
 
 def fmt_cpu(v):
@@ -1381,8 +1332,7 @@ def main():
     args = ap.parse_args()
     if args.client_procs < 1:
         ap.error("--client-procs must be at least 1")
-    setup_env(args.build_dir)
-    sys.path.insert(0, os.path.join(SRC, "tests", "api"))
+    setup_env("live_bench", args.build_dir, {"CURL": "/usr/bin/curl"})
     import apiharness as H  # noqa: E402  (reads the environment set above)
 
     def on_term(signum, frame):
