@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "mockconf.h"
 #include "serving.h"
 
 /* ---- a tiny mock host: config from a table, errors recorded ---- */
@@ -22,70 +23,6 @@ struct amb_error {
 struct amb_module {
     int dummy;
 };
-
-struct conf {
-    const char *path;
-    const char *str; /* NULL: num */
-    long long num;
-};
-static const struct conf *conf;
-static size_t n_conf;
-
-static const struct conf *conf_find(const char *path)
-{
-    for (size_t i = 0; i < n_conf; i++)
-        if (strcmp(conf[i].path, path) == 0)
-            return &conf[i];
-    return NULL;
-}
-
-static int m_config_string(struct amb_module *self, const char *path, const char **out)
-{
-    (void)self;
-    const struct conf *c = conf_find(path);
-    if (!c)
-        return AMB_ENOTFOUND;
-    if (!c->str)
-        return AMB_EINVAL;
-    *out = c->str;
-    return AMB_OK;
-}
-
-static int m_config_int(struct amb_module *self, const char *path, long long *out)
-{
-    (void)self;
-    const struct conf *c = conf_find(path);
-    if (!c)
-        return AMB_ENOTFOUND;
-    if (c->str)
-        return AMB_EINVAL;
-    *out = c->num;
-    return AMB_OK;
-}
-
-/* Booleans: a number 0 or 1 in the table. */
-static int m_config_bool(struct amb_module *self, const char *path, int *out)
-{
-    (void)self;
-    const struct conf *c = conf_find(path);
-    if (!c)
-        return AMB_ENOTFOUND;
-    if (c->str)
-        return AMB_EINVAL;
-    *out = c->num != 0;
-    return AMB_OK;
-}
-
-/* A list "x" is given as its count under "x" and elements "x.[i]". */
-static int m_config_count(struct amb_module *self, const char *path, size_t *out)
-{
-    (void)self;
-    const struct conf *c = conf_find(path);
-    if (!c || c->str)
-        return AMB_ENOTFOUND;
-    *out = (size_t)c->num;
-    return AMB_OK;
-}
 
 static int m_error_set(struct amb_error *err, int code, const char *field, const char *fmt, ...)
 {
@@ -114,10 +51,7 @@ static int setup_host(void **state)
     mock_host.abi_major = AMB_ABI_MAJOR;
     mock_host.abi_minor = AMB_ABI_MINOR;
     mock_host.size = sizeof mock_host;
-    mock_host.config_string = m_config_string;
-    mock_host.config_int = m_config_int;
-    mock_host.config_count = m_config_count;
-    mock_host.config_bool = m_config_bool;
+    mockconf_fill(&mock_host);
     mock_host.error_set = m_error_set;
     mock_host.log = m_log;
     api_host = &mock_host;
@@ -353,8 +287,7 @@ static void test_http_status(void **state)
 static void test_config_defaults(void **state)
 {
     (void)state;
-    conf = NULL;
-    n_conf = 0;
+    mockconf_use(NULL, 0);
     struct api_config c;
     struct amb_error err = {0};
     assert_int_equal(api_config_read(&c, &err), AMB_OK);
@@ -379,7 +312,7 @@ static void test_config_defaults(void **state)
 static void test_config_values(void **state)
 {
     (void)state;
-    static const struct conf table[] = {
+    static const struct mock_conf table[] = {
         {"listen", "127.0.0.1:0", 0},
         {"tls.cert_file", "/c.pem", 0},
         {"tls.key_file", "/k.pem", 0},
@@ -392,8 +325,7 @@ static void test_config_values(void **state)
         {"live.session_status", NULL, 0},
         {"rate_limit.requests_per_second", NULL, 0},
     };
-    conf = table;
-    n_conf = sizeof table / sizeof table[0];
+    mockconf_use(table, sizeof table / sizeof table[0]);
     struct api_config c;
     struct amb_error err = {0};
     assert_int_equal(api_config_read(&c, &err), AMB_OK);
@@ -409,10 +341,9 @@ static void test_config_values(void **state)
     api_config_clear(&c);
 }
 
-static void expect_config_error(const struct conf *table, size_t n, const char *field)
+static void expect_config_error(const struct mock_conf *table, size_t n, const char *field)
 {
-    conf = table;
-    n_conf = n;
+    mockconf_use(table, n);
     struct api_config c;
     struct amb_error err = {0};
     assert_int_not_equal(api_config_read(&c, &err), AMB_OK);
@@ -426,23 +357,23 @@ static void expect_config_error(const struct conf *table, size_t n, const char *
 static void test_config_errors(void **state)
 {
     (void)state;
-    const struct conf body[] = {{"max_body", NULL, 10}};
+    const struct mock_conf body[] = {{"max_body", NULL, 10}};
     expect_config_error(body, 1, "api.max_body");
-    const struct conf threads[] = {{"threads", NULL, 0}};
+    const struct mock_conf threads[] = {{"threads", NULL, 0}};
     expect_config_error(threads, 1, "api.threads");
-    const struct conf listen[] = {{"listen", "8080", 0}};
+    const struct mock_conf listen[] = {{"listen", "8080", 0}};
     expect_config_error(listen, 1, "api.listen");
-    const struct conf tls[] = {{"tls.cert_file", "/c.pem", 0}};
+    const struct mock_conf tls[] = {{"tls.cert_file", "/c.pem", 0}};
     expect_config_error(tls, 1, "api.tls.key_file");
-    const struct conf origin[] = {{"allowed_origins", NULL, 1},
+    const struct mock_conf origin[] = {{"allowed_origins", NULL, 1},
                                   {"allowed_origins.[0]", "https://ui.example/path", 0}};
     expect_config_error(origin, 2, "api.allowed_origins");
-    const struct conf session[] = {{"live.max_event", NULL, 8192},
+    const struct mock_conf session[] = {{"live.max_event", NULL, 8192},
                                    {"live.max_session", NULL, 4096}};
     expect_config_error(session, 2, "api.live.max_session");
-    const struct conf empty[] = {{"live.dir", "", 0}};
+    const struct mock_conf empty[] = {{"live.dir", "", 0}};
     expect_config_error(empty, 1, "api.live.dir");
-    const struct conf type[] = {{"timeout", "thirty", 0}};
+    const struct mock_conf type[] = {{"timeout", "thirty", 0}};
     expect_config_error(type, 1, NULL); /* the host reports wrong types */
 }
 

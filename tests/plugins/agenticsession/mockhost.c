@@ -79,47 +79,6 @@ static char *m_strdup(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-static const struct mock_conf *find_conf(const char *path)
-{
-    for (size_t i = 0; i < mock.n_conf; i++)
-        if (strcmp(mock.conf[i].path, path) == 0)
-            return &mock.conf[i];
-    return NULL;
-}
-
-static int m_config_string(struct amb_module *self, const char *path, const char **out)
-{
-    (void)self;
-    const struct mock_conf *c = find_conf(path);
-    if (!c)
-        return AMB_ENOTFOUND;
-    if (!c->str)
-        return AMB_EINVAL;
-    *out = c->str;
-    return AMB_OK;
-}
-
-static int m_config_int(struct amb_module *self, const char *path, long long *out)
-{
-    (void)self;
-    const struct mock_conf *c = find_conf(path);
-    if (!c)
-        return AMB_ENOTFOUND;
-    if (c->str)
-        return AMB_EINVAL;
-    *out = c->num;
-    return AMB_OK;
-}
-
-static int m_config_bool(struct amb_module *self, const char *path, int *out)
-{
-    long long v = 0;
-    int rc = m_config_int(self, path, &v);
-    if (rc == AMB_OK)
-        *out = v != 0;
-    return rc;
-}
-
 static int m_register_kind(struct amb_module *self, const struct amb_kind *kind, void *ud,
                            void (*free_ud)(void *))
 {
@@ -313,9 +272,6 @@ struct amb_host mock_host = {
     .realloc = realloc,
     .free = free,
     .strdup = m_strdup,
-    .config_string = m_config_string,
-    .config_int = m_config_int,
-    .config_bool = m_config_bool,
     .register_kind = m_register_kind,
     .error_set = m_error_set,
     .strerror = m_strerror,

@@ -6,6 +6,8 @@
 
 #include <ambient/plugin.h>
 
+#include "mockconf.h" /* config entries: struct mock_conf */
+
 #define MOCK_MAX 32
 
 struct amb_error {
@@ -23,16 +25,7 @@ struct amb_module {
     int dummy;
 };
 
-/* A config entry: path, then either a string or an int/bool value. */
-struct mock_conf {
-    const char *path;
-    const char *str; /* NULL: the value is num */
-    long long num;
-};
-
 struct mock_state {
-    const struct mock_conf *conf;
-    size_t n_conf;
     json_t *project_settings; /* served for projectsettings/projectsettings */
     int kube_get_rc;          /* forced answer when not 0 */
     struct amb_kind kind;     /* the registered kind */

@@ -253,8 +253,8 @@ static const struct mock_conf test_conf[] = {
 
 static void init_plugin(const struct mock_conf *conf, size_t n)
 {
-    mock.conf = conf;
-    mock.n_conf = n;
+    mockconf_use(conf, n);
+    mockconf_fill(&mock_host);
     struct amb_error err = {0};
     void *st = NULL;
     const struct amb_plugin *d = amb_plugin_entry();
@@ -303,15 +303,15 @@ static void bad_config_fails_init(void **state)
 {
     (void)state;
     static const struct mock_conf conf[] = {{"default_timeout", NULL, 0}};
-    mock.conf = conf;
-    mock.n_conf = 1;
+    mockconf_use(conf, 1);
+    mockconf_fill(&mock_host);
     struct amb_error err = {0};
     void *st = NULL;
     assert_int_equal(amb_plugin_entry()->init(&mock_host, &mock_self, &st, &err), AMB_EINVAL);
     assert_string_equal(err.field[0], "default_timeout");
     assert_false(mock.registered);
     static const struct mock_conf wrong_type[] = {{"runner_image", NULL, 3}};
-    mock.conf = wrong_type;
+    mockconf_use(wrong_type, 1);
     assert_int_equal(amb_plugin_entry()->init(&mock_host, &mock_self, &st, &err), AMB_EINVAL);
 }
 
