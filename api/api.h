@@ -73,6 +73,11 @@ void api_auth_free(struct api_auth *a);
  * pointer into the header value, or NULL. */
 const char *api_auth_token(const char *authorization, const char *forwarded);
 
+/* A token and its SHA-256 (hex), the key the auth cache and the rate
+ * limiter know a caller by: hashed once per request, never kept. */
+#define API_TOKEN_HASH_LEN 64
+void api_token_hash(const char *token, char out[API_TOKEN_HASH_LEN + 1]);
+
 /* A review of what the token's owner may do. */
 struct api_access {
     const char *verb;     /* "get", "list", "create", "update", "patch", "delete" */
@@ -83,19 +88,21 @@ struct api_access {
     const char *name;     /* NULL for any */
 };
 
-/* SelfSubjectAccessReview with the token (cached). AMB_OK with *allowed set;
+/* token_hash (api_token_hash of token) may be NULL: it is computed then.
+ * SelfSubjectAccessReview with the token (cached). AMB_OK with *allowed set;
  * reason (may be empty) says why not. AMB_EUNAUTHORIZED when the API
  * rejects the token itself. */
-int api_auth_review(struct api_auth *a, const char *token, const struct api_access *what,
-                    int *allowed, char *reason, size_t reason_len, struct amb_error *err);
+int api_auth_review(struct api_auth *a, const char *token, const char *token_hash,
+                    const struct api_access *what, int *allowed, char *reason,
+                    size_t reason_len, struct amb_error *err);
 /* The token's user name (SelfSubjectReview, cached), for access logs and
  * RoleBinding subjects. AMB_EUNAUTHORIZED for a rejected token. */
-int api_auth_whoami(struct api_auth *a, const char *token, char *user, size_t user_len,
-                    struct amb_error *err);
+int api_auth_whoami(struct api_auth *a, const char *token, const char *token_hash, char *user,
+                    size_t user_len, struct amb_error *err);
 /* TokenReview with the daemon's own credentials (runner tokens): the
  * token's user name, e.g. "system:serviceaccount:ns:sa" (cached). */
-int api_auth_token_review(struct api_auth *a, const char *token, char *user, size_t user_len,
-                          struct amb_error *err);
+int api_auth_token_review(struct api_auth *a, const char *token, const char *token_hash,
+                          char *user, size_t user_len, struct amb_error *err);
 
 /* ---- requests (server.c, reply.c) ---- */
 #define API_MAX_PARAMS 6
@@ -113,6 +120,7 @@ struct api_req {
     size_t n_params;
     const void *route_data;           /* of the matched route (api_router_add_data) */
     const char *token;                /* the caller's token or NULL (points into a header) */
+    char token_hash[API_TOKEN_HASH_LEN + 1]; /* of token; "" without one */
     struct amb_ctx *ctx;              /* host ctx for the token (lazy; freed after the reply) */
     char user[256];                   /* who, for the access log ("-" if unknown) */
     int status;                       /* status replied, for the access log */

@@ -74,16 +74,24 @@ const char *api_auth_token(const char *authorization, const char *forwarded)
     return NULL;
 }
 
-/* "<what>|<hex sha256 of token>|<rest>" */
-static void cache_key(char *out, size_t len, const char *what, const char *token,
-                      const char *rest)
+void api_token_hash(const char *token, char out[API_TOKEN_HASH_LEN + 1])
 {
     unsigned char d[SHA256_DIGEST_LENGTH];
     SHA256((const unsigned char *)token, strlen(token), d);
-    char hex[2 * SHA256_DIGEST_LENGTH + 1];
     for (size_t i = 0; i < sizeof d; i++)
-        snprintf(hex + 2 * i, 3, "%02x", d[i]);
-    snprintf(out, len, "%s|%s|%s", what, hex, rest ? rest : "");
+        snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
+/* "<what>|<hex sha256 of token>|<rest>" */
+static void cache_key(char *out, size_t len, const char *what, const char *token,
+                      const char *token_hash, const char *rest)
+{
+    char hex[API_TOKEN_HASH_LEN + 1];
+    if (!token_hash || !*token_hash) {
+        api_token_hash(token, hex);
+        token_hash = hex;
+    }
+    snprintf(out, len, "%s|%s|%s", what, token_hash, rest ? rest : "");
 }
 
 /* POSTs a review object (body stolen) with the token's context (NULL: the
@@ -109,8 +117,9 @@ static int create_review(const char *token, const struct amb_resource *res, json
     return rc;
 }
 
-int api_auth_review(struct api_auth *a, const char *token, const struct api_access *w,
-                    int *allowed, char *reason, size_t reason_len, struct amb_error *err)
+int api_auth_review(struct api_auth *a, const char *token, const char *token_hash,
+                    const struct api_access *w, int *allowed, char *reason, size_t reason_len,
+                    struct amb_error *err)
 {
     *allowed = 0;
     if (reason_len)
@@ -121,7 +130,7 @@ int api_auth_review(struct api_auth *a, const char *token, const struct api_acce
     snprintf(rest, sizeof rest, "%s|%s|%s|%s|%s|%s", w->verb, w->group ? w->group : "",
              w->resource, w->subresource ? w->subresource : "", w->ns ? w->ns : "",
              w->name ? w->name : "");
-    cache_key(key, sizeof key, "ssar", token, rest);
+    cache_key(key, sizeof key, "ssar", token, token_hash, rest);
     struct auth_answer ans;
     if (!auth_cache_get(a->cache, key, &ans)) {
         json_t *attrs = json_pack("{s:s, s:s, s:s}", "verb", w->verb, "group",
@@ -155,9 +164,9 @@ int api_auth_review(struct api_auth *a, const char *token, const struct api_acce
 }
 
 /* An identity answer: from the cache, or asked with review() and cached. */
-static int identity(struct api_auth *a, const char *what, const char *token, char *user,
-                    size_t user_len, int (*review)(const char *, struct auth_answer *,
-                                                   struct amb_error *),
+static int identity(struct api_auth *a, const char *what, const char *token,
+                    const char *token_hash, char *user, size_t user_len,
+                    int (*review)(const char *, struct auth_answer *, struct amb_error *),
                     struct amb_error *err)
 {
     if (user_len)
@@ -165,7 +174,7 @@ static int identity(struct api_auth *a, const char *what, const char *token, cha
     if (!token)
         return api_host->error_set(err, AMB_EUNAUTHORIZED, NULL, "no bearer token");
     char key[256];
-    cache_key(key, sizeof key, what, token, NULL);
+    cache_key(key, sizeof key, what, token, token_hash, NULL);
     struct auth_answer ans;
     if (!auth_cache_get(a->cache, key, &ans)) {
         memset(&ans, 0, sizeof ans);
@@ -214,14 +223,14 @@ static int token_review(const char *token, struct auth_answer *ans, struct amb_e
     return AMB_OK;
 }
 
-int api_auth_whoami(struct api_auth *a, const char *token, char *user, size_t user_len,
-                    struct amb_error *err)
+int api_auth_whoami(struct api_auth *a, const char *token, const char *token_hash, char *user,
+                    size_t user_len, struct amb_error *err)
 {
-    return identity(a, "who", token, user, user_len, self_review, err);
+    return identity(a, "who", token, token_hash, user, user_len, self_review, err);
 }
 
-int api_auth_token_review(struct api_auth *a, const char *token, char *user, size_t user_len,
-                          struct amb_error *err)
+int api_auth_token_review(struct api_auth *a, const char *token, const char *token_hash,
+                          char *user, size_t user_len, struct amb_error *err)
 {
-    return identity(a, "tr", token, user, user_len, token_review, err);
+    return identity(a, "tr", token, token_hash, user, user_len, token_review, err);
 }

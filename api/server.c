@@ -32,7 +32,6 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/thread.h>
 #include <openssl/err.h>
-#include <openssl/sha.h>
 #include <openssl/ssl.h>
 
 #include "ratelimit.h"
@@ -251,11 +250,7 @@ static int within_rate(struct api_req *r)
         return 1;
     char key[80];
     if (r->token) {
-        unsigned char d[SHA256_DIGEST_LENGTH];
-        SHA256((const unsigned char *)r->token, strlen(r->token), d);
-        int n = snprintf(key, sizeof key, "t:");
-        for (size_t i = 0; i < 24; i++) /* 192 bits tell callers apart */
-            n += snprintf(key + n, sizeof key - (size_t)n, "%02x", d[i]);
+        snprintf(key, sizeof key, "t:%.48s", r->token_hash); /* 192 bits tell callers apart */
     } else {
         char *host = NULL;
         ev_uint16_t port = 0;
@@ -283,7 +278,7 @@ static int identify(struct api_req *r)
 {
     struct amb_error *err = api_host->error_new();
     char user[sizeof r->user];
-    int rc = err ? api_auth_whoami(api_auth(), r->token, user, sizeof user, err) : AMB_ENOMEM;
+    int rc = err ? api_auth_whoami(api_auth(), r->token, r->token_hash, user, sizeof user, err) : AMB_ENOMEM;
     api_host->error_free(err);
     if (rc == AMB_OK) {
         snprintf(r->user, sizeof r->user, "%s", user);
@@ -327,6 +322,8 @@ static void route_and_run(struct api_server *s, struct srv_req *q)
     }
     r->token = api_auth_token(api_header(r, "Authorization"),
                               api_header(r, "X-Forwarded-Access-Token"));
+    if (r->token)
+        api_token_hash(r->token, r->token_hash);
     if (!(flags & API_PUBLIC) && !within_rate(r))
         return;
     if (!r->token && !(flags & API_PUBLIC)) {

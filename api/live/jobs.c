@@ -43,7 +43,7 @@ static int review(struct live *l, struct live_job *j, const char *verb, int *all
     struct amb_error *err = api_host->error_new();
     reason[0] = '\0';
     *allowed = 0;
-    int rc = api_auth_review(l->auth, j->token, &a, allowed, reason, reason_len, err);
+    int rc = api_auth_review(l->auth, j->token, NULL, &a, allowed, reason, reason_len, err);
     api_host->error_free(err);
     if (rc == AMB_EUNAUTHORIZED) {
         fail(j, 401, "invalid or expired token%s%s", NULL, NULL);
@@ -59,7 +59,7 @@ static int review(struct live *l, struct live_job *j, const char *verb, int *all
 static int whoami(struct live *l, struct live_job *j)
 {
     struct amb_error *err = api_host->error_new();
-    int rc = api_auth_whoami(l->auth, j->token, j->user, sizeof j->user, err);
+    int rc = api_auth_whoami(l->auth, j->token, NULL, j->user, sizeof j->user, err);
     api_host->error_free(err);
     if (rc == AMB_EUNAUTHORIZED) {
         fail(j, 401, "invalid or expired token%s%s", NULL, NULL);
@@ -201,7 +201,7 @@ static void run_post_message(struct live *l, struct live_job *j)
 static void run_post_events(struct live *l, struct live_job *j)
 {
     struct amb_error *err = api_host->error_new();
-    int rc = api_auth_token_review(l->auth, j->token, j->user, sizeof j->user, err);
+    int rc = api_auth_token_review(l->auth, j->token, NULL, j->user, sizeof j->user, err);
     api_host->error_free(err);
     if (rc == AMB_EUNAUTHORIZED) {
         fail(j, 401, "invalid or expired token%s%s", NULL, NULL);

@@ -19,11 +19,13 @@ const char *api_auth_token(const char *authorization, const char *forwarded)
     return NULL;
 }
 
-int api_auth_review(struct api_auth *a, const char *token, const struct api_access *what,
-                    int *allowed, char *reason, size_t reason_len, struct amb_error *err)
+int api_auth_review(struct api_auth *a, const char *token, const char *token_hash,
+                    const struct api_access *what, int *allowed, char *reason,
+                    size_t reason_len, struct amb_error *err)
 {
     (void)a;
     (void)token;
+    (void)token_hash;
     (void)what;
     (void)err;
     *allowed = 0;
@@ -32,21 +34,28 @@ int api_auth_review(struct api_auth *a, const char *token, const struct api_acce
     return AMB_EUNAVAILABLE;
 }
 
-int api_auth_whoami(struct api_auth *a, const char *token, char *user, size_t user_len,
-                    struct amb_error *err)
+int api_auth_whoami(struct api_auth *a, const char *token, const char *token_hash, char *user,
+                    size_t user_len, struct amb_error *err)
 {
     (void)a;
     (void)token;
+    (void)token_hash;
     (void)err;
     if (user_len)
         user[0] = '\0';
     return AMB_EUNAVAILABLE;
 }
 
-int api_auth_token_review(struct api_auth *a, const char *token, char *user, size_t user_len,
-                          struct amb_error *err)
+int api_auth_token_review(struct api_auth *a, const char *token, const char *token_hash,
+                          char *user, size_t user_len, struct amb_error *err)
 {
-    return api_auth_whoami(a, token, user, user_len, err);
+    return api_auth_whoami(a, token, token_hash, user, user_len, err);
+}
+
+void api_token_hash(const char *token, char out[API_TOKEN_HASH_LEN + 1])
+{
+    (void)token;
+    out[0] = '\0';
 }
 
 /* reply.c, routes_health.c */
