@@ -19,6 +19,8 @@
 
 #include "live/live_int.h"
 
+#include <event2/http.h>
+
 #define FEED_BUCKETS 4096
 #define FEED_BACKOFF_MAX_MS 30000
 
@@ -165,24 +167,13 @@ static void set_rv(struct feed *f, const json_t *obj)
  * from. */
 static int relist(struct feed *f, struct amb_error *err)
 {
-    char cont[1024] = "", query[1200];
+    char cont[1024] = "", query[3200]; /* an escaped token triples at most */
     f->mark++;
     do {
         if (cont[0]) {
-            char *esc = NULL;
-            /* continue tokens are base64url-ish; escape the few that are not */
-            size_t n = strlen(cont);
-            esc = calloc(1, 3 * n + 1);
+            char *esc = evhttp_uriencode(cont, -1, 0);
             if (!esc)
                 return AMB_ENOMEM;
-            for (size_t i = 0, o = 0; i < n; i++) {
-                unsigned char c = (unsigned char)cont[i];
-                if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                    c == '-' || c == '_' || c == '.' || c == '~')
-                    esc[o++] = (char)c;
-                else
-                    o += (size_t)sprintf(esc + o, "%%%02X", c);
-            }
             snprintf(query, sizeof query, "limit=500&continue=%s", esc);
             free(esc);
         } else {
