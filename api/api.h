@@ -54,6 +54,11 @@ struct api_config {
 
 int api_config_read(struct api_config *c, struct amb_error *err);
 void api_config_clear(struct api_config *c);
+/* A listening socket (non-blocking, close-on-exec) for "host:port" (port 0:
+ * any free one); address gets what was bound ("127.0.0.1:41234"). Errors
+ * name key ("api.listen", "api.live.listen"). */
+int api_listen_socket(const char *listen_at, const char *key, int *out, char *address,
+                      size_t address_len, struct amb_error *err);
 /* The server TLS context of api.tls (TLS 1.2 or newer), for both
  * listeners; errors name api.tls.cert_file or key_file. */
 struct ssl_ctx_st;

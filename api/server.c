@@ -404,20 +404,20 @@ static void on_request(struct evhttp_request *ev, void *arg)
 
 /* ---- listening ---- */
 
-static int bind_listener(const char *listen_at, evutil_socket_t *out, char *address,
-                         size_t address_len, struct amb_error *err)
+int api_listen_socket(const char *listen_at, const char *key, int *out,
+                      char *address, size_t address_len, struct amb_error *err)
 {
     char host[256], port_s[8];
     unsigned port;
     if (api_split_hostport(listen_at, host, sizeof host, &port) != 0)
-        return api_host->error_set(err, AMB_EINVAL, "api.listen", "not host:port");
+        return api_host->error_set(err, AMB_EINVAL, key, "not host:port");
     snprintf(port_s, sizeof port_s, "%u", port);
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *ai = NULL;
     int g = getaddrinfo(host, port_s, &hints, &ai);
     if (g != 0)
-        return api_host->error_set(err, AMB_EINVAL, "api.listen", "cannot resolve %s: %s", host,
+        return api_host->error_set(err, AMB_EINVAL, key, "cannot resolve %s: %s", host,
                                    gai_strerror(g));
     int fd = -1, saved = 0;
     for (struct addrinfo *a = ai; a; a = a->ai_next) {
@@ -436,7 +436,7 @@ static int bind_listener(const char *listen_at, evutil_socket_t *out, char *addr
     }
     freeaddrinfo(ai);
     if (fd < 0)
-        return api_host->error_set(err, AMB_EIO, "api.listen", "cannot listen on %s: %s",
+        return api_host->error_set(err, AMB_EIO, key, "cannot listen on %s: %s",
                                    listen_at, strerror(saved));
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
@@ -550,7 +550,7 @@ int api_server_start(const struct api_config *cfg, const struct api_router *rt,
     if (rc == AMB_OK && cfg->tls_cert_file)
         rc = api_tls_context(cfg, &s->ssl, err);
     if (rc == AMB_OK)
-        rc = bind_listener(cfg->listen, &fd, s->address, sizeof s->address, err);
+        rc = api_listen_socket(cfg->listen, "api.listen", &fd, s->address, sizeof s->address, err);
     for (unsigned i = 0; rc == AMB_OK && i < s->n_loops; i++)
         rc = loop_init(s, &s->loops[i], fd, err);
     if (fd >= 0)

@@ -3,7 +3,6 @@
  * stop requests), the keep-alive tick, and an orderly stop. */
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -138,37 +137,6 @@ static void *loop_main(void *arg)
     return NULL;
 }
 
-/* "host:port", "[v6]:port", ":port"; host may be empty or "*" (any). */
-static int split_listen(const char *s, char *host, size_t hl, char *port, size_t pl)
-{
-    const char *colon;
-    if (s[0] == '[') {
-        const char *rb = strchr(s, ']');
-        if (!rb || rb[1] != ':')
-            return -1;
-        if ((size_t)(rb - s - 1) >= hl)
-            return -1;
-        memcpy(host, s + 1, (size_t)(rb - s - 1));
-        host[rb - s - 1] = '\0';
-        colon = rb + 1;
-    } else {
-        colon = strrchr(s, ':');
-        if (!colon || (size_t)(colon - s) >= hl)
-            return -1;
-        memcpy(host, s, (size_t)(colon - s));
-        host[colon - s] = '\0';
-    }
-    if (strlen(colon + 1) == 0 || strlen(colon + 1) >= pl)
-        return -1;
-    for (const char *p = colon + 1; *p; p++)
-        if (*p < '0' || *p > '9')
-            return -1;
-    snprintf(port, pl, "%s", colon + 1);
-    if (strcmp(host, "*") == 0)
-        host[0] = '\0';
-    return 0;
-}
-
 static int mkdirs(const char *path)
 {
     char buf[4096];
@@ -192,15 +160,11 @@ int live_start(const struct api_config *cfg, struct api_auth *auth, struct live 
 {
     *out = NULL;
     if (!cfg->live_listen)
-        return api_host->error_set(err, AMB_EINVAL, "live.listen", "not set");
+        return api_host->error_set(err, AMB_EINVAL, "api.live.listen", "not set");
     if (!cfg->live_dir || !cfg->live_dir[0])
-        return api_host->error_set(err, AMB_EINVAL, "live.dir", "not set");
-    char host[256], port[16];
-    if (split_listen(cfg->live_listen, host, sizeof host, port, sizeof port) != 0)
-        return api_host->error_set(err, AMB_EINVAL, "live.listen",
-                                   "\"%s\" is not host:port", cfg->live_listen);
+        return api_host->error_set(err, AMB_EINVAL, "api.live.dir", "not set");
     if (mkdirs(cfg->live_dir) != 0)
-        return api_host->error_set(err, AMB_EIO, "live.dir", "cannot create %s: %s",
+        return api_host->error_set(err, AMB_EIO, "api.live.dir", "cannot create %s: %s",
                                    cfg->live_dir, strerror(errno));
 
     int rc0;
@@ -230,26 +194,22 @@ int live_start(const struct api_config *cfg, struct api_auth *auth, struct live 
     pthread_cond_init(&l->cv, NULL);
 
     int rc = AMB_OK;
-    struct addrinfo hints = {0}, *ai = NULL;
+    int fd = -1;
+    char addr[128];
     /* one writer per directory: two daemons appending to the same logs
      * would hand out the same seq twice */
     char lock[4096];
     snprintf(lock, sizeof lock, "%s/.lock", cfg->live_dir);
     l->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (l->lock_fd < 0 || flock(l->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        rc = api_host->error_set(err, AMB_EUNAVAILABLE, "live.dir",
+        rc = api_host->error_set(err, AMB_EUNAVAILABLE, "api.live.dir",
                                  "%s is in use by another ambientd (or not writable)",
                                  cfg->live_dir);
         goto fail;
     }
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    if (getaddrinfo(host[0] ? host : NULL, port, &hints, &ai) != 0 || !ai) {
-        rc = api_host->error_set(err, AMB_EINVAL, "live.listen", "cannot resolve \"%s\"",
-                                 cfg->live_listen);
+    if ((rc = api_listen_socket(cfg->live_listen, "api.live.listen", &fd, addr, sizeof addr,
+                                err)) != AMB_OK)
         goto fail;
-    }
     l->base = event_base_new();
     if (!l->base || pipe2(l->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
         rc = api_host->error_set(err, AMB_EINTERNAL, NULL, "cannot create the live event loop");
@@ -263,27 +223,15 @@ int live_start(const struct api_config *cfg, struct api_auth *auth, struct live 
         rc = api_host->error_set(err, AMB_EINTERNAL, NULL, "cannot create the live event loop");
         goto fail;
     }
-    l->lis = evconnlistener_new_bind(l->base, accept_cb, l,
-                                     LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
-                                         LEV_OPT_CLOSE_ON_EXEC,
-                                     128, ai->ai_addr, (int)ai->ai_addrlen);
+    l->lis = evconnlistener_new(l->base, accept_cb, l,
+                                LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 128, fd);
     if (!l->lis) {
-        rc = api_host->error_set(err, AMB_EIO, "live.listen", "cannot listen on %s: %s",
+        rc = api_host->error_set(err, AMB_EIO, "api.live.listen", "cannot listen on %s: %s",
                                  cfg->live_listen, strerror(errno));
         goto fail;
     }
+    fd = -1; /* the listener's now */
     evconnlistener_set_error_cb(l->lis, accept_error_cb);
-
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    char addr[INET6_ADDRSTRLEN + 16], h[INET6_ADDRSTRLEN], p[8];
-    if (getsockname(evconnlistener_get_fd(l->lis), (struct sockaddr *)&ss, &sl) != 0 ||
-        getnameinfo((struct sockaddr *)&ss, sl, h, sizeof h, p, sizeof p,
-                    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
-        rc = api_host->error_set(err, AMB_EIO, "live.listen", "cannot read the bound address");
-        goto fail;
-    }
-    snprintf(addr, sizeof addr, ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", h, p);
 
     rc = live_jobs_start(l, cfg->live_auth_threads);
     if (rc != AMB_OK) {
@@ -299,15 +247,14 @@ int live_start(const struct api_config *cfg, struct api_auth *auth, struct live 
         rc = api_host->error_set(err, rc, NULL, "cannot start the session status feed");
         goto fail;
     }
-    freeaddrinfo(ai);
     api_host->log(api_self, AMB_LOG_INFO, "live listening", "address", addr, "tls",
                   l->ssl ? "on" : "off", NULL);
     *out = l;
     return AMB_OK;
 
 fail:
-    if (ai)
-        freeaddrinfo(ai);
+    if (fd >= 0)
+        close(fd);
     live_free(l);
     return rc;
 }
