@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(
-    build-essential cmake pkg-config git openssl
+    build-essential cmake pkg-config git openssl curl
     libcurl4-openssl-dev libjansson-dev libconfig-dev libevent-dev libssl-dev
     libcmocka-dev abigail-tools
     python3 python3-kubernetes python3-websockets python3-prometheus-client python3-yaml
