@@ -12,13 +12,7 @@
 extern const struct amb_host *as_host;
 extern struct amb_module *as_self;
 
-/* Annotations and labels on sessions and their children. */
-#define AS_ANN_DESIRED_PHASE "ambient-code.io/desired-phase"
-#define AS_ANN_RUN "ambient-code.io/run"
-#define AS_LABEL_SESSION "ambient-code.io/session"
-#define AS_LABEL_RUN "ambient-code.io/run"
-#define AS_DEFAULT_RUNNER_SECRET "ambient-runner-secrets"
-#define AS_MAX_NAME 56 /* so "<name>-runner" stays a valid label value */
+#include "as_names.h"
 
 /* The plugin's config group (agenticsession = { ... }); strings are
  * borrowed from the host for the plugin's lifetime. */
@@ -33,6 +27,8 @@ struct as_config {
     long long default_timeout;
     const char *cpu_request, *cpu_limit, *memory_request, *memory_limit;
     const char *token_audience; /* NULL: the API server's own audience */
+    const char *model_api_url;  /* ANTHROPIC_BASE_URL of the runner; NULL: the CLI's */
+    const char *git_author_name, *git_author_email; /* the runner's committer */
 };
 
 /* Fills cfg with the documented defaults. */
@@ -61,8 +57,6 @@ struct as_problems {
 /* Checks obj (a whole AgenticSession) against the rules and bounds; returns
  * the number of violations recorded in p. */
 size_t as_validate_spec(const json_t *obj, const struct as_bounds *b, struct as_problems *p);
-/* 1 if url is an http(s) or ssh git URL (or scp-like user@host:path). */
-int as_valid_git_url(const char *url);
 /* "field: message; field: message" into buf. */
 void as_problems_join(const struct as_problems *p, char *buf, size_t n);
 

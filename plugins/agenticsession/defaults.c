@@ -5,8 +5,8 @@
 
 #include "as.h"
 
-const struct amb_resource as_sessions = {"vteam.ambient-code", "v1alpha1", "AgenticSession",
-                                         "agenticsessions", 1};
+const struct amb_resource as_sessions = {AS_GROUP, AS_VERSION, "AgenticSession",
+                                         AS_PLURAL, 1};
 const struct amb_resource as_projectsettings = {"vteam.ambient-code", "v1alpha1",
                                                 "ProjectSettings", "projectsettings", 1};
 const struct amb_resource as_jobs = {"batch", "v1", "Job", "jobs", 1};

@@ -7,7 +7,7 @@
 
 void as_sa_name(const char *session, char *buf, size_t n)
 {
-    snprintf(buf, n, "ambient-session-%s", session);
+    snprintf(buf, n, AS_SA_PREFIX "%s", session);
 }
 
 static json_t *labels(const char *session)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "as.h"
+#include "as_options.h"
 
 static void add(struct as_problems *p, const char *field, const char *fmt, ...)
     AMB_PRINTF(3, 4);
@@ -40,96 +41,6 @@ void as_problems_join(const struct as_problems *p, char *buf, size_t n)
         snprintf(buf + used, n - used, "; and %zu more", p->dropped);
 }
 
-static int is_host_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_';
-}
-
-/* Nothing a shell, git's option parser or a URL transport could misread. */
-static int clean(const char *s)
-{
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c <= ' ' || c == 0x7f || c == '\\' || c == '"' || c == '\'' || c == '`')
-            return 0;
-    }
-    return 1;
-}
-
-/* host[:port] followed by '/' and a non-empty path. */
-static int host_and_path(const char *s)
-{
-    const char *at = strchr(s, '@');
-    const char *slash = strchr(s, '/');
-    if (at && (!slash || at < slash))
-        s = at + 1; /* user@ or user:password@ */
-    size_t h = 0;
-    while (is_host_char(s[h]))
-        h++;
-    if (h == 0 || s[0] == '-' || s[0] == '.')
-        return 0;
-    s += h;
-    if (*s == ':') {
-        size_t d = 0;
-        while (s[1 + d] >= '0' && s[1 + d] <= '9')
-            d++;
-        if (d == 0 || d > 5)
-            return 0;
-        s += 1 + d;
-    }
-    return s[0] == '/' && s[1] != '\0' && s[1] != '/';
-}
-
-int as_valid_git_url(const char *url)
-{
-    if (!url || !*url || strlen(url) > 2048 || !clean(url) || url[0] == '-')
-        return 0;
-    if (strncmp(url, "https://", 8) == 0)
-        return host_and_path(url + 8);
-    if (strncmp(url, "http://", 7) == 0)
-        return host_and_path(url + 7);
-    if (strncmp(url, "ssh://", 6) == 0)
-        return host_and_path(url + 6);
-    /* scp-like: user@host:path, as git accepts for ssh (no "://"). */
-    const char *at = strchr(url, '@');
-    const char *colon = strchr(url, ':');
-    if (!at || !colon || colon < at || strstr(url, "://") || at == url)
-        return 0;
-    for (const char *c = url; c < at; c++)
-        if (!is_host_char(*c))
-            return 0;
-    if (colon == at + 1 || colon[1] == '\0' || colon[1] == '-')
-        return 0;
-    for (const char *c = at + 1; c < colon; c++)
-        if (!is_host_char(*c))
-            return 0;
-    return 1;
-}
-
-/* git check-ref-format's rules that matter for a branch name. */
-static int valid_branch(const char *b)
-{
-    size_t n = strlen(b);
-    if (n == 0 || n > 255 || !clean(b) || b[0] == '-' || b[0] == '/' || b[n - 1] == '/' ||
-        b[n - 1] == '.' || strstr(b, "..") || strstr(b, "//") || strstr(b, "@{") ||
-        (n >= 5 && strcmp(b + n - 5, ".lock") == 0) || strcmp(b, "@") == 0)
-        return 0;
-    return strpbrk(b, "~^:?*[") == NULL;
-}
-
-/* A key of a Secret: [-._a-zA-Z0-9]+, at most 253. */
-static int valid_secret_key(const char *k)
-{
-    size_t n = strlen(k);
-    if (n == 0 || n > 253)
-        return 0;
-    for (; *k; k++)
-        if (!is_host_char(*k))
-            return 0;
-    return 1;
-}
-
 static void check_output(const json_t *out, const char *base, struct as_problems *p)
 {
     char f[128]; /* base is at most 95 bytes */
@@ -145,7 +56,7 @@ static void check_output(const json_t *out, const char *base, struct as_problems
         add(p, f, "must be one of fork, same, none");
     const json_t *tb = json_object_get(out, "targetBranch");
     snprintf(f, sizeof f, "%s.targetBranch", base);
-    if (tb && !(json_is_string(tb) && valid_branch(json_string_value(tb))))
+    if (tb && !(json_is_string(tb) && as_valid_branch(json_string_value(tb))))
         add(p, f, "must be a valid git branch name");
     const json_t *tr = json_object_get(out, "targetRepo");
     snprintf(f, sizeof f, "%s.targetRepo", base);
@@ -176,11 +87,11 @@ static void check_repo(const json_t *repo, size_t i, struct as_problems *p)
         const json_t *br = json_object_get(in, "branch");
         snprintf(f, sizeof f, "%s.input.branch", base);
         if (br && !(json_is_string(br) &&
-                    (json_string_length(br) == 0 || valid_branch(json_string_value(br)))))
+                    (json_string_length(br) == 0 || as_valid_branch(json_string_value(br)))))
             add(p, f, "must be a valid git branch name (omit it for the default branch)");
         const json_t *tok = json_object_get(in, "token");
         snprintf(f, sizeof f, "%s.input.token", base);
-        if (tok && !(json_is_string(tok) && valid_secret_key(json_string_value(tok))))
+        if (tok && !(json_is_string(tok) && as_valid_secret_key(json_string_value(tok))))
             add(p, f, "must name a key of the project's runner Secret ([-._a-zA-Z0-9]+), "
                       "not hold a token");
     }
@@ -257,9 +168,9 @@ size_t as_validate_spec(const json_t *obj, const struct as_bounds *b, struct as_
                     json_string_value(model));
         }
     }
-    const json_t *opts = json_object_get(spec, "options");
-    if (opts && !json_is_object(opts))
-        add(p, "spec.options", "must be an object");
+    struct as_option_problem op;
+    if (as_options_check(json_object_get(spec, "options"), &op) != 0)
+        add(p, op.field, "%s", op.message);
     const json_t *dn = json_object_get(spec, "displayName");
     if (dn && !(json_is_string(dn) && json_string_length(dn) <= 256))
         add(p, "spec.displayName", "must be a string of at most 256 characters");

@@ -119,7 +119,8 @@ static void git_url_forms(void **state)
                          "git://github.com/o/r", "https://", "https:///o/r",
                          "https://host", "https://host/", "-uhttps://h/o/r",
                          "https://host/o r", "git@host:", "git@host:-oProxyCommand=x",
-                         "@host:o/r", "https://host:99999999/o/r", "https://-host/o/r"};
+                         "@host:o/r", "https://host:99999999/o/r", "https://-host/o/r",
+                         "https://user:ghp_secret@github.com/o/r", "ssh://git:pw@host/o/r"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
         if (!as_valid_git_url(good[i]))
             fail_msg("refused a good URL: %s", good[i]);

@@ -1,0 +1,33 @@
+/* as_names.h — names the agenticsession plugin and ambient-runner both use:
+ * the session's annotations and labels, and its children's names. One
+ * definition, so the reconciler and the runner cannot drift apart. */
+#ifndef AS_NAMES_H
+#define AS_NAMES_H
+
+#define AS_GROUP "vteam.ambient-code"
+#define AS_VERSION "v1alpha1"
+#define AS_PLURAL "agenticsessions"
+
+/* Annotations and labels on sessions and their children. */
+#define AS_ANN_DESIRED_PHASE "ambient-code.io/desired-phase"
+#define AS_ANN_RUN "ambient-code.io/run"
+/* The user who created the session (set by the api role); the runner makes
+ * them the author of the agent's commits. */
+#define AS_ANN_CREATED_BY "ambient-code.io/created-by"
+#define AS_LABEL_SESSION "ambient-code.io/session"
+#define AS_LABEL_RUN "ambient-code.io/run"
+#define AS_DEFAULT_RUNNER_SECRET "ambient-runner-secrets"
+#define AS_MAX_NAME 56 /* so "<name>-runner" stays a valid label value */
+
+/* The session's ServiceAccount: what the runner's token authenticates as. */
+#define AS_SA_PREFIX "ambient-session-"
+
+/* names.c: 1 if url is an http(s) or ssh git URL (or scp-like
+ * user@host:path) with nothing a shell, git's option parser or a transport
+ * could misread; if branch passes git check-ref-format's rules that matter;
+ * if k is a Secret key ([-._a-zA-Z0-9]+, at most 253). */
+int as_valid_git_url(const char *url);
+int as_valid_branch(const char *branch);
+int as_valid_secret_key(const char *k);
+
+#endif /* AS_NAMES_H */
