@@ -73,10 +73,17 @@ static json_t *build_env(const json_t *session, const struct as_config *cfg,
     rc |= env_value(env, "WORKSPACE_PATH", "/workspace");
     rc |= env_value(env, "HOME", "/home/runner");
     rc |= env_value(env, "TMPDIR", "/tmp");
+    if (cfg->model_api_url)
+        rc |= env_value(env, "ANTHROPIC_BASE_URL", cfg->model_api_url);
+    if (cfg->git_author_name)
+        rc |= env_value(env, "AMBIENT_GIT_AUTHOR_NAME", cfg->git_author_name);
+    if (cfg->git_author_email)
+        rc |= env_value(env, "AMBIENT_GIT_AUTHOR_EMAIL", cfg->git_author_email);
     /* Keys stay in the project's Secret: the Job names them, never holds them. */
     rc |= env_secret(env, "ANTHROPIC_API_KEY", secret, "ANTHROPIC_API_KEY", 0);
     rc |= env_secret(env, "GITHUB_TOKEN", secret, "GITHUB_TOKEN", 1);
     rc |= env_secret(env, "GITLAB_TOKEN", secret, "GITLAB_TOKEN", 1);
+    rc |= env_secret(env, "GIT_TOKEN", secret, "GIT_TOKEN", 1); /* hosts without a forge */
     size_t i;
     const json_t *repo;
     json_array_foreach(json_object_get(spec, "repos"), i, repo)
@@ -118,9 +125,13 @@ static json_t *volumes(const json_t *session, const struct as_config *cfg)
                               (json_int_t)3600);
     if (token && cfg->token_audience && *cfg->token_audience)
         json_object_set_new(token, "audience", json_string(cfg->token_audience));
-    return json_pack("[o, {s:s, s:{}}, {s:s, s:{}}, {s:s, s:{s:[{s:o}]}}]", workspace, "name",
-                     "tmp", "emptyDir", "name", "home", "emptyDir", "name", "ambient-token",
-                     "projected", "sources", "serviceAccountToken", token);
+    /* The cluster's CA next to the token: the runner verifies the API
+     * server with it (the pod mounts no service-account token of its own). */
+    return json_pack("[o, {s:s, s:{}}, {s:s, s:{}}, {s:s, s:{s:[{s:o}, {s:{s:s, s:[{s:s, s:s}]}}]}}]",
+                     workspace, "name", "tmp", "emptyDir", "name", "home", "emptyDir", "name",
+                     "ambient-token", "projected", "sources", "serviceAccountToken", token,
+                     "configMap", "name", "kube-root-ca.crt", "items", "key", "ca.crt", "path",
+                     "ca.crt");
 }
 
 json_t *as_build_job(const json_t *session, const struct as_config *cfg,

@@ -3,6 +3,7 @@
  * (validate, set_defaults, reconcile; the children it owns) and exports the
  * descriptor. See README.md for the config keys and their defaults. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "as.h"
 
@@ -63,11 +64,13 @@ static int read_config(struct as_config *cfg, struct amb_error *err)
                                 "workspace.storage_class", "default_model",
                                 "resources.cpu_request", "resources.cpu_limit",
                                 "resources.memory_request", "resources.memory_limit",
-                                "token_audience"};
+                                "token_audience", "model_api_url", "git_author.name",
+                                "git_author.email"};
     const char **slots[] = {&cfg->runner_image, &cfg->api_url, &cfg->workspace_size,
                             &cfg->storage_class, &cfg->default_model, &cfg->cpu_request,
                             &cfg->cpu_limit, &cfg->memory_request, &cfg->memory_limit,
-                            &cfg->token_audience};
+                            &cfg->token_audience, &cfg->model_api_url,
+                            &cfg->git_author_name, &cfg->git_author_email};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if ((r = read_string(keys[i], slots[i])) != AMB_OK)
             rc = r;
@@ -86,6 +89,13 @@ static int read_config(struct as_config *cfg, struct amb_error *err)
     for (size_t i = 0; i < 4; i++)
         if (!required[i] || !*required[i])
             return as_host->error_set(err, AMB_EINVAL, names[i], "must not be empty");
+    /* The model API key travels to this URL: https, or plain http only to
+     * a gateway on the runner's own loopback. */
+    const char *m = cfg->model_api_url;
+    if (m && strncmp(m, "https://", 8) != 0 && strncmp(m, "http://127.0.0.1", 16) != 0 &&
+        strncmp(m, "http://localhost", 16) != 0 && strncmp(m, "http://[::1]", 12) != 0)
+        return as_host->error_set(err, AMB_EINVAL, "model_api_url",
+                                  "must be an https URL (plain http only on loopback)");
     if (cfg->default_timeout < 1)
         return as_host->error_set(err, AMB_EINVAL, "default_timeout",
                                   "must be a positive number of seconds");
