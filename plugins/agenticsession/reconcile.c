@@ -228,6 +228,14 @@ static int track(struct amb_ctx *ctx, const json_t *obj, const json_t *eff,
             goto out;
         as_observe(job, pods, &o);
     }
+    /* The runner marks its session Running itself, often before the Pod's
+     * status says so: never step back from Running to Pending. */
+    if (o.phase == AS_PENDING &&
+        as_phase_parse(json_string_value(json_object_get(json_object_get(obj, "status"),
+                                                         "phase"))) == AS_RUNNING) {
+        rc = POLL_MS;
+        goto out;
+    }
     const char *job_start = json_string_value(
         json_object_get(json_object_get(job, "status"), "startTime"));
     struct status_change c = {o.phase, o.reason, o.message, 0, job_start, -1};
