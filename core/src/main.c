@@ -2,13 +2,10 @@
  * plugins, and runs until SIGTERM/SIGINT. SIGHUP re-reads the log settings.
  * Exit codes: 0 clean, 2 bad usage/config/plugin, 1 failure while running. */
 #include <getopt.h>
-#include <limits.h>
-#include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <event2/event.h>
 #include <event2/thread.h>
@@ -51,28 +48,6 @@ static int fail_line(const struct amb_error *err)
     return EXIT_BAD_CONFIG;
 }
 
-/* <dir of this executable>/../lib/ambient/plugins: the same layout in the
- * build tree and in an installed prefix. */
-static char *default_plugin_dir(void)
-{
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0)
-        return NULL;
-    exe[n] = '\0';
-    char *dir = dirname(exe);
-    size_t len = strlen(dir) + sizeof "/../" AMBIENT_PLUGIN_SUBDIR;
-    char *out = malloc(len);
-    if (!out)
-        return NULL;
-    snprintf(out, len, "%s/../%s", dir, AMBIENT_PLUGIN_SUBDIR);
-    char *clean = realpath(out, NULL); /* tidier paths in messages, when it exists */
-    if (!clean)
-        return out;
-    free(out);
-    return clean;
-}
-
 static void apply_log_settings(const struct ambd_config *c, int quiet)
 {
     ambd_log_set_level(quiet && c->log_level > AMB_LOG_WARN ? AMB_LOG_WARN : c->log_level);
@@ -85,7 +60,7 @@ static int load(struct daemon *d, struct amb_error *err)
     if (rc != AMB_OK)
         return rc;
     apply_log_settings(d->config, d->quiet);
-    char *dir = default_plugin_dir();
+    char *dir = ambd_default_plugin_dir();
     d->rt = ambd_runtime_new(d->config, dir);
     free(dir);
     if (!d->rt)

@@ -56,6 +56,10 @@ void ambd_runtime_stop(struct ambd_runtime *rt);
 void ambd_runtime_unload(struct ambd_runtime *rt);
 void ambd_runtime_free(struct ambd_runtime *rt);
 
+/* <dir of the running executable>/../lib/ambient/plugins, where ambientd
+ * and ambient-runner find plugins named without a path; caller frees. */
+char *ambd_default_plugin_dir(void);
+
 /* Fills the host table handed to plugins (host.c). */
 void ambd_host_fill(struct amb_host *host);
 

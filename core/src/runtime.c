@@ -8,9 +8,13 @@
 #include <ctype.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "buf-internal.h"
 #include "log-internal.h"
@@ -294,4 +298,26 @@ void ambd_runtime_free(struct ambd_runtime *rt)
     ambd_runtime_unload(rt);
     free(rt->default_plugin_dir);
     free(rt);
+}
+
+/* <dir of this executable>/../lib/ambient/plugins: the same layout in the
+ * build tree and in an installed prefix. */
+char *ambd_default_plugin_dir(void)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return NULL;
+    exe[n] = '\0';
+    char *dir = dirname(exe);
+    size_t len = strlen(dir) + sizeof "/../" AMBIENT_PLUGIN_SUBDIR;
+    char *out = malloc(len);
+    if (!out)
+        return NULL;
+    snprintf(out, len, "%s/../%s", dir, AMBIENT_PLUGIN_SUBDIR);
+    char *clean = realpath(out, NULL); /* tidier paths in messages, when it exists */
+    if (!clean)
+        return out;
+    free(out);
+    return clean;
 }
