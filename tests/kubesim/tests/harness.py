@@ -6,9 +6,6 @@ wait for conditions with a bound instead of sleeping.
 import http.client
 import json
 import os
-import select
-import signal
-import subprocess
 import sys
 import time
 import unittest
@@ -24,9 +21,14 @@ ADMIN = "kubesim-admin"
 WIDGETS = "/apis/test.ambient-code/v1alpha1"
 PYTHON = "/usr/bin/python3"
 
+sys.path.insert(0, os.path.join(os.path.dirname(KUBESIM_DIR), "common"))
+from servers import ServerProcess  # noqa: E402  (tests/common/servers.py)
 
-class Kubesim:
-    """A kubesim process; stop() kills it."""
+
+class Kubesim(ServerProcess):
+    """A kubesim process (tests/common/servers.py starts it); stop() kills it."""
+
+    name = "kubesim"
 
     def __init__(self, *args, tls=False, crds=True, start_timeout=20):
         cmd = [PYTHON, KUBESIM, "--port", "0"]
@@ -35,48 +37,10 @@ class Kubesim:
         if crds:
             cmd += ["--crd-dir", CRD_DIR]
         cmd += list(args)
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=None)
-        self.url = self.tls_url = None
-        deadline = time.monotonic() + start_timeout
-        want = 2 if tls else 1
-        lines = []
-        buf = b""
-        while len(lines) < want:
-            left = deadline - time.monotonic()
-            if left <= 0 or self.proc.poll() is not None:
-                self.stop()
-                raise RuntimeError(f"kubesim did not start: {lines!r}")
-            r, _, _ = select.select([self.proc.stdout], [], [], left)
-            if r:
-                chunk = os.read(self.proc.stdout.fileno(), 4096)
-                if not chunk:
-                    continue
-                buf += chunk
-                while b"\n" in buf:
-                    line, buf = buf.split(b"\n", 1)
-                    lines.append(line.decode())
-        self.lines = lines
-        for line in lines:
-            assert line.startswith("listening on "), line
-            url = line[len("listening on "):]
-            if url.startswith("https://"):
-                self.tls_url = url
-            else:
-                self.url = url
-        self.port = int(self.url.rsplit(":", 1)[1])
+        super().__init__(cmd, want=2 if tls else 1, start_timeout=start_timeout)
+        tls_urls = [u for u in self.urls if u.startswith("https://")]
+        self.tls_url = tls_urls[0] if tls_urls else None
         self.tls_port = int(self.tls_url.rsplit(":", 1)[1]) if self.tls_url else None
-
-    def stop(self):
-        """SIGTERM, then SIGKILL after 10 s; safe to call more than once."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc.stdout and not self.proc.stdout.closed:
-            self.proc.stdout.close()
 
     def client(self, token=ADMIN):
         return Client(self.port, token)
