@@ -537,24 +537,21 @@ static void ws_message(struct live_conn *c, const uint8_t *data, size_t len)
 {
     json_error_t jerr;
     json_t *m = json_loadb((const char *)data, len, 0, &jerr);
-    const char *content = json_is_object(m) ? json_string_value(json_object_get(m, "content"))
-                                            : NULL;
-    const char *type = json_is_object(m) ? json_string_value(json_object_get(m, "type")) : NULL;
-    if (!content || (type && strcmp(type, "user_message") != 0)) {
-        json_decref(m);
-        ws_send_error(c, "expected {\"type\":\"user_message\",\"content\":\"...\"}");
+    json_t *ev = NULL;
+    char why[160];
+    int bad = live_user_event(m, c->user, &ev, why, sizeof why);
+    json_decref(m);
+    if (bad) {
+        ws_send_error(c, why);
         return;
     }
     if (!c->can_post) {
-        json_decref(m);
+        json_decref(ev);
         ws_send_error(c, "forbidden: posting messages needs update on agenticsessions");
         return;
     }
-    json_t *ev = json_pack("{s:s, s:s, s:s}", "type", "user_message", "content", content,
-                           "user", c->user);
-    json_decref(m);
     json_t *arr = json_array();
-    if (!ev || !arr || json_array_append_new(arr, ev) != 0) {
+    if (!arr || json_array_append_new(arr, ev) != 0) {
         json_decref(arr);
         ws_send_error(c, "out of memory");
         return;

@@ -183,18 +183,16 @@ static void run_post_message(struct live *l, struct live_job *j)
         return;
     json_error_t jerr;
     json_t *b = json_loadb(j->body, j->body_len, 0, &jerr);
-    const char *content = json_is_object(b) ? json_string_value(json_object_get(b, "content"))
-                                            : NULL;
-    if (!content) {
-        json_decref(b);
-        fail(j, 400, "expected {\"content\": \"...\"}%s%s", NULL, NULL);
+    json_t *ev = NULL;
+    char why[160];
+    int bad = live_user_event(b, j->user, &ev, why, sizeof why);
+    json_decref(b);
+    if (bad) {
+        fail(j, 400, "%s%s", why, NULL);
         return;
     }
-    json_t *ev = json_pack("{s:s, s:s, s:s}", "type", "user_message", "content", content, "user",
-                           j->user);
-    json_decref(b);
     j->events = json_array();
-    if (!ev || !j->events || json_array_append_new(j->events, ev) != 0)
+    if (!j->events || json_array_append_new(j->events, ev) != 0)
         fail(j, 500, "out of memory%s%s", NULL, NULL);
 }
 

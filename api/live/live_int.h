@@ -198,6 +198,9 @@ void live_jobs_submit(struct live *l, struct live_job *j);
 void live_jobs_join(struct live *l);
 void live_job_free(struct live_job *j);
 /* Worker side: what j asks (exposed for unit tests of body parsing). */
+/* messages.c: the event a user's message m (borrowed) stores, stamped with
+ * user: 0 with *out (new ref), or -1 with msg saying what is wrong. */
+int live_user_event(const json_t *m, const char *user, json_t **out, char *msg, size_t n);
 int live_parse_events(const char *body, size_t len, int ndjson, json_t **out, char *msg,
                       size_t msg_len);
 
