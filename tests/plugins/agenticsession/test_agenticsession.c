@@ -858,6 +858,39 @@ static void reconcile_creates_children_once_and_merges_status(void **state)
     assert_int_equal(json_array_size(mock.events), n_events);
 }
 
+/* The runner writes its session's phase itself: the reconciler, deciding
+ * on a cache that has not seen that write yet, neither steps Running back
+ * to Pending nor replaces the runner's outcome with its own. */
+static void reconcile_respects_what_the_runner_wrote(void **state)
+{
+    (void)state;
+    init_plugin(test_conf, sizeof test_conf / sizeof test_conf[0]);
+    mock_cluster(session("{\"prompt\":\"x\"}"));
+    reconcile_once(); /* children, Pending */
+    json_object_set_new(json_object_get(mock.session, "status"), "phase", json_string("Running"));
+    int writes = mock.status_writes;
+    assert_true(reconcile_once() > 0); /* the pod is not seen running yet */
+    assert_string_equal(status_str("phase"), "Running");
+    assert_int_equal(mock.status_writes, writes);
+
+    json_t *stale = json_deep_copy(mock.session); /* what the cache still holds */
+    json_t *st = json_object_get(mock.session, "status");
+    json_object_set_new(st, "phase", json_string("Failed"));
+    json_object_set_new(st, "error", json_string("cannot start the agent CLI"));
+    json_object_set_new(mock_object("jobs", "s1-runner"), "status",
+                        load("{\"conditions\":[{\"type\":\"Failed\",\"status\":\"True\","
+                             "\"reason\":\"BackoffLimitExceeded\"}]}"));
+    put_pod("{\"terminated\":{\"exitCode\":1,\"reason\":\"Error\"}}");
+    struct amb_ctx ctx = {0};
+    struct amb_error err = {0};
+    size_t n_events = json_array_size(mock.events);
+    assert_int_equal(as_reconcile(mock.kind_data, &ctx, stale, &err), 0);
+    json_decref(stale);
+    assert_string_equal(status_str("phase"), "Failed");
+    assert_string_equal(status_str("error"), "cannot start the agent CLI");
+    assert_int_equal(json_array_size(mock.events), n_events); /* no second "Failed" event */
+}
+
 static void reconcile_invalid_spec_creates_nothing(void **state)
 {
     (void)state;
@@ -935,6 +968,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(phase_deadline_is_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(phase_complete, setup, teardown),
         cmocka_unit_test_setup_teardown(reconcile_creates_children_once_and_merges_status, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(reconcile_respects_what_the_runner_wrote, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(reconcile_invalid_spec_creates_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(reconcile_stop_and_restart, setup, teardown),
