@@ -1,0 +1,353 @@
+#!/usr/bin/python3
+"""ambient-runner end to end: a session created in the cluster becomes a
+Job (the agenticsession plugin), the Job becomes a runner process (podsim,
+from the Job's own spec), the runner clones over HTTP with a token, runs
+the real Claude Code CLI against the scripted model API, streams every
+event to the live service, pushes, and writes the outcome. Every case
+asserts what a user sees: the session's status, the branch on the git
+server, the events, the runner's exit status, and what must not be there
+(secrets, stray processes)."""
+import json
+import os
+import signal
+import sys
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import runnerharness as rh  # noqa: E402
+from runnerharness import ANTHROPIC_KEY, GIT_TOKEN, Stack, uniq  # noqa: E402
+
+SECRETS = (ANTHROPIC_KEY, GIT_TOKEN)
+
+
+def same(url, branch=None):
+    out = {"pushTo": "same"}
+    if branch:
+        out["targetBranch"] = branch
+    return {"input": {"url": url}, "output": out}
+
+
+class RunnerTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.st = Stack()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.st.close()
+
+    def tearDown(self):
+        """Every runner that ran exited cleanly for the sanitizers too."""
+        for run in list(self.st.pods.runs.values()):
+            if run.rc is not None and os.path.exists(run.log_path):
+                for mark in rh.apiharness.SANITIZER_MARKS:
+                    self.assertNotIn(mark, run.log(), "runner %s/%s" % (run.ns, run.job))
+
+    def assert_no_secrets(self, ns, name, run):
+        """No secret in the runner's output, the session's events or status,
+        or any file of the workspace's .git directories."""
+        places = {"runner stderr": run.log(), "runner stdout": run.stdout(),
+                  "events": json.dumps(self.st.events(ns, name)),
+                  "status": json.dumps(self.st.session(ns, name))}
+        for root, _, files in os.walk(run.workspace):
+            if "/.git" not in root + "/":
+                continue
+            for f in files:
+                with open(os.path.join(root, f), "rb") as fh:
+                    places[os.path.join(root, f)] = fh.read().decode("latin-1")
+        for where, text in places.items():
+            for s in SECRETS:
+                self.assertNotIn(s, text, "a secret leaked into %s" % where)
+        for r in self.st.git.requests():
+            self.assertNotIn(GIT_TOKEN, r["path"])
+
+    def types(self, events):
+        return [(e.get("type"), e.get("subtype")) for e in events]
+
+    # ---- the main path ----
+    def test_single_repo_edit_is_pushed(self):
+        ns = self.st.project()
+        url = self.st.repo(ns, "one")
+        name = uniq("edit")
+        self.st.create_session(ns, name, {
+            "prompt": "add the notes file [mock:write file=NOTES.md content=hello-from-agent]",
+            "repos": [same(url)]})
+        obj = self.st.wait_phase(ns, name, "Completed")
+        run = self.st.pods.run_for(ns, name)
+        self.assertEqual(run.wait(), 0, run.log()[-3000:])
+        st = obj["status"]
+        branch = "ambient/" + name
+        repo_status = st["repoStatuses"][0]
+        self.assertEqual(repo_status["status"], "pushed", st)
+        self.assertEqual(repo_status["branch"], branch)
+        pushed = self.st.git.branches("%s/one.git" % ns)
+        self.assertEqual(repo_status["commitSHA"], pushed[branch])
+        self.assertEqual(self.st.git.read_file("%s/one.git" % ns, branch, "NOTES.md"),
+                         "hello-from-agent")
+        # the work branch starts from the remote's default branch, trunk
+        self.assertEqual(self.st.git.read_file("%s/one.git" % ns, branch, "README.md"),
+                         self.st.git.read_file("%s/one.git" % ns, "trunk", "README.md"))
+        self.assertIn("Wrote NOTES.md", st["results"]["summary"])
+        self.assertEqual(st["usage"]["numTurns"], 2)
+        self.assertTrue(st.get("agentSessionId"))
+        conds = {c["type"]: c for c in st["conditions"]}
+        self.assertEqual(conds["Succeeded"]["status"], "True")
+        self.assertEqual(conds["Ready"]["status"], "False")
+        # the model API got the project's key, the model the session asked for
+        reqs = self.st.mock.requests()
+        mine = [r for r in reqs if "NOTES.md" in json.dumps(r.get("user_texts"))]
+        self.assertTrue(mine)
+        self.assertEqual(mine[0]["headers"]["x-api-key"], ANTHROPIC_KEY)
+        events = self.st.events(ns, name)
+        kinds = self.types(events)
+        self.assertIn(("system", "init"), kinds)
+        self.assertIn(("result", "success"), kinds)
+        runner_events = [k for k in kinds if k[0] == "runner"]
+        self.assertEqual(runner_events[0], ("runner", "started"))
+        self.assertEqual(runner_events[-1], ("runner", "finished"))
+        self.assertEqual([e["seq"] for e in events], list(range(1, len(events) + 1)))
+        self.assert_no_secrets(ns, name, run)
+        self.assertEqual(rh.processes_in(run.workspace), [])
+
+    def test_three_repos_main_is_index_1(self):
+        ns = self.st.project()
+        urls = [self.st.repo(ns, n) for n in ("docs", "app", "lib")]
+        name = uniq("three")
+        self.st.create_session(ns, name, {
+            "prompt": "fix the app [mock:write file=FIX.md content=fixed]",
+            "repos": [same(u) for u in urls], "mainRepoIndex": 1})
+        st = self.st.wait_phase(ns, name, "Completed")["status"]
+        by_index = {r["repoIndex"]: r for r in st["repoStatuses"]}
+        self.assertEqual(by_index[1]["status"], "pushed", st)
+        self.assertEqual(self.st.git.read_file("%s/app.git" % ns, "ambient/" + name, "FIX.md"),
+                         "fixed")
+        for i in (0, 2):
+            self.assertEqual(by_index[i]["status"], "abandoned")
+            self.assertEqual(by_index[i]["message"], "no changes")
+        for repo in ("docs", "lib"):
+            self.assertNotIn("ambient/" + name, self.st.git.branches("%s/%s.git" % (ns, repo)))
+        # the agent worked in app, with the other two added beside it
+        run = self.st.pods.run_for(ns, name)
+        init = [e for e in self.st.events(ns, name) if e.get("subtype") == "init"][0]
+        self.assertEqual(init["cwd"], os.path.join(run.workspace, "app"))
+
+    def test_no_changes_is_abandoned(self):
+        ns = self.st.project()
+        url = self.st.repo(ns, "quiet")
+        name = uniq("quiet")
+        self.st.create_session(ns, name, {"prompt": "look around [mock:text]",
+                                          "repos": [same(url)]})
+        st = self.st.wait_phase(ns, name, "Completed")["status"]
+        self.assertEqual(st["repoStatuses"], [{"repoIndex": 0, "status": "abandoned",
+                                               "branch": "ambient/" + name,
+                                               "message": "no changes"}])
+        self.assertEqual(set(self.st.git.branches("%s/quiet.git" % ns)), {"trunk"})
+        self.assertEqual(st["results"]["summary"], "No changes are needed.")
+
+    def test_model_api_error_fails(self):
+        ns = self.st.project()
+        name = uniq("apierr")
+        self.st.create_session(ns, name, {"prompt": "go [mock:error status=500]"})
+        st = self.st.wait_phase(ns, name, "Failed")["status"]
+        self.assertIn("model API answered 500", st["error"])
+        conds = {c["type"]: c for c in st["conditions"]}
+        self.assertEqual(conds["Succeeded"]["reason"], "AgentError")
+        self.assertEqual(conds["Succeeded"]["status"], "False")
+        self.assertTrue(st["results"]["isError"])
+        run = self.st.pods.run_for(ns, name)
+        self.assertEqual(run.wait(), 1)
+
+    def test_deadline_fails_with_timeout_and_leaves_no_process(self):
+        ns = self.st.project()
+        url = self.st.repo(ns, "slow")
+        name = uniq("slow")
+        self.st.create_session(ns, name, {"prompt": "think hard [mock:slow duration=60 chunks=60]",
+                                          "repos": [same(url)], "timeout": 6})
+        run = self.st.pods.run_for(ns, name)
+        wait_until = rh.wait_until
+        wait_until(lambda: rh.processes_in(run.workspace), timeout=60, what="the agent running")
+        st = self.st.wait_phase(ns, name, "Failed")["status"]
+        self.assertEqual(run.wait(), 1)
+        self.assertFalse(run.deadline_hit, "the runner's own deadline must come first")
+        conds = {c["type"]: c for c in st["conditions"]}
+        self.assertEqual(conds["Succeeded"]["reason"], "Timeout")
+        self.assertIn("timeout", st["error"])
+        self.assertLess(run.ended - run.started, 30)
+        self.assertEqual(rh.processes_in(run.workspace), [])
+
+    def test_stop_request_terminates_cleanly(self):
+        ns = self.st.project()
+        url = self.st.repo(ns, "stopme")
+        name = uniq("stop")
+        self.st.create_session(ns, name, {"prompt": "long job [mock:slow duration=120 chunks=120]",
+                                          "repos": [same(url)]})
+        run = self.st.pods.run_for(ns, name)
+        rh.wait_until(lambda: rh.processes_in(run.workspace), timeout=60,
+                      what="the agent running")
+        # the user's stop: the reconciler deletes the Job, the kubelet
+        # sends SIGTERM
+        r = self.st.cluster.rest("POST", "/api/projects/%s/agentic-sessions/%s/stop"
+                                 % (ns, name), token=rh.apiharness.ALICE)
+        self.assertIn(r.status, (200, 202), r)
+        st = self.st.wait_phase(ns, name, "Stopped")["status"]
+        self.assertEqual(run.wait(timeout=60), 1)
+        self.assertTrue(run.deleted)
+        self.assertEqual(rh.processes_in(run.workspace), [])
+        self.assertLess(run.ended - run.started, 60)
+        # what the runner did is still reported, without overriding Stopped
+        rh.wait_until(lambda: self.st.session(ns, name)["status"].get("repoStatuses"),
+                      timeout=30, what="repoStatuses")
+        self.assertEqual(self.st.session(ns, name)["status"]["phase"], "Stopped")
+        events = self.types(self.st.events(ns, name))
+        self.assertIn(("runner", "finished"), events)
+        del st
+
+    def test_interactive_session_with_two_messages(self):
+        ns = self.st.project()
+        name = uniq("chat")
+        self.st.create_session(ns, name, {"interactive": True})
+        self.st.wait_phase(ns, name, "Running")
+        run = self.st.pods.run_for(ns, name)
+
+        def answers():
+            return [b["text"] for e in self.st.events(ns, name) if e.get("type") == "assistant"
+                    for b in e["message"]["content"] if b.get("type") == "text"]
+        r = self.st.post_message(ns, name, {"content": "first question [mock:interactive]"})
+        self.assertEqual(r.status, 201, r)
+        rh.wait_until(lambda: any("first question" in a for a in answers()), timeout=60,
+                      what="the first answer")
+        r = self.st.post_message(ns, name, {"content": "second question [mock:interactive]"})
+        self.assertEqual(r.status, 201, r)
+        rh.wait_until(lambda: any("second question" in a for a in answers()), timeout=60,
+                      what="the second answer")
+        got = answers()
+        first = [i for i, a in enumerate(got) if "first question" in a][0]
+        second = [i for i, a in enumerate(got) if "second question" in a][0]
+        self.assertLess(first, second)
+        # a viewer may not talk to the agent, nor end its session
+        self.assertEqual(self.st.post_message(ns, name, {"type": "end_session"},
+                                              token=rh.apiharness.BOB).status, 403)
+        self.assertEqual(self.st.post_message(ns, name, {"type": "end_session"}).status, 201)
+        st = self.st.wait_phase(ns, name, "Completed")["status"]
+        self.assertEqual(run.wait(), 0)
+        self.assertEqual(st["usage"]["numTurns"], 1)  # the last turn's result
+        texts = [r.get("last_user_text", "") for r in self.st.mock.requests()]
+        mine = [t for t in texts if "question [mock:interactive]" in t]
+        self.assertEqual([t.split()[0] for t in mine[:2]], ["first", "second"])
+
+    def test_cli_missing_fails(self):
+        ns = self.st.project()
+        name = uniq("nocli")
+        self.st.pods.session_env[(ns, name)] = {"AMBIENT_CLAUDE": "/nonexistent/claude"}
+        self.st.create_session(ns, name, {"prompt": "anything"})
+        st = self.st.wait_phase(ns, name, "Failed")["status"]
+        self.assertIn('cannot start the agent CLI "/nonexistent/claude"', st["error"])
+        conds = {c["type"]: c for c in st["conditions"]}
+        self.assertEqual(conds["Succeeded"]["reason"], "AgentNotFound")
+
+    def test_clone_with_a_wrong_token_fails_without_the_token(self):
+        wrong = "wrong-token-" + rh.uuid.uuid4().hex
+        ns = self.st.project(secrets={"GIT_TOKEN": wrong})
+        url = self.st.repo(ns, "locked")
+        name = uniq("badtok")
+        self.st.create_session(ns, name, {"prompt": "x", "repos": [same(url)]})
+        st = self.st.wait_phase(ns, name, "Failed")["status"]
+        conds = {c["type"]: c for c in st["conditions"]}
+        self.assertEqual(conds["Succeeded"]["reason"], "CloneFailed")
+        self.assertIn("clone failed", st["error"])
+        self.assertIn("Authentication failed", st["error"])
+        run = self.st.pods.run_for(ns, name)
+        for text in (json.dumps(st), run.log(), json.dumps(self.st.events(ns, name))):
+            self.assertNotIn(wrong, text)
+
+    def test_push_to_a_protected_branch_fails_with_the_remote_message(self):
+        ns = self.st.project()
+        url = self.st.repo(ns, "guarded", protect={"release": "release is protected: open a PR"})
+        name = uniq("guard")
+        self.st.create_session(ns, name, {
+            "prompt": "change it [mock:write file=X.md content=x]",
+            "repos": [same(url, branch="release")]})
+        st = self.st.wait_phase(ns, name, "Failed")["status"]
+        repo = st["repoStatuses"][0]
+        self.assertEqual(repo["status"], "failed")
+        self.assertIn("release is protected: open a PR", repo["error"])
+        self.assertIn("push rejected", st["error"])
+        conds = {c["type"]: c for c in st["conditions"]}
+        self.assertEqual(conds["Succeeded"]["reason"], "PushFailed")
+
+    def test_garbage_output_is_survived(self):
+        """A 50 MB line and lines that are not JSON on the CLI's stdout: the
+        runner keeps going, says what it dropped, and finishes the job."""
+        ns = self.st.project()
+        url = self.st.repo(ns, "noisy")
+        name = uniq("noisy")
+        self.st.pods.session_env[(ns, name)] = {"AMBIENT_CLAUDE": rh.FAKE_CLAUDE}
+        self.st.create_session(ns, name, {"prompt": "x [fake:garbage]", "repos": [same(url)]})
+        st = self.st.wait_phase(ns, name, "Completed")["status"]
+        self.assertEqual(self.st.git.read_file("%s/noisy.git" % ns, "ambient/" + name,
+                                               "FAKE.md"), "written by the fake CLI\n")
+        events = self.st.events(ns, name)
+        kinds = self.types(events)
+        self.assertEqual(kinds.count(("runner", "oversized_output")), 1)
+        big = [e for e in events if e.get("subtype") == "oversized_output"][0]
+        self.assertEqual(big["bytes"], 50 << 20)
+        self.assertEqual(kinds.count(("runner", "invalid_output")), 3)
+        self.assertIn(("result", "success"), kinds)
+        self.assertEqual(st["results"]["summary"], "done")
+
+    def test_live_service_down_for_10s_loses_no_event(self):
+        ns = self.st.project()
+        name = uniq("outage")
+        proxy = rh.FlakyProxy(self.st.cluster.live_address)
+        try:
+            proxy.down.set()
+            self.st.pods.session_env[(ns, name)] = {
+                "AMBIENT_CLAUDE": rh.FAKE_CLAUDE, "AMBIENT_API_URL": "http://" + proxy.address}
+            self.st.create_session(ns, name, {"prompt": "x [fake:many 2000]"})
+            run = self.st.pods.run_for(ns, name)
+            t0 = rh.now()
+            rh.wait_until(lambda: proxy.refused > 0, timeout=60, what="a refused post")
+            time.sleep(max(0, 10 - (rh.now() - t0)))
+            proxy.down.clear()
+            self.st.wait_phase(ns, name, "Completed")
+            self.assertEqual(run.wait(), 0)
+        finally:
+            proxy.close()
+        events = self.st.events(ns, name)
+        numbered = [e["n"] for e in events if e.get("type") == "assistant" and "n" in e]
+        self.assertEqual(numbered, list(range(2000)))
+        self.assertNotIn(("runner", "events_dropped"), self.types(events))
+        self.assertGreater(proxy.refused, 1)
+
+    def test_signal_to_runner_pushes_partial_work(self):
+        """SIGTERM to the runner alone (a node drain, not a stop request):
+        the agent is stopped, what it wrote is pushed without a PR, and the
+        session fails with the reason."""
+        ns = self.st.project()
+        url = self.st.repo(ns, "drain")
+        name = uniq("drain")
+        self.st.pods.session_env[(ns, name)] = {"AMBIENT_CLAUDE": rh.FAKE_CLAUDE}
+        self.st.create_session(ns, name, {"prompt": "write then think [fake:hang]",
+                                          "repos": [same(url)]})
+        run = self.st.pods.run_for(ns, name)
+        rh.wait_until(lambda: any(e.get("type") == "assistant"
+                                  for e in self.st.events(ns, name)),
+                      timeout=60, what="the agent's first write")
+        run.proc.send_signal(signal.SIGTERM)
+        st = self.st.wait_phase(ns, name, "Failed")["status"]
+        self.assertEqual(run.wait(), 1)
+        self.assertLess(run.ended - run.started, 60)
+        conds = {c["type"]: c for c in st["conditions"]}
+        self.assertEqual(conds["Succeeded"]["reason"], "Terminated")
+        repo = st["repoStatuses"][0]
+        self.assertEqual(repo["status"], "pushed")
+        self.assertIn("partial", repo["message"])
+        self.assertEqual(self.st.git.read_file("%s/drain.git" % ns, "ambient/" + name,
+                                               "PART.md"), "partial")
+        self.assertEqual(rh.processes_in(run.workspace), [])
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
