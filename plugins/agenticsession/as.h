@@ -29,6 +29,9 @@ struct as_config {
     const char *token_audience; /* NULL: the API server's own audience */
     const char *model_api_url;  /* ANTHROPIC_BASE_URL of the runner; NULL: the CLI's */
     const char *git_author_name, *git_author_email; /* the runner's committer */
+    /* The ConfigMap (and key) holding the CA of the live service's
+     * certificate, projected for the runner; NULL: the system store. */
+    const char *api_ca_configmap, *api_ca_key;
 };
 
 /* Fills cfg with the documented defaults. */

@@ -33,7 +33,7 @@ void as_config_defaults(struct as_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->runner_image = "quay.io/ambient_code/ambient-runner:latest";
-    cfg->api_url = "http://ambient-live.ambient-code.svc:8081";
+    cfg->api_url = "https://ambient-live.ambient-code.svc:8081";
     cfg->workspace_size = "10Gi";
     cfg->storage_class = NULL;
     cfg->empty_dir = 0;
@@ -45,6 +45,7 @@ void as_config_defaults(struct as_config *cfg)
     cfg->memory_request = "512Mi";
     cfg->memory_limit = "4Gi";
     cfg->token_audience = NULL;
+    cfg->api_ca_key = "ca.crt";
 }
 
 int as_read_project_settings(struct amb_ctx *ctx, const char *ns, json_t **out,

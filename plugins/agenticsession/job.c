@@ -9,6 +9,7 @@
 
 #define RUNNER_UID 1001
 #define TOKEN_DIR "/var/run/secrets/ambient"
+#define API_CA_FILE "api-ca.crt"
 
 void as_job_name(const char *session, char *buf, size_t n)
 {
@@ -79,6 +80,8 @@ static json_t *build_env(const json_t *session, const struct as_config *cfg,
         rc |= env_value(env, "AMBIENT_GIT_AUTHOR_NAME", cfg->git_author_name);
     if (cfg->git_author_email)
         rc |= env_value(env, "AMBIENT_GIT_AUTHOR_EMAIL", cfg->git_author_email);
+    if (cfg->api_ca_configmap)
+        rc |= env_value(env, "AMBIENT_API_CA_FILE", TOKEN_DIR "/" API_CA_FILE);
     /* Keys stay in the project's Secret: the Job names them, never holds them. */
     rc |= env_secret(env, "ANTHROPIC_API_KEY", secret, "ANTHROPIC_API_KEY", 0);
     rc |= env_secret(env, "GITHUB_TOKEN", secret, "GITHUB_TOKEN", 1);
@@ -126,12 +129,18 @@ static json_t *volumes(const json_t *session, const struct as_config *cfg)
     if (token && cfg->token_audience && *cfg->token_audience)
         json_object_set_new(token, "audience", json_string(cfg->token_audience));
     /* The cluster's CA next to the token: the runner verifies the API
-     * server with it (the pod mounts no service-account token of its own). */
-    return json_pack("[o, {s:s, s:{}}, {s:s, s:{}}, {s:s, s:{s:[{s:o}, {s:{s:s, s:[{s:s, s:s}]}}]}}]",
-                     workspace, "name", "tmp", "emptyDir", "name", "home", "emptyDir", "name",
-                     "ambient-token", "projected", "sources", "serviceAccountToken", token,
-                     "configMap", "name", "kube-root-ca.crt", "items", "key", "ca.crt", "path",
-                     "ca.crt");
+     * server with it (the pod mounts no service-account token of its own);
+     * and the live service's CA when the config names one. */
+    json_t *sources = json_pack("[{s:o}, {s:{s:s, s:[{s:s, s:s}]}}]", "serviceAccountToken",
+                                token, "configMap", "name", "kube-root-ca.crt", "items", "key",
+                                "ca.crt", "path", "ca.crt");
+    if (sources && cfg->api_ca_configmap)
+        json_array_append_new(sources, json_pack("{s:{s:s, s:[{s:s, s:s}]}}", "configMap",
+                                                 "name", cfg->api_ca_configmap, "items", "key",
+                                                 cfg->api_ca_key, "path", API_CA_FILE));
+    return json_pack("[o, {s:s, s:{}}, {s:s, s:{}}, {s:s, s:{s:o}}]", workspace, "name", "tmp",
+                     "emptyDir", "name", "home", "emptyDir", "name", "ambient-token",
+                     "projected", "sources", sources);
 }
 
 json_t *as_build_job(const json_t *session, const struct as_config *cfg,

@@ -56,6 +56,17 @@ static int read_int(const char *path, long long *out)
     return rc == AMB_ENOTFOUND ? AMB_OK : rc;
 }
 
+static int secure_url(const char *u)
+{
+    static const char *const ok[] = {"https://", "http://127.0.0.1:", "http://127.0.0.1/",
+                                     "http://localhost:", "http://localhost/", "http://[::1]:",
+                                     "http://[::1]/"};
+    for (size_t i = 0; u && i < sizeof ok / sizeof ok[0]; i++)
+        if (strncmp(u, ok[i], strlen(ok[i])) == 0)
+            return 1;
+    return 0;
+}
+
 static int read_config(struct as_config *cfg, struct amb_error *err)
 {
     as_config_defaults(cfg);
@@ -65,12 +76,13 @@ static int read_config(struct as_config *cfg, struct amb_error *err)
                                 "resources.cpu_request", "resources.cpu_limit",
                                 "resources.memory_request", "resources.memory_limit",
                                 "token_audience", "model_api_url", "git_author.name",
-                                "git_author.email"};
+                                "git_author.email", "api_ca.configmap", "api_ca.key"};
     const char **slots[] = {&cfg->runner_image, &cfg->api_url, &cfg->workspace_size,
                             &cfg->storage_class, &cfg->default_model, &cfg->cpu_request,
                             &cfg->cpu_limit, &cfg->memory_request, &cfg->memory_limit,
                             &cfg->token_audience, &cfg->model_api_url,
-                            &cfg->git_author_name, &cfg->git_author_email};
+                            &cfg->git_author_name, &cfg->git_author_email,
+                            &cfg->api_ca_configmap, &cfg->api_ca_key};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if ((r = read_string(keys[i], slots[i])) != AMB_OK)
             rc = r;
@@ -89,11 +101,13 @@ static int read_config(struct as_config *cfg, struct amb_error *err)
     for (size_t i = 0; i < 4; i++)
         if (!required[i] || !*required[i])
             return as_host->error_set(err, AMB_EINVAL, names[i], "must not be empty");
-    /* The model API key travels to this URL: https, or plain http only to
-     * a gateway on the runner's own loopback. */
-    const char *m = cfg->model_api_url;
-    if (m && strncmp(m, "https://", 8) != 0 && strncmp(m, "http://127.0.0.1", 16) != 0 &&
-        strncmp(m, "http://localhost", 16) != 0 && strncmp(m, "http://[::1]", 12) != 0)
+    /* The runner sends its token to api_url and the model key to
+     * model_api_url: https, or plain http only to its own loopback (the
+     * runner refuses anything else, so refuse it here first). */
+    if (!secure_url(cfg->api_url))
+        return as_host->error_set(err, AMB_EINVAL, "api_url",
+                                  "must be an https URL (plain http only on loopback)");
+    if (cfg->model_api_url && !secure_url(cfg->model_api_url))
         return as_host->error_set(err, AMB_EINVAL, "model_api_url",
                                   "must be an https URL (plain http only on loopback)");
     if (cfg->default_timeout < 1)

@@ -35,7 +35,7 @@ class Sessions(ControllerTest):
     def setUpClass(cls):
         super().setUpClass()
         conf = ('agenticsession = { runner_image = "registry.test/runner:1"; '
-                'api_url = "http://ambient-api.test:8080"; '
+                'api_url = "https://ambient-api.test:8080"; '
                 'workspace = { size = "2Gi"; storage_class = "standard"; empty_dir = false; }; '
                 'ttl_seconds_after_finished = 300; default_model = "conf-model"; '
                 'default_timeout = 900; '
@@ -187,7 +187,7 @@ class Sessions(ControllerTest):
         self.assertEqual(pod["serviceAccountName"], "ambient-session-" + name)
         env = {e["name"]: e for e in c["env"]}
         self.assertEqual(env["AMBIENT_MODEL"]["value"], "ps-model")
-        self.assertEqual(env["AMBIENT_API_URL"]["value"], "http://ambient-api.test:8080")
+        self.assertEqual(env["AMBIENT_API_URL"]["value"], "https://ambient-api.test:8080")
         self.assertEqual(env["ANTHROPIC_API_KEY"]["valueFrom"]["secretKeyRef"]["name"],
                          "proj-secrets")
         self.assertNotIn("value", env["ANTHROPIC_API_KEY"])

@@ -50,7 +50,7 @@ SESSION_LABEL = "ambient-code.io/session"
 MIN_CALLS = 6  # 5 child creates + 1 status write
 PLUGINS = (os.environ["PS_PLUGIN"], os.environ["AS_PLUGIN"])
 CONF = ('agenticsession = { runner_image = "registry.test/runner:1"; '
-        'api_url = "http://ambient-api.test:8080"; };\n')
+        'api_url = "https://ambient-api.test:8080"; };\n')
 
 
 def session(name):

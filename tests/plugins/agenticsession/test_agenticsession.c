@@ -239,7 +239,7 @@ static void long_name_is_refused(void **state)
 
 static const struct mock_conf test_conf[] = {
     {"runner_image", "registry.example/runner:1", 0},
-    {"api_url", "http://api.test:8080", 0},
+    {"api_url", "https://api.test:8080", 0},
     {"workspace.size", "5Gi", 0},
     {"workspace.storage_class", "fast", 0},
     {"workspace.empty_dir", NULL, 0},
@@ -314,6 +314,24 @@ static void bad_config_fails_init(void **state)
     static const struct mock_conf wrong_type[] = {{"runner_image", NULL, 3}};
     mockconf_use(wrong_type, 1);
     assert_int_equal(amb_plugin_entry()->init(&mock_host, &mock_self, &st, &err), AMB_EINVAL);
+    /* the runner's token and the model key never travel over plain http
+     * off the machine */
+    static const struct mock_conf plain[][1] = {
+        {{"api_url", "http://ambient-live.ambient.svc:8081", 0}},
+        {{"model_api_url", "http://gateway.corp:8080", 0}},
+        {{"model_api_url", "http://127.0.0.1.evil.example/", 0}},
+    };
+    const char *field[] = {"api_url", "model_api_url", "model_api_url"};
+    for (size_t i = 0; i < 3; i++) {
+        struct amb_error e = {0};
+        mockconf_use(plain[i], 1);
+        assert_int_equal(amb_plugin_entry()->init(&mock_host, &mock_self, &st, &e), AMB_EINVAL);
+        assert_string_equal(e.field[0], field[i]);
+        assert_false(mock.registered);
+    }
+    static const struct mock_conf loopback[] = {{"model_api_url", "http://127.0.0.1:9/", 0}};
+    mockconf_use(loopback, 1);
+    assert_int_equal(amb_plugin_entry()->init(&mock_host, &mock_self, &st, &err), AMB_OK);
 }
 
 static void validate_callback_names_fields_and_uses_project_bounds(void **state)
@@ -400,7 +418,7 @@ static struct as_config conf_for_children(void)
     struct as_config c;
     as_config_defaults(&c);
     c.runner_image = "registry.example/runner:1";
-    c.api_url = "http://api.test:8080";
+    c.api_url = "https://api.test:8080";
     c.workspace_size = "5Gi";
     c.storage_class = "fast";
     c.ttl_seconds_after_finished = 600;
@@ -489,7 +507,11 @@ static void job_spec_field_by_field(void **state)
     const json_t *env = path(c, "env");
     assert_string_equal(STR(env_named(env, "AGENTIC_SESSION_NAME"), "value"), "s1");
     assert_string_equal(STR(env_named(env, "AGENTIC_SESSION_NAMESPACE"), "value"), "proj");
-    assert_string_equal(STR(env_named(env, "AMBIENT_API_URL"), "value"), "http://api.test:8080");
+    assert_string_equal(STR(env_named(env, "AMBIENT_API_URL"), "value"), "https://api.test:8080");
+    /* unset in the config: the runner's own defaults apply */
+    assert_null(env_named(env, "ANTHROPIC_BASE_URL"));
+    assert_null(env_named(env, "AMBIENT_GIT_AUTHOR_NAME"));
+    assert_null(env_named(env, "AMBIENT_API_CA_FILE"));
     assert_string_equal(STR(env_named(env, "AMBIENT_MODEL"), "value"), "m1");
     const json_t *key = env_named(env, "ANTHROPIC_API_KEY");
     assert_null(json_object_get(key, "value"));
@@ -510,14 +532,17 @@ static void job_spec_field_by_field(void **state)
     {
         const char *n = json_string_value(json_object_get(e, "name"));
         int secret = strcmp(n, "ANTHROPIC_API_KEY") == 0 || strcmp(n, "GITHUB_TOKEN") == 0 ||
-                     strcmp(n, "GITLAB_TOKEN") == 0 || strncmp(n, "AMBIENT_REPO_", 13) == 0;
+                     strcmp(n, "GITLAB_TOKEN") == 0 || strcmp(n, "GIT_TOKEN") == 0 ||
+                     strncmp(n, "AMBIENT_REPO_", 13) == 0;
         if (secret) {
             assert_null(json_object_get(e, "value"));
             assert_non_null(path(e, "valueFrom.secretKeyRef.name"));
             refs++;
         }
     }
-    assert_int_equal(refs, 4);
+    assert_int_equal(refs, 5);
+    const json_t *git = env_named(env, "GIT_TOKEN");
+    assert_true(json_is_true(path(git, "valueFrom.secretKeyRef.optional")));
 
     /* Writable mounts only where needed; the token is projected and read-only. */
     const json_t *mounts = path(c, "volumeMounts");
@@ -531,6 +556,10 @@ static void job_spec_field_by_field(void **state)
     assert_int_equal(INT(vols, "3.projected.sources.0.serviceAccountToken.expirationSeconds"),
                      3600);
     assert_string_equal(STR(vols, "3.projected.sources.0.serviceAccountToken.path"), "token");
+    /* the cluster's CA beside the token, for the runner to verify the API */
+    assert_string_equal(STR(vols, "3.projected.sources.1.configMap.name"), "kube-root-ca.crt");
+    assert_string_equal(STR(vols, "3.projected.sources.1.configMap.items.0.path"), "ca.crt");
+    assert_null(path(vols, "3.projected.sources.2"));
 
     /* Nothing secret-looking is copied anywhere into the Job. */
     char *text = json_dumps(job, JSON_COMPACT);
@@ -549,6 +578,27 @@ static void job_spec_field_by_field(void **state)
     assert_null(path(job, "spec.ttlSecondsAfterFinished"));
     assert_string_equal(STR(vols, "3.projected.sources.0.serviceAccountToken.audience"),
                         "ambient");
+    json_decref(job);
+
+    /* The model gateway, the committer and the live service's CA. */
+    cfg.model_api_url = "https://llm.example";
+    cfg.git_author_name = "Bot";
+    cfg.git_author_email = "bot@example.com";
+    cfg.api_ca_configmap = "live-ca";
+    cfg.api_ca_key = "service-ca.crt";
+    job = as_build_job(s, &cfg, "proj-secrets", 1);
+    env = path(job, "spec.template.spec.containers.0.env");
+    assert_string_equal(STR(env_named(env, "ANTHROPIC_BASE_URL"), "value"), "https://llm.example");
+    assert_string_equal(STR(env_named(env, "AMBIENT_GIT_AUTHOR_NAME"), "value"), "Bot");
+    assert_string_equal(STR(env_named(env, "AMBIENT_GIT_AUTHOR_EMAIL"), "value"),
+                        "bot@example.com");
+    assert_string_equal(STR(env_named(env, "AMBIENT_API_CA_FILE"), "value"),
+                        "/var/run/secrets/ambient/api-ca.crt");
+    vols = path(job, "spec.template.spec.volumes");
+    assert_string_equal(STR(vols, "3.projected.sources.2.configMap.name"), "live-ca");
+    assert_string_equal(STR(vols, "3.projected.sources.2.configMap.items.0.key"),
+                        "service-ca.crt");
+    assert_string_equal(STR(vols, "3.projected.sources.2.configMap.items.0.path"), "api-ca.crt");
     json_decref(job);
     json_decref(s);
 }
