@@ -42,6 +42,7 @@ class Run:
         self.stdout_path = os.path.join(root, "runner.out")
         self.mounts = {}      # mountPath -> host directory
         self.deleted = False  # the Job went away while it ran
+        self.started_wall = None  # time.time() at start, to compare with event times
         self.deadline_hit = False
 
     @property
@@ -139,11 +140,28 @@ class JobRunner:
                 threading.Thread(target=self._terminate, args=(run,), daemon=True).start()
 
     def _terminate(self, run):
-        run.proc.send_signal(signal.SIGTERM)
-        try:
-            run.proc.wait(self.grace)
-        except subprocess.TimeoutExpired:
+        """SIGTERM, then SIGKILL after the grace period; _watch reaps."""
+        if run.proc.returncode is None:
+            run.proc.send_signal(signal.SIGTERM)
+        end = time.monotonic() + self.grace
+        while run.ended is None and time.monotonic() < end:
+            time.sleep(0.05)
+        if run.ended is None and run.proc.returncode is None:
             run.proc.kill()
+
+    @staticmethod
+    def _reap(run, timeout):
+        """Waits for the runner (at most timeout seconds; None: no bound).
+        True once it exited."""
+        end = None if timeout is None else time.monotonic() + timeout
+        while True:
+            pid, status = os.waitpid(run.proc.pid, os.WNOHANG)
+            if pid:
+                run.proc.returncode = os.waitstatus_to_exitcode(status)
+                return True
+            if end is not None and time.monotonic() > end:
+                return False
+            time.sleep(0.01)
 
     def _secret_value(self, ns, ref):
         r = self.kube.get("/api/v1/namespaces/%s/secrets/%s" % (ns, ref["name"]))
@@ -216,18 +234,17 @@ class JobRunner:
         out.close()
         err.close()
         run.started = time.monotonic()
+        run.started_wall = time.time()
         deadline = job["spec"].get("activeDeadlineSeconds")
         threading.Thread(target=self._watch, args=(run, deadline), daemon=True).start()
 
     def _watch(self, run, deadline):
         kube = type(self.kube)(self.kube.port, self.kube.token)
         try:
-            try:
-                run.proc.wait(deadline)
-            except subprocess.TimeoutExpired:
+            if not self._reap(run, deadline):
                 run.deadline_hit = True  # the job controller's activeDeadlineSeconds
-                self._terminate(run)
-            run.proc.wait()
+                threading.Thread(target=self._terminate, args=(run,), daemon=True).start()
+                self._reap(run, None)
             run.ended = time.monotonic()
             rc = run.proc.returncode
             if run.deleted:

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -488,9 +489,13 @@ static void write_final(struct session_run *r)
         ambd_log("runner", AMB_LOG_WARN, "some events never reached the live service", "count",
                  n, NULL);
     }
+    struct rusage ru;
+    char rss[32] = "";
+    if (getrusage(RUSAGE_SELF, &ru) == 0) /* the runner's own, not the agent's */
+        snprintf(rss, sizeof rss, "%ld", ru.ru_maxrss);
     ambd_log("runner", r->out.completed ? AMB_LOG_INFO : AMB_LOG_WARN, "session finished",
              "phase", r->out.completed ? "Completed" : "Failed", "reason", reason, "error",
-             r->out.completed ? "" : r->out.error, NULL);
+             r->out.completed ? "" : r->out.error, "max_rss_kib", rss, NULL);
 }
 
 /* Reads the session; 0 to run it, else the exit status to leave with. */
