@@ -10,6 +10,7 @@
 #define AMBD_KUBE_INTERNAL_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -60,9 +61,25 @@ void ambd_kube_setup_handle(struct ambd_kube *k, CURL *h);
 struct curl_slist *ambd_kube_headers(struct ambd_kube *k, const char *user_token,
                                      const char *content_type);
 
+/* The longest Retry-After honoured, in seconds: a longer one (a proxy's
+ * "come back tomorrow") is taken as this, so a key or a cache is never
+ * parked for longer. */
+#define AMBD_KUBE_MAX_RETRY_AFTER_S 60
+
+/* The wait a Retry-After header value asks for, in whole seconds: delta
+ * seconds ("2"), or an HTTP-date (any of RFC 9110's three forms) counted
+ * from now (the wall clock), 0 once it is past; at most
+ * AMBD_KUBE_MAX_RETRY_AFTER_S. -1 for NULL or anything else. */
+long ambd_kube_retry_after(const char *value, time_t now);
+/* The Retry-After of the response h last received, as above; -1 if none. */
+long ambd_kube_retry_after_of(CURL *h);
+
 /* Maps a response to an AMB_E* code, filling err from its Status body (the
- * server's message). 2xx returns AMB_OK and leaves err alone. */
-int ambd_kube_status_error(long http_status, const char *body, size_t len,
+ * server's message). 2xx returns AMB_OK and leaves err alone. For 429 and
+ * 5xx, err->retry_after_s gets the wait the server asked for: retry_after
+ * (the header's, as ambd_kube_retry_after_of; -1 none), else the Status's
+ * details.retryAfterSeconds (bounded the same way). */
+int ambd_kube_status_error(long http_status, const char *body, size_t len, long retry_after,
                            struct amb_error *err);
 
 /* Observer of every request, for metrics: verb ("GET", "LIST", "WATCH",

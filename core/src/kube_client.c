@@ -326,7 +326,68 @@ static const char *code_reason(long status, const char *reason)
     }
 }
 
-int ambd_kube_status_error(long http_status, const char *body, size_t len,
+long ambd_kube_retry_after(const char *value, time_t now)
+{
+    if (!value)
+        return -1;
+    while (*value == ' ' || *value == '\t')
+        value++;
+    size_t n = strlen(value);
+    while (n > 0 && (value[n - 1] == ' ' || value[n - 1] == '\t'))
+        n--;
+    long s = 0;
+    if (n > 0 && value[0] >= '0' && value[0] <= '9') {
+        /* delta-seconds: digits only; growth stops past the bound, so no
+         * length of digits overflows. */
+        for (size_t i = 0; i < n; i++) {
+            if (value[i] < '0' || value[i] > '9')
+                return -1;
+            if (s <= AMBD_KUBE_MAX_RETRY_AFTER_S)
+                s = s * 10 + (value[i] - '0');
+        }
+    } else if (n > 0 && ((value[0] >= 'A' && value[0] <= 'Z') ||
+                         (value[0] >= 'a' && value[0] <= 'z'))) {
+        /* Every HTTP-date form starts with the day's name. */
+        char date[64];
+        if (n >= sizeof date)
+            return -1;
+        memcpy(date, value, n);
+        date[n] = '\0';
+        time_t at = curl_getdate(date, NULL);
+        if (at == -1)
+            return -1;
+        s = at <= now ? 0 : at - now > AMBD_KUBE_MAX_RETRY_AFTER_S ? AMBD_KUBE_MAX_RETRY_AFTER_S
+                                                                   : (long)(at - now);
+    } else {
+        return -1;
+    }
+    return s > AMBD_KUBE_MAX_RETRY_AFTER_S ? AMBD_KUBE_MAX_RETRY_AFTER_S : s;
+}
+
+long ambd_kube_retry_after_of(CURL *h)
+{
+    struct curl_header *hdr;
+    if (curl_easy_header(h, "Retry-After", 0, CURLH_HEADER, -1, &hdr) != CURLHE_OK)
+        return -1;
+    return ambd_kube_retry_after(hdr->value, time(NULL));
+}
+
+/* The wait a throttled answer asks for: the header's, else the Status's
+ * details.retryAfterSeconds (apimachinery's SuggestsClientDelay); 0 none. */
+static unsigned throttle_wait(long http_status, const json_t *status, long retry_after)
+{
+    if (http_status != 429 && http_status < 500)
+        return 0;
+    if (retry_after < 0) {
+        json_int_t d = json_integer_value(
+            json_object_get(json_object_get(status, "details"), "retryAfterSeconds"));
+        retry_after = d <= 0 ? 0 : d > AMBD_KUBE_MAX_RETRY_AFTER_S ? AMBD_KUBE_MAX_RETRY_AFTER_S
+                                                                   : (long)d;
+    }
+    return (unsigned)retry_after;
+}
+
+int ambd_kube_status_error(long http_status, const char *body, size_t len, long retry_after,
                            struct amb_error *err)
 {
     if (http_status >= 200 && http_status < 300)
@@ -354,6 +415,9 @@ int ambd_kube_status_error(long http_status, const char *body, size_t len,
                        reason ? " " : "", reason ? reason : "");
     else
         ambd_error_set(err, code, NULL, "HTTP %ld %s", http_status, code_reason(http_status, reason));
+    unsigned wait = throttle_wait(http_status, st, retry_after);
+    if (err && wait > err->retry_after_s)
+        err->retry_after_s = wait;
     json_decref(st);
     return code;
 }
@@ -450,13 +514,7 @@ static int perform_once(struct ambd_kube *k, const struct ambd_kube_request *req
         goto out;
     }
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
-    curl_off_t ra = -1;
-    struct curl_header *hdr;
-    /* CURLINFO_RETRY_AFTER reads 0 when the header is absent: only an
-     * answer that carries one may be retried. */
-    if (curl_easy_header(h, "Retry-After", 0, CURLH_HEADER, -1, &hdr) == CURLHE_OK)
-        curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &ra);
-    *retry_after = (long)ra;
+    *retry_after = ambd_kube_retry_after_of(h);
     resp->body_len = sink.buf.len;
     resp->body = ambd_buf_take(&sink.buf);
     if (!resp->body)
@@ -510,7 +568,7 @@ int ambd_kube_request(struct ambd_kube *k, const struct ambd_kube_request *req,
             nanosleep(&ts, NULL);
             continue;
         }
-        return ambd_kube_status_error(resp->status, resp->body, resp->body_len, err);
+        return ambd_kube_status_error(resp->status, resp->body, resp->body_len, retry_after, err);
     }
 }
 

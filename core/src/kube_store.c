@@ -103,7 +103,7 @@ static void on_list_done(void *ud, long status, int rc, const char *error)
     struct amb_error err = AMBD_ERROR_INIT;
     if (rc != AMB_OK)
         ambd_error_set(&err, rc, NULL, "%s", error ? error : "transfer failed");
-    else if ((rc = ambd_kube_status_error(status, text, len, &err)) == AMB_OK) {
+    else if ((rc = ambd_kube_status_error(status, text, len, -1, &err)) == AMB_OK) {
         json_error_t jerr;
         page = json_loadb(text ? text : "", len, 0, &jerr);
         if (!json_is_array(json_object_get(page, "items")))
@@ -244,7 +244,7 @@ static void on_watch_done(void *ud, long status, int rc, const char *error)
         c->wh.on_end(c->ud, rc, error ? error : "transfer failed", lived_ms);
     } else if (status != 200) {
         struct amb_error err = AMBD_ERROR_INIT;
-        int code = ambd_kube_status_error(status, c->buf.data, c->buf.len, &err);
+        int code = ambd_kube_status_error(status, c->buf.data, c->buf.len, -1, &err);
         char *why = ambd_error_line(&err);
         c->wh.on_end(c->ud, code, why ? why : "watch refused", lived_ms);
         free(why);

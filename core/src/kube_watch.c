@@ -156,7 +156,8 @@ int ambd_kube_watch(struct ambd_kube *k, const char *path, const char *query,
     else if (cc != CURLE_OK)
         rc = ambd_error_set(err, AMB_EIO, NULL, "watch %s: %s", path, curl_easy_strerror(cc));
     else if (w.status != 200)
-        rc = ambd_kube_status_error(w.status, w.error.data ? w.error.data : "", w.error.len, err);
+        rc = ambd_kube_status_error(w.status, w.error.data ? w.error.data : "", w.error.len,
+                                    ambd_kube_retry_after_of(w.h), err);
 out:
     ambd_buf_release(&w.line);
     ambd_buf_release(&w.error);
