@@ -5,11 +5,20 @@
  * a token source that re-reads the service-account token file when it
  * rotates. Errors come back as AMB_E* codes with the server's Status message
  * kept for the caller. Watches and informer lists run on the event loop
- * instead (kube-async-internal.h). */
+ * instead (kube-async-internal.h).
+ *
+ * Retry-After: when the server answers 429 or 5xx with a wait (the header,
+ * or a Status's details.retryAfterSeconds), a blocking call does not sleep
+ * it out: it fails at once with the wait in err->retry_after_s, because its
+ * thread serves other work (a reconcile worker, an api loop). Whoever
+ * retries waits: the work queue holds the key, the informer and leader
+ * election delay their next attempt, the api role answers its caller with a
+ * Retry-After of its own. */
 #ifndef AMBD_KUBE_INTERNAL_H
 #define AMBD_KUBE_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -106,11 +115,22 @@ struct ambd_kube_response {
 };
 
 /* Blocking request. Returns the mapped code (AMB_OK for 2xx); resp is
- * filled whenever the server answered. Retries 429/5xx carrying Retry-After
- * a few times. */
+ * filled whenever the server answered. A 401 with the token file re-reads
+ * it and tries once more; nothing else is retried here: a 429 or 5xx that
+ * asks for a wait fails at once with it in err->retry_after_s and in this
+ * thread's throttle (below). */
 int ambd_kube_request(struct ambd_kube *k, const struct ambd_kube_request *req,
                       struct ambd_kube_response *resp, struct amb_error *err);
 void ambd_kube_response_clear(struct ambd_kube_response *resp);
+
+/* This thread's throttle: the latest time (CLOCK_MONOTONIC) before which the
+ * server asked not to be asked again, over every blocking request this
+ * thread made since the last reset. A reconcile worker resets it before a
+ * reconcile and reads it after, so the key is held for its Retry-After
+ * whatever the plugin made of the errors it got. */
+void ambd_kube_thread_throttle_reset(void);
+/* Milliseconds left until that time (rounded up); 0 when none is pending. */
+uint64_t ambd_kube_thread_throttle_ms(void);
 
 /* A watch as one blocking call (a plugin's own thread): on_event gets each
  * event (type "ADDED", "MODIFIED", "DELETED", "BOOKMARK"; obj borrowed),

@@ -1,7 +1,8 @@
 /* kube_client.c — blocking Kubernetes API calls on libcurl (see
  * kube-internal.h): a pool of easy handles for connection reuse, a token
- * bucket for client-side QPS, the token source, retries of 429/5xx that
- * carry Retry-After, and one re-read of the token after a 401. */
+ * bucket for client-side QPS, the token source, Retry-After read into the
+ * error and the calling thread's throttle, and one re-read of the token
+ * after a 401. */
 #include "kube-internal.h"
 
 #include <errno.h>
@@ -16,8 +17,6 @@
 #include "log-internal.h"
 
 #define MAX_POOLED_HANDLES 16
-#define MAX_RETRIES 3
-#define MAX_RETRY_AFTER_S 5
 #define TOKEN_REREAD_S 60
 #define MAX_TOKEN_BYTES 16384
 
@@ -163,12 +162,14 @@ void ambd_kube_observe(struct ambd_kube *k, const char *verb, long http_status)
         k->observer(k->observer_ud, verb, http_status);
 }
 
-static time_t monotonic_seconds(void)
+static uint64_t monotonic_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
+
+static time_t monotonic_seconds(void) { return (time_t)(monotonic_ns() / 1000000000u); }
 
 /* Reads the token file; the caller holds token_lock. Keeps the old token
  * when the file is unreadable (a rotation in progress). */
@@ -534,41 +535,58 @@ void ambd_kube_response_clear(struct ambd_kube_response *resp)
     memset(resp, 0, sizeof *resp);
 }
 
+/* CLOCK_MONOTONIC time before which the server asked this thread's
+ * requests to wait (0: none since the last reset). */
+static _Thread_local uint64_t thread_throttle_ns;
+
+void ambd_kube_thread_throttle_reset(void) { thread_throttle_ns = 0; }
+
+uint64_t ambd_kube_thread_throttle_ms(void)
+{
+    uint64_t now = monotonic_ns();
+    if (thread_throttle_ns <= now)
+        return 0;
+    return (thread_throttle_ns - now + 999999u) / 1000000u; /* never short */
+}
+
+static void thread_throttle_note(unsigned wait_s)
+{
+    uint64_t until = monotonic_ns() + (uint64_t)wait_s * 1000000000u;
+    if (wait_s > 0 && until > thread_throttle_ns)
+        thread_throttle_ns = until;
+}
+
 int ambd_kube_request(struct ambd_kube *k, const struct ambd_kube_request *req,
                       struct ambd_kube_response *resp, struct amb_error *err)
 {
     const char *verb = req->verb ? req->verb : req->method;
     int reauthed = 0;
     memset(resp, 0, sizeof *resp);
-    for (int attempt = 0;; attempt++) {
+    for (;;) {
         long retry_after = -1;
         rate_acquire(k);
-        struct amb_error transport = AMBD_ERROR_INIT;
-        int rc = perform_once(k, req, resp, &retry_after, &transport);
+        struct amb_error answer = AMBD_ERROR_INIT;
+        int rc = perform_once(k, req, resp, &retry_after, &answer);
         ambd_kube_observe(k, verb, rc == AMB_OK ? resp->status : 0);
-        if (rc != AMB_OK) {
-            char *line = ambd_error_line(&transport);
-            ambd_error_set(err, rc, NULL, "%s", line ? line : ambd_strerror(rc));
-            free(line);
-            ambd_error_clear(&transport);
-            return rc;
-        }
         /* A rotated token: re-read it once and try again. */
-        if (resp->status == 401 && !req->user_token && k->config.token_file && !reauthed) {
+        if (rc == AMB_OK && resp->status == 401 && !req->user_token && k->config.token_file &&
+            !reauthed) {
             reauthed = 1;
             ambd_kube_token_stale(k);
             ambd_kube_response_clear(resp);
             continue;
         }
-        int retryable = (resp->status == 429 || resp->status >= 500) && retry_after >= 0;
-        if (retryable && attempt < MAX_RETRIES) {
-            ambd_kube_response_clear(resp);
-            long s = retry_after > MAX_RETRY_AFTER_S ? MAX_RETRY_AFTER_S : retry_after;
-            struct timespec ts = {s > 0 ? s : 0, s > 0 ? 0 : 100000000L};
-            nanosleep(&ts, NULL);
-            continue;
+        /* Nothing else is retried here, a Retry-After least of all: the
+         * wait goes back to whoever retries (kube-internal.h). */
+        if (rc == AMB_OK)
+            rc = ambd_kube_status_error(resp->status, resp->body, resp->body_len, retry_after,
+                                        &answer);
+        if (rc != AMB_OK) {
+            thread_throttle_note(answer.retry_after_s);
+            ambd_error_wrap(err, rc, &answer);
         }
-        return ambd_kube_status_error(resp->status, resp->body, resp->body_len, retry_after, err);
+        ambd_error_clear(&answer);
+        return rc;
     }
 }
 
