@@ -380,7 +380,10 @@ struct amb_host {
     struct amb_error *(*error_new)(void);
     void (*error_free)(struct amb_error *err); /* NULL is fine */
     /* What err holds, as a new ref: {"code": AMB_E* code, "message": the
-     * first cause, "causes": [{"field"?, "message"}]}. */
+     * first cause, "causes": [{"field"?, "message"}]}, and
+     * "retryAfterSeconds" when the Kubernetes API answered 429 or 5xx with a
+     * Retry-After: don't make the call again sooner. The kube_* calls never
+     * wait for it themselves (kube_watch excepted). */
     json_t *(*error_to_json)(const struct amb_error *err);
     /* The registered routes in load order, for the api role to serve: the
      * host's copy of route i and its user_data. AMB_ENOTFOUND past the end.
