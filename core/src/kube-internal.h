@@ -13,7 +13,8 @@
  * thread serves other work (a reconcile worker, an api loop). Whoever
  * retries waits: the work queue holds the key, the informer and leader
  * election delay their next attempt, the api role answers its caller with a
- * Retry-After of its own. */
+ * Retry-After of its own. Only ambd_kube_watch, which runs on a plugin's
+ * own thread, waits inside the call. */
 #ifndef AMBD_KUBE_INTERNAL_H
 #define AMBD_KUBE_INTERNAL_H
 
@@ -137,7 +138,10 @@ uint64_t ambd_kube_thread_throttle_ms(void);
  * and about twice a second type NULL while idle; non-zero ends the watch
  * (AMB_OK). Otherwise it returns when the stream ends: AMB_OK when the
  * server closed it, AMB_EGONE for a too-old resourceVersion, other codes
- * for errors. query is appended after watch=1 ("resourceVersion=5&..."). */
+ * for errors. query is appended after watch=1 ("resourceVersion=5&...").
+ * A request the server throttles (429/5xx with Retry-After) is made again
+ * after that wait, the idle calls going on meanwhile, up to 3 times; a
+ * fourth returns its error with the wait in err->retry_after_s. */
 typedef int (*ambd_kube_watch_fn)(void *ud, const char *type, const json_t *obj);
 int ambd_kube_watch(struct ambd_kube *k, const char *path, const char *query,
                     const char *user_token, ambd_kube_watch_fn on_event, void *ud,

@@ -407,7 +407,10 @@ struct amb_host {
      * old (list again), other codes for errors. query is Kubernetes' watch
      * query without watch=1 ("resourceVersion=5&allowWatchBookmarks=true&
      * timeoutSeconds=300"), or NULL. ns "" watches every namespace. Always
-     * from the API, with ctx's credentials. */
+     * from the API, with ctx's credentials. A watch request Kubernetes
+     * throttles (Retry-After) is made again after that wait, with the idle
+     * calls going on meanwhile, up to 3 times; then its error comes back
+     * with error_to_json's retryAfterSeconds. */
     int (*kube_watch)(struct amb_ctx *ctx, const struct amb_resource *res, const char *ns,
                       const char *query,
                       int (*on_event)(void *ud, const char *type, const json_t *obj), void *ud,
