@@ -427,13 +427,18 @@ static int build_informers(struct ambd_controller *c, const struct ambd_registry
     return AMB_OK;
 }
 
-static void observe_request(void *ud, const char *verb, long status)
+static void observe_request(void *ud, const char *verb, long status, long retry_after)
 {
     struct ambd_controller *c = ud;
     char code[16];
     snprintf(code, sizeof code, "%ld", status);
     const char *labels[] = {verb, code, NULL};
     ambd_metric_add(c->m_api_requests, labels, 1);
+    /* The server throttled the request: it will be made again, later. */
+    if ((status == 429 || status >= 500) && retry_after >= 0) {
+        const char *by_verb[] = {verb, NULL};
+        ambd_metric_add(c->m_api_throttled, by_verb, 1);
+    }
 }
 
 int ambd_controller_start(struct event_base *base, const struct ambd_controller_config *cc,

@@ -93,10 +93,13 @@ int ambd_kube_status_error(long http_status, const char *body, size_t len, long 
                            struct amb_error *err);
 
 /* Observer of every request, for metrics: verb ("GET", "LIST", "WATCH",
- * "POST", ...) and HTTP status (0 for a transport error). Any thread. */
-typedef void (*ambd_kube_observer)(void *ud, const char *verb, long http_status);
+ * "POST", ...), HTTP status (0 for a transport error) and the answer's
+ * Retry-After (as ambd_kube_retry_after_of; -1 none). Any thread. */
+typedef void (*ambd_kube_observer)(void *ud, const char *verb, long http_status,
+                                   long retry_after);
 void ambd_kube_set_observer(struct ambd_kube *k, ambd_kube_observer fn, void *ud);
-void ambd_kube_observe(struct ambd_kube *k, const char *verb, long http_status);
+void ambd_kube_observe(struct ambd_kube *k, const char *verb, long http_status,
+                       long retry_after);
 
 struct ambd_kube_request {
     const char *method;       /* "GET", "POST", "PUT", "PATCH", "DELETE" */

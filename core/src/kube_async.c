@@ -177,7 +177,7 @@ static void collect_done(struct ambd_kube_loop *l)
         /* msg is invalid once the handle is removed: result is copied above. */
         call_unlink(c);
         c->finishing = 1;
-        ambd_kube_observe(l->k, c->verb, result == CURLE_OK ? status : 0);
+        ambd_kube_observe(l->k, c->verb, result == CURLE_OK ? status : 0, retry_after);
         if (!c->cancelled && c->h.on_done) {
             if (c->aborted)
                 c->h.on_done(c->ud, status, retry_after, AMB_EINTERNAL,

@@ -156,10 +156,11 @@ void ambd_kube_set_observer(struct ambd_kube *k, ambd_kube_observer fn, void *ud
     k->observer_ud = ud;
 }
 
-void ambd_kube_observe(struct ambd_kube *k, const char *verb, long http_status)
+void ambd_kube_observe(struct ambd_kube *k, const char *verb, long http_status,
+                       long retry_after)
 {
     if (k->observer)
-        k->observer(k->observer_ud, verb, http_status);
+        k->observer(k->observer_ud, verb, http_status, retry_after);
 }
 
 static uint64_t monotonic_ns(void)
@@ -567,7 +568,7 @@ int ambd_kube_request(struct ambd_kube *k, const struct ambd_kube_request *req,
         rate_acquire(k);
         struct amb_error answer = AMBD_ERROR_INIT;
         int rc = perform_once(k, req, resp, &retry_after, &answer);
-        ambd_kube_observe(k, verb, rc == AMB_OK ? resp->status : 0);
+        ambd_kube_observe(k, verb, rc == AMB_OK ? resp->status : 0, retry_after);
         /* A rotated token: re-read it once and try again. */
         if (rc == AMB_OK && resp->status == 401 && !req->user_token && k->config.token_file &&
             !reauthed) {

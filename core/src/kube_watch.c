@@ -154,7 +154,7 @@ static int watch_once(struct ambd_kube *k, const char *path, const char *query,
     curl_easy_setopt(w.h, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(w.h, CURLOPT_XFERINFODATA, &w);
     CURLcode cc = curl_easy_perform(w.h);
-    ambd_kube_observe(k, "WATCH", w.status);
+    ambd_kube_observe(k, "WATCH", w.status, ambd_kube_retry_after_of(w.h));
     if (w.rc != AMB_OK)
         rc = w.rc;
     else if (w.stopped)

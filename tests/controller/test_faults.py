@@ -185,6 +185,9 @@ class Throttle(ControllerTest):
         self.assertTrue(0 < float(held[0]["retry_after_s"]) <= 6, held[0])
         self.assertGreaterEqual(amb.metric("ambient_kube_requests_total", code="429"), 3)
         self.assertGreaterEqual(amb.metric("ambient_kube_requests_total", code="503"), 1)
+        # Each throttled answer is counted once, by the verb it refused.
+        self.assertEqual([amb.metric("ambient_kube_throttled_total", verb=v)
+                          for v in ("GET", "LIST", "CREATE", "UPDATE_STATUS")], [1, 1, 1, 1])
         self.assertEqual(amb.has_msg("concurrent reconcile of one key"), [])
         amb.stop_clean(self)
 

@@ -156,6 +156,7 @@ class Throttled(ControllerTest):
         self.assertEqual(k.faults(), [])
         self.assert_waited([("list", 429, 2), ("list", 503, 1)])
         self.assertEqual(len(amb.has_msg("list failed", resource="widgets")), 2)
+        self.assertEqual(amb.metric("ambient_kube_throttled_total", verb="LIST"), 2)
         amb.stop_clean(self)
 
     def test_watch_waits_its_retry_after(self):
@@ -174,6 +175,7 @@ class Throttled(ControllerTest):
         k.create_widget(ns, "after")
         self.wait_reconciled(ns, "after", timeout=30)
         self.assert_waited([("watch", 429, 2), ("watch", 503, 1)])
+        self.assertEqual(amb.metric("ambient_kube_throttled_total", verb="WATCH"), 2)
         amb.stop_clean(self)
 
 if __name__ == "__main__":
