@@ -154,8 +154,12 @@ void api_reply_json(struct api_req *r, int status, json_t *body);
 /* {"error": message, "details": details (stolen; NULL for none)} */
 void api_reply_error(struct api_req *r, int status, const char *message, json_t *details);
 /* Maps an AMB_E* code to its HTTP status and replies with err's message and
- * its causes as details ([{"field", "message"}]). */
+ * its causes as details ([{"field", "message"}]). When Kubernetes asked for
+ * a wait (Retry-After), the caller gets it: a Retry-After header and a
+ * message that says when to come again. */
 void api_reply_amb(struct api_req *r, int code, const struct amb_error *err);
+/* Adds "Retry-After: seconds" to r's reply (before replying). */
+void api_add_retry_after(struct api_req *r, unsigned seconds);
 int api_http_status(int amb_code);
 
 /* The host ctx that calls Kubernetes as the caller (401 replied and NULL

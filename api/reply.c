@@ -1,7 +1,7 @@
 /* reply.c — what handlers use to read a request and answer it: params,
  * query, headers, the JSON body; JSON replies and errors ({"error",
- * "details"}); AMB_E* to HTTP status; the caller's host ctx and access
- * checks.
+ * "details"}); AMB_E* to HTTP status, with Kubernetes' Retry-After passed on;
+ * the caller's host ctx and access checks.
  *
  * Status of AMB_EINVAL: 400 for malformed input, 422 when the error's causes
  * name fields (what a kind's validate reports), as Kubernetes does. */
@@ -54,6 +54,15 @@ void api_reply_raw(struct api_req *r, int status, const char *content_type, cons
         evbuffer_add(b, body, len);
     evhttp_send_reply(r->ev, status, NULL, b);
     evbuffer_free(b);
+}
+
+void api_add_retry_after(struct api_req *r, unsigned seconds)
+{
+    if (!r->ev || r->replied)
+        return;
+    char after[16];
+    snprintf(after, sizeof after, "%u", seconds);
+    evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Retry-After", after);
 }
 
 void api_reply_json(struct api_req *r, int status, json_t *body)
@@ -171,6 +180,16 @@ void api_reply_amb(struct api_req *r, int code, const struct amb_error *err)
     if (status >= 500 && status != 503 && status != 504 && status != 501)
         api_host->log(api_self, AMB_LOG_ERROR, "request failed", "path", r->path ? r->path : "-",
                       "error", msg ? msg : api_host->strerror(code), NULL);
+    /* Kubernetes throttled the call (API Priority and Fairness, or an
+     * overloaded server): the caller, not this thread, waits and retries;
+     * its message keeps Kubernetes' own words in details. */
+    json_int_t wait = json_integer_value(json_object_get(ej, "retryAfterSeconds"));
+    char busy[96];
+    if (wait > 0 && status >= 500) {
+        snprintf(busy, sizeof busy, "Kubernetes is busy: retry after %lld s", (long long)wait);
+        msg = busy;
+        api_add_retry_after(r, (unsigned)wait);
+    }
     api_reply_error(r, status, msg && *msg ? msg : api_host->strerror(code), details);
     json_decref(ej);
 }

@@ -263,9 +263,7 @@ static int within_rate(struct api_req *r)
     if (ratelimit_take(r->server->limits, key, (double)now.tv_sec + (double)now.tv_nsec / 1e9,
                        &wait))
         return 1;
-    char after[16];
-    snprintf(after, sizeof after, "%u", wait);
-    evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Retry-After", after);
+    api_add_retry_after(r, wait);
     api_reply_error(r, 429, "too many requests", json_pack("{s:i}", "retryAfterSeconds", (int)wait));
     return 0;
 }

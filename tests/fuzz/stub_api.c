@@ -98,6 +98,12 @@ void api_reply_raw(struct api_req *r, int status, const char *content_type, cons
     api_reply_error(r, status, NULL, NULL);
 }
 
+void api_add_retry_after(struct api_req *r, unsigned seconds)
+{
+    (void)r;
+    (void)seconds;
+}
+
 void api_metrics_in_flight(int delta) { (void)delta; }
 
 void api_metrics_record(const char *method, int status, double seconds)
