@@ -348,6 +348,30 @@ class RunnerTest(unittest.TestCase):
         self.assertEqual(self.st.git.read_file("%s/drain.git" % ns, "ambient/" + name,
                                                "PART.md"), "partial")
         self.assertEqual(rh.processes_in(run.workspace), [])
+    def test_throttled_status_write_waits_retry_after(self):
+        """The API server answers two of the runner's status writes 429 with
+        Retry-After: 2, as API Priority and Fairness does: the runner waits
+        that long before each retry and still records the outcome."""
+        ns = self.st.project()
+        name = uniq("busy")
+        path = "/namespaces/%s/agenticsessions/%s/status" % (ns, name)
+        self.st.create_session(ns, name, {"prompt": "hi [mock:text]"})
+        self.st.wait_phase(ns, name, "Running")
+        run = self.st.pods.run_for(ns, name)
+        self.st.kube.delete("/kubesim/requests")
+        self.st.cluster.ok(self.st.kube.post("/kubesim/faults", {
+            "status": 429, "retryAfterSeconds": 2, "count": 2, "method": "PUT",
+            "path": path, "plainText": True}), 201)
+        st = self.st.wait_phase(ns, name, "Completed")["status"]
+        self.assertEqual(run.wait(), 0)
+        self.assertEqual(st["results"]["summary"], "No changes are needed.")
+        log = self.st.kube.get("/kubesim/requests?path=" + path).body["requests"]
+        pairs = rh.harness.throttled_retries(log)
+        self.assertEqual(len(pairs), 2, log)
+        for throttled, retry in pairs:
+            self.assertIsNotNone(retry, "the runner gave up: %s" % log)
+            self.assertGreaterEqual(retry["at"] - throttled["at"], 2.0, log)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -96,10 +96,16 @@ int runner_session_update_status(struct runner_session *s, int (*mutate)(void *u
             ambd_error_clear(&why);
             return rc;
         }
+        /* A busy API server says how long to wait; wait at least that. */
+        long wait = (long)why.retry_after_s * 1000 > backoff ? (long)why.retry_after_s * 1000
+                                                              : backoff;
         ambd_error_clear(&why);
         if (rc == AMB_EUNAUTHORIZED)
             ambd_kube_token_stale(s->kube);
-        nap(backoff);
+        if (runner_now_ms() + wait > until)
+            return ambd_error_set(err, rc, NULL, "writing the session's status: the API "
+                                                 "server stayed unavailable");
+        nap(wait);
         backoff = backoff < 4000 ? backoff * 2 : 4000;
         json_decref(s->obj);
         s->obj = NULL;
