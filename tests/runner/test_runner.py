@@ -372,6 +372,64 @@ class RunnerTest(unittest.TestCase):
             self.assertIsNotNone(retry, "the runner gave up: %s" % log)
             self.assertGreaterEqual(retry["at"] - throttled["at"], 2.0, log)
 
+    def forge_config(self, ns, name):
+        """A runner config loading tests/runner/plugins/testforge.so over
+        the git server, and its token, for this session's runner."""
+        path = os.path.join(self.st.cluster.tmp, name + "-runner.conf")
+        with open(path, "w") as f:
+            f.write('plugins = ( "%s" );\n'
+                    'testforge = { url = "%s/"; root = "%s"; user = "forker"; };\n'
+                    % (os.environ["TESTFORGE_PLUGIN"], self.st.git.url, self.st.git.root))
+        self.st.pods.session_env[(ns, name)] = {"AMBIENT_RUNNER_CONFIG": path,
+                                                "TESTFORGE_TOKEN": GIT_TOKEN}
+
+    def pulls(self):
+        path = os.path.join(self.st.git.root, "pulls.ndjson")
+        if not os.path.exists(path):
+            return []
+        with open(path) as f:
+            return [json.loads(line) for line in f]
+
+    def test_fork_through_a_forge_plugin_opens_a_pull_request(self):
+        ns = self.st.project(secrets={"GIT_TOKEN": "not-this-one"})
+        url = self.st.repo(ns, "upstream")
+        name = uniq("fork")
+        self.forge_config(ns, name)
+        self.st.create_session(ns, name, {
+            "displayName": "Add the notes",
+            "prompt": "add notes [mock:write file=NOTES.md content=via-fork]",
+            "repos": [{"input": {"url": url}, "output": {"pushTo": "fork"}}]})
+        st = self.st.wait_phase(ns, name, "Completed")["status"]
+        repo = st["repoStatuses"][0]
+        self.assertEqual(repo["status"], "pushed", st)
+        fork = "forker/upstream.git"
+        self.assertEqual(repo["targetRepo"], self.st.git.repo_url(fork))
+        self.assertEqual(self.st.git.read_file(fork, "ambient/" + name, "NOTES.md"), "via-fork")
+        self.assertNotIn("ambient/" + name, self.st.git.branches("%s/upstream.git" % ns))
+        pr = [p for p in self.pulls() if p["head"] == "forker:ambient/" + name]
+        self.assertEqual(len(pr), 1, self.pulls())
+        self.assertEqual(pr[0]["base"], "trunk")
+        self.assertEqual(pr[0]["title"], "Add the notes")
+        self.assertIn("%s/%s" % (ns, name), pr[0]["body"])
+        self.assertTrue(pr[0]["token_given"])
+        self.assertEqual(repo["pullRequestURL"], "%s/pulls/%d" % (self.st.git.url,
+                                                                 pr[0]["number"]))
+        # git was given the forge's credentials, never the plain GIT_TOKEN
+        users = {r["user"] for r in self.st.git.requests() if ns in r["path"] or
+                 "forker" in r["path"]}
+        self.assertIn("forge-user", users)
+
+    def test_fork_without_a_forge_fails_saying_so(self):
+        ns = self.st.project()
+        url = self.st.repo(ns, "noforge")
+        name = uniq("nofork")
+        self.st.create_session(ns, name, {
+            "prompt": "x [mock:write file=A.md content=a]",
+            "repos": [{"input": {"url": url}, "output": {"pushTo": "fork"}}]})
+        st = self.st.wait_phase(ns, name, "Failed")["status"]
+        self.assertEqual(st["repoStatuses"][0]["status"], "failed")
+        self.assertIn("pushTo fork needs a forge plugin", st["repoStatuses"][0]["error"])
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
