@@ -214,24 +214,37 @@ void api_routes_plugins_free(void);
 /* The registered namespaced kind with that group and plural (host's copy),
  * or NULL; *user_data (may be NULL) gets what its callbacks take. */
 const struct amb_kind *api_kind_find(const char *group, const char *plural, void **user_data);
+/* How a create body in a shape of a kind's own was read (the short session
+ * shapes, session_create.c), so the answers speak the caller's words. */
+struct api_shape {
+    /* The 201 body for the stored object (new ref); NULL: the object. */
+    json_t *(*created)(const json_t *stored);
+    /* Writes text — a field of the object ("spec.prompt") or a message
+     * naming some ("is required unless spec.interactive is true") — with the
+     * fields as the caller named them ("initialPrompt", "interactive").
+     * The object's name was made for the caller, so a 422 does not show it. */
+    void (*words)(const char *text, char *out, size_t len);
+};
+
 /* Creates obj (borrowed; modified: apiVersion, kind and metadata.namespace
  * filled, status removed) in ns as the caller: name check, access review
  * (create), set_defaults, validate (422 with the causes), kube_create.
- * Returns 0 with *stored the stored object (new ref), or -1 after replying. */
+ * shape (NULL for a whole object) words the 422. Returns 0 with *stored the
+ * stored object (new ref), or -1 after replying. */
 int api_kind_create(struct api_req *r, const struct amb_kind *kind, void *user_data,
-                    const char *ns, json_t *obj, json_t **stored);
+                    const char *ns, json_t *obj, const struct api_shape *shape,
+                    json_t **stored);
 
-/* Another request shape accepted at a kind's generic create route (the
- * original platform's session create, routes_sessions.c). translate: if body
- * (borrowed) is in the hook's shape, set *obj (new ref) to the object to
- * create and return 1; return 0 to leave body to the generic create; return
- * -1 after replying (e.g. 400). created: the 201 body for the stored object
- * (new ref; NULL replies the stored object). */
+/* Other request shapes accepted at a kind's generic create route (the
+ * session's, session_create.c). translate: if body (borrowed) is in a shape
+ * of the hook's, set *obj (new ref) to the object to create and *shape to
+ * how it answers, and return 1; return 0 to leave body to the generic
+ * create; return -1 after replying (e.g. 422 naming unknown keys). */
 struct api_create_hook {
     const char *group;
     const char *plural; /* resource.plural */
-    int (*translate)(struct api_req *r, const json_t *body, json_t **obj);
-    json_t *(*created)(const json_t *stored);
+    int (*translate)(struct api_req *r, const json_t *body, json_t **obj,
+                     const struct api_shape **shape);
 };
 extern const struct api_create_hook api_sessions_create_hook;
 
@@ -257,6 +270,10 @@ json_t *api_rbac_subject(const char *type, const char *name);
 
 /* Replies {"error": "<field>: <message>", "details": [{"field","message"}]}. */
 void api_reply_field(struct api_req *r, int status, const char *field, const char *message);
+/* The same for several: details ([{"field", "message"}], stolen) as they
+ * are, the error prefix (may be NULL) and then each "field: message",
+ * joined with "; " (cut at 1 KiB). */
+void api_reply_fields(struct api_req *r, int status, const char *prefix, json_t *details);
 /* GET of one object with ctx: 0 with *out (new ref), or -1 after replying
  * the error. With missing_ok, a missing object is 0 with *out NULL. */
 int api_read_object(struct api_req *r, struct amb_ctx *ctx, const struct amb_resource *res,

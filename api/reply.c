@@ -85,11 +85,28 @@ void api_reply_error(struct api_req *r, int status, const char *message, json_t 
     api_reply_json(r, status, body);
 }
 
+void api_reply_fields(struct api_req *r, int status, const char *prefix, json_t *details)
+{
+    char msg[1024];
+    size_t used = (size_t)snprintf(msg, sizeof msg, "%s", prefix ? prefix : "");
+    size_t i;
+    const json_t *d;
+    json_array_foreach(details, i, d) {
+        if (used >= sizeof msg - 1)
+            break;
+        const char *f = json_string_value(json_object_get(d, "field"));
+        const char *m = json_string_value(json_object_get(d, "message"));
+        int w = snprintf(msg + used, sizeof msg - used, "%s%s%s%s", i ? "; " : "", f ? f : "",
+                         f && m ? ": " : "", m ? m : "");
+        used += w > 0 ? (size_t)w : 0;
+    }
+    api_reply_error(r, status, msg, details);
+}
+
 void api_reply_field(struct api_req *r, int status, const char *field, const char *message)
 {
-    char msg[512];
-    snprintf(msg, sizeof msg, "%s: %s", field, message);
-    api_reply_error(r, status, msg, json_pack("[{s:s,s:s}]", "field", field, "message", message));
+    api_reply_fields(r, status, NULL,
+                     json_pack("[{s:s,s:s}]", "field", field, "message", message));
 }
 
 int api_read_object(struct api_req *r, struct amb_ctx *ctx, const struct amb_resource *res,
