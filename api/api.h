@@ -128,6 +128,8 @@ struct api_req {
     char token_hash[API_TOKEN_HASH_LEN + 1]; /* of token; "" without one */
     struct amb_ctx *ctx;              /* host ctx for the token (lazy; freed after the reply) */
     char user[256];                   /* who, for the access log ("-" if unknown) */
+    char *project;                    /* <project> of /api/projects/<project>/... (owned) */
+    int project_ok;                   /* the gate found it a project (project_gate.c) */
     int status;                       /* status replied, for the access log */
     int replied;
     struct timespec started;
@@ -167,6 +169,9 @@ int api_require(struct api_req *r, const struct api_access *what);
 
 /* The plugin-wide auth cache, config and live store (may be NULL). */
 struct api_auth *api_auth(void);
+/* The cache of a, for answers the daemon's credentials give (NULL: none). */
+struct auth_cache;
+struct auth_cache *api_auth_cache(struct api_auth *a);
 const struct api_config *api_config(void);
 struct live;
 struct live *api_live(void);
@@ -248,17 +253,40 @@ struct api_create_hook {
 };
 extern const struct api_create_hook api_sessions_create_hook;
 
+/* ---- what a project is, and the gate (project_gate.c) ---- */
+/* The label that makes a namespace a project. */
+#define API_MANAGED_LABEL "ambient-code.io/managed"
+/* 1 if ns (a Namespace) is labelled API_MANAGED_LABEL=true. */
+int api_is_project(const json_t *ns);
+/* Whether project is a project (*managed; 0 for a missing namespace or a
+ * name that is not a DNS label), read with the daemon's credentials; a yes
+ * is cached for auth_ttl. Other codes when it cannot be told. Any thread. */
+int api_project_lookup(const char *project, int *managed, struct amb_error *err);
+/* Forgets the cached answer for project (deleted). */
+void api_project_forget(const char *project);
+/* 0 if project is a project; else -1 after replying 404 ('project "x" not
+ * found', alike for a missing and an unmanaged namespace) or the error.
+ * Call after the caller's access review, so the 404 tells nothing to a
+ * caller without rights. */
+int api_project_check(struct api_req *r, const char *project);
+/* The same, answering the namespace read now (new ref), or NULL. */
+json_t *api_project_get(struct api_req *r, const char *project);
+/* The gate of /api/projects/<project>/... requests. arm: after routing
+ * (server.c). reviewed: after an access review in ns allowed (api_require).
+ * enter: before a Kubernetes context goes to a route that made no review
+ * (api_ctx, a plugin's ctx, api_daemon_ctx); a caller who may not list
+ * sessions there gets the 403 of that review, not the 404. Both 0 to go
+ * on, or -1 after replying. */
+void api_gate_arm(struct api_req *r);
+int api_gate_reviewed(struct api_req *r, const char *ns);
+int api_gate_enter(struct api_req *r);
+
 /* ---- projects (routes_projects.c, routes_permissions.c) ---- */
 /* The label of the RoleBindings that /permissions lists and manages. */
 #define API_PERMISSION_LABEL "ambient-code.io/permission"
 /* A ctx with the daemon's own credentials (free with api_host->ctx_free),
  * or NULL after replying (503 when none are configured). */
 struct amb_ctx *api_daemon_ctx(struct api_req *r);
-/* The namespace of a project, read with the daemon's credentials (new ref),
- * or NULL after replying 404 ("project not found" alike for a missing and
- * an unmanaged namespace) or the error. Call after the caller's access
- * review, so the 404 tells nothing to a caller without rights. */
-json_t *api_project_get(struct api_req *r, const char *project);
 /* A subject (user or group name) as a piece of an object name: the name if
  * it is a DNS label of at most 40, else "<readable>-<fnv1a 8 hex>". out has
  * API_SUBJECT_PART_MAX bytes. */

@@ -295,6 +295,8 @@ struct amb_ctx *api_ctx(struct api_req *r)
         api_reply_error(r, 401, "a bearer token is required", NULL);
         return NULL;
     }
+    if (api_gate_enter(r) != 0)
+        return NULL;
     if (!AMB_HAS(api_host, ctx_new) || !AMB_HAS(api_host, error_new)) {
         api_reply_error(r, 503, "this ambientd cannot call Kubernetes for callers", NULL);
         return NULL;
@@ -372,5 +374,7 @@ int api_require(struct api_req *r, const struct api_access *what)
     else if (!allowed)
         reply_forbidden(r, what, reason);
     api_host->error_free(err);
+    if (rc == AMB_OK && allowed && api_gate_reviewed(r, what->ns) != 0)
+        return -1;
     return rc == AMB_OK && allowed ? 0 : -1;
 }

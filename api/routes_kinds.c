@@ -8,8 +8,10 @@
  *   DELETE /api/projects/:project/<segment>/:name   delete
  *
  * <segment> is the kind's rest_plural, else its plural. Every Kubernetes call
- * is made as the caller (api_ctx), so Kubernetes RBAC decides; writes also
- * ask a SelfSubjectAccessReview first to answer 401/403 themselves. Writes
+ * is made as the caller (api_ctx), so Kubernetes RBAC decides; each route
+ * also asks a SelfSubjectAccessReview first (its verb), to answer 401/403
+ * itself and then 404 for a namespace that is not a project
+ * (project_gate.c), whoever asks, so the 404 tells nothing. Writes
  * run the kind's set_defaults then validate (as admission would), and a
  * validation failure is 422 with one detail per bad field.
  *
@@ -398,7 +400,7 @@ static void handle_get(struct api_req *r)
     if (path_params(r, 1, &project, &name))
         return;
     const struct kind_entry *e = route_kind(r);
-    struct amb_ctx *ctx = e ? api_ctx(r) : NULL;
+    struct amb_ctx *ctx = e && require(r, e->kind, "get", project, name) == 0 ? api_ctx(r) : NULL;
     json_t *obj = NULL;
     if (ctx && api_read_object(r, ctx, &e->kind->resource, project, name, 0, &obj) == 0)
         api_reply_json(r, 200, obj);
@@ -472,7 +474,7 @@ static void handle_list(struct api_req *r)
     if (path_params(r, 0, &project, &name))
         return;
     const struct kind_entry *e = route_kind(r);
-    struct amb_ctx *ctx = e ? api_ctx(r) : NULL;
+    struct amb_ctx *ctx = e && require(r, e->kind, "list", project, NULL) == 0 ? api_ctx(r) : NULL;
     long limit = 0;
     char *query = ctx ? list_query(r, &limit) : NULL;
     struct amb_error *err = query ? new_error(r) : NULL;

@@ -200,7 +200,7 @@ static void handle_clone(struct api_req *r)
         return;
     if (clone_target(r, body, &target, &new_name))
         goto done;
-    struct amb_ctx *ctx = api_ctx(r);
+    struct amb_ctx *ctx = require(r, k, "get", project, name) == 0 ? api_ctx(r) : NULL;
     if (!ctx || api_read_object(r, ctx, &k->resource, project, name, 0, &src))
         goto done;
     obj = clone_of(src, project, name, target, new_name);
