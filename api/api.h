@@ -296,6 +296,9 @@ void api_subject_part(const char *subject, char *out, size_t len);
  * or ServiceAccount for a user "system:serviceaccount:NS:NAME". */
 json_t *api_rbac_subject(const char *type, const char *name);
 
+/* Rewrites the "field" and "message" of each of details ([{...}]) with
+ * words (api_words, a shape's). */
+void api_reword(json_t *details, void (*words)(const char *text, char *out, size_t len));
 /* Replies {"error": "<field>: <message>", "details": [{"field","message"}]}. */
 void api_reply_field(struct api_req *r, int status, const char *field, const char *message);
 /* The same for several: details ([{"field", "message"}], stolen) as they
@@ -306,6 +309,14 @@ void api_reply_fields(struct api_req *r, int status, const char *prefix, json_t 
  * the error. With missing_ok, a missing object is 0 with *out NULL. */
 int api_read_object(struct api_req *r, struct amb_ctx *ctx, const struct amb_resource *res,
                     const char *ns, const char *name, int missing_ok, json_t **out);
+
+/* ---- wording (wording.c) ---- */
+/* msg, a Kubernetes error message, in Ambient's words ('namespaces "p" not
+ * found (HTTP 404 NotFound)' is 'project "p" not found'), into out. */
+void api_words(const char *msg, char *out, size_t len);
+/* What a user calls resource of group: "session" (one) or "sessions";
+ * "<resource>.<group>" for one Ambient has no word for. */
+void api_noun(const char *resource, const char *group, int one, char *out, size_t len);
 
 /* ---- names (names.c) ---- */
 /* The :project path parameter if it is a DNS label, the :name one if it is

@@ -103,6 +103,23 @@ void api_reply_fields(struct api_req *r, int status, const char *prefix, json_t 
     api_reply_error(r, status, msg, details);
 }
 
+void api_reword(json_t *details, void (*words)(const char *text, char *out, size_t len))
+{
+    static const char *const keys[] = {"field", "message"};
+    size_t i;
+    json_t *d;
+    json_array_foreach(details, i, d) {
+        for (int k = 0; k < 2; k++) {
+            const char *v = json_string_value(json_object_get(d, keys[k]));
+            char out[1024];
+            if (!v)
+                continue;
+            words(v, out, sizeof out);
+            json_object_set_new(d, keys[k], json_string(out));
+        }
+    }
+}
+
 void api_reply_field(struct api_req *r, int status, const char *field, const char *message)
 {
     api_reply_fields(r, status, NULL,
@@ -188,7 +205,10 @@ void api_reply_amb(struct api_req *r, int code, const struct amb_error *err)
     if (status >= 500 && status != 503 && status != 504 && status != 501)
         api_host->log(api_self, AMB_LOG_ERROR, "request failed", "path", r->path ? r->path : "-",
                       "error", msg ? msg : api_host->strerror(code), NULL);
-    api_reply_error(r, status, msg && *msg ? msg : api_host->strerror(code), details);
+    char words[1024];
+    api_words(msg && *msg ? msg : api_host->strerror(code), words, sizeof words);
+    api_reword(details, api_words);
+    api_reply_error(r, status, words, details);
     json_decref(ej);
 }
 
@@ -323,17 +343,25 @@ static void resource_name(const struct api_access *w, char *out, size_t len)
              w->subresource ? "/" : "", w->subresource ? w->subresource : "");
 }
 
+/* "alice cannot delete session \"x\" in project \"p\": reason", in the
+ * words Kubernetes' own 403 gets (wording.c); the details name the API's. */
 static void reply_forbidden(struct api_req *r, const struct api_access *w, const char *reason)
 {
-    char res[256], msg[1024];
-    resource_name(w, res, sizeof res);
+    char noun[256], named[320] = "", msg[1024];
+    if (w->subresource)
+        resource_name(w, noun, sizeof noun);
+    else
+        api_noun(w->resource ? w->resource : "", w->group ? w->group : "", w->name != NULL, noun,
+                 sizeof noun);
+    if (w->name)
+        snprintf(named, sizeof named, " \"%s\"", w->name);
     const char *who = r->user[0] && strcmp(r->user, "-") != 0 ? r->user : "caller";
     if (w->ns && *w->ns)
-        snprintf(msg, sizeof msg, "%s cannot %s %s in namespace %s%s%s", who, w->verb, res, w->ns,
-                 *reason ? ": " : "", reason);
+        snprintf(msg, sizeof msg, "%s cannot %s %s%s in project \"%s\"%s%s", who, w->verb, noun,
+                 named, w->ns, *reason ? ": " : "", reason);
     else
-        snprintf(msg, sizeof msg, "%s cannot %s %s at cluster scope%s%s", who, w->verb, res,
-                 *reason ? ": " : "", reason);
+        snprintf(msg, sizeof msg, "%s cannot %s %s%s at cluster scope%s%s", who, w->verb, noun,
+                 named, *reason ? ": " : "", reason);
     json_t *d = json_pack("{s:s,s:s,s:s,s:s}", "verb", w->verb, "group", w->group ? w->group : "",
                           "resource", w->resource ? w->resource : "", "namespace",
                           w->ns ? w->ns : "");

@@ -103,24 +103,6 @@ static json_t *violations(const json_t *causes)
     return named;
 }
 
-/* Rewrites the "field" and "message" of each detail with words. */
-static void reword(json_t *details, void (*words)(const char *, char *, size_t))
-{
-    static const char *const keys[] = {"field", "message"};
-    size_t i;
-    json_t *d;
-    json_array_foreach(details, i, d) {
-        for (int k = 0; k < 2; k++) {
-            const char *v = json_string_value(json_object_get(d, keys[k]));
-            char out[512];
-            if (!v)
-                continue;
-            words(v, out, sizeof out);
-            json_object_set_new(d, keys[k], json_string(out));
-        }
-    }
-}
-
 /* 422 like Kubernetes: `Kind "name" is invalid: field: message; ...`,
  * details the violations. A short shape's (shape->words) speaks the
  * caller's words and leaves out the name made for it. */
@@ -135,7 +117,7 @@ static void reply_invalid(struct api_req *r, const struct amb_kind *k, const jso
         name = json_string_value(json_object_get(meta, "generateName"));
     char prefix[384] = "";
     if (shape && shape->words)
-        reword(details, shape->words);
+        api_reword(details, shape->words);
     else
         snprintf(prefix, sizeof prefix, "%s \"%s\" is invalid: ", k->resource.kind,
                  name ? name : "");
