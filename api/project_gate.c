@@ -139,7 +139,9 @@ void api_gate_arm(struct api_req *r)
     if (!r->path || strncmp(r->path, prefix, sizeof prefix - 1) != 0)
         return;
     const char *seg = r->path + sizeof prefix - 1;
-    r->project = strndup(seg, strcspn(seg, "/"));
+    size_t n = strcspn(seg, "/");
+    if (n) /* "/api/projects/" is the list, not a project */
+        r->project = strndup(seg, n);
 }
 
 /* Checks ns, unless it is the request's project found a project already. */

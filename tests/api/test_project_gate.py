@@ -135,6 +135,15 @@ class ProjectGate(ApiTest):
             self.assertError(self.rest("GET", f"/api/projects/{name}/fixture-configmaps", CAROL),
                              403)
 
+    def test_the_routes_above_a_project_are_not_gated(self):
+        for path in ("/api/projects", "/api/projects/"):
+            with self.subTest(path=path):
+                names = [p["name"] for p in self.assertStatus(self.rest("GET", path, ALICE),
+                                                              200)["items"]]
+                self.assertIn(self.project, names)
+        self.assertStatus(self.rest("POST", "/api/projects/", ALICE, {"name": uniq("slash")}),
+                          201)
+
     def test_a_project_made_after_a_404_is_served_at_once(self):
         name = uniq("late")
         self.assertNotAProject(self.rest("GET", f"/api/projects/{name}/agentic-sessions", ADMIN),
