@@ -201,7 +201,9 @@ struct amb_request_ops {
     /* The caller's user name, NULL when the request carries no token. */
     const char *(*user)(struct amb_request *req);
     /* A context that calls Kubernetes as the caller (the kube_* members),
-     * owned by the request; NULL without a token. */
+     * owned by the request; NULL without a token, and NULL after an answer
+     * (404, or the 403 of a review) on a route under
+     * /api/projects/<project>/ whose <project> is not a managed namespace. */
     struct amb_ctx *(*ctx)(struct amb_request *req);
     /* Answers with status and body (stolen; NULL for none). Only the first
      * answer counts. */
