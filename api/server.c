@@ -332,6 +332,7 @@ static void route_and_run(struct api_server *s, struct srv_req *q)
     }
     if (r->token && !(flags & API_PUBLIC) && !identify(r))
         return;
+    api_gate_arm(r);
     fn(r);
     if (!r->replied)
         api_reply_error(r, 500, "internal error: the handler did not reply", NULL);
@@ -363,6 +364,7 @@ static void req_free(struct api_req *r)
     for (size_t i = 0; i < r->n_params; i++)
         free(r->param_values[i]);
     evhttp_clear_headers(&r->query);
+    free(r->project);
     free(r->path);
     free(r);
 }

@@ -60,6 +60,11 @@ struct as_problems {
 /* Checks obj (a whole AgenticSession) against the rules and bounds; returns
  * the number of violations recorded in p. */
 size_t as_validate_spec(const json_t *obj, const struct as_bounds *b, struct as_problems *p);
+/* Records each field of obj the CRD does not declare ("bogus",
+ * "spec.promt", "spec.repos[0].input.brnach"; spec.options is checked by
+ * as_options_check) as "unknown field"; returns how many. For the REST
+ * path: a stored object never has one (the API server prunes them). */
+size_t as_unknown_fields(const json_t *obj, struct as_problems *p);
 /* "field: message; field: message" into buf. */
 void as_problems_join(const struct as_problems *p, char *buf, size_t n);
 

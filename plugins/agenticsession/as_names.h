@@ -11,9 +11,6 @@
 /* Annotations and labels on sessions and their children. */
 #define AS_ANN_DESIRED_PHASE "ambient-code.io/desired-phase"
 #define AS_ANN_RUN "ambient-code.io/run"
-/* The user who created the session (set by the api role); the runner makes
- * them the author of the agent's commits. */
-#define AS_ANN_CREATED_BY "ambient-code.io/created-by"
 #define AS_LABEL_SESSION "ambient-code.io/session"
 #define AS_LABEL_RUN "ambient-code.io/run"
 #define AS_DEFAULT_RUNNER_SECRET "ambient-runner-secrets"

@@ -83,6 +83,10 @@ enum amb_log_level {
  * only child objects that carry it (never a cluster's other Jobs or Pods). */
 #define AMB_MANAGED_BY_LABEL "app.kubernetes.io/managed-by"
 #define AMB_MANAGED_BY_VALUE "ambient"
+/* The annotation the api role puts on every object created through REST:
+ * the authenticated user who created it (a client cannot choose it there;
+ * objects written with kubectl carry what their writer put). */
+#define AMB_CREATED_BY_ANNOTATION "ambient-code.io/created-by"
 
 /* Opaque host objects. */
 struct amb_module; /* this plugin as loaded by the host ("self") */
@@ -201,7 +205,9 @@ struct amb_request_ops {
     /* The caller's user name, NULL when the request carries no token. */
     const char *(*user)(struct amb_request *req);
     /* A context that calls Kubernetes as the caller (the kube_* members),
-     * owned by the request; NULL without a token. */
+     * owned by the request; NULL without a token, and NULL after an answer
+     * (404, or the 403 of a review) on a route under
+     * /api/projects/<project>/ whose <project> is not a managed namespace. */
     struct amb_ctx *(*ctx)(struct amb_request *req);
     /* Answers with status and body (stolen; NULL for none). Only the first
      * answer counts. */

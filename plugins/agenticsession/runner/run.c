@@ -263,7 +263,7 @@ static void subject_of(const json_t *spec, const char *name, char *buf, size_t n
 static const char *created_by(const json_t *obj)
 {
     return json_string_value(json_object_get(
-        json_object_get(json_object_get(obj, "metadata"), "annotations"), AS_ANN_CREATED_BY));
+        json_object_get(json_object_get(obj, "metadata"), "annotations"), AMB_CREATED_BY_ANNOTATION));
 }
 
 static long long run_number(const json_t *obj)
