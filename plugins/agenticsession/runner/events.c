@@ -296,7 +296,7 @@ static long post(struct runner_events *ev, CURL *h, const char *body, size_t len
     }
     curl_slist_free_all(hdrs);
     if (status >= 300 && status != 503) {
-        char code[16];
+        char code[24]; /* any long: -O2 checks the bound */
         snprintf(code, sizeof code, "%ld", status);
         ambd_log("runner", AMB_LOG_WARN, "event post refused", "status", code, "answer",
                  sink.buf.data ? sink.buf.data : "", NULL);
