@@ -10,6 +10,7 @@ server, the events, the runner's exit status, and what must not be there
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 import unittest
@@ -74,7 +75,7 @@ class RunnerTest(unittest.TestCase):
         name = uniq("edit")
         self.st.create_session(ns, name, {
             "prompt": "add the notes file [mock:write file=NOTES.md content=hello-from-agent]",
-            "repos": [same(url)]})
+            "repos": [same(url)]}, annotations={"ambient-code.io/created-by": "alice@example.com"})
         obj = self.st.wait_phase(ns, name, "Completed")
         run = self.st.pods.run_for(ns, name)
         self.assertEqual(run.wait(), 0, run.log()[-3000:])
@@ -90,6 +91,14 @@ class RunnerTest(unittest.TestCase):
         # the work branch starts from the remote's default branch, trunk
         self.assertEqual(self.st.git.read_file("%s/one.git" % ns, branch, "README.md"),
                          self.st.git.read_file("%s/one.git" % ns, "trunk", "README.md"))
+        # the creator is the author, the bot the committer; the subject is the prompt's
+        who = subprocess.run(["git", "--git-dir", self.st.git.repo_dir("%s/one.git" % ns),
+                              "log", "-1", "--format=%an <%ae>|%cn <%ce>|%s|%b", branch],
+                             capture_output=True, text=True, check=True).stdout.strip()
+        self.assertEqual(who.split("|")[:3], [
+            "alice@example.com <alice@example.com>", "Ambient <ambient@localhost>",
+            "add the notes file [mock:write file=NOTES.md content=hello-from-agent]"])
+        self.assertIn("Ambient-Session: %s/%s" % (ns, name), who)
         self.assertIn("Wrote NOTES.md", st["results"]["summary"])
         self.assertEqual(st["usage"]["numTurns"], 2)
         self.assertTrue(st.get("agentSessionId"))

@@ -323,7 +323,7 @@ struct session_run {
     struct runner_repo *repos;
     size_t n_repos;
     struct runner_git g;
-    char subject[300], body[600], pr_body[1200];
+    char subject[300], body[600], pr_body[1200], creator[256];
     char **add_dirs;
     size_t n_add;
     struct runner_agent_result agent;
@@ -368,7 +368,9 @@ static int prepare(struct session_run *r)
     snprintf(r->body, sizeof r->body, "Ambient-Session: %s/%s", o->ns, o->name);
     snprintf(r->pr_body, sizeof r->pr_body, "Made by the Ambient session %s/%s.%s%.600s", o->ns,
              o->name, prompt ? "\n\nTask:\n\n" : "", or_default(prompt, ""));
-    const char *who = created_by(r->s.obj);
+    /* a copy: r->s.obj is replaced by every status write */
+    snprintf(r->creator, sizeof r->creator, "%s", or_default(created_by(r->s.obj), ""));
+    const char *who = r->creator;
     r->g = (struct runner_git){
         .workspace = o->workspace, .opts = o, .registry = r->run->registry,
         .author_name = who && *who ? who : o->git_name,
