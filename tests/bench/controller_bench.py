@@ -47,7 +47,10 @@ def default_ambientd():
     sys.exit("controller_bench: set AMBIENTD")
 
 
-os.environ.setdefault("AMBIENTD", default_ambientd())
+# The environment wins (ctest gives the build under test); the default
+# folders are searched only without it.
+if "AMBIENTD" not in os.environ:
+    os.environ["AMBIENTD"] = default_ambientd()
 os.environ.setdefault("AMB_TEST_PLUGIN_DIR", os.path.join(
     os.path.dirname(os.path.dirname(os.path.realpath(os.environ["AMBIENTD"]))), "tests", "plugins"))
 sys.path.insert(0, os.path.join(SRC, "tests", "controller"))
