@@ -10,13 +10,17 @@ kubesim serves no Table output, so `kubectl get` prints NAME/AGE there. The
 columns are then checked the way the server would compute them: the CRD is
 read back and its additionalPrinterColumns become kubectl custom-columns.
 If kubesim ever serves Tables, the PHASE/MODEL (PHASE/STEP) headers are
-checked directly instead."""
+checked directly instead.
+
+Without kubectl on PATH the test says so and exits 77 (ctest: Skipped)."""
 
 import json
 import os
 import re
 
-from crdtest import DATA, GROUP, CrdTest, KubectlMixin, main, sample
+from crdtest import DATA, GROUP, CrdTest, KubectlMixin, harness, main, sample
+
+harness.kubectl_or_skip("crds.kubectl")
 
 def parse_table(out):
     """kubectl's aligned output with one object: {HEADER: value}, split at

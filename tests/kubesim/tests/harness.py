@@ -7,6 +7,7 @@ import http.client
 import json
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,6 +24,24 @@ CRD_DIR = os.path.join(DATA, "crds")
 ADMIN = "kubesim-admin"
 WIDGETS = "/apis/test.ambient-code/v1alpha1"
 PYTHON = "/usr/bin/python3"
+# The exit status ctest reports as "Skipped" (the tests' SKIP_RETURN_CODE).
+SKIP = 77
+
+
+def find_kubectl(what):
+    """kubectl's path, or None after printing that `what` is skipped: kubectl
+    is not on PATH (Debian's archive does not ship it). tests/run.sh prints
+    these lines after ctest, which shows no output of skipped tests."""
+    path = shutil.which("kubectl")
+    if not path:
+        print(f"{what} skipped: kubectl is not installed (not on PATH; Debian's archive "
+              "does not ship it)", flush=True)
+    return path
+
+
+def kubectl_or_skip(test):
+    """kubectl's path; without one, says so and exits with SKIP."""
+    return find_kubectl(test) or sys.exit(SKIP)
 
 
 class Kubesim:

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """kubectl against kubesim over https with a bearer token: apply a CRD and
 a custom resource from YAML, get (table and -o json), get -w seeing ADDED
-then MODIFIED, patch, apply again, delete (including a namespace)."""
+then MODIFIED, patch, apply again, delete (including a namespace).
+Without kubectl on PATH the test says so and exits 77 (ctest: Skipped)."""
 
 import json
 import os
@@ -10,9 +11,9 @@ import subprocess
 import tempfile
 import threading
 
-from harness import KubesimTest, main, uniq, wait_for
+from harness import KubesimTest, kubectl_or_skip, main, uniq, wait_for
 
-KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
+KUBECTL = kubectl_or_skip("kubesim.kubectl")
 
 CRD = """apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
