@@ -62,7 +62,7 @@ class Outage(ControllerTest):
         self.assertEqual(amb.has_msg("reconciled", key="%s/during" % ns), [])
         k.faults_clear()
 
-        self.wait_reconciled(ns, "during", timeout=40)
+        self.wait_reconciled(ns, "during")
         self.assertEqual(amb.has_msg("concurrent reconcile of one key"), [])
         self.assertEqual(amb.metric("ambient_leader"), 1)
         amb.stop_clean(self)
@@ -81,7 +81,7 @@ class Outage(ControllerTest):
         time.sleep(4.0)
         self.assertLess(amb.requests_total() - n0, 30)
         k.faults_clear()
-        self.wait_reconciled(ns, "stalled", timeout=40)
+        self.wait_reconciled(ns, "stalled")
         self.assertTrue(amb.alive())
         amb.stop_clean(self)
 
@@ -92,7 +92,7 @@ class Outage(ControllerTest):
         # The reconcile of this widget fails (its child Secret can't be read).
         k.faults_add(status=503, path="/api/v1/namespaces/%s/secrets" % ns)
         k.create_widget(ns, "sick")
-        first = amb.wait_msg("reconcile failed; will retry", name="sick", timeout=20)
+        first = amb.wait_msg("reconcile failed; will retry", name="sick")
         self.assertEqual(first["attempt"], "1")
         n0 = amb.requests_total()
         t0 = time.monotonic()
@@ -106,7 +106,7 @@ class Outage(ControllerTest):
         self.assertLess(n1 - n0, 60, "%d requests in %.1f s" % (n1 - n0, time.monotonic() - t0))
         self.assertLess(len(attempts), 20, attempts)
         k.faults_clear()
-        self.wait_reconciled(ns, "sick", timeout=40)
+        self.wait_reconciled(ns, "sick")
         attempts = amb.has_msg("reconcile failed; will retry", name="sick")
         self.assertEqual(amb.metric("ambient_reconcile_errors_total", kind="Widget"),
                          len(attempts))
@@ -125,7 +125,7 @@ class Outage(ControllerTest):
         k.faults_add(status=503, retryAfterSeconds=1, count=1,
                      path="/api/v1/namespaces/%s/secrets" % ns)
         k.create_widget(ns, "patient")
-        self.wait_reconciled(ns, "patient", timeout=20)
+        self.wait_reconciled(ns, "patient")
         self.assertEqual(k.faults(), [])
         self.assertEqual(amb.metric("ambient_kube_requests_total", verb="GET", code="503"), 1)
         self.assertEqual(amb.has_msg("reconcile failed; will retry"), [])

@@ -6,7 +6,7 @@ deleted by hand is recreated; a deleted Widget leaves the cache)."""
 import threading
 import time
 
-from ctlharness import ControllerTest, main, reconciled, wait_until
+from ctlharness import WAIT, ControllerTest, main, reconciled, wait_until
 
 WIDGETS_GR = "widgets.test.ambient-code"
 
@@ -41,7 +41,7 @@ class WatchDropped(ControllerTest):
             drops, rewatch = 0, []
             for _ in range(5):
                 # Cut only a live stream that has carried events.
-                wait_until(lambda: len(created) >= 5 * (drops + 1), 10, 0.01, "some creations")
+                wait_until(lambda: len(created) >= 5 * (drops + 1), WAIT, 0.01, "some creations")
                 before = amb.metric("ambient_watch_restarts_total", resource="widgets")
                 n = k.drop_watches("/widgets")
                 self.assertGreaterEqual(n, 1)
@@ -49,13 +49,13 @@ class WatchDropped(ControllerTest):
                 drops += 1
                 wait_until(lambda: amb.metric("ambient_watch_restarts_total",
                                               resource="widgets") > before,
-                           40, 0.02, "the widgets watch re-opened")
+                           WAIT, 0.02, "the widgets watch re-opened")
                 rewatch.append(time.monotonic() - t_drop)
                 # The dropped stream is gone from kubesim long before this.
-                k.wait_watching((WIDGETS_GR,), timeout=20)
+                k.wait_watching((WIDGETS_GR,))
         finally:
             stop.set()
-            t.join(30)
+            t.join(WAIT)
         self.assertEqual(errors, [])
         self.assertGreater(len(created), 25)
         # A healthy stream that breaks is re-opened promptly (a jittered
@@ -83,15 +83,15 @@ class ExpiredResourceVersion(ControllerTest):
         k.create_widget(ns, "gone")
         self.wait_reconciled(ns, "keep")
         self.wait_reconciled(ns, "gone")
-        child = wait_until(lambda: k.get_secret(ns, "keep-child"), 10, 0.05, "child secret")
-        wait_until(lambda: amb.metric("ambient_cache_objects", resource="widgets") == 2, 10, 0.05,
+        child = wait_until(lambda: k.get_secret(ns, "keep-child"), WAIT, 0.05, "child secret")
+        wait_until(lambda: amb.metric("ambient_cache_objects", resource="widgets") == 2, WAIT, 0.05,
                    "2 widgets cached")
         k.wait_watching()
 
         # Disconnect: every watch request now fails, and the open streams are cut.
         k.faults_add(status=503, verb="watch")
         self.assertGreaterEqual(k.drop_watches(), 2)
-        wait_until(lambda: not k.watches(), 10, 0.05, "no watch open")
+        wait_until(lambda: not k.watches(), WAIT, 0.05, "no watch open")
         # Meanwhile: a child secret deleted by hand, a widget deleted.
         r = k.c.delete("/api/v1/namespaces/%s/secrets/keep-child" % ns)
         self.assertEqual(r.status, 200, r)
@@ -104,12 +104,12 @@ class ExpiredResourceVersion(ControllerTest):
         self.assertEqual(amb.has_msg("resourceVersion expired; relisting"), [])
         k.faults_clear()
 
-        amb.wait_msg("resourceVersion expired; relisting", resource="widgets", timeout=40)
-        amb.wait_msg("resourceVersion expired; relisting", resource="secrets", timeout=40)
-        fresh = wait_until(lambda: k.get_secret(ns, "keep-child"), 30, 0.05,
+        amb.wait_msg("resourceVersion expired; relisting", resource="widgets")
+        amb.wait_msg("resourceVersion expired; relisting", resource="secrets")
+        fresh = wait_until(lambda: k.get_secret(ns, "keep-child"), WAIT, 0.05,
                            "the deleted child secret recreated")
         self.assertNotEqual(fresh["metadata"]["uid"], child["metadata"]["uid"])
-        wait_until(lambda: amb.metric("ambient_cache_objects", resource="widgets") == 1, 10, 0.05,
+        wait_until(lambda: amb.metric("ambient_cache_objects", resource="widgets") == 1, WAIT, 0.05,
                    "the deleted widget gone from the cache")
         self.assertTrue(reconciled(k.get_widget(ns, "keep")))
         amb.stop_clean(self)

@@ -87,7 +87,7 @@ class Manifests(unittest.TestCase):
                         f'kube = {{ server = "https://127.0.0.1:6443"; token_file = "{token}"; }};\n'
                         + conf)
             p = subprocess.run([AMBIENTD, "--check-config", path], capture_output=True,
-                               text=True, timeout=30)
+                               text=True, timeout=harness.WAIT)
             self.assertEqual(p.returncode, 0, f"{name}: {p.stdout}{p.stderr}")
 
     def test_ports_agree(self):

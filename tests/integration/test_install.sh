@@ -46,7 +46,7 @@ echo "ok: installed ambientd found and loaded the plugin"
 
 "$prefix/bin/ambientd" --config "$work/ambient.conf" 2> "$work/run.log" &
 pid=$!
-for _ in $(seq 100); do
+for _ in $(seq 600); do  # up to 60 s: a loaded machine is slow
     grep -q '"msg":"ambientd running"' "$work/run.log" && break
     sleep 0.1
 done
@@ -59,7 +59,7 @@ echo "ok: the plugin ran in the installed ambientd and stopped cleanly"
 "$prefix/bin/ambientd" --config "$work/served.conf" 2> "$work/served.log" &
 pid=$!
 address=
-for _ in $(seq 100); do
+for _ in $(seq 600); do  # up to 60 s: a loaded machine is slow
     address=$(sed -n 's/.*"msg":"api listening","address":"\([^"]*\)".*/\1/p' "$work/served.log")
     [[ -n $address ]] && break
     sleep 0.1

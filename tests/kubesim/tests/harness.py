@@ -24,6 +24,10 @@ CRD_DIR = os.path.join(DATA, "crds")
 ADMIN = "kubesim-admin"
 WIDGETS = "/apis/test.ambient-code/v1alpha1"
 PYTHON = "/usr/bin/python3"
+# How long a test waits for a condition before it fails: generous, so a
+# loaded machine (sanitizers, two cores shared by parallel tests) is slow but
+# never a failure; a wait that succeeds returns as soon as its condition holds.
+WAIT = 60
 # The exit status ctest reports as "Skipped" (the tests' SKIP_RETURN_CODE).
 SKIP = 77
 
@@ -47,7 +51,7 @@ def kubectl_or_skip(test):
 class Kubesim:
     """A kubesim process; stop() kills it."""
 
-    def __init__(self, *args, tls=False, crds=True, start_timeout=20):
+    def __init__(self, *args, tls=False, crds=True, start_timeout=WAIT):
         cmd = [PYTHON, KUBESIM, "--port", "0"]
         if tls:
             cmd += ["--tls-port", "0"]
@@ -174,14 +178,14 @@ class Client:
 class Watch:
     """A watch stream; next() returns one decoded event or raises TimeoutError."""
 
-    def __init__(self, port, path, token=ADMIN, timeout=15):
+    def __init__(self, port, path, token=ADMIN, timeout=WAIT):
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
         self.conn.request("GET", path, headers={"Authorization": "Bearer " + token})
         self.resp = self.conn.getresponse()
         self.status = self.resp.status
         self.headers = dict(self.resp.getheaders())
 
-    def next(self, timeout=10):
+    def next(self, timeout=WAIT):
         self.conn.sock.settimeout(timeout)
         try:
             line = self.resp.readline()
@@ -193,7 +197,7 @@ class Watch:
             return None          # stream ended
         return json.loads(line)
 
-    def events_until(self, pred, timeout=10, skip_bookmarks=True):
+    def events_until(self, pred, timeout=WAIT, skip_bookmarks=True):
         """Read events until pred(event) is true; return all read."""
         got = []
         deadline = time.monotonic() + timeout
@@ -214,7 +218,7 @@ class Watch:
         self.conn.close()
 
 
-def wait_for(fn, timeout=10, interval=0.02, what="condition"):
+def wait_for(fn, timeout=WAIT, interval=0.02, what="condition"):
     """Poll fn() until it returns a truthy value; bounded."""
     deadline = time.monotonic() + timeout
     while True:

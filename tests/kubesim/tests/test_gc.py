@@ -160,7 +160,7 @@ class GCTest(KubesimTest):
         owner = self.create_widget(ns, "owner")
         self.owned_cm(ns, "child", owner)
         self.c.delete(wpath(ns, "owner"))
-        wait_for(lambda: not self.exists(CM.format(ns) + "/child"), 10, what="background GC")
+        wait_for(lambda: not self.exists(CM.format(ns) + "/child"), what="background GC")
 
 
 class CRDLifecycleTest(KubesimTest):
