@@ -18,13 +18,18 @@ for f in bin/ambientd lib/ambient/plugins include/ambient/plugin.h include/ambie
 done
 echo "ok: installed layout"
 
+cp "$example/hello.c" "$example/Makefile" "$work/"
+# The example's Makefile takes PKG_CONFIG_PATH on make's command line...
+env -u PKG_CONFIG_PATH make -s -C "$work" CC="$cc" PKG_CONFIG_PATH="$prefix/lib/pkgconfig" hello.so
+nm -D --defined-only "$work/hello.so" | awk '$2 ~ /^[TW]$/ {print $3}' | grep -qx amb_plugin_entry
+make -s -C "$work" clean
+# ...and from the environment.
 export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
 [[ $(pkg-config --variable=plugindir ambient-plugin) -ef $prefix/lib/ambient/plugins ]] \
     || { echo "FAIL: pkg-config plugindir is not under the prefix"; exit 1; }
-cp "$example/hello.c" "$example/Makefile" "$work/"
 make -s -C "$work" CC="$cc" hello.so
 nm -D --defined-only "$work/hello.so" | awk '$2 ~ /^[TW]$/ {print $3}' | grep -qx amb_plugin_entry
-echo "ok: built the example against the installed headers"
+echo "ok: built the example against the installed headers (PKG_CONFIG_PATH on make's command line, and in the environment)"
 
 mkdir -p "$prefix/lib/ambient/plugins"
 cp "$work/hello.so" "$prefix/lib/ambient/plugins/"
