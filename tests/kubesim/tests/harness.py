@@ -178,9 +178,10 @@ class Client:
 class Watch:
     """A watch stream; next() returns one decoded event or raises TimeoutError."""
 
-    def __init__(self, port, path, token=ADMIN, timeout=WAIT):
+    def __init__(self, port, path, token=ADMIN, timeout=WAIT, headers=None):
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-        self.conn.request("GET", path, headers={"Authorization": "Bearer " + token})
+        self.conn.request("GET", path, headers=dict(headers or {},
+                                                    Authorization="Bearer " + token))
         self.resp = self.conn.getresponse()
         self.status = self.resp.status
         self.headers = dict(self.resp.getheaders())
