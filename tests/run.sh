@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run.sh — the quick start's test command (and what CI runs): installs what
 # is missing, builds with AddressSanitizer and UndefinedBehaviorSanitizer, and
-# runs every test with ctest.
+# runs every test with ctest. kubectl is not in Debian's archive: without it
+# on PATH the kubectl checks are skipped, and why is printed at the end.
 #
 # Environment:
 #   AMBIENT_BUILD_DIR  build directory (default: build/sanitize)
