@@ -28,6 +28,7 @@ UP_SH = os.environ["UP_SH"]
 KUBESIMCTL = os.environ["KUBESIMCTL"]
 BUILD_WAIT = 540  # the first run of up.sh builds Ambient (release) from scratch
 TOKEN = "kubesim-admin"
+KUBECTL = harness.find_kubectl("integration.quickstart_up: kubectl get agenticsessions")
 
 
 class Up:
@@ -127,11 +128,10 @@ class QuickStart(unittest.TestCase):
         self.kubesimctl("job", "succeed", "demo", name + "-runner")
         self.wait_phase("demo", name, "Completed")
 
-        kubectl = harness.find_kubectl("integration.quickstart_up: kubectl get agenticsessions")
-        if kubectl:
+        if KUBECTL:
             cache = tempfile.mkdtemp(prefix="quickstart-kubectl-")
             self.addCleanup(shutil.rmtree, cache, True)
-            p = subprocess.run([kubectl, f"--server={self.kubesim}", "--insecure-skip-tls-verify",
+            p = subprocess.run([KUBECTL, f"--server={self.kubesim}", "--insecure-skip-tls-verify",
                                 f"--token={TOKEN}", f"--cache-dir={cache}", "get",
                                 "agenticsessions", "-A"], capture_output=True, text=True,
                                timeout=harness.WAIT, env=dict(os.environ, KUBECONFIG=os.devnull))
