@@ -128,6 +128,8 @@ struct api_req {
     char token_hash[API_TOKEN_HASH_LEN + 1]; /* of token; "" without one */
     struct amb_ctx *ctx;              /* host ctx for the token (lazy; freed after the reply) */
     char user[256];                   /* who, for the access log ("-" if unknown) */
+    char *project;                    /* <project> of /api/projects/<project>/... (owned) */
+    int project_ok;                   /* the gate found it a project (project_gate.c) */
     int status;                       /* status replied, for the access log */
     int replied;
     struct timespec started;
@@ -154,8 +156,12 @@ void api_reply_json(struct api_req *r, int status, json_t *body);
 /* {"error": message, "details": details (stolen; NULL for none)} */
 void api_reply_error(struct api_req *r, int status, const char *message, json_t *details);
 /* Maps an AMB_E* code to its HTTP status and replies with err's message and
- * its causes as details ([{"field", "message"}]). */
+ * its causes as details ([{"field", "message"}]). When Kubernetes asked for
+ * a wait (Retry-After), the caller gets it: a Retry-After header and a
+ * message that says when to come again. */
 void api_reply_amb(struct api_req *r, int code, const struct amb_error *err);
+/* Adds "Retry-After: seconds" to r's reply (before replying). */
+void api_add_retry_after(struct api_req *r, unsigned seconds);
 int api_http_status(int amb_code);
 
 /* The host ctx that calls Kubernetes as the caller (401 replied and NULL
@@ -167,6 +173,9 @@ int api_require(struct api_req *r, const struct api_access *what);
 
 /* The plugin-wide auth cache, config and live store (may be NULL). */
 struct api_auth *api_auth(void);
+/* The cache of a, for answers the daemon's credentials give (NULL: none). */
+struct auth_cache;
+struct auth_cache *api_auth_cache(struct api_auth *a);
 const struct api_config *api_config(void);
 struct live;
 struct live *api_live(void);
@@ -214,26 +223,67 @@ void api_routes_plugins_free(void);
 /* The registered namespaced kind with that group and plural (host's copy),
  * or NULL; *user_data (may be NULL) gets what its callbacks take. */
 const struct amb_kind *api_kind_find(const char *group, const char *plural, void **user_data);
+/* How a create body in a shape of a kind's own was read (the short session
+ * shapes, session_create.c), so the answers speak the caller's words. */
+struct api_shape {
+    /* The 201 body for the stored object (new ref); NULL: the object. */
+    json_t *(*created)(const json_t *stored);
+    /* Writes text — a field of the object ("spec.prompt") or a message
+     * naming some ("is required unless spec.interactive is true") — with the
+     * fields as the caller named them ("initialPrompt", "interactive").
+     * The object's name was made for the caller, so a 422 does not show it. */
+    void (*words)(const char *text, char *out, size_t len);
+};
+
 /* Creates obj (borrowed; modified: apiVersion, kind and metadata.namespace
  * filled, status removed) in ns as the caller: name check, access review
  * (create), set_defaults, validate (422 with the causes), kube_create.
- * Returns 0 with *stored the stored object (new ref), or -1 after replying. */
+ * shape (NULL for a whole object) words the 422. Returns 0 with *stored the
+ * stored object (new ref), or -1 after replying. */
 int api_kind_create(struct api_req *r, const struct amb_kind *kind, void *user_data,
-                    const char *ns, json_t *obj, json_t **stored);
+                    const char *ns, json_t *obj, const struct api_shape *shape,
+                    json_t **stored);
 
-/* Another request shape accepted at a kind's generic create route (the
- * original platform's session create, routes_sessions.c). translate: if body
- * (borrowed) is in the hook's shape, set *obj (new ref) to the object to
- * create and return 1; return 0 to leave body to the generic create; return
- * -1 after replying (e.g. 400). created: the 201 body for the stored object
- * (new ref; NULL replies the stored object). */
+/* Other request shapes accepted at a kind's generic create route (the
+ * session's, session_create.c). translate: if body (borrowed) is in a shape
+ * of the hook's, set *obj (new ref) to the object to create and *shape to
+ * how it answers, and return 1; return 0 to leave body to the generic
+ * create; return -1 after replying (e.g. 422 naming unknown keys). */
 struct api_create_hook {
     const char *group;
     const char *plural; /* resource.plural */
-    int (*translate)(struct api_req *r, const json_t *body, json_t **obj);
-    json_t *(*created)(const json_t *stored);
+    int (*translate)(struct api_req *r, const json_t *body, json_t **obj,
+                     const struct api_shape **shape);
 };
 extern const struct api_create_hook api_sessions_create_hook;
+
+/* ---- what a project is, and the gate (project_gate.c) ---- */
+/* The label that makes a namespace a project. */
+#define API_MANAGED_LABEL "ambient-code.io/managed"
+/* 1 if ns (a Namespace) is labelled API_MANAGED_LABEL=true. */
+int api_is_project(const json_t *ns);
+/* Whether project is a project (*managed; 0 for a missing namespace or a
+ * name that is not a DNS label), read with the daemon's credentials; a yes
+ * is cached for auth_ttl. Other codes when it cannot be told. Any thread. */
+int api_project_lookup(const char *project, int *managed, struct amb_error *err);
+/* Forgets the cached answer for project (deleted). */
+void api_project_forget(const char *project);
+/* 0 if project is a project; else -1 after replying 404 ('project "x" not
+ * found', alike for a missing and an unmanaged namespace) or the error.
+ * Call after the caller's access review, so the 404 tells nothing to a
+ * caller without rights. */
+int api_project_check(struct api_req *r, const char *project);
+/* The same, answering the namespace read now (new ref), or NULL. */
+json_t *api_project_get(struct api_req *r, const char *project);
+/* The gate of /api/projects/<project>/... requests. arm: after routing
+ * (server.c). reviewed: after an access review in ns allowed (api_require).
+ * enter: before a Kubernetes context goes to a route that made no review
+ * (api_ctx, a plugin's ctx, api_daemon_ctx); a caller who may not list
+ * sessions there gets the 403 of that review, not the 404. Both 0 to go
+ * on, or -1 after replying. */
+void api_gate_arm(struct api_req *r);
+int api_gate_reviewed(struct api_req *r, const char *ns);
+int api_gate_enter(struct api_req *r);
 
 /* ---- projects (routes_projects.c, routes_permissions.c) ---- */
 /* The label of the RoleBindings that /permissions lists and manages. */
@@ -241,11 +291,6 @@ extern const struct api_create_hook api_sessions_create_hook;
 /* A ctx with the daemon's own credentials (free with api_host->ctx_free),
  * or NULL after replying (503 when none are configured). */
 struct amb_ctx *api_daemon_ctx(struct api_req *r);
-/* The namespace of a project, read with the daemon's credentials (new ref),
- * or NULL after replying 404 ("project not found" alike for a missing and
- * an unmanaged namespace) or the error. Call after the caller's access
- * review, so the 404 tells nothing to a caller without rights. */
-json_t *api_project_get(struct api_req *r, const char *project);
 /* A subject (user or group name) as a piece of an object name: the name if
  * it is a DNS label of at most 40, else "<readable>-<fnv1a 8 hex>". out has
  * API_SUBJECT_PART_MAX bytes. */
@@ -255,12 +300,27 @@ void api_subject_part(const char *subject, char *out, size_t len);
  * or ServiceAccount for a user "system:serviceaccount:NS:NAME". */
 json_t *api_rbac_subject(const char *type, const char *name);
 
+/* Rewrites the "field" and "message" of each of details ([{...}]) with
+ * words (api_words, a shape's). */
+void api_reword(json_t *details, void (*words)(const char *text, char *out, size_t len));
 /* Replies {"error": "<field>: <message>", "details": [{"field","message"}]}. */
 void api_reply_field(struct api_req *r, int status, const char *field, const char *message);
+/* The same for several: details ([{"field", "message"}], stolen) as they
+ * are, the error prefix (may be NULL) and then each "field: message",
+ * joined with "; " (cut at 1 KiB). */
+void api_reply_fields(struct api_req *r, int status, const char *prefix, json_t *details);
 /* GET of one object with ctx: 0 with *out (new ref), or -1 after replying
  * the error. With missing_ok, a missing object is 0 with *out NULL. */
 int api_read_object(struct api_req *r, struct amb_ctx *ctx, const struct amb_resource *res,
                     const char *ns, const char *name, int missing_ok, json_t **out);
+
+/* ---- wording (wording.c) ---- */
+/* msg, a Kubernetes error message, in Ambient's words ('namespaces "p" not
+ * found (HTTP 404 NotFound)' is 'project "p" not found'), into out. */
+void api_words(const char *msg, char *out, size_t len);
+/* What a user calls resource of group: "session" (one) or "sessions";
+ * "<resource>.<group>" for one Ambient has no word for. */
+void api_noun(const char *resource, const char *group, int one, char *out, size_t len);
 
 /* ---- names (names.c) ---- */
 /* The :project path parameter if it is a DNS label, the :name one if it is

@@ -36,6 +36,11 @@ struct api_auth *api_auth_new(unsigned ttl_s, size_t max_entries)
     return a;
 }
 
+struct auth_cache *api_auth_cache(struct api_auth *a)
+{
+    return a ? a->cache : NULL;
+}
+
 void api_auth_free(struct api_auth *a)
 {
     if (!a)

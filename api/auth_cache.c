@@ -143,3 +143,12 @@ void auth_cache_put(struct auth_cache *c, const char *key, const struct auth_ans
     c->count++;
     pthread_mutex_unlock(&c->lock);
 }
+
+void auth_cache_drop(struct auth_cache *c, const char *key)
+{
+    pthread_mutex_lock(&c->lock);
+    struct entry *e = find(c, key);
+    if (e)
+        unlink_entry(c, e);
+    pthread_mutex_unlock(&c->lock);
+}

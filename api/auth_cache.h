@@ -19,5 +19,7 @@ int auth_cache_get(struct auth_cache *c, const char *key, struct auth_answer *ou
 /* Stores (or replaces) key's answer. When full, expired entries go first,
  * then the oldest. */
 void auth_cache_put(struct auth_cache *c, const char *key, const struct auth_answer *a);
+/* Forgets key's answer, if any. */
+void auth_cache_drop(struct auth_cache *c, const char *key);
 
 #endif

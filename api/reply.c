@@ -1,7 +1,7 @@
 /* reply.c — what handlers use to read a request and answer it: params,
  * query, headers, the JSON body; JSON replies and errors ({"error",
- * "details"}); AMB_E* to HTTP status; the caller's host ctx and access
- * checks.
+ * "details"}); AMB_E* to HTTP status, with Kubernetes' Retry-After passed on;
+ * the caller's host ctx and access checks.
  *
  * Status of AMB_EINVAL: 400 for malformed input, 422 when the error's causes
  * name fields (what a kind's validate reports), as Kubernetes does. */
@@ -56,6 +56,15 @@ void api_reply_raw(struct api_req *r, int status, const char *content_type, cons
     evbuffer_free(b);
 }
 
+void api_add_retry_after(struct api_req *r, unsigned seconds)
+{
+    if (!r->ev || r->replied)
+        return;
+    char after[16];
+    snprintf(after, sizeof after, "%u", seconds);
+    evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Retry-After", after);
+}
+
 void api_reply_json(struct api_req *r, int status, json_t *body)
 {
     if (r->replied) {
@@ -85,11 +94,45 @@ void api_reply_error(struct api_req *r, int status, const char *message, json_t 
     api_reply_json(r, status, body);
 }
 
+void api_reply_fields(struct api_req *r, int status, const char *prefix, json_t *details)
+{
+    char msg[1024];
+    size_t used = (size_t)snprintf(msg, sizeof msg, "%s", prefix ? prefix : "");
+    size_t i;
+    const json_t *d;
+    json_array_foreach(details, i, d) {
+        if (used >= sizeof msg - 1)
+            break;
+        const char *f = json_string_value(json_object_get(d, "field"));
+        const char *m = json_string_value(json_object_get(d, "message"));
+        int w = snprintf(msg + used, sizeof msg - used, "%s%s%s%s", i ? "; " : "", f ? f : "",
+                         f && m ? ": " : "", m ? m : "");
+        used += w > 0 ? (size_t)w : 0;
+    }
+    api_reply_error(r, status, msg, details);
+}
+
+void api_reword(json_t *details, void (*words)(const char *text, char *out, size_t len))
+{
+    static const char *const keys[] = {"field", "message"};
+    size_t i;
+    json_t *d;
+    json_array_foreach(details, i, d) {
+        for (int k = 0; k < 2; k++) {
+            const char *v = json_string_value(json_object_get(d, keys[k]));
+            char out[1024];
+            if (!v)
+                continue;
+            words(v, out, sizeof out);
+            json_object_set_new(d, keys[k], json_string(out));
+        }
+    }
+}
+
 void api_reply_field(struct api_req *r, int status, const char *field, const char *message)
 {
-    char msg[512];
-    snprintf(msg, sizeof msg, "%s: %s", field, message);
-    api_reply_error(r, status, msg, json_pack("[{s:s,s:s}]", "field", field, "message", message));
+    api_reply_fields(r, status, NULL,
+                     json_pack("[{s:s,s:s}]", "field", field, "message", message));
 }
 
 int api_read_object(struct api_req *r, struct amb_ctx *ctx, const struct amb_resource *res,
@@ -171,7 +214,19 @@ void api_reply_amb(struct api_req *r, int code, const struct amb_error *err)
     if (status >= 500 && status != 503 && status != 504 && status != 501)
         api_host->log(api_self, AMB_LOG_ERROR, "request failed", "path", r->path ? r->path : "-",
                       "error", msg ? msg : api_host->strerror(code), NULL);
-    api_reply_error(r, status, msg && *msg ? msg : api_host->strerror(code), details);
+    /* Kubernetes throttled the call (API Priority and Fairness, or an
+     * overloaded server): the caller, not this thread, waits and retries;
+     * its message keeps Kubernetes' own words in details. */
+    json_int_t wait = json_integer_value(json_object_get(ej, "retryAfterSeconds"));
+    char words[1024];
+    if (wait > 0 && status >= 500) {
+        snprintf(words, sizeof words, "Kubernetes is busy: retry after %lld s", (long long)wait);
+        api_add_retry_after(r, (unsigned)wait);
+    } else {
+        api_words(msg && *msg ? msg : api_host->strerror(code), words, sizeof words);
+    }
+    api_reword(details, api_words);
+    api_reply_error(r, status, words, details);
     json_decref(ej);
 }
 
@@ -278,6 +333,8 @@ struct amb_ctx *api_ctx(struct api_req *r)
         api_reply_error(r, 401, "a bearer token is required", NULL);
         return NULL;
     }
+    if (api_gate_enter(r) != 0)
+        return NULL;
     if (!AMB_HAS(api_host, ctx_new) || !AMB_HAS(api_host, error_new)) {
         api_reply_error(r, 503, "this ambientd cannot call Kubernetes for callers", NULL);
         return NULL;
@@ -304,17 +361,25 @@ static void resource_name(const struct api_access *w, char *out, size_t len)
              w->subresource ? "/" : "", w->subresource ? w->subresource : "");
 }
 
+/* "alice cannot delete session \"x\" in project \"p\": reason", in the
+ * words Kubernetes' own 403 gets (wording.c); the details name the API's. */
 static void reply_forbidden(struct api_req *r, const struct api_access *w, const char *reason)
 {
-    char res[256], msg[1024];
-    resource_name(w, res, sizeof res);
+    char noun[256], named[320] = "", msg[1024];
+    if (w->subresource)
+        resource_name(w, noun, sizeof noun);
+    else
+        api_noun(w->resource ? w->resource : "", w->group ? w->group : "", w->name != NULL, noun,
+                 sizeof noun);
+    if (w->name)
+        snprintf(named, sizeof named, " \"%s\"", w->name);
     const char *who = r->user[0] && strcmp(r->user, "-") != 0 ? r->user : "caller";
     if (w->ns && *w->ns)
-        snprintf(msg, sizeof msg, "%s cannot %s %s in namespace %s%s%s", who, w->verb, res, w->ns,
-                 *reason ? ": " : "", reason);
+        snprintf(msg, sizeof msg, "%s cannot %s %s%s in project \"%s\"%s%s", who, w->verb, noun,
+                 named, w->ns, *reason ? ": " : "", reason);
     else
-        snprintf(msg, sizeof msg, "%s cannot %s %s at cluster scope%s%s", who, w->verb, res,
-                 *reason ? ": " : "", reason);
+        snprintf(msg, sizeof msg, "%s cannot %s %s%s at cluster scope%s%s", who, w->verb, noun,
+                 named, *reason ? ": " : "", reason);
     json_t *d = json_pack("{s:s,s:s,s:s,s:s}", "verb", w->verb, "group", w->group ? w->group : "",
                           "resource", w->resource ? w->resource : "", "namespace",
                           w->ns ? w->ns : "");
@@ -355,5 +420,7 @@ int api_require(struct api_req *r, const struct api_access *what)
     else if (!allowed)
         reply_forbidden(r, what, reason);
     api_host->error_free(err);
+    if (rc == AMB_OK && allowed && api_gate_reviewed(r, what->ns) != 0)
+        return -1;
     return rc == AMB_OK && allowed ? 0 : -1;
 }

@@ -8,8 +8,10 @@
  *   DELETE /api/projects/:project/<segment>/:name   delete
  *
  * <segment> is the kind's rest_plural, else its plural. Every Kubernetes call
- * is made as the caller (api_ctx), so Kubernetes RBAC decides; writes also
- * ask a SelfSubjectAccessReview first to answer 401/403 themselves. Writes
+ * is made as the caller (api_ctx), so Kubernetes RBAC decides; each route
+ * also asks a SelfSubjectAccessReview first (its verb), to answer 401/403
+ * itself and then 404 for a namespace that is not a project
+ * (project_gate.c), whoever asks, so the 404 tells nothing. Writes
  * run the kind's set_defaults then validate (as admission would), and a
  * validation failure is 422 with one detail per bad field.
  *
@@ -101,27 +103,30 @@ static json_t *violations(const json_t *causes)
     return named;
 }
 
-/* 422 like Kubernetes: `Kind "name" is invalid: field: message`, details
- * the violations. */
+/* 422 like Kubernetes: `Kind "name" is invalid: field: message; ...`,
+ * details the violations. A short shape's (shape->words) speaks the
+ * caller's words and leaves out the name made for it. */
 static void reply_invalid(struct api_req *r, const struct amb_kind *k, const json_t *obj,
-                          const struct amb_error *err)
+                          const struct amb_error *err, const struct api_shape *shape)
 {
     json_t *e = api_host->error_to_json(err);
     json_t *details = violations(json_object_get(e, "causes"));
-    json_t *first = json_array_get(details, 0);
-    const char *field = json_string_value(json_object_get(first, "field"));
-    const char *msg = json_string_value(json_object_get(first, "message"));
-    if (!msg)
-        msg = json_string_value(json_object_get(e, "message"));
     const json_t *meta = json_object_get(obj, "metadata");
     const char *name = json_string_value(json_object_get(meta, "name"));
     if (!name)
         name = json_string_value(json_object_get(meta, "generateName"));
-    char line[1024];
-    snprintf(line, sizeof line, "%s \"%s\" is invalid%s%s%s%s", k->resource.kind,
-             name ? name : "", msg ? ": " : "", field ? field : "", field && msg ? ": " : "",
-             msg ? msg : "");
-    api_reply_error(r, 422, line, details);
+    char prefix[384] = "";
+    if (shape && shape->words)
+        api_reword(details, shape->words);
+    else
+        snprintf(prefix, sizeof prefix, "%s \"%s\" is invalid: ", k->resource.kind,
+                 name ? name : "");
+    if (json_array_size(details) == 0) {
+        const char *msg = json_string_value(json_object_get(e, "message"));
+        json_decref(details);
+        details = json_pack("[{s:s}]", "message", msg ? msg : "invalid");
+    }
+    api_reply_fields(r, 422, prefix, details);
     json_decref(e);
 }
 
@@ -250,7 +255,8 @@ static int check_create_name(struct api_req *r, const json_t *obj)
 
 /* One kind callback with an error of its own; replies on failure. */
 static int run_callback(struct api_req *r, const struct kind_entry *e, struct amb_ctx *ctx,
-                        json_t *obj, const json_t *old, int validate)
+                        json_t *obj, const json_t *old, const struct api_shape *shape,
+                        int validate)
 {
     struct amb_error *err = new_error(r);
     if (!err)
@@ -258,7 +264,7 @@ static int run_callback(struct api_req *r, const struct kind_entry *e, struct am
     int rc = validate ? e->kind->validate(e->ud, ctx, obj, old, err)
                       : e->kind->set_defaults(e->ud, ctx, obj, err);
     if (rc == AMB_EINVAL)
-        reply_invalid(r, e->kind, obj, err);
+        reply_invalid(r, e->kind, obj, err, shape);
     else if (rc != AMB_OK)
         api_reply_amb(r, rc, err);
     api_host->error_free(err);
@@ -266,13 +272,14 @@ static int run_callback(struct api_req *r, const struct kind_entry *e, struct am
 }
 
 /* set_defaults then validate, as admission would (on every write, so a field
- * a PUT or patch clears gets its default again); replies on failure. */
+ * a PUT or patch clears gets its default again); replies on failure, in
+ * shape's words (NULL: the object's). */
 static int admit(struct api_req *r, const struct kind_entry *e, struct amb_ctx *ctx, json_t *obj,
-                 const json_t *old)
+                 const json_t *old, const struct api_shape *shape)
 {
-    if (e->kind->set_defaults && run_callback(r, e, ctx, obj, old, 0))
+    if (e->kind->set_defaults && run_callback(r, e, ctx, obj, old, shape, 0))
         return -1;
-    if (e->kind->validate && run_callback(r, e, ctx, obj, old, 1))
+    if (e->kind->validate && run_callback(r, e, ctx, obj, old, shape, 1))
         return -1;
     return 0;
 }
@@ -304,7 +311,8 @@ static const struct kind_entry *entry_of(const struct amb_kind *k)
 }
 
 int api_kind_create(struct api_req *r, const struct amb_kind *kind, void *user_data,
-                    const char *ns, json_t *obj, json_t **stored)
+                    const char *ns, json_t *obj, const struct api_shape *shape,
+                    json_t **stored)
 {
     *stored = NULL;
     struct kind_entry local = {kind, user_data, segment_of(kind)};
@@ -315,7 +323,7 @@ int api_kind_create(struct api_req *r, const struct amb_kind *kind, void *user_d
         require(r, kind, "create", ns, NULL))
         return -1;
     struct amb_ctx *ctx = api_ctx(r);
-    if (!ctx || admit(r, e, ctx, obj, NULL))
+    if (!ctx || admit(r, e, ctx, obj, NULL, shape))
         return -1;
     struct amb_error *err = new_error(r);
     if (!err)
@@ -350,14 +358,17 @@ static void handle_create(struct api_req *r)
     if (!e || api_body_object(r, 0, &body))
         return;
     const struct api_create_hook *hook = hook_for(e->kind);
-    int translated = hook ? hook->translate(r, body, &obj) : 0;
+    const struct api_shape *shape = NULL;
+    int translated = hook ? hook->translate(r, body, &obj, &shape) : 0;
     if (translated < 0)
         goto done;
-    if (!translated)
+    if (!translated) {
         obj = json_incref(body);
-    if (api_kind_create(r, e->kind, e->ud, project, obj, &stored))
+        shape = NULL;
+    }
+    if (api_kind_create(r, e->kind, e->ud, project, obj, shape, &stored))
         goto done;
-    json_t *reply = translated && hook->created ? hook->created(stored) : NULL;
+    json_t *reply = shape && shape->created ? shape->created(stored) : NULL;
     api_reply_json(r, 201, reply ? reply : json_incref(stored));
 done:
     json_decref(stored);
@@ -371,7 +382,7 @@ static void handle_get(struct api_req *r)
     if (path_params(r, 1, &project, &name))
         return;
     const struct kind_entry *e = route_kind(r);
-    struct amb_ctx *ctx = e ? api_ctx(r) : NULL;
+    struct amb_ctx *ctx = e && require(r, e->kind, "get", project, name) == 0 ? api_ctx(r) : NULL;
     json_t *obj = NULL;
     if (ctx && api_read_object(r, ctx, &e->kind->resource, project, name, 0, &obj) == 0)
         api_reply_json(r, 200, obj);
@@ -445,7 +456,7 @@ static void handle_list(struct api_req *r)
     if (path_params(r, 0, &project, &name))
         return;
     const struct kind_entry *e = route_kind(r);
-    struct amb_ctx *ctx = e ? api_ctx(r) : NULL;
+    struct amb_ctx *ctx = e && require(r, e->kind, "list", project, NULL) == 0 ? api_ctx(r) : NULL;
     long limit = 0;
     char *query = ctx ? list_query(r, &limit) : NULL;
     struct amb_error *err = query ? new_error(r) : NULL;
@@ -496,7 +507,7 @@ static void handle_put(struct api_req *r)
     json_object_set_new(json_object_get(body, "metadata"), "name", json_string(name));
     struct amb_ctx *ctx = api_ctx(r);
     if (!ctx || api_read_object(r, ctx, &e->kind->resource, project, name, 0, &current) ||
-        admit(r, e, ctx, body, current))
+        admit(r, e, ctx, body, current, NULL))
         goto done;
     update_and_reply(r, ctx, e->kind, project, body);
 done:
@@ -570,7 +581,7 @@ static void handle_patch(struct api_req *r)
         goto done;
     }
     if (set_identity(r, e->kind, obj, project) || keep_identity(r, obj, current, name) ||
-        admit(r, e, ctx, obj, current))
+        admit(r, e, ctx, obj, current, NULL))
         goto done;
     update_and_reply(r, ctx, e->kind, project, obj);
 done:

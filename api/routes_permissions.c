@@ -202,16 +202,12 @@ static int require_bindings(struct api_req *r, const char *verb, const char *pro
     return api_require(r, &what);
 }
 
-/* The project param, checked, reviewed (verb on rolebindings) and
- * managed, or NULL after replying. */
+/* The project param, checked, reviewed (verb on rolebindings) and a
+ * project (the review's gate, project_gate.c), or NULL after replying. */
 static const char *project_for(struct api_req *r, const char *verb)
 {
     const char *p = api_project_param(r);
-    json_t *ns;
-    if (!p || require_bindings(r, verb, p) != 0 || !(ns = api_project_get(r, p)))
-        return NULL;
-    json_decref(ns);
-    return p;
+    return p && require_bindings(r, verb, p) == 0 ? p : NULL;
 }
 
 static void list_permissions(struct api_req *r)

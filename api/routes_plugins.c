@@ -43,7 +43,7 @@ static const char *rq_user(struct amb_request *q)
 static struct amb_ctx *rq_ctx(struct amb_request *q)
 {
     struct api_req *r = q->r;
-    if (!r->ctx && r->token) {
+    if (!r->ctx && r->token && api_gate_enter(r) == 0) {
         struct amb_error *err = api_host->error_new();
         if (err)
             api_host->ctx_new(api_self, r->token, &r->ctx, err);

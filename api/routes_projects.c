@@ -8,8 +8,9 @@
  * those is preceded by an access review of the caller's token, so the
  * daemon never acts for a caller who could not have asked.
  *
- * Also the helpers the other project-scoped route files share
- * (api_project_get, api_daemon_ctx). */
+ * Also api_daemon_ctx, which the other project route files share; what a
+ * project is, and the check every project route passes, are
+ * project_gate.c's. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,6 @@
 
 #include "api.h"
 
-#define MANAGED_LABEL "ambient-code.io/managed"
 #define ANN_DISPLAY "ambient-code.io/display-name"
 #define ANN_DESCRIPTION "ambient-code.io/description"
 #define ANN_CREATED_BY "ambient-code.io/created-by"
@@ -37,6 +37,8 @@ static const struct amb_resource res_rolebindings = {"rbac.authorization.k8s.io"
 
 struct amb_ctx *api_daemon_ctx(struct api_req *r)
 {
+    if (api_gate_enter(r) != 0)
+        return NULL;
     struct amb_error *err = api_host->error_new();
     struct amb_ctx *ctx = NULL;
     if (!err) {
@@ -50,41 +52,6 @@ struct amb_ctx *api_daemon_ctx(struct api_req *r)
     }
     api_host->error_free(err);
     return ctx;
-}
-
-static int is_managed(const json_t *ns)
-{
-    const json_t *labels = json_object_get(json_object_get(ns, "metadata"), "labels");
-    const char *v = json_string_value(json_object_get(labels, MANAGED_LABEL));
-    return v && strcmp(v, "true") == 0;
-}
-
-static void reply_no_project(struct api_req *r, const char *project)
-{
-    char msg[160];
-    snprintf(msg, sizeof msg, "project \"%s\" not found", project);
-    api_reply_error(r, 404, msg, NULL);
-}
-
-json_t *api_project_get(struct api_req *r, const char *project)
-{
-    struct amb_ctx *sa = api_daemon_ctx(r);
-    if (!sa)
-        return NULL;
-    struct amb_error *err = api_host->error_new();
-    json_t *ns = NULL;
-    int rc = err ? api_host->kube_get(sa, &res_namespaces, "", project, &ns, err) : AMB_ENOMEM;
-    if (rc == AMB_ENOTFOUND || (rc == AMB_OK && !is_managed(ns))) {
-        json_decref(ns);
-        ns = NULL;
-        reply_no_project(r, project);
-    } else if (rc != AMB_OK) {
-        ns = NULL;
-        api_reply_amb(r, rc, err);
-    }
-    api_host->error_free(err);
-    api_host->ctx_free(sa);
-    return ns;
 }
 
 /* ------------------------------------------------------------------------
@@ -236,7 +203,7 @@ static json_t *visible_projects(struct api_req *r, const json_t *namespaces, con
         return NULL;
     }
     json_array_foreach(namespaces, i, ns) {
-        json_t *p = is_managed(ns) ? project_json(ns) : NULL;
+        json_t *p = api_is_project(ns) ? project_json(ns) : NULL;
         int allowed = 0, rc = AMB_OK;
         if (p && matches_search(p, search))
             rc = may_list_sessions(r, json_string_value(json_object_get(p, "name")), &allowed,
@@ -291,7 +258,7 @@ static void list_projects(struct api_req *r)
         api_reply_error(r, 500, "out of memory", NULL);
         goto out;
     }
-    int rc = api_host->kube_list(sa, &res_namespaces, "", MANAGED_LABEL "=true", &namespaces,
+    int rc = api_host->kube_list(sa, &res_namespaces, "", API_MANAGED_LABEL "=true", &namespaces,
                                  err);
     if (rc != AMB_OK) {
         api_reply_amb(r, rc, err);
@@ -392,7 +359,7 @@ static json_t *namespace_object(const char *name, const char *display, const cha
     if (ann && description && *description)
         json_object_set_new(ann, ANN_DESCRIPTION, json_string(description));
     return json_pack("{s:s,s:s,s:{s:s,s:{s:s},s:o*}}", "apiVersion", "v1", "kind", "Namespace",
-                     "metadata", "name", name, "labels", MANAGED_LABEL, "true", "annotations",
+                     "metadata", "name", name, "labels", API_MANAGED_LABEL, "true", "annotations",
                      ann);
 }
 
@@ -639,6 +606,7 @@ static void delete_project(struct api_req *r)
                  : AMB_ENOMEM;
     if (rc == AMB_OK) {
         char msg[160];
+        api_project_forget(p);
         snprintf(msg, sizeof msg, "project \"%s\" is being deleted", p);
         api_host->log(api_self, AMB_LOG_INFO, "project deleted", "project", p, "user", r->user,
                       NULL);
@@ -694,6 +662,9 @@ static void get_access(struct api_req *r)
         api_reply_error(r, 401, "the token was rejected (invalid or expired)", NULL);
     } else if (rc != AMB_OK) {
         api_reply_amb(r, rc, err);
+    } else if ((a.list_sessions || a.create_sessions || a.create_bindings) &&
+               api_project_check(r, p) != 0) {
+        /* rights there, but no project: 404 (without any, "none" tells nothing) */
     } else {
         note_user(r);
         const char *role = a.create_bindings   ? "admin"

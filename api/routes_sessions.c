@@ -4,11 +4,7 @@
  *   POST /api/projects/:project/agentic-sessions/:name/start  202
  *   POST /api/projects/:project/agentic-sessions/:name/clone  201
  *
- * and the original platform's create shape at the generic create route
- * (api_sessions_create_hook): {initialPrompt, repos[{url, branch, autoPush}],
- * llmSettings{model}, timeout, interactive, displayName, labels, annotations}
- * becomes our spec, and the reply is the original's
- * {message, name, uid, autoBranch}.
+ * (The shapes of a create are session_create.c's.)
  *
  * Stop and start are requests recorded on the resource as the annotation
  * ambient-code.io/desired-phase (with the time asked), honoured by the
@@ -19,7 +15,6 @@
  * between is a 409 too, never a request acted on against a stale phase. */
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "api.h"
@@ -205,7 +200,7 @@ static void handle_clone(struct api_req *r)
         return;
     if (clone_target(r, body, &target, &new_name))
         goto done;
-    struct amb_ctx *ctx = api_ctx(r);
+    struct amb_ctx *ctx = require(r, k, "get", project, name) == 0 ? api_ctx(r) : NULL;
     if (!ctx || api_read_object(r, ctx, &k->resource, project, name, 0, &src))
         goto done;
     obj = clone_of(src, project, name, target, new_name);
@@ -214,7 +209,7 @@ static void handle_clone(struct api_req *r)
         goto done;
     }
     /* The access review, defaults and validation are the target project's. */
-    if (api_kind_create(r, k, ud, target, obj, &stored) == 0)
+    if (api_kind_create(r, k, ud, target, obj, NULL, &stored) == 0)
         api_reply_json(r, 201, json_incref(stored));
 done:
     json_decref(stored);
@@ -222,146 +217,6 @@ done:
     json_decref(src);
     json_decref(body);
 }
-
-/* ---- the original platform's create shape ---- */
-
-static const char *const original_keys[] = {"initialPrompt", "repos",       "llmSettings",
-                                            "timeout",       "displayName", "interactive"};
-
-static int is_original_shape(const json_t *body)
-{
-    if (json_object_get(body, "spec") || json_object_get(body, "apiVersion") ||
-        json_object_get(body, "kind"))
-        return 0;
-    for (size_t i = 0; i < sizeof original_keys / sizeof original_keys[0]; i++)
-        if (json_object_get(body, original_keys[i]))
-            return 1;
-    return 0;
-}
-
-/* repos[{url, branch?, autoPush?}] → [{input{url, branch?}, output{pushTo}}].
- * Wrong types are left to validation, which names the spec field. */
-static int translate_repos(struct api_req *r, const json_t *repos, json_t *spec)
-{
-    if (!json_is_array(repos)) {
-        api_reply_field(r, 400, "repos", "must be an array of {url, branch, autoPush}");
-        return -1;
-    }
-    json_t *out = json_array();
-    json_object_set_new(spec, "repos", out);
-    size_t i;
-    const json_t *repo;
-    json_array_foreach(repos, i, repo) {
-        if (!json_is_object(repo)) {
-            char field[32];
-            snprintf(field, sizeof field, "repos[%zu]", i);
-            api_reply_field(r, 400, field, "must be an object {url, branch, autoPush}");
-            return -1;
-        }
-        json_t *input = json_object();
-        json_t *url = json_object_get(repo, "url"), *branch = json_object_get(repo, "branch");
-        if (url)
-            json_object_set_new(input, "url", json_deep_copy(url));
-        if (branch && !(json_is_string(branch) && json_string_length(branch) == 0))
-            json_object_set_new(input, "branch", json_deep_copy(branch));
-        const char *push = json_is_true(json_object_get(repo, "autoPush")) ? "same" : "none";
-        json_array_append_new(out, json_pack("{s:o, s:{s:s}}", "input", input, "output",
-                                             "pushTo", push));
-    }
-    return 0;
-}
-
-static int translate_spec(struct api_req *r, const json_t *body, json_t *spec)
-{
-    static const char *const same[][2] = {{"initialPrompt", "prompt"},
-                                          {"displayName", "displayName"},
-                                          {"timeout", "timeout"},
-                                          {"interactive", "interactive"}};
-    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
-        json_t *v = json_object_get(body, same[i][0]);
-        if (v && !json_is_null(v))
-            json_object_set_new(spec, same[i][1], json_deep_copy(v));
-    }
-    const json_t *llm = json_object_get(body, "llmSettings");
-    if (llm && !json_is_object(llm)) {
-        api_reply_field(r, 400, "llmSettings", "must be an object {model}");
-        return -1;
-    }
-    /* temperature and maxTokens have no counterpart: the CLI chooses. */
-    json_t *model = json_object_get(llm, "model");
-    if (model && !(json_is_string(model) && json_string_length(model) == 0))
-        json_object_set_new(spec, "model", json_deep_copy(model));
-    const json_t *repos = json_object_get(body, "repos");
-    return repos && !json_is_null(repos) ? translate_repos(r, repos, spec) : 0;
-}
-
-/* labels/annotations maps of strings, as the original accepted them. */
-static int translate_meta(struct api_req *r, const json_t *body, json_t *meta)
-{
-    const char *keys[] = {"labels", "annotations"};
-    for (int i = 0; i < 2; i++) {
-        const json_t *m = json_object_get(body, keys[i]);
-        if (!m || json_is_null(m))
-            continue;
-        if (!json_is_object(m)) {
-            api_reply_field(r, 400, keys[i], "must be an object of strings");
-            return -1;
-        }
-        json_object_set_new(meta, keys[i], json_deep_copy(m));
-    }
-    return 0;
-}
-
-/* "session-" and 16 random hex digits (the original used a UUID; ours must
- * stay within the 56 characters a session name may have). */
-static int random_name(char *buf, size_t len)
-{
-    unsigned char b[8];
-    if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b)
-        return -1;
-    snprintf(buf, len, "session-%02x%02x%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4],
-             b[5], b[6], b[7]);
-    return 0;
-}
-
-static int translate_create(struct api_req *r, const json_t *body, json_t **obj)
-{
-    *obj = NULL;
-    if (!is_original_shape(body))
-        return 0;
-    char name[32];
-    json_t *spec = json_object(), *meta = json_object();
-    json_t *o = json_pack("{s:o, s:o}", "metadata", meta, "spec", spec);
-    if (!o || random_name(name, sizeof name)) {
-        json_decref(o);
-        api_reply_error(r, 500, "cannot make a session name", NULL);
-        return -1;
-    }
-    json_object_set_new(meta, "name", json_string(name));
-    if (translate_meta(r, body, meta) || translate_spec(r, body, spec)) {
-        json_decref(o);
-        return -1;
-    }
-    *obj = o;
-    return 1;
-}
-
-static json_t *created_reply(const json_t *stored)
-{
-    const char *name = meta_string(stored, "name");
-    const char *uid = meta_string(stored, "uid");
-    char branch[320];
-    snprintf(branch, sizeof branch, "ambient/%s", name ? name : "");
-    return json_pack("{s:s, s:s, s:s, s:s}", "message", "Agentic session created successfully",
-                     "name", name ? name : "", "uid", uid ? uid : "", "autoBranch", branch);
-}
-
-const struct api_create_hook api_sessions_create_hook = {
-    .group = SESSION_GROUP,
-    .plural = SESSION_PLURAL,
-    .translate = translate_create,
-    .created = created_reply,
-};
 
 void api_routes_sessions(struct api_router *rt)
 {

@@ -43,17 +43,13 @@ static int require(struct api_req *r, const char *verb, const char *group, const
     return api_require(r, &what);
 }
 
-/* The project param, checked, reviewed (verb on resource) and managed, or
- * NULL after replying. */
+/* The project param, checked, reviewed (verb on resource) and a project
+ * (the review's gate, project_gate.c), or NULL after replying. */
 static const char *project_for(struct api_req *r, const char *verb, const char *group,
                                const char *resource)
 {
     const char *p = api_project_param(r);
-    json_t *ns;
-    if (!p || require(r, verb, group, resource, p) != 0 || !(ns = api_project_get(r, p)))
-        return NULL;
-    json_decref(ns);
-    return p;
+    return p && require(r, verb, group, resource, p) == 0 ? p : NULL;
 }
 
 /* ------------------------------------------------------------------------

@@ -263,9 +263,7 @@ static int within_rate(struct api_req *r)
     if (ratelimit_take(r->server->limits, key, (double)now.tv_sec + (double)now.tv_nsec / 1e9,
                        &wait))
         return 1;
-    char after[16];
-    snprintf(after, sizeof after, "%u", wait);
-    evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Retry-After", after);
+    api_add_retry_after(r, wait);
     api_reply_error(r, 429, "too many requests", json_pack("{s:i}", "retryAfterSeconds", (int)wait));
     return 0;
 }
@@ -334,6 +332,7 @@ static void route_and_run(struct api_server *s, struct srv_req *q)
     }
     if (r->token && !(flags & API_PUBLIC) && !identify(r))
         return;
+    api_gate_arm(r);
     fn(r);
     if (!r->replied)
         api_reply_error(r, 500, "internal error: the handler did not reply", NULL);
@@ -365,6 +364,7 @@ static void req_free(struct api_req *r)
     for (size_t i = 0; i < r->n_params; i++)
         free(r->param_values[i]);
     evhttp_clear_headers(&r->query);
+    free(r->project);
     free(r->path);
     free(r);
 }

@@ -244,10 +244,12 @@ static void *feed_main(void *arg)
             else if (rc == AMB_OK)
                 backoff = 0;
         }
+        long wait = 0; /* Kubernetes' Retry-After: never sooner than that */
         if (rc != AMB_OK && rc != AMB_EGONE && !stopping(f)) {
             json_t *why = api_host->error_to_json(err);
             api_host->log(api_self, AMB_LOG_WARN, "live: the session status feed failed",
                           "error", json_string_value(json_object_get(why, "message")), NULL);
+            wait = (long)json_integer_value(json_object_get(why, "retryAfterSeconds")) * 1000;
             json_decref(why);
             backoff = backoff ? backoff * 2 : 500;
             if (backoff > FEED_BACKOFF_MAX_MS)
@@ -255,7 +257,8 @@ static void *feed_main(void *arg)
             listed = rc == AMB_EIO && listed; /* a broken stream resumes; others relist */
         }
         api_host->error_free(err);
-        if (backoff && nap(f, backoff / 2 + (long)(rand_r(&seed) % (unsigned)(backoff / 2 + 1))))
+        long ms = backoff ? backoff / 2 + (long)(rand_r(&seed) % (unsigned)(backoff / 2 + 1)) : 0;
+        if ((ms > wait ? ms : wait) > 0 && nap(f, ms > wait ? ms : wait))
             break;
     }
     return NULL;

@@ -56,6 +56,23 @@ static int review(struct live *l, struct live_job *j, const char *verb, int *all
     return 0;
 }
 
+/* The session's namespace must be a project, as on every
+ * /api/projects/:project route (project_gate.c); asked after the caller's
+ * own auth, so a 404 tells nothing to one without rights. 0 when it is. */
+static int in_a_project(struct live_job *j)
+{
+    int managed = 0;
+    struct amb_error *err = api_host->error_new();
+    int rc = err ? api_project_lookup(j->project, &managed, err) : AMB_ENOMEM;
+    api_host->error_free(err);
+    if (rc != AMB_OK)
+        fail(j, 503, "cannot tell whether %s is a project: %s", j->project,
+             api_host->strerror(rc));
+    else if (!managed)
+        fail(j, 404, "project \"%s\" not found%s", j->project, NULL);
+    return rc == AMB_OK && managed ? 0 : -1;
+}
+
 static int whoami(struct live *l, struct live_job *j)
 {
     struct amb_error *err = api_host->error_new();
@@ -140,6 +157,8 @@ static void run_read(struct live *l, struct live_job *j)
         fail(j, 403, "forbidden: cannot get agenticsessions %s in %s", j->name, j->project);
         return;
     }
+    if (in_a_project(j) != 0)
+        return;
     if (j->route == LR_WS) {
         /* whether this client may also post user messages on the socket;
          * a failure here only means it may not: reading was allowed */
@@ -179,6 +198,8 @@ static void run_post_message(struct live *l, struct live_job *j)
         fail(j, 403, "forbidden: cannot update agenticsessions %s in %s", j->name, j->project);
         return;
     }
+    if (in_a_project(j) != 0)
+        return;
     if (whoami(l, j) != 0)
         return;
     json_error_t jerr;
@@ -219,6 +240,8 @@ static void run_post_events(struct live *l, struct live_job *j)
              NULL, NULL);
         return;
     }
+    if (in_a_project(j) != 0)
+        return;
     int st = live_parse_events(j->body, j->body_len, j->ndjson, &j->events, j->message,
                                sizeof j->message);
     if (st)

@@ -64,7 +64,8 @@ struct ambd_controller {
     struct evhttp *http;
     struct ambd_metrics *metrics;
     struct ambd_metric *m_reconciles, *m_reconcile_errors, *m_reconcile_seconds;
-    struct ambd_metric *m_api_requests, *m_watch_restarts, *m_leader, *m_cache_objects;
+    struct ambd_metric *m_api_requests, *m_api_throttled;
+    struct ambd_metric *m_watch_restarts, *m_leader, *m_cache_objects;
     struct ambd_metric *m_objects; /* by kind and status.phase */
     unsigned long *last_watches; /* per informer, for watch restart counting */
 };

@@ -247,7 +247,11 @@ static void process(struct ambd_controller *c, const char *key)
     struct amb_error err = AMBD_ERROR_INIT;
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    ambd_kube_thread_throttle_reset();
     int rc = reconcile_object(c, k, obj, &ctx, &err);
+    /* The API server asked this reconcile's requests to wait: the key is
+     * held that long, and the worker moves on to other keys meanwhile. */
+    uint64_t throttled_ms = ambd_kube_thread_throttle_ms();
     const char *labels_ok[] = {kind_name, "success", NULL};
     const char *labels_requeue[] = {kind_name, "requeue", NULL};
     const char *labels_error[] = {kind_name, "error", NULL};
@@ -259,17 +263,23 @@ static void process(struct ambd_controller *c, const char *key)
     } else if (rc > 0) {
         ambd_metric_add(c->m_reconciles, labels_requeue, 1);
         ambd_workqueue_forget(c->queue, key);
+        if (throttled_ms)
+            ambd_workqueue_hold(c->queue, key, throttled_ms);
         ambd_workqueue_add_after(c->queue, key, (uint64_t)rc);
     } else {
         ambd_metric_add(c->m_reconciles, labels_error, 1);
         ambd_metric_add(c->m_reconcile_errors, labels_kind, 1);
-        char attempt[16];
+        char attempt[16], wait[32];
         snprintf(attempt, sizeof attempt, "%u", ambd_workqueue_failures(c->queue, key) + 1);
+        snprintf(wait, sizeof wait, "%.3f", (double)throttled_ms / 1000.0);
         char *line = ambd_error_line(&err);
         ambd_log("controller", AMB_LOG_WARN, "reconcile failed; will retry", "kind", kind_name,
                  "namespace", ns, "name", name, "attempt", attempt, "error",
-                 line ? line : ambd_strerror(rc), NULL);
+                 line ? line : ambd_strerror(rc), throttled_ms ? "retry_after_s" : NULL, wait,
+                 NULL);
         free(line);
+        if (throttled_ms)
+            ambd_workqueue_hold(c->queue, key, throttled_ms);
         ambd_workqueue_add_rate_limited(c->queue, key);
     }
     ambd_error_clear(&err);
@@ -417,13 +427,18 @@ static int build_informers(struct ambd_controller *c, const struct ambd_registry
     return AMB_OK;
 }
 
-static void observe_request(void *ud, const char *verb, long status)
+static void observe_request(void *ud, const char *verb, long status, long retry_after)
 {
     struct ambd_controller *c = ud;
     char code[16];
     snprintf(code, sizeof code, "%ld", status);
     const char *labels[] = {verb, code, NULL};
     ambd_metric_add(c->m_api_requests, labels, 1);
+    /* The server throttled the request: it will be made again, later. */
+    if ((status == 429 || status >= 500) && retry_after >= 0) {
+        const char *by_verb[] = {verb, NULL};
+        ambd_metric_add(c->m_api_throttled, by_verb, 1);
+    }
 }
 
 int ambd_controller_start(struct event_base *base, const struct ambd_controller_config *cc,

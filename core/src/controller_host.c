@@ -184,11 +184,8 @@ static int host_kube_delete(struct amb_ctx *ctx, const struct amb_resource *res,
     int rc = ST(ctx)->ops->remove(ST(ctx)->impl, res, ns, name, propagation, &why);
     if (rc == AMB_ENOTFOUND)
         rc = AMB_OK;
-    else if (rc != AMB_OK) {
-        char *line = ambd_error_line(&why);
-        ambd_error_set(err, rc, NULL, "%s", line ? line : ambd_strerror(rc));
-        free(line);
-    }
+    else if (rc != AMB_OK)
+        ambd_error_wrap(err, rc, &why);
     ambd_error_clear(&why);
     return rc;
 }
@@ -222,11 +219,8 @@ static int host_update_status(struct amb_ctx *ctx, int (*mutate)(void *ud, json_
             } else
                 rc = ST(ctx)->ops->update(ST(ctx)->impl, res, ctx->ns, obj, "status", out, &why);
         }
-        if (rc != AMB_OK && (rc != AMB_ECONFLICT || attempt + 1 == STATUS_ATTEMPTS)) {
-            char *line = ambd_error_line(&why);
-            ambd_error_set(err, rc, NULL, "%s", line ? line : ambd_strerror(rc));
-            free(line);
-        }
+        if (rc != AMB_OK && (rc != AMB_ECONFLICT || attempt + 1 == STATUS_ATTEMPTS))
+            ambd_error_wrap(err, rc, &why);
         ambd_error_clear(&why);
         json_decref(obj);
     }

@@ -50,6 +50,11 @@ int ambd_ctl_metrics_init(struct ambd_controller *c)
     c->m_api_requests = ambd_metrics_counter(c->metrics, "ambient_kube_requests_total",
                                              "Kubernetes API requests by verb and HTTP code (0: no answer).",
                                              verb_code);
+    static const char *const verb[] = {"verb", NULL};
+    c->m_api_throttled = ambd_metrics_counter(
+        c->metrics, "ambient_kube_throttled_total",
+        "Kubernetes API answers that asked for a wait (429 or 5xx with Retry-After), by verb.",
+        verb);
     c->m_watch_restarts = ambd_metrics_counter(c->metrics, "ambient_watch_restarts_total",
                                                "Watch streams re-opened after the first.", resource);
     c->m_cache_objects = ambd_metrics_gauge(c->metrics, "ambient_cache_objects",
@@ -63,7 +68,8 @@ int ambd_ctl_metrics_init(struct ambd_controller *c)
     struct ambd_metric *depth = ambd_metrics_gauge_func(
         c->metrics, "ambient_workqueue_depth", "Keys waiting in the work queue.", read_depth, c);
     if (!c->m_reconciles || !c->m_reconcile_errors || !c->m_reconcile_seconds ||
-        !c->m_api_requests || !c->m_watch_restarts || !c->m_cache_objects || !c->m_leader ||
+        !c->m_api_requests || !c->m_api_throttled || !c->m_watch_restarts ||
+        !c->m_cache_objects || !c->m_leader ||
         !c->m_objects || !depth)
         return AMB_ENOMEM;
     return AMB_OK;

@@ -90,6 +90,18 @@ char *ambd_error_line(const struct amb_error *err)
     return ambd_buf_take(&b);
 }
 
+int ambd_error_wrap(struct amb_error *dst, int code, const struct amb_error *src)
+{
+    if (!dst)
+        return code;
+    char *line = ambd_error_line(src);
+    ambd_error_set(dst, code, NULL, "%s", line ? line : ambd_strerror(code));
+    free(line);
+    if (src->retry_after_s > dst->retry_after_s)
+        dst->retry_after_s = src->retry_after_s;
+    return code;
+}
+
 void ambd_error_clear(struct amb_error *err)
 {
     for (size_t i = 0; i < err->n_causes; i++) {
@@ -100,4 +112,5 @@ void ambd_error_clear(struct amb_error *err)
     err->causes = NULL;
     err->n_causes = err->cap_causes = 0;
     err->code = AMB_OK;
+    err->retry_after_s = 0;
 }

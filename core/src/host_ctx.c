@@ -207,6 +207,8 @@ static json_t *host_error_to_json(const struct amb_error *err)
                             "causes", causes);
     if (!out)
         return NULL;
+    if (err && err->retry_after_s > 0)
+        json_object_set_new(out, "retryAfterSeconds", json_integer(err->retry_after_s));
     for (size_t i = 0; err && i < err->n_causes; i++) {
         json_t *c = json_pack("{s:s}", "message", err->causes[i].message);
         if (c && err->causes[i].field)

@@ -3,10 +3,11 @@
  *   list_page ... list_page -> sweep (deletions) -> watch -> watch ...
  *        ^                                            |
  *        +------------ 410 / expired continue -------+
- * Errors wait a jittered, doubling delay (0.8 s .. 30 s) and retry the step
- * that failed; a watch that ends normally is re-opened at once, and one that
- * breaks after a healthy run (events delivered, or a second lived: client-go's
- * "very short watch" rule) starts the delay afresh. */
+ * Errors wait a jittered, doubling delay (0.8 s .. 30 s), or the server's
+ * Retry-After when that is longer, and retry the step that failed; a watch
+ * that ends normally is re-opened at once, and one that breaks after a
+ * healthy run (events delivered, or a second lived: client-go's "very short
+ * watch" rule) starts the delay afresh. */
 #include "informer-internal.h"
 
 #include <curl/curl.h>
@@ -42,6 +43,7 @@ struct ambd_informer {
     struct ambd_store_call *call;
     unsigned long watch_events; /* events of the current watch stream */
     unsigned backoff_ms;
+    unsigned retry_after_s; /* the failed request's Retry-After, for the next wait */
     struct event *retry;
     struct ambd_informer_stats stats;
 };
@@ -72,12 +74,16 @@ static void list_fail_log(struct ambd_informer *inf, long http_status, const cha
 }
 
 /* Waits before retrying the current step: doubling, with jitter in
- * [50%, 100%] so replicas don't retry in lockstep. */
+ * [50%, 100%] so replicas don't retry in lockstep; never less than the
+ * Retry-After the failed request was answered with. */
 static void schedule_retry(struct ambd_informer *inf)
 {
     unsigned next = inf->backoff_ms ? inf->backoff_ms * 2 : BACKOFF_MIN_MS;
     inf->backoff_ms = next > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : next;
     unsigned ms = inf->backoff_ms / 2 + (unsigned)(random() % (inf->backoff_ms / 2 + 1));
+    if (inf->retry_after_s > ms / 1000)
+        ms = inf->retry_after_s * 1000;
+    inf->retry_after_s = 0;
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
     evtimer_add(inf->retry, &tv);
 }
@@ -91,6 +97,12 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
         watch_begin(inf);
     else
         list_begin(inf);
+}
+
+static void on_retry_after(void *ud, unsigned seconds)
+{
+    struct ambd_informer *inf = ud;
+    inf->retry_after_s = seconds;
 }
 
 /* List items and watch objects of built-in kinds may lack apiVersion/kind:
@@ -188,7 +200,7 @@ static void on_page(void *ud, int rc, long http_status, json_t *page, const char
 
 static void list_page(struct ambd_informer *inf)
 {
-    static const struct ambd_store_list_handlers h = {on_page};
+    static const struct ambd_store_list_handlers h = {on_page, on_retry_after};
     struct ambd_buf q = {0};
     ambd_buf_printf(&q, "limit=%u", inf->opts.page_size ? inf->opts.page_size : DEFAULT_PAGE);
     if (inf->selector)
@@ -269,7 +281,8 @@ static void on_watch_end(void *ud, int rc, const char *why, long lived_ms)
 
 static void watch_begin(struct ambd_informer *inf)
 {
-    static const struct ambd_store_watch_handlers h = {on_watch_event, on_watch_end};
+    static const struct ambd_store_watch_handlers h = {on_watch_event, on_watch_end,
+                                                       on_retry_after};
     unsigned t = inf->opts.watch_timeout_s ? inf->opts.watch_timeout_s
                                            : 300 + (unsigned)(random() % 301);
     struct ambd_buf q = {0};

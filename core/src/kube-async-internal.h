@@ -16,10 +16,11 @@ struct ambd_kube_call_handlers {
      * to go on, non-zero to abort the transfer (on_done then reports
      * AMB_EINTERNAL). */
     int (*on_data)(void *ud, long http_status, const char *data, size_t len);
-    /* Once, when the transfer ends: the HTTP status (0 if none arrived) and
+    /* Once, when the transfer ends: the HTTP status (0 if none arrived),
+     * the answer's Retry-After (as ambd_kube_retry_after_of; -1 none) and
      * AMB_OK, or the transport error with its text. Not called after
      * ambd_kube_call_cancel. The call is freed after it returns. */
-    void (*on_done)(void *ud, long http_status, int rc, const char *error);
+    void (*on_done)(void *ud, long http_status, long retry_after, int rc, const char *error);
 };
 
 struct ambd_kube_loop *ambd_kube_loop_new(struct ambd_kube *k, struct event_base *base);

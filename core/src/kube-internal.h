@@ -5,11 +5,22 @@
  * a token source that re-reads the service-account token file when it
  * rotates. Errors come back as AMB_E* codes with the server's Status message
  * kept for the caller. Watches and informer lists run on the event loop
- * instead (kube-async-internal.h). */
+ * instead (kube-async-internal.h).
+ *
+ * Retry-After: when the server answers 429 or 5xx with a wait (the header,
+ * or a Status's details.retryAfterSeconds), a blocking call does not sleep
+ * it out: it fails at once with the wait in err->retry_after_s, because its
+ * thread serves other work (a reconcile worker, an api loop). Whoever
+ * retries waits: the work queue holds the key, the informer and leader
+ * election delay their next attempt, the api role answers its caller with a
+ * Retry-After of its own. Only ambd_kube_watch, which runs on a plugin's
+ * own thread, waits inside the call. */
 #ifndef AMBD_KUBE_INTERNAL_H
 #define AMBD_KUBE_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -60,16 +71,35 @@ void ambd_kube_setup_handle(struct ambd_kube *k, CURL *h);
 struct curl_slist *ambd_kube_headers(struct ambd_kube *k, const char *user_token,
                                      const char *content_type);
 
+/* The longest Retry-After honoured, in seconds: a longer one (a proxy's
+ * "come back tomorrow") is taken as this, so a key or a cache is never
+ * parked for longer. */
+#define AMBD_KUBE_MAX_RETRY_AFTER_S 60
+
+/* The wait a Retry-After header value asks for, in whole seconds: delta
+ * seconds ("2"), or an HTTP-date (any of RFC 9110's three forms) counted
+ * from now (the wall clock), 0 once it is past; at most
+ * AMBD_KUBE_MAX_RETRY_AFTER_S. -1 for NULL or anything else. */
+long ambd_kube_retry_after(const char *value, time_t now);
+/* The Retry-After of the response h last received, as above; -1 if none. */
+long ambd_kube_retry_after_of(CURL *h);
+
 /* Maps a response to an AMB_E* code, filling err from its Status body (the
- * server's message). 2xx returns AMB_OK and leaves err alone. */
-int ambd_kube_status_error(long http_status, const char *body, size_t len,
+ * server's message). 2xx returns AMB_OK and leaves err alone. For 429 and
+ * 5xx, err->retry_after_s gets the wait the server asked for: retry_after
+ * (the header's, as ambd_kube_retry_after_of; -1 none), else the Status's
+ * details.retryAfterSeconds (bounded the same way). */
+int ambd_kube_status_error(long http_status, const char *body, size_t len, long retry_after,
                            struct amb_error *err);
 
 /* Observer of every request, for metrics: verb ("GET", "LIST", "WATCH",
- * "POST", ...) and HTTP status (0 for a transport error). Any thread. */
-typedef void (*ambd_kube_observer)(void *ud, const char *verb, long http_status);
+ * "POST", ...), HTTP status (0 for a transport error) and the answer's
+ * Retry-After (as ambd_kube_retry_after_of; -1 none). Any thread. */
+typedef void (*ambd_kube_observer)(void *ud, const char *verb, long http_status,
+                                   long retry_after);
 void ambd_kube_set_observer(struct ambd_kube *k, ambd_kube_observer fn, void *ud);
-void ambd_kube_observe(struct ambd_kube *k, const char *verb, long http_status);
+void ambd_kube_observe(struct ambd_kube *k, const char *verb, long http_status,
+                       long retry_after);
 
 struct ambd_kube_request {
     const char *method;       /* "GET", "POST", "PUT", "PATCH", "DELETE" */
@@ -89,18 +119,32 @@ struct ambd_kube_response {
 };
 
 /* Blocking request. Returns the mapped code (AMB_OK for 2xx); resp is
- * filled whenever the server answered. Retries 429/5xx carrying Retry-After
- * a few times. */
+ * filled whenever the server answered. A 401 with the token file re-reads
+ * it and tries once more; nothing else is retried here: a 429 or 5xx that
+ * asks for a wait fails at once with it in err->retry_after_s and in this
+ * thread's throttle (below). */
 int ambd_kube_request(struct ambd_kube *k, const struct ambd_kube_request *req,
                       struct ambd_kube_response *resp, struct amb_error *err);
 void ambd_kube_response_clear(struct ambd_kube_response *resp);
+
+/* This thread's throttle: the latest time (CLOCK_MONOTONIC) before which the
+ * server asked not to be asked again, over every blocking request this
+ * thread made since the last reset. A reconcile worker resets it before a
+ * reconcile and reads it after, so the key is held for its Retry-After
+ * whatever the plugin made of the errors it got. */
+void ambd_kube_thread_throttle_reset(void);
+/* Milliseconds left until that time (rounded up); 0 when none is pending. */
+uint64_t ambd_kube_thread_throttle_ms(void);
 
 /* A watch as one blocking call (a plugin's own thread): on_event gets each
  * event (type "ADDED", "MODIFIED", "DELETED", "BOOKMARK"; obj borrowed),
  * and about twice a second type NULL while idle; non-zero ends the watch
  * (AMB_OK). Otherwise it returns when the stream ends: AMB_OK when the
  * server closed it, AMB_EGONE for a too-old resourceVersion, other codes
- * for errors. query is appended after watch=1 ("resourceVersion=5&..."). */
+ * for errors. query is appended after watch=1 ("resourceVersion=5&...").
+ * A request the server throttles (429/5xx with Retry-After) is made again
+ * after that wait, the idle calls going on meanwhile, up to 3 times; a
+ * fourth returns its error with the wait in err->retry_after_s. */
 typedef int (*ambd_kube_watch_fn)(void *ud, const char *type, const json_t *obj);
 int ambd_kube_watch(struct ambd_kube *k, const char *path, const char *query,
                     const char *user_token, ambd_kube_watch_fn on_event, void *ud,

@@ -173,19 +173,21 @@ static void collect_done(struct ambd_kube_loop *l)
         CURLcode result = msg->data.result;
         long status = 0;
         curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
+        long retry_after = result == CURLE_OK ? ambd_kube_retry_after_of(c->easy) : -1;
         /* msg is invalid once the handle is removed: result is copied above. */
         call_unlink(c);
         c->finishing = 1;
-        ambd_kube_observe(l->k, c->verb, result == CURLE_OK ? status : 0);
+        ambd_kube_observe(l->k, c->verb, result == CURLE_OK ? status : 0, retry_after);
         if (!c->cancelled && c->h.on_done) {
             if (c->aborted)
-                c->h.on_done(c->ud, status, AMB_EINTERNAL, "transfer stopped by its reader");
+                c->h.on_done(c->ud, status, retry_after, AMB_EINTERNAL,
+                             "transfer stopped by its reader");
             else if (result != CURLE_OK)
-                c->h.on_done(c->ud, status,
+                c->h.on_done(c->ud, status, retry_after,
                              result == CURLE_OPERATION_TIMEDOUT ? AMB_ETIMEDOUT : AMB_EIO,
                              curl_easy_strerror(result));
             else
-                c->h.on_done(c->ud, status, AMB_OK, NULL);
+                c->h.on_done(c->ud, status, retry_after, AMB_OK, NULL);
         }
         call_free(c);
     }

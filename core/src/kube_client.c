@@ -1,7 +1,8 @@
 /* kube_client.c — blocking Kubernetes API calls on libcurl (see
  * kube-internal.h): a pool of easy handles for connection reuse, a token
- * bucket for client-side QPS, the token source, retries of 429/5xx that
- * carry Retry-After, and one re-read of the token after a 401. */
+ * bucket for client-side QPS, the token source, Retry-After read into the
+ * error and the calling thread's throttle, and one re-read of the token
+ * after a 401. */
 #include "kube-internal.h"
 
 #include <errno.h>
@@ -16,8 +17,6 @@
 #include "log-internal.h"
 
 #define MAX_POOLED_HANDLES 16
-#define MAX_RETRIES 3
-#define MAX_RETRY_AFTER_S 5
 #define TOKEN_REREAD_S 60
 #define MAX_TOKEN_BYTES 16384
 
@@ -157,18 +156,21 @@ void ambd_kube_set_observer(struct ambd_kube *k, ambd_kube_observer fn, void *ud
     k->observer_ud = ud;
 }
 
-void ambd_kube_observe(struct ambd_kube *k, const char *verb, long http_status)
+void ambd_kube_observe(struct ambd_kube *k, const char *verb, long http_status,
+                       long retry_after)
 {
     if (k->observer)
-        k->observer(k->observer_ud, verb, http_status);
+        k->observer(k->observer_ud, verb, http_status, retry_after);
 }
 
-static time_t monotonic_seconds(void)
+static uint64_t monotonic_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
+
+static time_t monotonic_seconds(void) { return (time_t)(monotonic_ns() / 1000000000u); }
 
 /* Reads the token file; the caller holds token_lock. Keeps the old token
  * when the file is unreadable (a rotation in progress). */
@@ -326,7 +328,68 @@ static const char *code_reason(long status, const char *reason)
     }
 }
 
-int ambd_kube_status_error(long http_status, const char *body, size_t len,
+long ambd_kube_retry_after(const char *value, time_t now)
+{
+    if (!value)
+        return -1;
+    while (*value == ' ' || *value == '\t')
+        value++;
+    size_t n = strlen(value);
+    while (n > 0 && (value[n - 1] == ' ' || value[n - 1] == '\t'))
+        n--;
+    long s = 0;
+    if (n > 0 && value[0] >= '0' && value[0] <= '9') {
+        /* delta-seconds: digits only; growth stops past the bound, so no
+         * length of digits overflows. */
+        for (size_t i = 0; i < n; i++) {
+            if (value[i] < '0' || value[i] > '9')
+                return -1;
+            if (s <= AMBD_KUBE_MAX_RETRY_AFTER_S)
+                s = s * 10 + (value[i] - '0');
+        }
+    } else if (n > 0 && ((value[0] >= 'A' && value[0] <= 'Z') ||
+                         (value[0] >= 'a' && value[0] <= 'z'))) {
+        /* Every HTTP-date form starts with the day's name. */
+        char date[64];
+        if (n >= sizeof date)
+            return -1;
+        memcpy(date, value, n);
+        date[n] = '\0';
+        time_t at = curl_getdate(date, NULL);
+        if (at == -1)
+            return -1;
+        s = at <= now ? 0 : at - now > AMBD_KUBE_MAX_RETRY_AFTER_S ? AMBD_KUBE_MAX_RETRY_AFTER_S
+                                                                   : (long)(at - now);
+    } else {
+        return -1;
+    }
+    return s > AMBD_KUBE_MAX_RETRY_AFTER_S ? AMBD_KUBE_MAX_RETRY_AFTER_S : s;
+}
+
+long ambd_kube_retry_after_of(CURL *h)
+{
+    struct curl_header *hdr;
+    if (curl_easy_header(h, "Retry-After", 0, CURLH_HEADER, -1, &hdr) != CURLHE_OK)
+        return -1;
+    return ambd_kube_retry_after(hdr->value, time(NULL));
+}
+
+/* The wait a throttled answer asks for: the header's, else the Status's
+ * details.retryAfterSeconds (apimachinery's SuggestsClientDelay); 0 none. */
+static unsigned throttle_wait(long http_status, const json_t *status, long retry_after)
+{
+    if (http_status != 429 && http_status < 500)
+        return 0;
+    if (retry_after < 0) {
+        json_int_t d = json_integer_value(
+            json_object_get(json_object_get(status, "details"), "retryAfterSeconds"));
+        retry_after = d <= 0 ? 0 : d > AMBD_KUBE_MAX_RETRY_AFTER_S ? AMBD_KUBE_MAX_RETRY_AFTER_S
+                                                                   : (long)d;
+    }
+    return (unsigned)retry_after;
+}
+
+int ambd_kube_status_error(long http_status, const char *body, size_t len, long retry_after,
                            struct amb_error *err)
 {
     if (http_status >= 200 && http_status < 300)
@@ -354,6 +417,9 @@ int ambd_kube_status_error(long http_status, const char *body, size_t len,
                        reason ? " " : "", reason ? reason : "");
     else
         ambd_error_set(err, code, NULL, "HTTP %ld %s", http_status, code_reason(http_status, reason));
+    unsigned wait = throttle_wait(http_status, st, retry_after);
+    if (err && wait > err->retry_after_s)
+        err->retry_after_s = wait;
     json_decref(st);
     return code;
 }
@@ -450,13 +516,7 @@ static int perform_once(struct ambd_kube *k, const struct ambd_kube_request *req
         goto out;
     }
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
-    curl_off_t ra = -1;
-    struct curl_header *hdr;
-    /* CURLINFO_RETRY_AFTER reads 0 when the header is absent: only an
-     * answer that carries one may be retried. */
-    if (curl_easy_header(h, "Retry-After", 0, CURLH_HEADER, -1, &hdr) == CURLHE_OK)
-        curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &ra);
-    *retry_after = (long)ra;
+    *retry_after = ambd_kube_retry_after_of(h);
     resp->body_len = sink.buf.len;
     resp->body = ambd_buf_take(&sink.buf);
     if (!resp->body)
@@ -476,41 +536,58 @@ void ambd_kube_response_clear(struct ambd_kube_response *resp)
     memset(resp, 0, sizeof *resp);
 }
 
+/* CLOCK_MONOTONIC time before which the server asked this thread's
+ * requests to wait (0: none since the last reset). */
+static _Thread_local uint64_t thread_throttle_ns;
+
+void ambd_kube_thread_throttle_reset(void) { thread_throttle_ns = 0; }
+
+uint64_t ambd_kube_thread_throttle_ms(void)
+{
+    uint64_t now = monotonic_ns();
+    if (thread_throttle_ns <= now)
+        return 0;
+    return (thread_throttle_ns - now + 999999u) / 1000000u; /* never short */
+}
+
+static void thread_throttle_note(unsigned wait_s)
+{
+    uint64_t until = monotonic_ns() + (uint64_t)wait_s * 1000000000u;
+    if (wait_s > 0 && until > thread_throttle_ns)
+        thread_throttle_ns = until;
+}
+
 int ambd_kube_request(struct ambd_kube *k, const struct ambd_kube_request *req,
                       struct ambd_kube_response *resp, struct amb_error *err)
 {
     const char *verb = req->verb ? req->verb : req->method;
     int reauthed = 0;
     memset(resp, 0, sizeof *resp);
-    for (int attempt = 0;; attempt++) {
+    for (;;) {
         long retry_after = -1;
         rate_acquire(k);
-        struct amb_error transport = AMBD_ERROR_INIT;
-        int rc = perform_once(k, req, resp, &retry_after, &transport);
-        ambd_kube_observe(k, verb, rc == AMB_OK ? resp->status : 0);
-        if (rc != AMB_OK) {
-            char *line = ambd_error_line(&transport);
-            ambd_error_set(err, rc, NULL, "%s", line ? line : ambd_strerror(rc));
-            free(line);
-            ambd_error_clear(&transport);
-            return rc;
-        }
+        struct amb_error answer = AMBD_ERROR_INIT;
+        int rc = perform_once(k, req, resp, &retry_after, &answer);
+        ambd_kube_observe(k, verb, rc == AMB_OK ? resp->status : 0, retry_after);
         /* A rotated token: re-read it once and try again. */
-        if (resp->status == 401 && !req->user_token && k->config.token_file && !reauthed) {
+        if (rc == AMB_OK && resp->status == 401 && !req->user_token && k->config.token_file &&
+            !reauthed) {
             reauthed = 1;
             ambd_kube_token_stale(k);
             ambd_kube_response_clear(resp);
             continue;
         }
-        int retryable = (resp->status == 429 || resp->status >= 500) && retry_after >= 0;
-        if (retryable && attempt < MAX_RETRIES) {
-            ambd_kube_response_clear(resp);
-            long s = retry_after > MAX_RETRY_AFTER_S ? MAX_RETRY_AFTER_S : retry_after;
-            struct timespec ts = {s > 0 ? s : 0, s > 0 ? 0 : 100000000L};
-            nanosleep(&ts, NULL);
-            continue;
+        /* Nothing else is retried here, a Retry-After least of all: the
+         * wait goes back to whoever retries (kube-internal.h). */
+        if (rc == AMB_OK)
+            rc = ambd_kube_status_error(resp->status, resp->body, resp->body_len, retry_after,
+                                        &answer);
+        if (rc != AMB_OK) {
+            thread_throttle_note(answer.retry_after_s);
+            ambd_error_wrap(err, rc, &answer);
         }
-        return ambd_kube_status_error(resp->status, resp->body, resp->body_len, err);
+        ambd_error_clear(&answer);
+        return rc;
     }
 }
 

@@ -94,7 +94,7 @@ static int on_list_data(void *ud, long http_status, const char *data, size_t len
     return c->buf.failed ? -1 : 0;
 }
 
-static void on_list_done(void *ud, long status, int rc, const char *error)
+static void on_list_done(void *ud, long status, long retry_after, int rc, const char *error)
 {
     struct ambd_store_call *c = ud;
     char *text = ambd_buf_take(&c->buf);
@@ -103,13 +103,15 @@ static void on_list_done(void *ud, long status, int rc, const char *error)
     struct amb_error err = AMBD_ERROR_INIT;
     if (rc != AMB_OK)
         ambd_error_set(&err, rc, NULL, "%s", error ? error : "transfer failed");
-    else if ((rc = ambd_kube_status_error(status, text, len, &err)) == AMB_OK) {
+    else if ((rc = ambd_kube_status_error(status, text, len, retry_after, &err)) == AMB_OK) {
         json_error_t jerr;
         page = json_loadb(text ? text : "", len, 0, &jerr);
         if (!json_is_array(json_object_get(page, "items")))
             rc = ambd_error_set(&err, AMB_EIO, NULL, "list answer is not a list: %s", jerr.text);
     }
     char *why = rc == AMB_OK ? NULL : ambd_error_line(&err);
+    if (err.retry_after_s && c->lh.on_retry_after)
+        c->lh.on_retry_after(c->ud, err.retry_after_s);
     c->lh.on_page(c->ud, rc, status, rc == AMB_OK ? page : NULL, why ? why : "");
     free(why);
     json_decref(page);
@@ -231,7 +233,7 @@ static int on_watch_data(void *ud, long http_status, const char *data, size_t le
     return stop ? -1 : 0;
 }
 
-static void on_watch_done(void *ud, long status, int rc, const char *error)
+static void on_watch_done(void *ud, long status, long retry_after, int rc, const char *error)
 {
     struct ambd_store_call *c = ud;
     struct timespec now;
@@ -244,8 +246,10 @@ static void on_watch_done(void *ud, long status, int rc, const char *error)
         c->wh.on_end(c->ud, rc, error ? error : "transfer failed", lived_ms);
     } else if (status != 200) {
         struct amb_error err = AMBD_ERROR_INIT;
-        int code = ambd_kube_status_error(status, c->buf.data, c->buf.len, &err);
+        int code = ambd_kube_status_error(status, c->buf.data, c->buf.len, retry_after, &err);
         char *why = ambd_error_line(&err);
+        if (err.retry_after_s && c->wh.on_retry_after)
+            c->wh.on_retry_after(c->ud, err.retry_after_s);
         c->wh.on_end(c->ud, code, why ? why : "watch refused", lived_ms);
         free(why);
         ambd_error_clear(&err);

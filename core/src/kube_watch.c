@@ -2,7 +2,10 @@
  * (host->kube_watch). The stream is split into lines as it arrives, so at
  * most one event is in memory; while the stream is idle the caller is
  * called about twice a second with no event, so it can end the watch. An
- * ERROR event that says 410 becomes AMB_EGONE: the caller relists. */
+ * ERROR event that says 410 becomes AMB_EGONE: the caller relists. A watch
+ * request the server throttles (Retry-After) is made again after that wait,
+ * inside the call, with the ticks going on meanwhile: this is the plugin's
+ * own thread, and no other work waits on it. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -14,6 +17,8 @@
 #define MAX_EVENT (16u * 1024 * 1024)
 #define MAX_ERROR_BODY (64u * 1024)
 #define TICK_MS 500
+/* Throttled answers waited out inside one call; the next is returned. */
+#define MAX_THROTTLED 3
 
 struct watch {
     CURL *h;
@@ -121,9 +126,10 @@ static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, cu
     return 0;
 }
 
-int ambd_kube_watch(struct ambd_kube *k, const char *path, const char *query,
-                    const char *user_token, ambd_kube_watch_fn on_event, void *ud,
-                    struct amb_error *err)
+/* One watch request and its stream. */
+static int watch_once(struct ambd_kube *k, const char *path, const char *query,
+                      const char *user_token, ambd_kube_watch_fn on_event, void *ud,
+                      struct amb_error *err)
 {
     struct watch w = {.on_event = on_event, .ud = ud, .err = err};
     struct ambd_buf url = {0};
@@ -148,7 +154,7 @@ int ambd_kube_watch(struct ambd_kube *k, const char *path, const char *query,
     curl_easy_setopt(w.h, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(w.h, CURLOPT_XFERINFODATA, &w);
     CURLcode cc = curl_easy_perform(w.h);
-    ambd_kube_observe(k, "WATCH", w.status);
+    ambd_kube_observe(k, "WATCH", w.status, ambd_kube_retry_after_of(w.h));
     if (w.rc != AMB_OK)
         rc = w.rc;
     else if (w.stopped)
@@ -156,7 +162,8 @@ int ambd_kube_watch(struct ambd_kube *k, const char *path, const char *query,
     else if (cc != CURLE_OK)
         rc = ambd_error_set(err, AMB_EIO, NULL, "watch %s: %s", path, curl_easy_strerror(cc));
     else if (w.status != 200)
-        rc = ambd_kube_status_error(w.status, w.error.data ? w.error.data : "", w.error.len, err);
+        rc = ambd_kube_status_error(w.status, w.error.data ? w.error.data : "", w.error.len,
+                                    ambd_kube_retry_after_of(w.h), err);
 out:
     ambd_buf_release(&w.line);
     ambd_buf_release(&w.error);
@@ -165,4 +172,38 @@ out:
         curl_easy_cleanup(w.h);
     free(u);
     return rc;
+}
+
+/* Waits seconds, ticking the caller every TICK_MS; 1 if it said stop. */
+static int wait_ticking(ambd_kube_watch_fn on_event, void *ud, unsigned seconds)
+{
+    for (long left = (long)seconds * 1000; left > 0; left -= TICK_MS) {
+        long ms = left < TICK_MS ? left : TICK_MS;
+        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        if (on_event(ud, NULL, NULL))
+            return 1;
+    }
+    return 0;
+}
+
+int ambd_kube_watch(struct ambd_kube *k, const char *path, const char *query,
+                    const char *user_token, ambd_kube_watch_fn on_event, void *ud,
+                    struct amb_error *err)
+{
+    for (unsigned throttled = 0;; throttled++) {
+        struct amb_error once = AMBD_ERROR_INIT;
+        int rc = watch_once(k, path, query, user_token, on_event, ud, &once);
+        unsigned wait = rc == AMB_OK ? 0 : once.retry_after_s;
+        if (wait && throttled < MAX_THROTTLED) {
+            ambd_error_clear(&once);
+            if (wait_ticking(on_event, ud, wait))
+                return AMB_OK;
+            continue;
+        }
+        if (rc != AMB_OK)
+            ambd_error_wrap(err, rc, &once);
+        ambd_error_clear(&once);
+        return rc;
+    }
 }

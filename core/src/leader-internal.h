@@ -2,8 +2,10 @@
  * as client-go does it: every retry period, create or renew the Lease with
  * our identity (resourceVersion as the optimistic lock); another holder's
  * lease counts as live while its record keeps changing within the lease
- * duration, measured by our own clock. Runs on its own thread with blocking
- * calls; the callbacks are called on that thread. */
+ * duration, measured by our own clock. A round the server throttled
+ * (Retry-After) waits that long instead of the retry period if it is
+ * longer. Runs on its own thread with blocking calls; the callbacks are
+ * called on that thread. */
 #ifndef AMBD_LEADER_INTERNAL_H
 #define AMBD_LEADER_INTERNAL_H
 

@@ -68,8 +68,8 @@ static json_t *lease_spec(struct ambd_leader *l, const char *now, const char *ac
 }
 
 /* One round: 1 if we hold the lease afterwards, 0 if another does or the
- * API failed. */
-static int try_acquire_or_renew(struct ambd_leader *l)
+ * API failed; *retry_after_s is the wait the server asked for (0: none). */
+static int try_acquire_or_renew(struct ambd_leader *l, unsigned *retry_after_s)
 {
     char now[48];
     micro_time(now, sizeof now);
@@ -124,6 +124,7 @@ out:
                  line ? line : "?", NULL);
         free(line);
     }
+    *retry_after_s = err.retry_after_s;
     ambd_error_clear(&err);
     json_decref(lease);
     return held;
@@ -175,7 +176,8 @@ static void *run(void *arg)
 {
     struct ambd_leader *l = arg;
     for (;;) {
-        int held = try_acquire_or_renew(l);
+        unsigned retry_after_s = 0;
+        int held = try_acquire_or_renew(l, &retry_after_s);
         double t = now_s();
         if (held) {
             l->renewed_at = t;
@@ -197,6 +199,10 @@ static void *run(void *arg)
         double wait = l->o.retry_period_s;
         if (!atomic_load(&l->leading))
             wait *= 1.0 + 0.2 * (double)random() / (double)RAND_MAX;
+        /* A throttled lease request is not made again sooner than the
+         * server asked, even if the renew deadline passes meanwhile. */
+        if (retry_after_s > wait)
+            wait = retry_after_s;
         if (pause_or_stop(l, wait))
             break;
     }

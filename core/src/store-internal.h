@@ -28,6 +28,10 @@ struct ambd_store_list_handlers {
      * resourceVersion and continue); or rc < 0 with http_status (0 if the
      * server never answered; 410: the continue token expired) and why. */
     void (*on_page)(void *ud, int rc, long http_status, json_t *page, const char *why);
+    /* Optional; just before on_page reports a failure whose answer asked for
+     * a wait (Retry-After on a 429 or 5xx): the seconds to wait before the
+     * next request. */
+    void (*on_retry_after)(void *ud, unsigned seconds);
 };
 
 struct ambd_store_watch_handlers {
@@ -37,6 +41,8 @@ struct ambd_store_watch_handlers {
      * AMB_EGONE when the resourceVersion is too old (relist), other codes
      * for errors. lived_ms is how long it ran. */
     void (*on_end)(void *ud, int rc, const char *why, long lived_ms);
+    /* Optional; as the list handlers', just before on_end. */
+    void (*on_retry_after)(void *ud, unsigned seconds);
 };
 
 struct ambd_store_ops {

@@ -2,7 +2,9 @@
  * feeds reconcile workers, with client-go's workqueue semantics: a key is
  * never handed to two workers at once, re-adds while waiting coalesce, adds
  * while processing re-queue the key when it is done, delayed adds keep the
- * earliest ready time, and failures back off exponentially per key.
+ * earliest ready time, and failures back off exponentially per key. A key
+ * can also be held (ambd_workqueue_hold): not handed out before a time,
+ * whatever adds it meanwhile.
  *
  * Every function except ambd_workqueue_new and ambd_workqueue_free may be
  * called from any thread at any time. Keys are borrowed for the duration of
@@ -40,6 +42,14 @@ void ambd_workqueue_add_after(struct ambd_workqueue *q, const char *key, uint64_
 /* add_after with delay = base * 2^failures capped at max, then failures++
  * (client-go's ItemExponentialFailureRateLimiter). Any thread. */
 void ambd_workqueue_add_rate_limited(struct ambd_workqueue *q, const char *key);
+/* Holds key for delay_ms (CLOCK_MONOTONIC from now): until then no add of
+ * any kind makes it ready; each waits for the end of the hold instead, as
+ * does a delayed add due sooner and a re-add at done. A longer hold already
+ * set stands. For the key a worker is processing (the API server asked it to
+ * wait: Retry-After), called before it adds the key back; it holds only a
+ * key the queue has state for, and not one already in the ready list. Any
+ * thread. */
+void ambd_workqueue_hold(struct ambd_workqueue *q, const char *key, uint64_t delay_ms);
 /* Resets the key's failure count (call after a successful reconcile). Does
  * not cancel a pending delayed add. Any thread. */
 void ambd_workqueue_forget(struct ambd_workqueue *q, const char *key);

@@ -5,7 +5,9 @@
  * so memory follows the number of live keys. Ready entries form an
  * intrusive FIFO; delayed ones a binary min-heap on (ready time, sequence).
  * There is no timer thread: a getter with nothing ready sleeps on the
- * condvar until the heap's earliest time and moves due entries itself. */
+ * condvar until the heap's earliest time and moves due entries itself.
+ * A held entry (hold_ns in the future) goes to the heap at that time
+ * whenever it would otherwise become ready. */
 #include "workqueue-internal.h"
 
 #include <pthread.h>
@@ -30,6 +32,7 @@ struct wq_entry {
     struct wq_entry *next;  /* next on the ready FIFO */
     uint64_t ready_ns; /* CLOCK_MONOTONIC; meaningful while in the heap */
     uint64_t seq;      /* keeps equal ready times in insertion order */
+    uint64_t hold_ns;  /* CLOCK_MONOTONIC; not ready before it (0: no hold) */
     size_t heap_pos;   /* NOT_IN_HEAP unless delayed */
     unsigned failures;
     /* client-go's two sets. On the FIFO exactly when dirty && !processing. */
@@ -211,18 +214,26 @@ static void promote_due(struct ambd_workqueue *q, uint64_t now)
         mark_dirty(q, heap_pop(q));
 }
 
-/* Returns -1 when the heap could not grow; the key is then added at once,
- * because reconciling early is harmless and never reconciling is not. */
-static int add_after_locked(struct ambd_workqueue *q, struct wq_entry *e, uint64_t delay_ms)
+static uint64_t after_ms(uint64_t now, uint64_t delay_ms)
 {
-    if (delay_ms == 0) {
+    return delay_ms <= (UINT64_MAX - now) / NS_PER_MS ? now + delay_ms * NS_PER_MS : UINT64_MAX;
+}
+
+/* Makes e ready at `ready` (or at the end of its hold, if later): at once
+ * when that is not after now, else in the heap. Returns -1 when the heap
+ * could not grow; the key is then added at once, because reconciling early
+ * is harmless and never reconciling is not. */
+static int add_at_locked(struct ambd_workqueue *q, struct wq_entry *e, uint64_t ready,
+                         uint64_t now)
+{
+    if (e->hold_ns <= now)
+        e->hold_ns = 0; /* over */
+    else if (ready < e->hold_ns)
+        ready = e->hold_ns;
+    if (ready <= now) {
         mark_dirty(q, e);
         return 0;
     }
-    uint64_t now = now_ns();
-    uint64_t ready = UINT64_MAX;
-    if (delay_ms <= (UINT64_MAX - now) / NS_PER_MS)
-        ready = now + delay_ms * NS_PER_MS;
     if (e->heap_pos != NOT_IN_HEAP) {
         if (ready >= e->ready_ns)
             return 0; /* the earlier time stands, as in client-go */
@@ -240,6 +251,16 @@ static int add_after_locked(struct ambd_workqueue *q, struct wq_entry *e, uint64
     if (e->heap_pos == 0 && q->waiters)
         pthread_cond_signal(&q->cond);
     return 0;
+}
+
+static int add_after_locked(struct ambd_workqueue *q, struct wq_entry *e, uint64_t delay_ms)
+{
+    if (delay_ms == 0 && !e->hold_ns) {
+        mark_dirty(q, e);
+        return 0;
+    }
+    uint64_t now = now_ns();
+    return add_at_locked(q, e, after_ms(now, delay_ms), now);
 }
 
 static void log_oom(const char *what, const char *key)
@@ -291,18 +312,18 @@ void ambd_workqueue_free(struct ambd_workqueue *q)
 
 void ambd_workqueue_add(struct ambd_workqueue *q, const char *key)
 {
-    int oom = 0;
+    const char *oom = NULL;
     pthread_mutex_lock(&q->lock);
     if (!q->shutting_down) {
         struct wq_entry *e = entry_find(q, key, 1);
-        if (e)
-            mark_dirty(q, e);
-        else
-            oom = 1;
+        if (!e)
+            oom = "out of memory; key dropped";
+        else if (add_after_locked(q, e, 0) < 0)
+            oom = "out of memory; key added without its hold";
     }
     pthread_mutex_unlock(&q->lock);
     if (oom)
-        log_oom("out of memory; key dropped", key);
+        log_oom(oom, key);
 }
 
 void ambd_workqueue_add_after(struct ambd_workqueue *q, const char *key, uint64_t delay_ms)
@@ -349,6 +370,23 @@ void ambd_workqueue_add_rate_limited(struct ambd_workqueue *q, const char *key)
     pthread_mutex_unlock(&q->lock);
     if (oom)
         log_oom(oom, key);
+}
+
+void ambd_workqueue_hold(struct ambd_workqueue *q, const char *key, uint64_t delay_ms)
+{
+    pthread_mutex_lock(&q->lock);
+    struct wq_entry *e = entry_find(q, key, 0);
+    if (e && delay_ms > 0) {
+        uint64_t until = after_ms(now_ns(), delay_ms);
+        if (until > e->hold_ns)
+            e->hold_ns = until;
+        /* A delayed add due sooner moves to the end of the hold. */
+        if (e->heap_pos != NOT_IN_HEAP && e->ready_ns < e->hold_ns) {
+            e->ready_ns = e->hold_ns;
+            heap_sift_down(q, e->heap_pos);
+        }
+    }
+    pthread_mutex_unlock(&q->lock);
 }
 
 void ambd_workqueue_forget(struct ambd_workqueue *q, const char *key)
@@ -422,17 +460,26 @@ out:
 
 void ambd_workqueue_done(struct ambd_workqueue *q, const char *key)
 {
+    int oom = 0;
     pthread_mutex_lock(&q->lock);
     struct wq_entry *e = entry_find(q, key, 0);
     if (e && e->processing) {
         e->processing = 0;
-        if (q->shutting_down)
+        if (q->shutting_down) {
             e->dirty = 0;
-        else if (e->dirty)
+        } else if (e->dirty && e->hold_ns) {
+            /* Added while processing, but held: it waits in the heap. */
+            e->dirty = 0;
+            if (add_after_locked(q, e, 0) < 0)
+                oom = 1;
+        } else if (e->dirty) {
             fifo_push(q, e);
+        }
         entry_release_if_idle(q, e);
     }
     pthread_mutex_unlock(&q->lock);
+    if (oom)
+        log_oom("out of memory; key added without its hold", key);
 }
 
 void ambd_workqueue_shutdown(struct ambd_workqueue *q)

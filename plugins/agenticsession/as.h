@@ -61,6 +61,11 @@ struct as_problems {
 /* Checks obj (a whole AgenticSession) against the rules and bounds; returns
  * the number of violations recorded in p. */
 size_t as_validate_spec(const json_t *obj, const struct as_bounds *b, struct as_problems *p);
+/* Records each field of obj the CRD does not declare ("bogus",
+ * "spec.promt", "spec.repos[0].input.brnach"; spec.options is free-form) as
+ * "unknown field"; returns how many. For the REST path: a stored object
+ * never has one (the API server prunes them). */
+size_t as_unknown_fields(const json_t *obj, struct as_problems *p);
 /* 1 if url is an http(s) or ssh git URL (or scp-like user@host:path). */
 int as_valid_git_url(const char *url);
 /* "field: message; field: message" into buf. */

@@ -9,8 +9,9 @@
 const struct amb_host *as_host;
 struct amb_module *as_self;
 
-/* validate: the spec's rules, within the bounds of the namespace's
- * ProjectSettings when the host can read it from this context. */
+/* validate (the REST path): no field the CRD does not declare, and the
+ * spec's rules within the bounds of the namespace's ProjectSettings when the
+ * host can read it from this context. */
 static int kind_validate(void *ud, struct amb_ctx *ctx, const json_t *obj, const json_t *old,
                          struct amb_error *err)
 {
@@ -23,6 +24,7 @@ static int kind_validate(void *ud, struct amb_ctx *ctx, const json_t *obj, const
     struct as_bounds b;
     as_bounds_from(ps, &b);
     struct as_problems p = {0};
+    as_unknown_fields(obj, &p);
     as_validate_spec(obj, &b, &p);
     for (size_t i = 0; i < p.n; i++)
         as_host->error_set(err, AMB_EINVAL, p.field[i], "%s", p.message[i]);

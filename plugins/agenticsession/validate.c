@@ -1,6 +1,7 @@
 /* validate.c — the rules an AgenticSession's spec must follow, each
  * violation recorded with the field it concerns. Pure: no host calls, so the
- * REST layer's validate callback and the reconciler share it. */
+ * REST layer's validate callback and the reconciler share it. Also the
+ * fields the CRD declares, so the REST path can name any other one. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -264,4 +265,63 @@ size_t as_validate_spec(const json_t *obj, const struct as_bounds *b, struct as_
     if (dn && !(json_is_string(dn) && json_string_length(dn) <= 256))
         add(p, "spec.displayName", "must be a string of at most 256 characters");
     return p->n;
+}
+
+/* ---- fields the CRD (deploy/crds/agenticsessions.vteam.ambient-code.yaml)
+ * declares; spec.options is free-form ---- */
+
+static const char *const object_fields[] = {"apiVersion", "kind", "metadata", "spec", "status",
+                                            NULL};
+static const char *const spec_fields[] = {"prompt",  "displayName", "repos", "mainRepoIndex",
+                                          "interactive", "timeout", "model", "options", NULL};
+static const char *const repo_fields[] = {"input", "output", NULL};
+static const char *const input_fields[] = {"url", "branch", "token", NULL};
+static const char *const output_fields[] = {"pushTo", "targetBranch", "targetRepo", NULL};
+
+static int listed(const char *const *names, const char *key)
+{
+    for (; *names; names++)
+        if (strcmp(*names, key) == 0)
+            return 1;
+    return 0;
+}
+
+/* Each key of obj (when it is an object: types are as_validate_spec's
+ * concern) that names lacks, as "<base>.<key>" ("<key>" at the top); a
+ * long key is cut to 48 bytes and "...". */
+static void unknown_in(const json_t *obj, const char *const *names, const char *base,
+                       struct as_problems *p)
+{
+    const char *key;
+    json_t *v;
+    if (!json_is_object(obj))
+        return;
+    json_object_foreach((json_t *)obj, key, v) {
+        if (listed(names, key))
+            continue;
+        char f[96];
+        snprintf(f, sizeof f, "%s%s%.48s%s", base, *base ? "." : "", key,
+                 strlen(key) > 48 ? "..." : "");
+        add(p, f, "unknown field");
+    }
+}
+
+size_t as_unknown_fields(const json_t *obj, struct as_problems *p)
+{
+    size_t before = p->n + p->dropped;
+    unknown_in(obj, object_fields, "", p);
+    const json_t *spec = json_object_get(obj, "spec");
+    unknown_in(spec, spec_fields, "spec", p);
+    const json_t *repos = json_object_get(spec, "repos");
+    for (size_t i = 0; json_is_array(repos) && i < json_array_size(repos); i++) {
+        const json_t *repo = json_array_get(repos, i);
+        char base[48], sub[64];
+        snprintf(base, sizeof base, "spec.repos[%zu]", i);
+        unknown_in(repo, repo_fields, base, p);
+        snprintf(sub, sizeof sub, "%s.input", base);
+        unknown_in(json_object_get(repo, "input"), input_fields, sub, p);
+        snprintf(sub, sizeof sub, "%s.output", base);
+        unknown_in(json_object_get(repo, "output"), output_fields, sub, p);
+    }
+    return p->n + p->dropped - before;
 }

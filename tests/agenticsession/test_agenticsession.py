@@ -4,8 +4,10 @@ children are created owned by it, its phase follows the runner Job and Pod
 (Completed; Failed with ImagePullBackOff, OOMKilled, RunnerExit, Timeout),
 a second reconcile changes nothing, a child deleted by hand comes back, stop
 and restart work through the desired-phase annotation, what the runner wrote
-to /status survives, deletion cascades, and an invalid spec ends Failed with
-a condition naming the field.
+to /status survives, deletion cascades, an invalid spec ends Failed with
+a condition naming the field, and an API server that throttles the
+session's requests (429/503 with Retry-After) is not asked again before the
+time it gave.
 
 Environment (set by CMake): AMBIENTD, AMB_TEST_PLUGIN_DIR, KUBESIM, CRD_DIR,
 AS_PLUGIN (agenticsession.so), AS_CRD_DIR (deploy/crds)."""
@@ -17,7 +19,7 @@ import urllib.parse
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "controller"))
 
-from ctlharness import WAIT, Ambient, ControllerTest, main, uniq, wait_until  # noqa: E402
+from ctlharness import WAIT, Ambient, ControllerTest, harness, main, uniq, wait_until  # noqa: E402
 
 PLUGIN = os.environ["AS_PLUGIN"]
 GROUP = "/apis/vteam.ambient-code/v1alpha1"
@@ -259,6 +261,27 @@ class Sessions(ControllerTest):
         self.assert_failed(ns, "pull", "ImagePullBackOff", "Back-off pulling image")
         # A pod that cannot start never ends by itself: its Job goes.
         wait_until(lambda: self.job(ns, "pull") is None, WAIT, 0.1, "the stuck job deleted")
+
+    def test_throttled_requests_wait_their_retry_after(self):
+        # The issue's run: reading the ProjectSettings answered 429 as API
+        # Priority and Fairness does (Retry-After: 1), four times in a row,
+        # and the Job's POST 503 with Retry-After: 2. The plugin reports the
+        # first under an error of its own; the session is held all the same.
+        ns = self.project()
+        k = self.kube
+        k.faults_add(status=429, retryAfterSeconds=1, count=4, plainText=True, method="GET",
+                     path="%s/namespaces/%s/projectsettings/projectsettings" % (GROUP, ns))
+        k.faults_add(status=503, retryAfterSeconds=2, count=1, method="POST", path=self.JOBS % ns)
+        self.create(ns, "patient", {"prompt": "x"})
+        self.wait_job(ns, "patient", timeout=60)
+        self.assertEqual(k.faults(), [], "not every throttle was hit")
+        pairs = harness.throttled_retries(k.requests("/namespaces/%s/" % ns))
+        self.assertEqual(sorted((f["fault"], f["method"]) for f, _ in pairs),
+                         [(429, "GET")] * 4 + [(503, "POST")])
+        for fault, again in pairs:
+            self.assertIsNotNone(again, fault)
+            self.assertGreaterEqual(again["at"] - fault["at"], fault["retryAfterSeconds"],
+                                    (fault, again))
 
     def test_pod_state_alone_wakes_the_session(self):
         """A Pod-only change (no Job change) reaches the session: the Pod's

@@ -2,3 +2,6 @@
 # (api/routes_sessions.c), against kubesim with users of different rights.
 api_py_test(api.kinds test_kinds.py)
 api_py_test(api.sessions test_sessions.py)
+# Kubernetes' error messages in Ambient's words (api/wording.c).
+api_py_test(api.wording test_wording.py)
+api_unit_test(wording unit_wording.c)

@@ -10,8 +10,4 @@ set_tests_properties(api.unit_router PROPERTIES LABELS api)
 
 api_py_test(api.serving test_serving.py)
 
-add_executable(test_api_ratelimit unit_ratelimit.c)
-target_link_libraries(test_api_ratelimit PRIVATE api_obj PkgConfig::CMOCKA)
-target_include_directories(test_api_ratelimit PRIVATE ${PROJECT_SOURCE_DIR}/api)
-add_test(NAME api.unit_ratelimit COMMAND test_api_ratelimit)
-set_tests_properties(api.unit_ratelimit PROPERTIES LABELS api)
+api_unit_test(ratelimit unit_ratelimit.c)

@@ -1,5 +1,6 @@
 """Live updates of api.so (api/live): the session event store and its
-streams, against a real ambientd and kubesim (apiharness.py).
+streams, against a real ambientd and kubesim (apiharness.py); the session
+status feed's list and watch, throttled with Retry-After, wait that long.
 
 Independent clients: Debian's python3-websockets (10.4, asyncio) for
 WebSocket, curl -N for Server-Sent Events, raw sockets where a client must
@@ -671,6 +672,69 @@ class LiveRestartTest(H.ApiTest):
                               token=H.ALICE).body
         self.assertEqual([e["seq"] for e in page["items"]], list(range(1, 12)))
         self.assertEqual(page["items"][-1]["type"], "after")
+
+
+class LiveFeedThrottled(H.ApiTest):
+    """The session status feed (one list-then-watch of sessions with the
+    api's identity) is throttled: neither its watch nor its list is made
+    again before the Retry-After it was answered with."""
+    cluster_args = {"live": False, "api_conf": LIVE_CONF}
+    EVERYWHERE = "/apis/vteam.ambient-code/v1alpha1/agenticsessions"
+
+    def watching(self):
+        ws = self.cluster.ok(self.cluster.kube.get("/kubesim/watches"), 200)["watches"]
+        return any(w["path"] == self.EVERYWHERE for w in ws)
+
+    def throttle(self, **fault):
+        k = self.cluster.kube
+        self.cluster.ok(k.post("/kubesim/faults", dict(fault, count=1, path=self.EVERYWHERE)), 201)
+
+    def hit(self):
+        k = self.cluster.kube
+        H.wait_until(lambda: not self.cluster.ok(k.get("/kubesim/faults"), 200)["faults"],
+                     30, 0.02, "the throttle answered")
+
+    def assert_waited(self, want):
+        k = self.cluster.kube
+        seen = self.cluster.ok(k.get("/kubesim/requests?path=" + self.EVERYWHERE), 200)
+        pairs = H.harness.throttled_retries(seen["requests"])
+        self.assertEqual(sorted((f["verb"], f["fault"]) for f, _ in pairs), sorted(want))
+        for fault, again in pairs:
+            self.assertIsNotNone(again, fault)
+            self.assertGreaterEqual(again["at"] - fault["at"], fault["retryAfterSeconds"],
+                                    (fault, again))
+
+    def test_watch_then_list_wait_their_retry_after(self):
+        c = self.cluster
+        k = c.kube
+        H.wait_until(self.watching, 30, 0.05, "the feed watching sessions")
+        self.assertEqual(k.delete("/kubesim/requests").status, 200)
+        # The watch is cut; re-opening it is answered 429 as API Priority
+        # and Fairness does (Retry-After: 2), then 503 (Retry-After: 1).
+        self.throttle(status=429, retryAfterSeconds=2, plainText=True, verb="watch")
+        c.ok(k.post("/kubesim/watches/drop", {"path": self.EVERYWHERE}), 200)
+        self.hit()
+        self.throttle(status=503, retryAfterSeconds=1, verb="watch")
+        self.hit()
+        H.wait_until(self.watching, 30, 0.05, "the feed watching again")
+        self.assert_waited([("watch", 429), ("watch", 503)])
+
+        # A restarted daemon lists first: 429 (Retry-After: 2), then 503
+        # (Retry-After: 1).
+        c.stop_daemon()
+        self.assertEqual(k.delete("/kubesim/requests").status, 200)
+        self.throttle(status=429, retryAfterSeconds=2, plainText=True, verb="list")
+        c.start_daemon(live=False, api_conf=LIVE_CONF)
+        self.hit()
+        self.throttle(status=503, retryAfterSeconds=1, verb="list")
+        self.hit()
+
+        def watched_after_listing():
+            seen = c.ok(k.get("/kubesim/requests?path=" + self.EVERYWHERE), 200)["requests"]
+            verbs = [q["verb"] for q in seen if not q["fault"]]
+            return "list" in verbs and "watch" in verbs[verbs.index("list"):]
+        H.wait_until(watched_after_listing, 30, 0.05, "the feed listed, then watching")
+        self.assert_waited([("list", 429), ("list", 503)])
 
 
 if __name__ == "__main__":

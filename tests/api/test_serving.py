@@ -3,7 +3,8 @@ version and metrics; 404/405 with Allow; CORS preflight; malformed JSON
 (400), wrong content type (415), oversized body (413) and headers; path
 traversal never reaching a handler; 401 without a token; keep-alive; the
 access log (no token, no query string); TLS with a self-signed certificate;
-and a graceful stop that lets a slow request finish. Run with
+a graceful stop that lets a slow request finish; and a caller's call that
+Kubernetes throttles answered at once with 503 and Retry-After. Run with
 /usr/bin/python3."""
 import http.client
 import os
@@ -318,6 +319,42 @@ class GracefulStop(unittest.TestCase):
         t.join(WAIT)
         self.assertIn("reply", result, result)
         self.assertEqual(result["reply"].status, 200, result)
+
+
+class KubernetesThrottles(ApiTest):
+    """Kubernetes throttles a call made with the caller's token (429 as API
+    Priority and Fairness sends it, or 503, with Retry-After): the caller is
+    answered at once with 503 and a Retry-After of its own, and Kubernetes
+    is not asked again behind the caller's back."""
+    cluster_args = {"live": False}
+
+    def test_throttled_calls_answer_503_with_retry_after(self):
+        c = self.cluster
+        ns = c.make_project(admins=["alice"], viewers=())
+        path = f"/api/projects/{ns}/agentic-sessions"
+        self.assertEqual(c.rest("GET", path, token=ALICE).status, 200)  # warm the auth cache
+        sessions = f"/apis/vteam.ambient-code/v1alpha1/namespaces/{ns}/agenticsessions"
+        self.assertEqual(c.kube.delete("/kubesim/requests").status, 200)
+        c.ok(c.kube.post("/kubesim/faults", {"status": 429, "retryAfterSeconds": 3, "count": 1,
+                                             "plainText": True, "verb": "list",
+                                             "path": sessions}), 201)
+        r = c.rest("GET", path, token=ALICE)
+        body = self.assertError(r, 503)
+        self.assertEqual(r.headers.get("retry-after"), "3", r.headers)
+        self.assertIn("retry after 3 s", body["error"])
+        c.ok(c.kube.post("/kubesim/faults", {"status": 503, "retryAfterSeconds": 2, "count": 1,
+                                             "method": "POST", "path": sessions}), 201)
+        r = c.rest("POST", path, token=ALICE, body={"initialPrompt": "x"})
+        self.assertError(r, 503)
+        self.assertEqual(r.headers.get("retry-after"), "2", r.headers)
+        # One request each reached Kubernetes: none was retried behind the
+        # caller's back (the caller decides when to come again).
+        seen = c.ok(c.kube.get("/kubesim/requests?path=" + sessions), 200)["requests"]
+        self.assertEqual([(q["method"], q["fault"]) for q in seen], [("GET", 429), ("POST", 503)])
+        # A call Kubernetes does not throttle has no Retry-After.
+        r = c.rest("GET", path, token=ALICE)
+        self.assertEqual(r.status, 200, r)
+        self.assertNotIn("retry-after", r.headers)
 
 
 class RateLimit(ApiTest):

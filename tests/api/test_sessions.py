@@ -1,8 +1,11 @@
 """The AgenticSession routes beyond the generic ones (api/routes_sessions.c):
 stop and start as desired-phase annotations, clone into another project, and
-the original platform's create shape ({initialPrompt, repos[{url, branch,
+the three shapes a create takes (api/session_create.c): a whole object, the
+original platform's create request ({initialPrompt, repos[{url, branch,
 autoPush}], llmSettings, ...} answered with {message, name, uid,
-autoBranch}). alice is admin of the projects, bob a viewer, carol nobody.
+autoBranch}) and the bare spec with the seed's names ({prompt, repos[{input,
+output}], ...}), each refusing what it does not understand by name. alice is
+admin of the projects, bob a viewer, carol nobody.
 No controller runs, so phases are set through kubesim's /status as admin.
 Run with /usr/bin/python3."""
 import re
@@ -16,7 +19,9 @@ DESIRED = "ambient-code.io/desired-phase"
 
 
 class Sessions(ApiTest):
-    cluster_args = {"live": False}  # REST only
+    # REST only; these tests make hundreds of requests a second as one user,
+    # so the per-caller limit (tested in test_serving.py) is off.
+    cluster_args = {"live": False, "api_conf": "rate_limit = { requests_per_second = 0; };"}
 
     @classmethod
     def setUpClass(cls):
@@ -176,14 +181,30 @@ class Sessions(ApiTest):
                       body={"targetProject": self.ns, "newSessionName": uniq("c")})
         self.assertError(r, 404)
 
-    # ---- the original platform's create shape ----
+    # ---- the three create shapes ----
+    def names(self, ns=None):
+        items = self.assertStatus(self.rest("GET", self.path(ns=ns)), 200)["items"]
+        return {o["metadata"]["name"] for o in items}
+
+    def assertRefused(self, body, status, *fields):
+        """body is refused with status, naming each of fields (in the words
+        the caller used), and no session is made."""
+        before = self.names()
+        r = self.rest("POST", self.path(), body=body)
+        err = self.assertError(r, status)
+        for f in fields:
+            self.assertIn(f, self.fields(r), r)
+            self.assertIn(f, err["error"], r)
+        self.assertNotIn("session-", err["error"], "no name the caller never chose")
+        self.assertEqual(self.names(), before)
+        return err
+
     def test_original_create_shape(self):
         body = {"initialPrompt": "fix the bug", "displayName": "My task",
                 "repos": [{"url": "https://github.com/o/r", "branch": "dev", "autoPush": True},
                           {"url": "https://github.com/o/r2"}],
-                "llmSettings": {"model": "claude-x", "temperature": 0.5, "maxTokens": 10},
-                "timeout": 600, "interactive": False, "runnerType": "claude-agent-sdk",
-                "labels": {"team": "a"}}
+                "llmSettings": {"model": "claude-x"},
+                "timeout": 600, "interactive": False, "labels": {"team": "a"}}
         r = self.rest("POST", self.path(), body=body)
         reply = self.assertStatus(r, 201)
         self.assertEqual(set(reply), {"message", "name", "uid", "autoBranch"})
@@ -206,11 +227,125 @@ class Sessions(ApiTest):
         self.assertEqual(spec["repos"][1], {"input": {"url": "https://github.com/o/r2"},
                                             "output": {"pushTo": "none"}})
 
+    def test_bare_spec_with_the_seeds_names(self):
+        repos = [{"input": {"url": "https://github.com/o/r.git"}, "output": {"pushTo": "none"}}]
+        r = self.rest("POST", self.path(), body={"prompt": "hello", "repos": repos,
+                                                 "labels": {"team": "b"}})
+        obj = self.assertStatus(r, 201)
+        self.assertEqual(obj["kind"], "AgenticSession")
+        self.assertRegex(obj["metadata"]["name"], r"^session-[0-9a-f]{16}$")
+        self.assertEqual(obj["metadata"]["labels"], {"team": "b"})
+        self.assertEqual(obj["spec"]["prompt"], "hello")
+        self.assertEqual(obj["spec"]["repos"], repos)
+        got = self.assertStatus(self.rest("GET", self.path(obj["metadata"]["name"])), 200)
+        self.assertEqual(got["spec"]["prompt"], "hello")
+        # The seed's fields the original lacks are the bare spec's too.
+        r = self.rest("POST", self.path(), body={"interactive": True, "model": "claude-x",
+                                                 "options": {"maxTurns": 3}})
+        obj = self.assertStatus(r, 201)
+        self.assertTrue(obj["spec"]["interactive"])
+        self.assertNotIn("prompt", obj["spec"])
+        self.assertEqual(obj["spec"]["options"], {"maxTurns": 3})
+
+    def test_full_object_is_the_generic_create(self):
+        name = uniq("s")
+        r = self.rest("POST", self.path(), body={"metadata": {"name": name},
+                                                 "spec": {"prompt": "hi"}})
+        obj = self.assertStatus(r, 201)
+        self.assertEqual(obj["kind"], "AgenticSession")
+        self.assertEqual(obj["metadata"]["name"], name)
+        self.assertTrue(re.match(r"^vteam\.ambient-code/", obj["apiVersion"]))
+
+    def test_unknown_keys_are_named(self):
+        url = "https://github.com/o/r"
+        self.assertRefused({"initialPrompt": "x", "bogusField": 1}, 422, "bogusField")
+        self.assertRefused({"initialPrompt": "x", "a": 1, "b": 2}, 422, "a", "b")
+        err = self.assertRefused({"initalPrompt": "x"}, 422, "initalPrompt")
+        self.assertTrue(err["error"].startswith("initalPrompt: unknown field"), err)
+        self.assertRefused({"initialPrompt": "x", "repos": [{"url": url, "brnach": "m"}]}, 422,
+                           "repos[0].brnach")
+        self.assertRefused({"initialPrompt": "x", "llmSettings": {"model": "m", "topP": 1}},
+                           422, "llmSettings.topP")
+        self.assertRefused({"prompt": "x", "promt": "y"}, 422, "promt")
+        self.assertRefused({"prompt": "x", "repos": [{"input": {"url": url, "brnach": "m"}}]},
+                           422, "repos[0].input.brnach")
+        self.assertRefused({"prompt": "x", "repos": [{"input": {"url": url},
+                                                      "output": {"pushto": "none"}}]},
+                           422, "repos[0].output.pushto")
+        self.assertRefused({"metadata": {"name": uniq("s")}, "spec": {"prompt": "x", "promt": 1},
+                            "bogusField": 1}, 422, "bogusField", "spec.promt")
+        # Writes after the create refuse them too.
+        name = self.created()["metadata"]["name"]
+        r = self.rest("PATCH", self.path(name), body={"spec": {"promt": "y"}})
+        self.assertError(r, 422)
+        self.assertIn("spec.promt", self.fields(r))
+
+    def test_original_keys_ambient_cannot_honour_are_refused(self):
+        for key, value in (("runnerType", "claude-agent-sdk"), ("inactivityTimeout", 60),
+                           ("stopOnRunFinished", True), ("parent_session_id", "s-1"),
+                           ("activeWorkflow", {"gitUrl": "https://github.com/o/w"}),
+                           ("userContext", {"userId": "u"}),
+                           ("environmentVariables", {"A": "1"}),
+                           ("mcpServers", {"x": {}}), ("sdkOptions", {"max_turns": 3})):
+            with self.subTest(key=key):
+                err = self.assertRefused({"initialPrompt": "x", key: value}, 422, key)
+                self.assertIn("not supported", err["error"])
+        for key in ("temperature", "maxTokens"):
+            with self.subTest(key=key):
+                err = self.assertRefused({"initialPrompt": "x",
+                                          "llmSettings": {"model": "m", key: 1}},
+                                         422, "llmSettings." + key)
+                self.assertIn("not supported", err["error"])
+        # Asking for nothing is no request: null, false and empty values pass.
+        r = self.rest("POST", self.path(), body={"initialPrompt": "x", "runnerType": None,
+                                                 "environmentVariables": {},
+                                                 "stopOnRunFinished": False,
+                                                 "llmSettings": {"temperature": None}})
+        self.assertStatus(r, 201)
+
+    def test_a_body_mixing_shapes_names_the_keys(self):
+        url = "https://github.com/o/r"
+        err = self.assertRefused({"prompt": "a", "initialPrompt": "b"}, 422, "prompt",
+                                 "initialPrompt")
+        self.assertIn("mixes", err["error"])
+        self.assertRefused({"initialPrompt": "x", "repos": [{"input": {"url": url}}]}, 422,
+                           "initialPrompt", "repos[0].input")
+        self.assertRefused({"repos": [{"url": url, "input": {"url": url}}]}, 422,
+                           "repos[0].url", "repos[0].input")
+        self.assertRefused({"metadata": {"name": uniq("s")}, "prompt": "x"}, 422, "metadata",
+                           "prompt")
+
+    def test_what_is_required_in_the_callers_words(self):
+        err = self.assertRefused({}, 422, "prompt")
+        self.assertNotIn("metadata", err["error"])
+        self.assertNotIn("spec.", err["error"])
+        self.assertRefused({"displayName": "no prompt"}, 422, "prompt")
+        err = self.assertRefused({"llmSettings": {"model": "m"}}, 422, "initialPrompt")
+        self.assertIn("interactive", err["error"])
+        self.assertNotIn("spec.", err["error"])
+        self.assertRefused({"initialPrompt": "x", "repos": [{"url": "file:///etc/passwd"}]}, 422,
+                           "repos[0].url")
+        self.assertRefused({"prompt": "x", "repos": [{"input": {"url": "file:///etc/passwd"}}]},
+                           422, "repos[0].input.url")
+        self.assertRefused({"initialPrompt": "x", "timeout": -1}, 422, "timeout")
+
     def test_original_shape_interactive_without_prompt(self):
-        reply = self.assertStatus(self.rest("POST", self.path(), body={"interactive": True}), 201)
+        reply = self.assertStatus(self.rest("POST", self.path(), body={
+            "interactive": True, "llmSettings": {"model": "claude-x"}}), 201)
         obj = self.assertStatus(self.rest("GET", self.path(reply["name"])), 200)
         self.assertTrue(obj["spec"]["interactive"])
         self.assertNotIn("prompt", obj["spec"])
+
+    def test_auto_branch_only_when_a_repo_pushes(self):
+        url = "https://github.com/o/r"
+        for repos in ([], [{"url": url}], [{"url": url, "autoPush": False}]):
+            with self.subTest(repos=repos):
+                reply = self.assertStatus(self.rest("POST", self.path(), body={
+                    "initialPrompt": "x", "repos": repos}), 201)
+                self.assertNotIn("autoBranch", reply)
+        reply = self.assertStatus(self.rest("POST", self.path(), body={
+            "initialPrompt": "x", "repos": [{"url": url}, {"url": url, "autoPush": True}]}), 201)
+        self.assertEqual(reply["autoBranch"], "ambient/" + reply["name"])
 
     def test_original_shape_errors(self):
         r = self.rest("POST", self.path(), body={"initialPrompt": "x", "repos": "nope"})
@@ -223,23 +358,12 @@ class Sessions(ApiTest):
         self.assertError(r, 400)
         self.assertIn("llmSettings", self.fields(r))
         r = self.rest("POST", self.path(), body={"initialPrompt": "x",
-                                                 "repos": [{"url": "file:///etc/passwd"}]})
-        self.assertError(r, 422)
-        self.assertIn("spec.repos[0].input.url", self.fields(r))
-        r = self.rest("POST", self.path(), body={"displayName": "no prompt"})
-        self.assertError(r, 422)
-        self.assertIn("spec.prompt", self.fields(r))
+                                                 "repos": [{"url": "https://h/o/r",
+                                                            "autoPush": "yes"}]})
+        self.assertError(r, 400)
+        self.assertIn("repos[0].autoPush", self.fields(r))
         r = self.rest("POST", self.path(), token=BOB, body={"initialPrompt": "x"})
         self.assertError(r, 403)
-
-    def test_full_object_is_the_generic_create(self):
-        name = uniq("s")
-        r = self.rest("POST", self.path(), body={"metadata": {"name": name},
-                                                 "spec": {"prompt": "hi"}})
-        obj = self.assertStatus(r, 201)
-        self.assertEqual(obj["kind"], "AgenticSession")
-        self.assertEqual(obj["metadata"]["name"], name)
-        self.assertTrue(re.match(r"^vteam\.ambient-code/", obj["apiVersion"]))
 
 
 if __name__ == "__main__":

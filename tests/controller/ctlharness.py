@@ -16,6 +16,7 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.parse
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -138,6 +139,14 @@ class Kube:
 
     def watches(self):
         return self.ok(self.c.get("/kubesim/watches"), 200)["watches"]
+
+    def requests(self, path=""):
+        """kubesim's log of the API requests received (arrival times)."""
+        q = "?path=" + urllib.parse.quote(path) if path else ""
+        return self.ok(self.c.get("/kubesim/requests" + q), 200)["requests"]
+
+    def forget_requests(self):
+        return self.ok(self.c.delete("/kubesim/requests"), 200)
 
     def drop_watches(self, path=""):
         return self.ok(self.c.post("/kubesim/watches/drop", {"path": path}), 200)["dropped"]

@@ -2,10 +2,11 @@
 """Leader election between two ambientd: exactly one leads and reconciles;
 after kill -9 of the leader the standby takes over within the lease
 duration and reconciles; a leader stopped with SIGTERM releases the lease so
-a standby takes over at once; a leader that cannot renew exits with 1."""
+a standby takes over at once; a leader that cannot renew exits with 1; a
+lease request throttled with Retry-After is not made again sooner."""
 import time
 
-from ctlharness import WAIT, ControllerTest, main, wait_until
+from ctlharness import WAIT, ControllerTest, harness, main, wait_until
 
 LEASE_PATH = "/apis/coordination.k8s.io/v1/namespaces/default/leases/ambient-controller"
 
@@ -87,6 +88,36 @@ class LostLease(ControllerTest):
         amb.stop_clean(self, want=1, send=False)
         self.assertLess(time.monotonic() - t0, 10)
         self.assertTrue(amb.has_msg("could not renew the lease in time; leadership lost"))
+
+
+class ThrottledLease(ControllerTest):
+    def test_lease_requests_wait_their_retry_after(self):
+        # A 2 s retry period; the server asks for 4 s, once on a read of
+        # the lease and once (503) on its renewal, well within the 10 s
+        # renew deadline.
+        amb = self.start(lease=(15, 10, 2))
+        k = self.kube
+        k.forget_requests()
+        k.faults_add(status=429, retryAfterSeconds=4, count=1, plainText=True, method="GET",
+                     path=LEASE_PATH)
+        wait_until(lambda: not k.faults(), 30, 0.05, "the lease read throttled")
+        k.faults_add(status=503, retryAfterSeconds=4, count=1, method="PUT", path=LEASE_PATH)
+        wait_until(lambda: not k.faults(), 30, 0.05, "the lease renewal throttled")
+        # Renewals go on afterwards (two more rounds of GET and PUT).
+        wait_until(lambda: len([q for q in k.requests(LEASE_PATH)
+                                if q["method"] == "PUT" and not q["fault"]]) >= 2, 30, 0.1,
+                   "renewals after the throttles")
+        pairs = harness.throttled_retries(k.requests(LEASE_PATH))
+        self.assertEqual(sorted((f["method"], f["fault"]) for f, _ in pairs),
+                         [("GET", 429), ("PUT", 503)])
+        for fault, again in pairs:
+            self.assertIsNotNone(again, fault)
+            # The next round of lease requests, whichever it begins with.
+            nxt = min(q["at"] for q in k.requests(LEASE_PATH) if q["at"] > fault["at"])
+            self.assertGreaterEqual(nxt - fault["at"], 4, (fault, nxt))
+        self.assertEqual(amb.metric("ambient_leader"), 1)
+        self.assertEqual(amb.has_msg("could not renew the lease in time; leadership lost"), [])
+        amb.stop_clean(self)
 
 
 if __name__ == "__main__":

@@ -2,11 +2,12 @@
 """Informers against broken watches: streams cut mid-flight resume without
 losing events; when the resume point has been compacted away (410) the
 informer relists, and what was deleted meanwhile is noticed (a child Secret
-deleted by hand is recreated; a deleted Widget leaves the cache)."""
+deleted by hand is recreated; a deleted Widget leaves the cache); a watch or
+list throttled with Retry-After is not tried again before that time."""
 import threading
 import time
 
-from ctlharness import WAIT, ControllerTest, main, reconciled, wait_until
+from ctlharness import WAIT, ControllerTest, harness, main, reconciled, wait_until
 
 WIDGETS_GR = "widgets.test.ambient-code"
 
@@ -114,6 +115,68 @@ class ExpiredResourceVersion(ControllerTest):
         self.assertTrue(reconciled(k.get_widget(ns, "keep")))
         amb.stop_clean(self)
 
+
+class Throttled(ControllerTest):
+    EVERYWHERE = "/apis/test.ambient-code/v1alpha1/widgets"
+
+    def assert_waited(self, want):
+        """The throttled requests to the widgets collection (verb, status,
+        Retry-After) were each made again, not sooner than asked."""
+        pairs = harness.throttled_retries(self.kube.requests(self.EVERYWHERE))
+        self.assertEqual(sorted((f["verb"], f["fault"], f["retryAfterSeconds"]) for f, _ in pairs),
+                         sorted(want))
+        for fault, again in pairs:
+            self.assertIsNotNone(again, fault)
+            self.assertGreaterEqual(again["at"] - fault["at"], fault["retryAfterSeconds"],
+                                    "%s retried %.3f s after Retry-After: %d" % (
+                                        fault["verb"], again["at"] - fault["at"],
+                                        fault["retryAfterSeconds"]))
+
+    def then_throttle(self, verb):
+        """Once the first throttle was answered, the next such request gets
+        503 with Retry-After: 1 (every matching rule would count a request
+        against itself, so the second rule is added only now)."""
+        k = self.kube
+        wait_until(lambda: not k.faults(), 30, 0.02, "the first %s throttled" % verb)
+        k.faults_add(status=503, retryAfterSeconds=1, count=1, verb=verb, path=self.EVERYWHERE)
+
+    def test_list_waits_its_retry_after(self):
+        k = self.kube
+        ns = k.make_ns()
+        k.create_widget(ns, "early")
+        k.forget_requests()
+        # The first list is throttled twice: 429 as API Priority and
+        # Fairness sends it (Retry-After: 2), then 503 with Retry-After: 1.
+        k.faults_add(status=429, retryAfterSeconds=2, count=1, plainText=True, verb="list",
+                     path=self.EVERYWHERE)
+        amb = self.start(wait_synced=False)
+        self.then_throttle(verb="list")
+        amb.wait_msg("cache synced", resource="widgets", timeout=40)
+        self.wait_reconciled(ns, "early", timeout=40)
+        self.assertEqual(k.faults(), [])
+        self.assert_waited([("list", 429, 2), ("list", 503, 1)])
+        self.assertEqual(len(amb.has_msg("list failed", resource="widgets")), 2)
+        self.assertEqual(amb.metric("ambient_kube_throttled_total", verb="LIST"), 2)
+        amb.stop_clean(self)
+
+    def test_watch_waits_its_retry_after(self):
+        amb = self.start()
+        k = self.kube
+        ns = k.make_ns()
+        k.wait_watching((WIDGETS_GR,))
+        k.forget_requests()
+        # The widgets watch is cut and re-opening it is throttled twice.
+        k.faults_add(status=429, retryAfterSeconds=2, count=1, plainText=True, verb="watch",
+                     path=self.EVERYWHERE)
+        self.assertGreaterEqual(k.drop_watches(self.EVERYWHERE), 1)
+        self.then_throttle(verb="watch")
+        wait_until(lambda: not k.faults(), 30, 0.05, "the second throttle hit")
+        k.wait_watching((WIDGETS_GR,), timeout=30)
+        k.create_widget(ns, "after")
+        self.wait_reconciled(ns, "after", timeout=30)
+        self.assert_waited([("watch", 429, 2), ("watch", 503, 1)])
+        self.assertEqual(amb.metric("ambient_kube_throttled_total", verb="WATCH"), 2)
+        amb.stop_clean(self)
 
 if __name__ == "__main__":
     main()

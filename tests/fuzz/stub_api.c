@@ -1,8 +1,9 @@
 /* stub_api.c — stand-ins for the parts of api.so a fuzz target does not
- * link (auth.c, reply.c, ratelimit.c, routes_health.c, live.c): server.c,
- * names.c and live/jobs.c reference them from code the targets never run
- * (handlers, access reviews, the event loop). Each answers "unavailable",
- * so a path that did reach one would fail safe, not pretend success. */
+ * link (auth.c, reply.c, ratelimit.c, routes_health.c, project_gate.c,
+ * live.c): server.c, names.c and live/jobs.c reference them from code the
+ * targets never run (handlers, access reviews, the event loop). Each
+ * answers "unavailable", so a path that did reach one would fail safe, not
+ * pretend success. */
 #include <stdlib.h>
 
 #include "live/live_int.h"
@@ -98,6 +99,12 @@ void api_reply_raw(struct api_req *r, int status, const char *content_type, cons
     api_reply_error(r, status, NULL, NULL);
 }
 
+void api_add_retry_after(struct api_req *r, unsigned seconds)
+{
+    (void)r;
+    (void)seconds;
+}
+
 void api_metrics_in_flight(int delta) { (void)delta; }
 
 void api_metrics_record(const char *method, int status, double seconds)
@@ -125,6 +132,17 @@ int ratelimit_take(struct ratelimit *rl, const char *key, double now, unsigned *
     (void)now;
     *retry_after_s = 1;
     return 1;
+}
+
+/* project_gate.c */
+void api_gate_arm(struct api_req *r) { (void)r; }
+
+int api_project_lookup(const char *project, int *managed, struct amb_error *err)
+{
+    (void)project;
+    (void)err;
+    *managed = 0;
+    return AMB_EUNAVAILABLE;
 }
 
 /* live.c */

@@ -45,6 +45,12 @@ class Controls:
             if m == "DELETE":
                 c.faults.clear()
                 return Response(200, {"faults": []})
+        if parts == ["requests"]:
+            if m == "GET":
+                return Response(200, {"requests": c.faults.requests(req.query.get("path", ""))})
+            if m == "DELETE":
+                c.faults.forget_requests()
+                return Response(200, {"requests": []})
         if parts == ["gc"] and m == "POST":
             c.collector.settle()
             return Response(200, {"settled": True, "resourceVersion": str(c.store.rv)})

@@ -55,7 +55,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         try:
             result = self.server.cluster.api.handle(req)
         except ApiError as exc:
-            result = Response(exc.code, exc.body(), exc.headers)
+            result = Response(exc.code, exc.body(), exc.headers,
+                              getattr(exc, "content_type", "application/json"))
         except Exception as exc:  # noqa: BLE001 - answer 500 like the apiserver would
             traceback.print_exc()
             result = Response(500, apierrors.status_body(500, "InternalError", repr(exc)))

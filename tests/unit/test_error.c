@@ -1,4 +1,5 @@
-/* test_error.c — errors with one cause per field, joined into one line. */
+/* test_error.c — errors with one cause per field, joined into one line; an
+ * error reported as another's keeps its Retry-After wait. */
 #include <stdlib.h>
 
 #include "error-internal.h"
@@ -45,6 +46,28 @@ static void null_error_is_ignored(void **state)
     assert_int_equal(ambd_error_set(NULL, AMB_EIO, NULL, "x"), AMB_EIO);
 }
 
+static void a_wrapped_error_keeps_its_wait(void **state)
+{
+    (void)state;
+    struct amb_error inner = AMBD_ERROR_INIT, outer = AMBD_ERROR_INIT;
+    ambd_error_set(&inner, AMB_EUNAVAILABLE, NULL, "busy");
+    ambd_error_set(&inner, AMB_EUNAVAILABLE, "x", "later");
+    inner.retry_after_s = 3;
+    assert_int_equal(ambd_error_wrap(&outer, AMB_EUNAVAILABLE, &inner), AMB_EUNAVAILABLE);
+    assert_int_equal(outer.code, AMB_EUNAVAILABLE);
+    assert_int_equal(outer.n_causes, 1);
+    assert_string_equal(outer.causes[0].message, "busy; x: later");
+    assert_int_equal(outer.retry_after_s, 3);
+    /* The longer wait of the two stands. */
+    inner.retry_after_s = 1;
+    ambd_error_wrap(&outer, AMB_EUNAVAILABLE, &inner);
+    assert_int_equal(outer.retry_after_s, 3);
+    ambd_error_clear(&outer);
+    assert_int_equal(outer.retry_after_s, 0);
+    assert_int_equal(ambd_error_wrap(NULL, AMB_EIO, &inner), AMB_EIO);
+    ambd_error_clear(&inner);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -52,6 +75,7 @@ int main(void)
         cmocka_unit_test(without_causes_the_line_is_the_code_text),
         cmocka_unit_test(every_code_has_a_text),
         cmocka_unit_test(null_error_is_ignored),
+        cmocka_unit_test(a_wrapped_error_keeps_its_wait),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

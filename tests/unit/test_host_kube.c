@@ -3,7 +3,8 @@
  * status; observedGeneration follows metadata.generation) and
  * set_controller_ref (one controller; the watch label), and that the
  * Kubernetes calls refuse to run without a callback's context; the 1.3
- * members: caller contexts, errors a plugin makes itself. */
+ * members: caller contexts, errors a plugin makes itself (and the
+ * Retry-After a throttled Kubernetes answer puts on them). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -164,6 +165,13 @@ static void errors_made_by_a_plugin_become_json(void **state)
     assert_string_equal(json_string_value(json_object_get(json_array_get(causes, 0), "field")),
                         "spec.timeout");
     assert_null(json_object_get(json_array_get(causes, 1), "field"));
+    assert_null(json_object_get(j, "retryAfterSeconds"));
+    json_decref(j);
+    /* A throttled Kubernetes answer tells the plugin how long to wait. */
+    const char *busy = "Too many requests, please try again later.\n";
+    ambd_kube_status_error(429, busy, strlen(busy), 3, err);
+    j = host.error_to_json(err);
+    assert_int_equal(json_integer_value(json_object_get(j, "retryAfterSeconds")), 3);
     json_decref(j);
     host.error_free(err);
     host.error_free(NULL);

@@ -1,10 +1,13 @@
 /* test_kube.c — the Kubernetes client's pure parts: Status bodies to error
- * codes, resource paths (and names that must never reach a URL), server
- * URL rules, in-cluster settings, and the token file source noticing a
- * rotation. Network behaviour is tested against kubesim in tests/controller. */
+ * codes, Retry-After values (seconds and HTTP-dates, bounded) and the wait
+ * they put on an error, resource paths (and names that must never reach a
+ * URL), server URL rules, in-cluster settings, and the token file source
+ * noticing a rotation. Network behaviour is tested against kubesim in
+ * tests/controller. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "error-internal.h"
@@ -15,7 +18,7 @@
 static int code_of(long status, const char *body, char **message)
 {
     struct amb_error err = AMBD_ERROR_INIT;
-    int rc = ambd_kube_status_error(status, body, body ? strlen(body) : 0, &err);
+    int rc = ambd_kube_status_error(status, body, body ? strlen(body) : 0, -1, &err);
     if (message)
         *message = ambd_error_line(&err);
     ambd_error_clear(&err);
@@ -49,6 +52,80 @@ static void status_bodies_map_to_codes(void **state)
     free(msg);
     assert_int_equal(code_of(504, NULL, NULL), AMB_ETIMEDOUT);
     assert_int_equal(code_of(418, NULL, NULL), AMB_EIO);
+}
+
+static void retry_after_values(void **state)
+{
+    (void)state;
+    /* 2015-10-21T07:28:00Z, as the wall clock of these checks. */
+    const time_t now = 1445412480;
+    assert_int_equal(ambd_kube_retry_after("1", now), 1);
+    assert_int_equal(ambd_kube_retry_after("0", now), 0);
+    assert_int_equal(ambd_kube_retry_after(" 7 ", now), 7);
+    assert_int_equal(ambd_kube_retry_after("120", now), AMBD_KUBE_MAX_RETRY_AFTER_S);
+    assert_int_equal(ambd_kube_retry_after("99999999999999999999999", now),
+                     AMBD_KUBE_MAX_RETRY_AFTER_S);
+    /* HTTP-dates in all three forms RFC 9110 accepts, relative to now. */
+    assert_int_equal(ambd_kube_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now), 30);
+    assert_int_equal(ambd_kube_retry_after("Wednesday, 21-Oct-15 07:28:05 GMT", now), 5);
+    assert_int_equal(ambd_kube_retry_after("Wed Oct 21 07:28:02 2015", now), 2);
+    /* A date already past asks for no wait; one far off is bounded. */
+    assert_int_equal(ambd_kube_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now), 0);
+    assert_int_equal(ambd_kube_retry_after("Thu, 22 Oct 2015 07:28:00 GMT", now),
+                     AMBD_KUBE_MAX_RETRY_AFTER_S);
+    /* Anything else is no Retry-After at all. */
+    assert_int_equal(ambd_kube_retry_after(NULL, now), -1);
+    assert_int_equal(ambd_kube_retry_after("", now), -1);
+    assert_int_equal(ambd_kube_retry_after("-1", now), -1);
+    assert_int_equal(ambd_kube_retry_after("1.5", now), -1);
+    assert_int_equal(ambd_kube_retry_after("3s", now), -1);
+    assert_int_equal(ambd_kube_retry_after("soon", now), -1);
+    assert_int_equal(ambd_kube_retry_after("1 2", now), -1);
+}
+
+static unsigned wait_of(long status, const char *body, long retry_after)
+{
+    struct amb_error err = AMBD_ERROR_INIT;
+    ambd_kube_status_error(status, body, body ? strlen(body) : 0, retry_after, &err);
+    unsigned s = err.retry_after_s;
+    ambd_error_clear(&err);
+    assert_int_equal(err.retry_after_s, 0);
+    return s;
+}
+
+static void throttled_answers_carry_their_wait(void **state)
+{
+    (void)state;
+    const char *apf = "Too many requests, please try again later.\n";
+    const char *status = "{\"kind\":\"Status\",\"status\":\"Failure\",\"message\":\"busy\","
+                         "\"reason\":\"TooManyRequests\",\"details\":{\"retryAfterSeconds\":3},"
+                         "\"code\":429}";
+    const char *huge = "{\"reason\":\"ServiceUnavailable\",\"details\":{\"retryAfterSeconds\":86400}}";
+    const char *too_large_rv = "{\"reason\":\"Timeout\",\"message\":\"Too large resource "
+                               "version\",\"details\":{\"retryAfterSeconds\":1},\"code\":504}";
+    /* The header wins; without it, the Status's details say how long. */
+    assert_int_equal(wait_of(429, apf, 1), 1);
+    assert_int_equal(wait_of(429, status, 2), 2);
+    assert_int_equal(wait_of(429, status, -1), 3);
+    assert_int_equal(wait_of(503, NULL, 2), 2);
+    assert_int_equal(wait_of(503, huge, -1), AMBD_KUBE_MAX_RETRY_AFTER_S);
+    assert_int_equal(wait_of(504, too_large_rv, -1), 1);
+    /* No wait asked for, or asked for "now". */
+    assert_int_equal(wait_of(429, apf, -1), 0);
+    assert_int_equal(wait_of(503, NULL, 0), 0);
+    assert_int_equal(wait_of(500, "{\"details\":{\"retryAfterSeconds\":-4}}", -1), 0);
+    /* Only throttling and server errors wait: never a success or a 4xx. */
+    assert_int_equal(wait_of(200, "{}", 5), 0);
+    assert_int_equal(wait_of(409, status, 5), 0);
+    assert_int_equal(wait_of(404, NULL, 5), 0);
+
+    char *msg;
+    struct amb_error err = AMBD_ERROR_INIT;
+    assert_int_equal(ambd_kube_status_error(429, apf, strlen(apf), 1, &err), AMB_EUNAVAILABLE);
+    msg = ambd_error_line(&err);
+    assert_string_equal(msg, "HTTP 429 too many requests");
+    free(msg);
+    ambd_error_clear(&err);
 }
 
 static void paths_for_core_and_groups(void **state)
@@ -171,6 +248,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(status_bodies_map_to_codes),
+        cmocka_unit_test(retry_after_values),
+        cmocka_unit_test(throttled_answers_carry_their_wait),
         cmocka_unit_test(paths_for_core_and_groups),
         cmocka_unit_test(server_urls),
         cmocka_unit_test(in_cluster_settings),

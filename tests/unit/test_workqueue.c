@@ -1,6 +1,7 @@
 /* test_workqueue.c — the reconcile work queue: coalescing, dirty-while-
  * processing, FIFO order, exclusivity under concurrency, delays, per-key
- * backoff, shutdown, and a throughput loop. Timing checks assert only lower
+ * backoff, holds (a key throttled by the API server), shutdown, and a
+ * throughput loop. Timing checks assert only lower
  * bounds (delays are never early) or bounds far above the expected value. */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -361,6 +362,66 @@ static void rate_limit_doubles_and_caps(void **state)
     ambd_workqueue_free(q);
 }
 
+static void a_held_key_waits_whatever_is_added(void **state)
+{
+    (void)state;
+    struct ambd_workqueue *q = ambd_workqueue_new(NULL);
+    assert_non_null(q);
+    uint64_t start = mono_ms();
+    ambd_workqueue_add(q, "ns/held");
+    expect_get(q, "ns/held");
+    /* The worker learns the server wants 150 ms: the key is held, so an
+     * event meanwhile, the (5 ms) failure backoff and a plugin's requeue
+     * all wait for the hold, and done does not hand it out at once. */
+    ambd_workqueue_hold(q, "ns/held", 150);
+    ambd_workqueue_add(q, "ns/held");
+    ambd_workqueue_add_rate_limited(q, "ns/held");
+    ambd_workqueue_add_after(q, "ns/held", 1);
+    ambd_workqueue_done(q, "ns/held");
+    assert_int_equal(ambd_workqueue_len(q), 0);
+    ambd_workqueue_add(q, "ns/held");
+    ambd_workqueue_add_after(q, "ns/held", 0);
+    assert_int_equal(ambd_workqueue_len(q), 0);
+    /* Other keys are not held back. */
+    ambd_workqueue_add(q, "ns/other");
+    assert_int_equal(ambd_workqueue_len(q), 1);
+    get_done(q, "ns/other");
+    get_done(q, "ns/held");
+    assert_true(mono_ms() - start >= 150);
+    assert_int_equal(ambd_workqueue_len(q), 0);
+    /* Once it is over, adds are immediate again. */
+    ambd_workqueue_add(q, "ns/held");
+    assert_int_equal(ambd_workqueue_len(q), 1);
+    get_done(q, "ns/held");
+
+    /* A hold moves a pending delayed add later, never earlier; a longer
+     * backoff than the hold stands. */
+    start = mono_ms();
+    ambd_workqueue_add(q, "ns/delayed");
+    expect_get(q, "ns/delayed");
+    ambd_workqueue_add_after(q, "ns/delayed", 10);
+    ambd_workqueue_hold(q, "ns/delayed", 120);
+    ambd_workqueue_hold(q, "ns/delayed", 20); /* a shorter one changes nothing */
+    ambd_workqueue_done(q, "ns/delayed");
+    get_done(q, "ns/delayed");
+    assert_true(mono_ms() - start >= 120);
+    start = mono_ms();
+    ambd_workqueue_add(q, "ns/slow");
+    expect_get(q, "ns/slow");
+    ambd_workqueue_hold(q, "ns/slow", 10);
+    ambd_workqueue_add_after(q, "ns/slow", 100);
+    ambd_workqueue_done(q, "ns/slow");
+    get_done(q, "ns/slow");
+    assert_true(mono_ms() - start >= 100);
+    assert_true(mono_ms() - start < 60000);
+    /* Holding a key the queue does not know is a no-op. */
+    ambd_workqueue_hold(q, "ns/unknown", 600000);
+    ambd_workqueue_add(q, "ns/unknown");
+    get_done(q, "ns/unknown");
+    ambd_workqueue_shutdown(q);
+    ambd_workqueue_free(q);
+}
+
 static void rate_limit_survives_huge_failure_counts(void **state)
 {
     (void)state;
@@ -508,6 +569,7 @@ int main(void)
         cmocka_unit_test(add_after_keeps_the_earliest_time),
         cmocka_unit_test(blocked_getters_wake_for_delayed_keys),
         cmocka_unit_test(rate_limit_doubles_and_caps),
+        cmocka_unit_test(a_held_key_waits_whatever_is_added),
         cmocka_unit_test(rate_limit_survives_huge_failure_counts),
         cmocka_unit_test(shutdown_wakes_blocked_getters),
         cmocka_unit_test(shutdown_drops_pending_and_ignores_later_adds),

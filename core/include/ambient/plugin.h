@@ -201,7 +201,9 @@ struct amb_request_ops {
     /* The caller's user name, NULL when the request carries no token. */
     const char *(*user)(struct amb_request *req);
     /* A context that calls Kubernetes as the caller (the kube_* members),
-     * owned by the request; NULL without a token. */
+     * owned by the request; NULL without a token, and NULL after an answer
+     * (404, or the 403 of a review) on a route under
+     * /api/projects/<project>/ whose <project> is not a managed namespace. */
     struct amb_ctx *(*ctx)(struct amb_request *req);
     /* Answers with status and body (stolen; NULL for none). Only the first
      * answer counts. */
@@ -381,7 +383,10 @@ struct amb_host {
     struct amb_error *(*error_new)(void);
     void (*error_free)(struct amb_error *err); /* NULL is fine */
     /* What err holds, as a new ref: {"code": AMB_E* code, "message": the
-     * first cause, "causes": [{"field"?, "message"}]}. */
+     * first cause, "causes": [{"field"?, "message"}]}, and
+     * "retryAfterSeconds" when the Kubernetes API answered 429 or 5xx with a
+     * Retry-After: don't make the call again sooner. The kube_* calls never
+     * wait for it themselves (kube_watch excepted). */
     json_t *(*error_to_json)(const struct amb_error *err);
     /* The registered routes in load order, for the api role to serve: the
      * host's copy of route i and its user_data. AMB_ENOTFOUND past the end.
@@ -405,7 +410,10 @@ struct amb_host {
      * old (list again), other codes for errors. query is Kubernetes' watch
      * query without watch=1 ("resourceVersion=5&allowWatchBookmarks=true&
      * timeoutSeconds=300"), or NULL. ns "" watches every namespace. Always
-     * from the API, with ctx's credentials. */
+     * from the API, with ctx's credentials. A watch request Kubernetes
+     * throttles (Retry-After) is made again after that wait, with the idle
+     * calls going on meanwhile, up to 3 times; then its error comes back
+     * with error_to_json's retryAfterSeconds. */
     int (*kube_watch)(struct amb_ctx *ctx, const struct amb_resource *res, const char *ns,
                       const char *query,
                       int (*on_event)(void *ud, const char *type, const json_t *obj), void *ud,

@@ -2,7 +2,8 @@
  * serving of other plugins' routes (struct amb_request_ops) is tested from
  * a plugin's side: params, query, headers, body, user, a context calling
  * Kubernetes as the caller, answers, errors and the defaults for handlers
- * that do not answer. One pattern clashes with a built-in route on purpose. */
+ * that do not answer. One pattern clashes with a built-in route on purpose;
+ * one is under /api/projects/:project/, where a project must be one. */
 #include <stdio.h>
 
 #include <ambient/plugin.h>
@@ -47,7 +48,8 @@ static int configmaps(void *ud, struct amb_request *req)
     const struct amb_request_ops *o = rq();
     struct amb_error *err = host->error_new();
     json_t *items = NULL;
-    int rc = host->kube_list(o->ctx(req), &cms, o->param(req, "ns"), NULL, &items, err);
+    const char *ns = o->param(req, "ns") ? o->param(req, "ns") : o->param(req, "project");
+    int rc = host->kube_list(o->ctx(req), &cms, ns, NULL, &items, err);
     if (rc == AMB_OK)
         o->respond(req, 200, json_pack("{s:I}", "count", (json_int_t)json_array_size(items)));
     else
@@ -82,6 +84,8 @@ static int init(const struct amb_host *h, struct amb_module *self, void **state,
         {sizeof(struct amb_route), "GET", "/api/fixture/hello/:who", hello, AMB_ROUTE_PUBLIC},
         {sizeof(struct amb_route), "POST", "/api/fixture/echo", echo, 0},
         {sizeof(struct amb_route), "GET", "/api/fixture/namespaces/:ns/configmaps", configmaps, 0},
+        {sizeof(struct amb_route), "GET", "/api/projects/:project/fixture-configmaps", configmaps,
+         0},
         {sizeof(struct amb_route), "GET", "/api/fixture/fail", fail, 0},
         {sizeof(struct amb_route), "GET", "/api/fixture/silent", silent, 0},
         {sizeof(struct amb_route), "GET", "/health", silent, AMB_ROUTE_PUBLIC}, /* clashes */

@@ -296,6 +296,21 @@ class KubesimTest(unittest.TestCase):
         return body
 
 
+def throttled_retries(requests):
+    """From kubesim's request log (GET /kubesim/requests): for every request
+    a fault answered with a Retry-After, (that entry, the next request with
+    the same method, verb and path, or None if it never came again)."""
+    out = []
+    for i, q in enumerate(requests):
+        if not q.get("fault") or q.get("retryAfterSeconds") is None:
+            continue
+        same = (q["method"], q["verb"], q["path"])
+        nxt = next((r for r in requests[i + 1:]
+                    if (r["method"], r["verb"], r["path"]) == same), None)
+        out.append((q, nxt))
+    return out
+
+
 def main():
     unittest.main(verbosity=2)
 

@@ -73,6 +73,51 @@ class FaultTest(KubesimTest):
     def test_bad_fault(self):
         self.assertEqual(self.c.post("/kubesim/faults", {"count": 1}).status, 400)
 
+    def test_plain_text_429_as_priority_and_fairness_sends_it(self):
+        # The apiserver's max-in-flight and APF filters answer before any
+        # Status is built: text/plain, the Retry-After header, nothing else.
+        ns = self.make_ns()
+        self.c.post("/kubesim/faults", {"status": 429, "retryAfterSeconds": 2, "count": 1,
+                                        "plainText": True, "path": ns})
+        r = self.c.get(wpath(ns), raw=True)
+        self.assertEqual(r.status, 429)
+        self.assertEqual(r.headers.get("Retry-After"), "2")
+        self.assertEqual(r.headers.get("Content-Type"), "text/plain; charset=utf-8")
+        self.assertEqual(r.body, b"Too many requests, please try again later.\n")
+        self.assertEqual(self.c.get(wpath(ns)).status, 200)
+
+    def test_request_log_records_arrivals_and_faults(self):
+        ns = self.make_ns()
+        self.assertEqual(self.c.delete("/kubesim/requests").status, 200)
+        self.c.post("/kubesim/faults", {"status": 503, "retryAfterSeconds": 1, "count": 1,
+                                        "path": ns, "verb": "list"})
+        t0 = time.monotonic()
+        self.assertEqual(self.c.get(wpath(ns)).status, 503)
+        self.assertEqual(self.c.get(wpath(ns)).status, 200)
+        self.assertEqual(self.c.post(wpath(ns), {"metadata": {"name": "w"}}).status, 201)
+        self.assertEqual(self.c.get(wpath(ns, "w")).status, 200)
+        took = time.monotonic() - t0
+        r = self.c.get("/kubesim/requests?path=" + ns)
+        self.assertEqual(r.status, 200)
+        seen = r.body["requests"]
+        self.assertEqual([(q["method"], q["verb"], q["path"]) for q in seen],
+                         [("GET", "list", wpath(ns)), ("GET", "list", wpath(ns)),
+                          ("POST", "create", wpath(ns)), ("GET", "get", wpath(ns, "w"))])
+        self.assertEqual([q["fault"] for q in seen], [503, 0, 0, 0])
+        self.assertEqual(seen[0]["retryAfterSeconds"], 1)
+        self.assertNotIn("retryAfterSeconds", seen[1])
+        # Arrival times on the server's monotonic clock, in order.
+        times = [q["at"] for q in seen]
+        self.assertEqual(times, sorted(times))
+        self.assertLessEqual(times[-1] - times[0], took)
+        # Control requests are not API requests: never recorded; the filter
+        # is a substring of the path, and DELETE forgets everything.
+        everything = self.c.get("/kubesim/requests").body["requests"]
+        self.assertFalse([q for q in everything if q["path"].startswith("/kubesim")])
+        self.assertGreaterEqual(len(everything), len(seen))
+        self.assertEqual(self.c.delete("/kubesim/requests").body, {"requests": []})
+        self.assertEqual(self.c.get("/kubesim/requests?path=" + ns).body["requests"], [])
+
 
 class JobSimTest(KubesimTest):
     def make_job(self, ns, name="j", **spec):

@@ -348,6 +348,45 @@ static void validate_callback_names_fields_and_uses_project_bounds(void **state)
     json_decref(obj);
 }
 
+/* A field the CRD does not declare is named on the REST path (the API
+ * server would prune it silently), at any depth; options stay free-form. */
+static void unknown_fields_are_named_on_the_rest_path(void **state)
+{
+    (void)state;
+    init_plugin(test_conf, sizeof test_conf / sizeof test_conf[0]);
+    json_t *obj = session("{\"prompt\":\"x\",\"promt\":\"y\",\"options\":{\"anything\":1},"
+                          "\"repos\":[{\"input\":{\"url\":\"https://github.com/o/r\","
+                          "\"brnach\":\"m\"},\"output\":{\"pushTo\":\"none\",\"to\":1},"
+                          "\"extra\":true}]}");
+    json_object_set_new(obj, "bogusField", json_integer(1));
+    struct amb_error err = {0};
+    struct amb_ctx ctx = {0};
+    assert_int_equal(mock.kind.validate(mock.kind_data, &ctx, obj, NULL, &err), AMB_EINVAL);
+    const char *fields[] = {"bogusField", "spec.promt", "spec.repos[0].extra",
+                            "spec.repos[0].input.brnach", "spec.repos[0].output.to"};
+    assert_int_equal(err.n, sizeof fields / sizeof fields[0]);
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        int at = mock_error_find(&err, fields[i]);
+        if (at < 0)
+            fail_msg("no violation for %s", fields[i]);
+        assert_string_equal(err.message[at], "unknown field");
+    }
+    /* The reconciler's rules do not look for them: what it reads was stored,
+     * and the API server prunes what the CRD does not declare. */
+    struct as_problems p = {0};
+    assert_int_equal(as_validate_spec(obj, NULL, &p), 0);
+    /* A long key is cut, not overflowed. */
+    json_t *spec = json_object_get(obj, "spec");
+    char key[400];
+    memset(key, 'k', sizeof key - 1);
+    key[sizeof key - 1] = '\0';
+    json_object_set_new(spec, key, json_true());
+    struct amb_error err2 = {0};
+    assert_int_equal(mock.kind.validate(mock.kind_data, &ctx, obj, NULL, &err2), AMB_EINVAL);
+    assert_int_equal(err2.n, 6);
+    json_decref(obj);
+}
+
 static void defaults_from_project_settings_then_config(void **state)
 {
     (void)state;
@@ -922,6 +961,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(bad_config_fails_init, setup, teardown),
         cmocka_unit_test_setup_teardown(validate_callback_names_fields_and_uses_project_bounds,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(unknown_fields_are_named_on_the_rest_path, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(defaults_from_project_settings_then_config, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(job_spec_field_by_field, setup, teardown),
