@@ -246,7 +246,7 @@ class Sessions(ControllerTest):
                    "Running and Completed events")
         # /metrics counts sessions by phase, and counts each session once.
         wait_until(lambda: self.amb.metric("ambient_objects", kind="AgenticSession",
-                                           phase="Completed") >= 1, 10, 0.1,
+                                           phase="Completed") >= 1, WAIT, 0.1,
                    "ambient_objects counting the Completed session")
         everywhere = self.c.get(GROUP + "/agenticsessions")
         self.assertEqual(self.amb.metric("ambient_objects", kind="AgenticSession"),
@@ -273,7 +273,7 @@ class Sessions(ControllerTest):
                      path="%s/namespaces/%s/projectsettings/projectsettings" % (GROUP, ns))
         k.faults_add(status=503, retryAfterSeconds=2, count=1, method="POST", path=self.JOBS % ns)
         self.create(ns, "patient", {"prompt": "x"})
-        self.wait_job(ns, "patient", timeout=60)
+        self.wait_job(ns, "patient")
         self.assertEqual(k.faults(), [], "not every throttle was hit")
         pairs = harness.throttled_retries(k.requests("/namespaces/%s/" % ns))
         self.assertEqual(sorted((f["fault"], f["method"]) for f, _ in pairs),

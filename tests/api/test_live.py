@@ -692,7 +692,7 @@ class LiveFeedThrottled(H.ApiTest):
     def hit(self):
         k = self.cluster.kube
         H.wait_until(lambda: not self.cluster.ok(k.get("/kubesim/faults"), 200)["faults"],
-                     30, 0.02, "the throttle answered")
+                     H.WAIT, 0.02, "the throttle answered")
 
     def assert_waited(self, want):
         k = self.cluster.kube
@@ -707,7 +707,7 @@ class LiveFeedThrottled(H.ApiTest):
     def test_watch_then_list_wait_their_retry_after(self):
         c = self.cluster
         k = c.kube
-        H.wait_until(self.watching, 30, 0.05, "the feed watching sessions")
+        H.wait_until(self.watching, H.WAIT, 0.05, "the feed watching sessions")
         self.assertEqual(k.delete("/kubesim/requests").status, 200)
         # The watch is cut; re-opening it is answered 429 as API Priority
         # and Fairness does (Retry-After: 2), then 503 (Retry-After: 1).
@@ -716,7 +716,7 @@ class LiveFeedThrottled(H.ApiTest):
         self.hit()
         self.throttle(status=503, retryAfterSeconds=1, verb="watch")
         self.hit()
-        H.wait_until(self.watching, 30, 0.05, "the feed watching again")
+        H.wait_until(self.watching, H.WAIT, 0.05, "the feed watching again")
         self.assert_waited([("watch", 429), ("watch", 503)])
 
         # A restarted daemon lists first: 429 (Retry-After: 2), then 503
@@ -733,7 +733,7 @@ class LiveFeedThrottled(H.ApiTest):
             seen = c.ok(k.get("/kubesim/requests?path=" + self.EVERYWHERE), 200)["requests"]
             verbs = [q["verb"] for q in seen if not q["fault"]]
             return "list" in verbs and "watch" in verbs[verbs.index("list"):]
-        H.wait_until(watched_after_listing, 30, 0.05, "the feed listed, then watching")
+        H.wait_until(watched_after_listing, H.WAIT, 0.05, "the feed listed, then watching")
         self.assert_waited([("list", 429), ("list", 503)])
 
 

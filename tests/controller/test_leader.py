@@ -100,12 +100,12 @@ class ThrottledLease(ControllerTest):
         k.forget_requests()
         k.faults_add(status=429, retryAfterSeconds=4, count=1, plainText=True, method="GET",
                      path=LEASE_PATH)
-        wait_until(lambda: not k.faults(), 30, 0.05, "the lease read throttled")
+        wait_until(lambda: not k.faults(), WAIT, 0.05, "the lease read throttled")
         k.faults_add(status=503, retryAfterSeconds=4, count=1, method="PUT", path=LEASE_PATH)
-        wait_until(lambda: not k.faults(), 30, 0.05, "the lease renewal throttled")
+        wait_until(lambda: not k.faults(), WAIT, 0.05, "the lease renewal throttled")
         # Renewals go on afterwards (two more rounds of GET and PUT).
         wait_until(lambda: len([q for q in k.requests(LEASE_PATH)
-                                if q["method"] == "PUT" and not q["fault"]]) >= 2, 30, 0.1,
+                                if q["method"] == "PUT" and not q["fault"]]) >= 2, WAIT, 0.1,
                    "renewals after the throttles")
         pairs = harness.throttled_retries(k.requests(LEASE_PATH))
         self.assertEqual(sorted((f["method"], f["fault"]) for f, _ in pairs),

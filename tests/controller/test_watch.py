@@ -137,7 +137,7 @@ class Throttled(ControllerTest):
         503 with Retry-After: 1 (every matching rule would count a request
         against itself, so the second rule is added only now)."""
         k = self.kube
-        wait_until(lambda: not k.faults(), 30, 0.02, "the first %s throttled" % verb)
+        wait_until(lambda: not k.faults(), WAIT, 0.02, "the first %s throttled" % verb)
         k.faults_add(status=503, retryAfterSeconds=1, count=1, verb=verb, path=self.EVERYWHERE)
 
     def test_list_waits_its_retry_after(self):
@@ -151,8 +151,8 @@ class Throttled(ControllerTest):
                      path=self.EVERYWHERE)
         amb = self.start(wait_synced=False)
         self.then_throttle(verb="list")
-        amb.wait_msg("cache synced", resource="widgets", timeout=40)
-        self.wait_reconciled(ns, "early", timeout=40)
+        amb.wait_msg("cache synced", resource="widgets")
+        self.wait_reconciled(ns, "early")
         self.assertEqual(k.faults(), [])
         self.assert_waited([("list", 429, 2), ("list", 503, 1)])
         self.assertEqual(len(amb.has_msg("list failed", resource="widgets")), 2)
@@ -170,10 +170,10 @@ class Throttled(ControllerTest):
                      path=self.EVERYWHERE)
         self.assertGreaterEqual(k.drop_watches(self.EVERYWHERE), 1)
         self.then_throttle(verb="watch")
-        wait_until(lambda: not k.faults(), 30, 0.05, "the second throttle hit")
-        k.wait_watching((WIDGETS_GR,), timeout=30)
+        wait_until(lambda: not k.faults(), WAIT, 0.05, "the second throttle hit")
+        k.wait_watching((WIDGETS_GR,))
         k.create_widget(ns, "after")
-        self.wait_reconciled(ns, "after", timeout=30)
+        self.wait_reconciled(ns, "after")
         self.assert_waited([("watch", 429, 2), ("watch", 503, 1)])
         self.assertEqual(amb.metric("ambient_kube_throttled_total", verb="WATCH"), 2)
         amb.stop_clean(self)

@@ -137,7 +137,7 @@ class ProjectSettingsTest(h.ControllerTest):
         self.kube.ok(self.kube.c.patch(path, {"subjects": [{"kind": "User", "name": "mallory"}]}),
                      200)
         h.wait_until(lambda: self.ours(ns)["ambient-group-devs-admin"]["subjects"][0]["name"]
-                     == "devs", 20, 0.05, "subjects repaired")
+                     == "devs", h.WAIT, 0.05, "subjects repaired")
 
         # Empty list: ours all gone, theirs untouched.
         self.patch_ps(ns, {"spec": {"groupAccess": []}})
