@@ -1,12 +1,12 @@
 /* routes_projects.c — projects: a project is a namespace labelled
- * ambient-code.io/managed=true (original-platform.md §2 "Projects").
+ * ambient-code.io/managed=true, as in the original platform.
  *
- * The daemon's own account (DESIGN §7) is used only to list managed
- * namespaces, to read one (so an unmanaged or missing namespace gives the
- * same 404), to create one with its creator's RoleBinding, to edit its
- * display annotations and to delete it. Each of those is preceded by an
- * access review of the caller's token, so the daemon never acts for a
- * caller who could not have asked.
+ * The daemon's own account (docs/architecture.md, "Who acts") is used only
+ * to list managed namespaces, to read one (so an unmanaged or missing
+ * namespace gives the same 404), to create one with its creator's
+ * RoleBinding, to edit its display annotations and to delete it. Each of
+ * those is preceded by an access review of the caller's token, so the
+ * daemon never acts for a caller who could not have asked.
  *
  * Also api_daemon_ctx, which the other project route files share; what a
  * project is, and the check every project route passes, are

@@ -1,6 +1,7 @@
 /* controller_http.c — the controller's own HTTP listener: /metrics
  * (Prometheus text), /healthz (the process is alive), /readyz (every cache
- * has synced). Served on every replica, leader or not. */
+ * has synced; until then a 503 naming the caches that have not). Served on
+ * every replica, leader or not. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "buf-internal.h"
 #include "controller-state-internal.h"
 #include "error-internal.h"
 #include "log-internal.h"
@@ -132,6 +134,32 @@ static int all_synced(struct ambd_controller *c)
     return 1;
 }
 
+static void add_unsynced(struct ambd_buf *b, const struct ambd_informer *inf)
+{
+    if (ambd_informer_synced(inf))
+        return;
+    const struct amb_resource *r = ambd_informer_resource(inf);
+    ambd_buf_puts(b, b->len ? ", " : "caches not synced: ");
+    ambd_buf_puts(b, r->plural);
+    if (*r->group)
+        ambd_buf_printf(b, ".%s", r->group);
+}
+
+/* /readyz's 503 body: the caches not synced yet, as plural.group
+ * ("caches not synced: widgets.example.com, secrets"). A cache that never
+ * syncs is usually a missing CRD, which the informer's log names. NULL if
+ * out of memory. */
+static char *unsynced_body(struct ambd_controller *c)
+{
+    struct ambd_buf b = {0};
+    for (size_t i = 0; i < c->n_kinds; i++)
+        add_unsynced(&b, c->kinds[i].informer);
+    for (size_t i = 0; i < c->n_children; i++)
+        add_unsynced(&b, c->children[i].informer);
+    ambd_buf_putc(&b, '\n');
+    return ambd_buf_take(&b);
+}
+
 static void reply(struct evhttp_request *req, int code, const char *reason, const char *ctype,
                   const char *body)
 {
@@ -170,10 +198,14 @@ static void on_request(struct evhttp_request *req, void *arg)
     } else if (strcmp(path, "/healthz") == 0) {
         reply(req, 200, "OK", "text/plain", "ok\n");
     } else if (strcmp(path, "/readyz") == 0) {
-        if (all_synced(c))
+        if (all_synced(c)) {
             reply(req, 200, "OK", "text/plain", "ok\n");
-        else
-            reply(req, 503, "Service Unavailable", "text/plain", "caches not synced\n");
+        } else {
+            char *body = unsynced_body(c);
+            reply(req, 503, "Service Unavailable", "text/plain",
+                  body ? body : "caches not synced\n");
+            free(body);
+        }
     } else {
         reply(req, 404, "Not Found", "text/plain", "not found\n");
     }

@@ -58,6 +58,21 @@ static void fail_log(struct ambd_informer *inf, const char *what, const char *wh
     ambd_log("informer", AMB_LOG_WARN, what, "resource", inf->plural, "error", why, NULL);
 }
 
+/* A list that answers 404 names a resource the API server does not serve:
+ * for a group's resource, its CustomResourceDefinition is not installed. */
+static void list_fail_log(struct ambd_informer *inf, long http_status, const char *why)
+{
+    if (http_status != 404 || !*inf->group) {
+        fail_log(inf, "list failed", why);
+        return;
+    }
+    char crd[512];
+    snprintf(crd, sizeof crd, "%s.%s", inf->plural, inf->group);
+    inf->stats.errors++;
+    ambd_log("informer", AMB_LOG_WARN, "list failed: the CustomResourceDefinition is not installed",
+             "resource", inf->plural, "crd", crd, "error", why, NULL);
+}
+
 /* Waits before retrying the current step: doubling, with jitter in
  * [50%, 100%] so replicas don't retry in lockstep; never less than the
  * Retry-After the failed request was answered with. */
@@ -151,11 +166,10 @@ static void list_finish(struct ambd_informer *inf, json_t *page)
 
 static void on_page(void *ud, int rc, long http_status, json_t *page, const char *why)
 {
-    (void)http_status;
     struct ambd_informer *inf = ud;
     inf->call = NULL;
     if (rc != AMB_OK) {
-        fail_log(inf, "list failed", why);
+        list_fail_log(inf, http_status, why);
         /* Any failure (an expired continue token too) lists from the top. */
         free(inf->cont);
         inf->cont = NULL;

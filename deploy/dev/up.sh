@@ -68,6 +68,9 @@ echo "up: metrics and probes on http://127.0.0.1:${AMBIENT_CONTROLLER_PORT:-9090
 echo "up: REST API on http://127.0.0.1:${AMBIENT_API_PORT:-8080} — try:"
 echo "    curl -H 'Authorization: Bearer kubesim-admin' http://127.0.0.1:${AMBIENT_API_PORT:-8080}/api/projects"
 echo "up: live updates (WebSocket, SSE) on http://127.0.0.1:${AMBIENT_LIVE_PORT:-8081}"
+echo "up: nothing runs Jobs here: a session stays Pending until you move its Job on, e.g."
+echo "    KUBESIM_SERVER=$https_url $root/tests/kubesim/kubesimctl job start PROJECT SESSION-runner"
+echo "    KUBESIM_SERVER=$https_url $root/tests/kubesim/kubesimctl job succeed PROJECT SESSION-runner"
 "$build/bin/ambientd" --config "$run_dir/ambient.conf" &
 ambientd_pid=$!
 if [[ -n ${AMBIENT_UP_SECONDS:-} ]]; then

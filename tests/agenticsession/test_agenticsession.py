@@ -19,7 +19,7 @@ import urllib.parse
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "controller"))
 
-from ctlharness import Ambient, ControllerTest, harness, main, uniq, wait_until  # noqa: E402
+from ctlharness import WAIT, Ambient, ControllerTest, harness, main, uniq, wait_until  # noqa: E402
 
 PLUGIN = os.environ["AS_PLUGIN"]
 GROUP = "/apis/vteam.ambient-code/v1alpha1"
@@ -44,8 +44,8 @@ class Sessions(ControllerTest):
                 'resources = { cpu_request = "100m"; cpu_limit = "1"; memory_request = "128Mi"; '
                 'memory_limit = "1Gi"; }; };\n')
         cls.amb = Ambient(cls.kube, cls.tmp, plugins=(PLUGIN,), extra=conf, wait_synced=False)
-        cls.amb.wait_msg("cache synced", resource="agenticsessions", timeout=30)
-        cls.amb.wait_msg("cache synced", resource="jobs", timeout=30)
+        cls.amb.wait_msg("cache synced", resource="agenticsessions")
+        cls.amb.wait_msg("cache synced", resource="jobs")
 
     @classmethod
     def tearDownClass(cls):
@@ -92,7 +92,7 @@ class Sessions(ControllerTest):
     def job(self, ns, name):
         return self.child(self.JOBS, ns, name + "-runner")
 
-    def wait_phase(self, ns, name, phase, timeout=20):
+    def wait_phase(self, ns, name, phase, timeout=WAIT):
         def ok():
             s = self.get(ns, name)
             return s if s and (s.get("status") or {}).get("phase") == phase else None
@@ -102,7 +102,7 @@ class Sessions(ControllerTest):
             print("last state:", self.get(ns, name), file=sys.stderr)
             raise
 
-    def wait_job(self, ns, name, timeout=20):
+    def wait_job(self, ns, name, timeout=WAIT):
         return wait_until(lambda: self.job(ns, name), timeout, 0.1, "job of %s" % name)
 
     def control(self, path, body=None):
@@ -148,7 +148,7 @@ class Sessions(ControllerTest):
         if text:
             self.assertIn(text, st["error"])
             self.assertIn(text, c["message"])
-        wait_until(lambda: reason in self.events(ns, name), 10, 0.1, "a %s event" % reason)
+        wait_until(lambda: reason in self.events(ns, name), WAIT, 0.1, "a %s event" % reason)
         return s
 
     # ---- scenarios ----
@@ -167,7 +167,7 @@ class Sessions(ControllerTest):
                     (self.RBS, "ambient-session-" + name), (self.PVCS, name + "-workspace"),
                     (self.JOBS, name + "-runner")]
         for kind_path, cname in children:
-            obj = wait_until(lambda: self.child(kind_path, ns, cname), 10, 0.1, cname)
+            obj = wait_until(lambda: self.child(kind_path, ns, cname), WAIT, 0.1, cname)
             refs = [r for r in obj["metadata"].get("ownerReferences", []) if r.get("controller")]
             self.assertEqual([(r["kind"], r["name"], r["uid"]) for r in refs],
                              [("AgenticSession", name, uid)], obj["metadata"])
@@ -213,7 +213,7 @@ class Sessions(ControllerTest):
         rv = r.body["metadata"]["resourceVersion"]
         wait_until(lambda: self.amb.metric("ambient_reconcile_total",
                                            kind="AgenticSession") > before,
-                   10, 0.05, "another reconcile")
+                   WAIT, 0.05, "another reconcile")
         time.sleep(0.5)
         self.assertEqual(self.get(ns, name)["metadata"]["resourceVersion"], rv)
         for kp, cname in children:
@@ -224,7 +224,7 @@ class Sessions(ControllerTest):
         # A child deleted by hand comes back while the session runs.
         r = self.c.delete(self.ROLES % ns + "/ambient-session-" + name)
         self.assertEqual(r.status, 200, r)
-        back = wait_until(lambda: self.child(self.ROLES, ns, "ambient-session-" + name), 10, 0.1,
+        back = wait_until(lambda: self.child(self.ROLES, ns, "ambient-session-" + name), WAIT, 0.1,
                           "the role recreated")
         self.assertNotEqual(back["metadata"]["uid"], role["metadata"]["uid"])
 
@@ -242,11 +242,11 @@ class Sessions(ControllerTest):
         self.assertEqual(st["repoStatuses"][0]["status"], "pushed")
         self.assertEqual(st["message"], "pushing")
         self.assertEqual(self.cond(done, "Succeeded")["status"], "True")
-        wait_until(lambda: {"Running", "Completed"} <= set(self.events(ns, name)), 10, 0.1,
+        wait_until(lambda: {"Running", "Completed"} <= set(self.events(ns, name)), WAIT, 0.1,
                    "Running and Completed events")
         # /metrics counts sessions by phase, and counts each session once.
         wait_until(lambda: self.amb.metric("ambient_objects", kind="AgenticSession",
-                                           phase="Completed") >= 1, 10, 0.1,
+                                           phase="Completed") >= 1, WAIT, 0.1,
                    "ambient_objects counting the Completed session")
         everywhere = self.c.get(GROUP + "/agenticsessions")
         self.assertEqual(self.amb.metric("ambient_objects", kind="AgenticSession"),
@@ -260,7 +260,7 @@ class Sessions(ControllerTest):
                      {"waiting": {"reason": "ImagePullBackOff"}})
         self.assert_failed(ns, "pull", "ImagePullBackOff", "Back-off pulling image")
         # A pod that cannot start never ends by itself: its Job goes.
-        wait_until(lambda: self.job(ns, "pull") is None, 10, 0.1, "the stuck job deleted")
+        wait_until(lambda: self.job(ns, "pull") is None, WAIT, 0.1, "the stuck job deleted")
 
     def test_throttled_requests_wait_their_retry_after(self):
         # The run: reading the ProjectSettings answered 429 as API
@@ -273,7 +273,7 @@ class Sessions(ControllerTest):
                      path="%s/namespaces/%s/projectsettings/projectsettings" % (GROUP, ns))
         k.faults_add(status=503, retryAfterSeconds=2, count=1, method="POST", path=self.JOBS % ns)
         self.create(ns, "patient", {"prompt": "x"})
-        self.wait_job(ns, "patient", timeout=60)
+        self.wait_job(ns, "patient")
         self.assertEqual(k.faults(), [], "not every throttle was hit")
         pairs = harness.throttled_retries(k.requests("/namespaces/%s/" % ns))
         self.assertEqual(sorted((f["fault"], f["method"]) for f, _ in pairs),
@@ -295,7 +295,7 @@ class Sessions(ControllerTest):
         self.control("/kubesim/pods/%s/%s/wait" % (ns, pods[0]["metadata"]["name"]),
                      {"reason": "ErrImagePull"})
         self.assert_failed(ns, "podonly", "ErrImagePull")
-        wait_until(lambda: self.job(ns, "podonly") is None, 10, 0.1, "the stuck job deleted")
+        wait_until(lambda: self.job(ns, "podonly") is None, WAIT, 0.1, "the stuck job deleted")
 
     def test_oom_kill_fails(self):
         ns = self.project()
@@ -330,7 +330,7 @@ class Sessions(ControllerTest):
         s = self.wait_phase(ns, name, "Stopped")
         self.assertTrue(s["status"].get("completionTime"))
         self.assertEqual(self.cond(s, "Succeeded")["reason"], "Stopped")
-        wait_until(lambda: self.job(ns, name) is None, 10, 0.1, "the job deleted")
+        wait_until(lambda: self.job(ns, name) is None, WAIT, 0.1, "the job deleted")
         # Stays stopped: no new Job.
         time.sleep(1)
         self.assertIsNone(self.job(ns, name))
@@ -363,7 +363,7 @@ class Sessions(ControllerTest):
         def fresh_job():
             j = self.job(ns, name)
             return j if j and j["metadata"]["labels"].get("ambient-code.io/run") == "2" else None
-        wait_until(fresh_job, 20, 0.1, "the second run's job")
+        wait_until(fresh_job, WAIT, 0.1, "the second run's job")
         s = self.wait_phase(ns, name, "Pending")
         self.assertNotIn("error", s["status"])
         self.start_running(ns, name)
@@ -387,7 +387,7 @@ class Sessions(ControllerTest):
         def all_gone():
             self.control("/kubesim/gc")
             return all(self.child(kp, ns, cname) is None for kp, cname in children)
-        wait_until(all_gone, 10, 0.2, "every child collected")
+        wait_until(all_gone, WAIT, 0.2, "every child collected")
         self.assertIsNone(self.get(ns, name))
         sel = urllib.parse.quote("%s=%s" % (SESSION_LABEL, name))
         r = self.c.get("/api/v1/namespaces/%s/pods?labelSelector=%s" % (ns, sel))

@@ -21,7 +21,7 @@ class Scale(ControllerTest):
         amb = Ambient(self.kube, self.tmp, plugins=session_bench.PLUGINS,
                       extra=session_bench.CONF, wait_synced=False)
         self._ambients.append(amb)
-        amb.wait_msg("cache synced", resource="agenticsessions", timeout=30)
+        amb.wait_msg("cache synced", resource="agenticsessions")
         f = session_bench.measure(self.kube, amb, 200, 20)
         print("200 sessions: Jobs after %.2f s, %.2f API calls per session (minimum %d)"
               % (f["jobs_s"], f["calls_per_session"], session_bench.MIN_CALLS), file=sys.stderr)

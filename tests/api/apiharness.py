@@ -24,6 +24,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -46,6 +47,7 @@ PLUGINS = {"api": os.environ["API_PLUGIN"], "agenticsession": os.environ["AS_PLU
            "projectsettings": os.environ["PS_PLUGIN"]}
 
 ADMIN = harness.ADMIN
+WAIT = harness.WAIT
 ALICE, BOB, CAROL = "alice-token", "bob-token", "carol-token"
 API_TOKEN = "ambient-api-token"
 API_USER = "system:serviceaccount:ambient:ambient-api"
@@ -76,7 +78,7 @@ def uniq(prefix="t"):
     return "%s-%s" % (prefix, uuid.uuid4().hex[:8])
 
 
-def wait_until(fn, timeout=20, interval=0.05, what="condition"):
+def wait_until(fn, timeout=WAIT, interval=0.05, what="condition"):
     """Calls fn until it returns something truthy (returned); bounded in time."""
     return harness.wait_for(fn, timeout, interval, what)
 
@@ -119,6 +121,37 @@ def http_request(address, method, path, token=None, body=None, headers=None, raw
         return Reply(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
     finally:
         conn.close()
+
+
+class CurlStream:
+    """curl -sS -N ARGS in the background, reading a stream (Server-Sent
+    Events) line by line; bounded by curl's own --max-time."""
+
+    def __init__(self, *args, max_time=WAIT):
+        self.proc = subprocess.Popen(["curl", "-sS", "-N", "--max-time", str(max_time), *args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.lines = []
+
+    def read_until(self, pred):
+        """Reads lines until pred(line); returns every line read so far.
+        AssertionError if the stream ends first."""
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+            if pred(self.lines[-1]):
+                return self.lines
+        raise AssertionError("the stream ended first: %r %s" % (self.lines,
+                                                                 self.proc.stderr.read()))
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+
+
+def sse_ids(lines):
+    return [int(line[4:]) for line in lines if line.startswith("id: ")]
 
 
 class Cluster:
@@ -234,12 +267,12 @@ controller = {{ enabled = {"true" if controller else "false"}; listen = "127.0.0
         self.daemon = Daemon(path)
         self.rest_address = self.live_address = None
         if not self.api:
-            self.daemon.wait_for(lambda r: r.get("msg") == "ambientd running", timeout=30)
+            self.daemon.wait_for(lambda r: r.get("msg") == "ambientd running")
             return
-        rec = self.daemon.wait_for(lambda r: r.get("msg") == "api listening", timeout=30)
+        rec = self.daemon.wait_for(lambda r: r.get("msg") == "api listening")
         self.rest_address = rec["address"]
         if live:
-            rec = self.daemon.wait_for(lambda r: r.get("msg") == "live listening", timeout=30)
+            rec = self.daemon.wait_for(lambda r: r.get("msg") == "live listening")
             self.live_address = rec["address"]
 
     def stop_daemon(self):
@@ -247,7 +280,7 @@ controller = {{ enabled = {"true" if controller else "false"}; listen = "127.0.0
         if not self.daemon:
             return
         d, self.daemon = self.daemon, None
-        code = d.stop(signal.SIGTERM, timeout=30)
+        code = d.stop(signal.SIGTERM)
         log = "\n".join(d.lines)
         bad = [m for m in SANITIZER_MARKS if m in log]
         if code != 0 or bad:

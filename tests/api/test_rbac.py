@@ -6,8 +6,8 @@ runner Secret) and a session through Running to Completed without one
 the rights their names promise. Run with /usr/bin/python3."""
 import unittest
 
-from apiharness import (ADMIN, ALICE, BOB, CAROL, CONTROLLER_TOKEN, Cluster, harness, uniq,
-                        wait_until)
+from apiharness import (ADMIN, ALICE, BOB, CAROL, CONTROLLER_TOKEN, WAIT, Cluster, harness,
+                        uniq, wait_until)
 
 GROUP = "/apis/vteam.ambient-code/v1alpha1"
 RBAC = "/apis/rbac.authorization.k8s.io/v1"
@@ -47,9 +47,9 @@ class ControllerRbac(unittest.TestCase):
         wait_until(lambda: [rb for rb in (self.get(f"{RBAC}/namespaces/{ns}/rolebindings")
                                           or {}).get("items", [])
                             if rb["roleRef"]["name"] == "ambient-project-edit"],
-                   20, 0.1, "the group RoleBinding")
+                   WAIT, 0.1, "the group RoleBinding")
         wait_until(lambda: self.get(f"/api/v1/namespaces/{ns}/secrets/ambient-runner-secrets"),
-                   20, 0.1, "the runner Secret")
+                   WAIT, 0.1, "the runner Secret")
 
         name = uniq("s")
         r = self.k.post(f"{GROUP}/namespaces/{ns}/agenticsessions", {
@@ -59,7 +59,7 @@ class ControllerRbac(unittest.TestCase):
                      "repos": [{"input": {"url": "https://github.com/o/r", "branch": "main"}}]}})
         self.assertEqual(r.status, 201, r)
         job = f"/apis/batch/v1/namespaces/{ns}/jobs/{name}-runner"
-        wait_until(lambda: self.get(job), 20, 0.1, "the runner Job")
+        wait_until(lambda: self.get(job), WAIT, 0.1, "the runner Job")
         for path in (f"/api/v1/namespaces/{ns}/serviceaccounts/ambient-session-{name}",
                      f"{RBAC}/namespaces/{ns}/roles/ambient-session-{name}",
                      f"{RBAC}/namespaces/{ns}/rolebindings/ambient-session-{name}"):
@@ -69,9 +69,9 @@ class ControllerRbac(unittest.TestCase):
         def phase(p):
             s = self.get(f"{GROUP}/namespaces/{ns}/agenticsessions/{name}") or {}
             return (s.get("status") or {}).get("phase") == p
-        wait_until(lambda: phase("Running"), 20, 0.1, "Running")
+        wait_until(lambda: phase("Running"), WAIT, 0.1, "Running")
         self.assertEqual(self.k.post(f"/kubesim/jobs/{ns}/{name}-runner/succeed", {}).status, 200)
-        wait_until(lambda: phase("Completed"), 20, 0.1, "Completed")
+        wait_until(lambda: phase("Completed"), WAIT, 0.1, "Completed")
         log = self.cluster.log_text().lower()
         self.assertNotIn("forbidden", log)
         self.assertNotIn("sk-ant-legacy-key", log)

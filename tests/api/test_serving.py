@@ -17,7 +17,7 @@ import threading
 import time
 import unittest
 
-from apiharness import ADMIN, ALICE, ApiTest, Cluster, harness, http_request
+from apiharness import WAIT, ADMIN, ALICE, ApiTest, Cluster, CurlStream, harness, http_request
 
 API_CONF = ('max_body = 4096; max_headers = 4096; timeout = 10; '
             'allowed_origins = ["https://ui.example"];')
@@ -128,7 +128,7 @@ class Serving(ApiTest):
 
     def test_keep_alive(self):
         host, port = self.cluster.rest_address.rsplit(":", 1)
-        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        conn = http.client.HTTPConnection(host, int(port), timeout=WAIT)
         try:
             socks = []
             for path in ("/health", "/no/such/route", "/healthz", "/api/version"):
@@ -147,8 +147,7 @@ class Serving(ApiTest):
         token = "serving-secret-token-0123456789"
         r = c.rest("GET", "/healthz?access_token=query-secret-42&x=1", token=token)
         self.assertEqual(r.status, 200)
-        rec = c.daemon.wait_for(lambda l: l.get("msg") == "request" and l.get("path") == "/healthz",
-                                timeout=10)
+        rec = c.daemon.wait_for(lambda l: l.get("msg") == "request" and l.get("path") == "/healthz")
         for key in ("method", "path", "status", "duration_ms", "user"):
             self.assertIn(key, rec)
         self.assertEqual(rec["status"], "200")
@@ -162,8 +161,7 @@ class Serving(ApiTest):
         ns = c.make_project(admins=["alice"], viewers=[])
         path = f"/api/projects/{ns}/agentic-sessions"
         self.assertEqual(c.rest("GET", path, token=ALICE).status, 200)
-        rec = c.daemon.wait_for(lambda l: l.get("msg") == "request" and l.get("path") == path,
-                                timeout=10)
+        rec = c.daemon.wait_for(lambda l: l.get("msg") == "request" and l.get("path") == path)
         self.assertEqual(rec["user"], "alice")
         r = c.rest("GET", path, token="no-such-token-0123")
         self.assertEqual(r.status, 401, r)
@@ -235,14 +233,15 @@ class Tls(unittest.TestCase):
         async def first_event():
             async with websockets.connect(f"wss://{c.live_address}{base}/ws", ssl=ctx,
                                           subprotocols=["ambient.v1", bearer]) as ws:
-                return json.loads(await asyncio.wait_for(ws.recv(), 10))
+                return json.loads(await asyncio.wait_for(ws.recv(), WAIT))
         ev = asyncio.run(first_event())
         self.assertEqual((ev["seq"], ev["type"]), (1, "hello"))
-        sse = subprocess.run(["curl", "-sS", "-N", "--max-time", "3", "--cacert", self.cert,
-                              "-H", "Authorization: Bearer " + ALICE,
-                              f"https://{c.live_address}{base}/events"],
-                             capture_output=True, text=True, timeout=20)
-        self.assertIn('"type":"hello"', sse.stdout, sse.stderr)
+        sse = CurlStream("--cacert", self.cert, "-H", "Authorization: Bearer " + ALICE,
+                         f"https://{c.live_address}{base}/events")
+        try:
+            sse.read_until(lambda line: '"type":"hello"' in line)
+        finally:
+            sse.close()
         try:
             r = http_request(c.live_address, "GET", base + "/messages", token=ALICE, timeout=5)
         except (OSError, http.client.HTTPException):
@@ -254,7 +253,7 @@ def slow_get(cluster, path, token, result):
     """GET path in a thread; the reply (or the exception) lands in result."""
     def run():
         try:
-            result["reply"] = cluster.rest("GET", path, token=token, timeout=20)
+            result["reply"] = cluster.rest("GET", path, token=token, timeout=WAIT)
         except Exception as e:  # noqa: BLE001 (reported by the caller)
             result["error"] = e
     t = threading.Thread(target=run)
@@ -277,23 +276,24 @@ class GracefulStop(unittest.TestCase):
         ns = c.make_project(admins=["alice"], viewers=())
         path = f"/api/projects/{ns}/agentic-sessions"
         self.assertEqual(c.rest("GET", path, token=ALICE).status, 200)  # warm the auth cache
-        fault = c.kube.post("/kubesim/faults", {"latencyMs": 1500, "count": 1, "path": ns})
+        fault = c.kube.post("/kubesim/faults", {"latencyMs": 3000, "count": 1, "path": ns})
         self.assertEqual(fault.status, 201, fault)
         result = {}
         started = time.monotonic()
         t = slow_get(c, path, ALICE, result)
-        time.sleep(0.5)
+        harness.wait_for(lambda: c.kube.get("/kubesim/faults").body["faults"] == [],
+                         what="the request's slow Kubernetes call under way")
         c.daemon.send(signal.SIGTERM)
         time.sleep(0.3)  # stopping now: a supervisor's second SIGTERM must not cut it short
         c.daemon.send(signal.SIGTERM)
-        t.join(20)
+        t.join(WAIT)
         self.assertFalse(t.is_alive())
         self.assertNotIn("error", result, result)
         self.assertEqual(result["reply"].status, 200, result["reply"])
-        self.assertGreaterEqual(time.monotonic() - started, 1.4)
+        self.assertGreaterEqual(time.monotonic() - started, 2.9)
         d, c.daemon = c.daemon, None
-        d.proc.wait(timeout=20)
-        self.assertEqual(d.stop(timeout=20), 0, "\n".join(d.lines[-40:]))
+        d.proc.wait(timeout=WAIT)
+        self.assertEqual(d.stop(), 0, "\n".join(d.lines[-40:]))
         log = "\n".join(d.lines)
         for mark in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
             self.assertNotIn(mark, log)
@@ -310,12 +310,13 @@ class GracefulStop(unittest.TestCase):
         self.assertEqual(fault.status, 201, fault)
         result = {}
         t = slow_get(c, path, ALICE, result)
-        time.sleep(0.3)
+        harness.wait_for(lambda: c.kube.get("/kubesim/faults").body["faults"] == [],
+                         what="the request's slow Kubernetes call under way")
         for _ in range(5):  # new connections go to the free loop thread
             begun = time.monotonic()
             self.assertEqual(c.rest("GET", "/healthz", timeout=5).status, 200)
             self.assertLess(time.monotonic() - begun, 1.0)
-        t.join(20)
+        t.join(WAIT)
         self.assertIn("reply", result, result)
         self.assertEqual(result["reply"].status, 200, result)
 

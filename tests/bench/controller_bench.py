@@ -47,7 +47,10 @@ def default_ambientd():
     sys.exit("controller_bench: set AMBIENTD")
 
 
-os.environ.setdefault("AMBIENTD", default_ambientd())
+# The environment wins (ctest gives the build under test); the default
+# folders are searched only without it.
+if "AMBIENTD" not in os.environ:
+    os.environ["AMBIENTD"] = default_ambientd()
 os.environ.setdefault("AMB_TEST_PLUGIN_DIR", os.path.join(
     os.path.dirname(os.path.dirname(os.path.realpath(os.environ["AMBIENTD"]))), "tests", "plugins"))
 sys.path.insert(0, os.path.join(SRC, "tests", "controller"))
@@ -165,7 +168,7 @@ class Bench:
         # Idle ambientd (no objects), a standby like the others.
         self.hold_lease()
         idle = self.start(**cfg)
-        wait_until(lambda: idle.get("/readyz")[0] == 200, 30, 0.05, "idle ready")
+        wait_until(lambda: idle.get("/readyz")[0] == 200, what="idle ready")
         time.sleep(0.5)
         idle_rss = rss_kib(idle.pid)
         idle_anon = rss_kib(idle.pid, "RssAnon")
@@ -200,7 +203,7 @@ class Bench:
         r0, q0 = self.reconciles(amb), amb.requests_total()
         t0 = time.monotonic()
         self.release_lease()
-        amb.wait_msg("became the leader", timeout=30)
+        amb.wait_msg("became the leader")
 
         def all_done():
             return (amb.metric("ambient_reconcile_total", kind="Widget", result="success") >=
@@ -257,7 +260,7 @@ class Bench:
         r0, q0 = self.reconciles(amb), amb.requests_total()
         t0 = time.monotonic()
         self.release_lease()
-        amb.wait_msg("became the leader", timeout=30)
+        amb.wait_msg("became the leader")
         t_lead = time.monotonic()
         wait_until(lambda: self.reconciles(amb) >= r0 + a.objects, 600, 0.01, "drain")
         t_done = time.monotonic()

@@ -124,10 +124,10 @@ def main():
     try:
         amb = Ambient(kube, tmp, plugins=PLUGINS, extra=CONF, wait_synced=False,
                       kube_extra="qps = 0.0; ")
-        amb.wait_msg("cache synced", resource="agenticsessions", timeout=30)
+        amb.wait_msg("cache synced", resource="agenticsessions")
         f = measure(kube, amb, args.sessions, args.namespaces)
         amb.terminate()
-        amb.wait_exit(30)
+        amb.wait_exit()
     finally:
         kube.stop()
     rows = [

@@ -38,13 +38,14 @@ ADMIN = harness.ADMIN
 WIDGETS = harness.WIDGETS
 SANITIZER_MARKS = ("LeakSanitizer", "AddressSanitizer", "runtime error:", "ThreadSanitizer")
 wpath = harness.wpath
+WAIT = harness.WAIT
 
 
 def uniq(prefix="t"):
     return "%s-%s" % (prefix, uuid.uuid4().hex[:8])
 
 
-def wait_until(fn, timeout=20, interval=0.05, what="condition"):
+def wait_until(fn, timeout=WAIT, interval=0.05, what="condition"):
     """Calls fn until it returns something truthy (returned); bounded in time."""
     deadline = time.monotonic() + timeout
     last = None
@@ -81,7 +82,7 @@ def parse_metrics(text):
     return out
 
 
-def http_get(address, path, timeout=10):
+def http_get(address, path, timeout=WAIT):
     host, port = address.rsplit(":", 1)
     conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
     try:
@@ -153,7 +154,7 @@ class Kube:
     def compact(self):
         return self.ok(self.c.post("/kubesim/compact", {}), 200)
 
-    def wait_watching(self, resources=("widgets.test.ambient-code", "secrets"), timeout=20):
+    def wait_watching(self, resources=("widgets.test.ambient-code", "secrets"), timeout=WAIT):
         """Until ambientd has a watch open on each resource (group-resource names)."""
         def have():
             got = {w["resource"] for w in self.watches()}
@@ -233,15 +234,15 @@ class Ambient:
         self.signalled = False
         self.d = Daemon(self.config)
         self.pid = self.d.proc.pid
-        self.address = self.wait_msg("serving metrics and probes", timeout=30)["address"]
+        self.address = self.wait_msg("serving metrics and probes")["address"]
         if wait_synced and "widget" in plugins:
-            self.wait_msg("cache synced", resource="widgets", timeout=30)
-            self.wait_msg("cache synced", resource="secrets", timeout=30)
+            self.wait_msg("cache synced", resource="widgets")
+            self.wait_msg("cache synced", resource="secrets")
         if wait_leader and leader_election:
-            self.wait_msg("became the leader", timeout=30)
+            self.wait_msg("became the leader")
 
     # log
-    def wait_msg(self, msg, timeout=20, **fields):
+    def wait_msg(self, msg, timeout=WAIT, **fields):
         def pred(r):
             return r.get("msg") == msg and all(r.get(k) == v for k, v in fields.items())
         return self.d.wait_for(pred, timeout)
@@ -272,7 +273,7 @@ class Ambient:
         return self.metric("ambient_kube_requests_total")
 
     # lifecycle
-    def stop_clean(self, test, timeout=30, want=0, send=True):
+    def stop_clean(self, test, timeout=WAIT, want=0, send=True):
         """SIGTERM (if send, unless terminate() sent it already); waits for
         the exit and asserts its status (0) and no sanitizer report."""
         if send and not self.signalled and self.alive():
@@ -281,7 +282,7 @@ class Ambient:
         test.assertEqual(code, want, "ambientd exited %s:\n%s" % (code, self.log_text()[-6000:]))
         self.assert_no_sanitizer(test)
 
-    def wait_exit(self, timeout=30):
+    def wait_exit(self, timeout=WAIT):
         try:
             code = self.d.proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -351,7 +352,7 @@ class ControllerTest(unittest.TestCase):
         self._ambients.append(a)
         return a
 
-    def wait_reconciled(self, ns, name, timeout=30):
+    def wait_reconciled(self, ns, name, timeout=WAIT):
         def done():
             w = self.kube.get_widget(ns, name)
             return w if reconciled(w) else None

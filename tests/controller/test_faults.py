@@ -7,7 +7,7 @@ server that throttles (429 or 503 with Retry-After) sees no request again
 before the time it asked for, while other keys are reconciled meanwhile."""
 import time
 
-from ctlharness import ControllerTest, harness, main, wait_until, wpath
+from ctlharness import WAIT, ControllerTest, harness, main, wait_until, wpath
 
 # Every request ambientd makes, and none the test makes during the fault
 # window (it only POSTs widgets under /apis/test.ambient-code/.../namespaces).
@@ -64,7 +64,7 @@ class Outage(ControllerTest):
         self.assertEqual(amb.has_msg("reconciled", key="%s/during" % ns), [])
         k.faults_clear()
 
-        self.wait_reconciled(ns, "during", timeout=40)
+        self.wait_reconciled(ns, "during")
         self.assertEqual(amb.has_msg("concurrent reconcile of one key"), [])
         self.assertEqual(amb.metric("ambient_leader"), 1)
         amb.stop_clean(self)
@@ -83,7 +83,7 @@ class Outage(ControllerTest):
         time.sleep(4.0)
         self.assertLess(amb.requests_total() - n0, 30)
         k.faults_clear()
-        self.wait_reconciled(ns, "stalled", timeout=40)
+        self.wait_reconciled(ns, "stalled")
         self.assertTrue(amb.alive())
         amb.stop_clean(self)
 
@@ -94,7 +94,7 @@ class Outage(ControllerTest):
         # The reconcile of this widget fails (its child Secret can't be read).
         k.faults_add(status=503, path="/api/v1/namespaces/%s/secrets" % ns)
         k.create_widget(ns, "sick")
-        first = amb.wait_msg("reconcile failed; will retry", name="sick", timeout=20)
+        first = amb.wait_msg("reconcile failed; will retry", name="sick")
         self.assertEqual(first["attempt"], "1")
         n0 = amb.requests_total()
         t0 = time.monotonic()
@@ -108,7 +108,7 @@ class Outage(ControllerTest):
         self.assertLess(n1 - n0, 60, "%d requests in %.1f s" % (n1 - n0, time.monotonic() - t0))
         self.assertLess(len(attempts), 20, attempts)
         k.faults_clear()
-        self.wait_reconciled(ns, "sick", timeout=40)
+        self.wait_reconciled(ns, "sick")
         attempts = amb.has_msg("reconcile failed; will retry", name="sick")
         self.assertEqual(amb.metric("ambient_reconcile_errors_total", kind="Widget"),
                          len(attempts))
@@ -156,13 +156,13 @@ class Throttle(ControllerTest):
                      path=wpath(ns_d, "d") + "/status")
         k.create_widget(ns_d, "d")
         # c is created once d has been throttled, so it queues behind d.
-        wait_until(lambda: [q for q in k.requests(wpath(ns_d, "d")) if q["fault"]], 30, 0.05,
+        wait_until(lambda: [q for q in k.requests(wpath(ns_d, "d")) if q["fault"]], WAIT, 0.05,
                    "d's status write throttled")
         k.create_widget(ns_a, "a")
         k.create_widget(ns_b, "b")
         k.create_widget(ns_c, "c")
         for ns, name in ((ns_a, "a"), (ns_b, "b"), (ns_c, "c"), (ns_d, "d")):
-            self.wait_reconciled(ns, name, timeout=60)
+            self.wait_reconciled(ns, name)
         self.assertEqual(k.faults(), [], "not every throttle was hit")
 
         log = k.requests()

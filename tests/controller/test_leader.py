@@ -6,7 +6,7 @@ a standby takes over at once; a leader that cannot renew exits with 1; a
 lease request throttled with Retry-After is not made again sooner."""
 import time
 
-from ctlharness import ControllerTest, harness, main, wait_until
+from ctlharness import WAIT, ControllerTest, harness, main, wait_until
 
 LEASE_PATH = "/apis/coordination.k8s.io/v1/namespaces/default/leases/ambient-controller"
 
@@ -23,7 +23,7 @@ class Failover(ControllerTest):
     def assert_standby(self, amb, polls=3):
         """amb has read the lease `polls` more times and still does not lead."""
         n0 = self.lease_reads(amb)
-        wait_until(lambda: self.lease_reads(amb) >= n0 + polls, 20, 0.1,
+        wait_until(lambda: self.lease_reads(amb) >= n0 + polls, WAIT, 0.1,
                    "%d lease polls by the standby" % polls)
         self.assertEqual(amb.has_msg("became the leader"), [])
         self.assertEqual(amb.metric("ambient_leader"), 0)
@@ -34,7 +34,7 @@ class Failover(ControllerTest):
         b = self.start(wait_leader=False)
         self.assertNotEqual(a.address, b.address)
         wait_until(lambda: a.has_msg("became the leader") or b.has_msg("became the leader"),
-                   30, 0.05, "a leader")
+                   WAIT, 0.05, "a leader")
         leader, standby = (a, b) if a.has_msg("became the leader") else (b, a)
         self.assert_standby(standby)
         self.assertEqual(leader.metric("ambient_leader"), 1)
@@ -53,10 +53,10 @@ class Failover(ControllerTest):
         leader.kill()
         t_kill = time.monotonic()
         k.create_widget(ns, "second")
-        standby.wait_msg("became the leader", timeout=20)
+        standby.wait_msg("became the leader")
         took = time.monotonic() - t_kill
         self.assertLess(took, 10, "takeover after kill -9 took %.1f s" % took)
-        self.wait_reconciled(ns, "second", timeout=20)
+        self.wait_reconciled(ns, "second")
         standby.wait_msg("reconciled", key="%s/second" % ns)
         self.assertEqual(standby.metric("ambient_leader"), 1)
 
@@ -66,13 +66,13 @@ class Failover(ControllerTest):
         self.assert_standby(c, polls=2)
         t_term = time.monotonic()
         standby.terminate()
-        c.wait_msg("became the leader", timeout=10)
+        c.wait_msg("became the leader")
         took = time.monotonic() - t_term
         standby.stop_clean(self)
         self.assertTrue(standby.has_msg("released the lease"))
         self.assertLess(took, 3, "takeover after SIGTERM took %.1f s" % took)
         k.create_widget(ns, "third")
-        self.wait_reconciled(ns, "third", timeout=20)
+        self.wait_reconciled(ns, "third")
         c.wait_msg("reconciled", key="%s/third" % ns)
         lease = k.ok(k.c.get(LEASE_PATH), 200)
         self.assertEqual(lease["spec"]["holderIdentity"], identity(c))
@@ -84,7 +84,7 @@ class LostLease(ControllerTest):
         amb = self.start()
         self.kube.faults_add(status=503, path="/leases/ambient-controller")
         t0 = time.monotonic()
-        amb.wait_msg("leadership lost; exiting so a fresh process can compete", timeout=20)
+        amb.wait_msg("leadership lost; exiting so a fresh process can compete")
         amb.stop_clean(self, want=1, send=False)
         self.assertLess(time.monotonic() - t0, 10)
         self.assertTrue(amb.has_msg("could not renew the lease in time; leadership lost"))
@@ -100,12 +100,12 @@ class ThrottledLease(ControllerTest):
         k.forget_requests()
         k.faults_add(status=429, retryAfterSeconds=4, count=1, plainText=True, method="GET",
                      path=LEASE_PATH)
-        wait_until(lambda: not k.faults(), 30, 0.05, "the lease read throttled")
+        wait_until(lambda: not k.faults(), WAIT, 0.05, "the lease read throttled")
         k.faults_add(status=503, retryAfterSeconds=4, count=1, method="PUT", path=LEASE_PATH)
-        wait_until(lambda: not k.faults(), 30, 0.05, "the lease renewal throttled")
+        wait_until(lambda: not k.faults(), WAIT, 0.05, "the lease renewal throttled")
         # Renewals go on afterwards (two more rounds of GET and PUT).
         wait_until(lambda: len([q for q in k.requests(LEASE_PATH)
-                                if q["method"] == "PUT" and not q["fault"]]) >= 2, 30, 0.1,
+                                if q["method"] == "PUT" and not q["fault"]]) >= 2, WAIT, 0.1,
                    "renewals after the throttles")
         pairs = harness.throttled_retries(k.requests(LEASE_PATH))
         self.assertEqual(sorted((f["method"], f["fault"]) for f, _ in pairs),

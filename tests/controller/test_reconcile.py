@@ -3,11 +3,12 @@
 (with spec updates racing the reconciles) all end with their current
 generation observed, Ready and an owned child Secret, and no key is ever
 reconciled by two workers at once; the probes and metrics tell the truth;
-without any kind plugin the controller still runs."""
+a kind whose CRD is missing says so; without any kind plugin the controller
+still runs."""
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from ctlharness import ControllerTest, main, reconciled, wait_until, wpath
+from ctlharness import WAIT, WIDGETS, ControllerTest, main, reconciled, wait_until, wpath
 
 MANAGED = "app.kubernetes.io/managed-by"
 N_NS, PER_NS = 10, 20
@@ -69,7 +70,7 @@ class ManyObjects(ControllerTest):
                                            kind="Widget"), len(objs))
         self.assertEqual(amb.metric("ambient_cache_objects", resource="widgets"), len(objs))
         self.assertEqual(amb.metric("ambient_leader"), 1)
-        wait_until(lambda: amb.metric("ambient_workqueue_depth") == 0, 20, 0.1,
+        wait_until(lambda: amb.metric("ambient_workqueue_depth") == 0, WAIT, 0.1,
                    "an empty work queue")
         self.assertEqual(amb.get("/readyz")[0], 200)
         self.assertEqual(amb.get("/healthz")[0], 200)
@@ -99,7 +100,7 @@ class HotKeys(ControllerTest):
             list(ex.map(hammer, names))
         for n in names:
             self.wait_reconciled(ns, n)
-        wait_until(lambda: amb.metric("ambient_workqueue_depth") == 0, 20, 0.05,
+        wait_until(lambda: amb.metric("ambient_workqueue_depth") == 0, WAIT, 0.05,
                    "an empty work queue")
         # Each key went through more than one reconcile while updates landed.
         self.assertGreater(amb.metric("ambient_reconcile_total", kind="Widget",
@@ -117,11 +118,11 @@ class OwnerChain(ControllerTest):
         ns = k.make_ns()
         k.create_widget(ns, "chain", {"size": 1})
         w = wait_until(lambda: (lambda o: o if o.get("status", {}).get("pods") == 0 else None)(
-            k.get_widget(ns, "chain")), 30, 0.1, "the widget reconciled with its job")
+            k.get_widget(ns, "chain")), WAIT, 0.1, "the widget reconciled with its job")
         self.assertEqual(w["status"]["pods"], 0)
         r = k.c.post("/kubesim/jobs/%s/chain-job/start" % ns, {})
         self.assertIn(r.status, (200, 201), r)
-        wait_until(lambda: k.get_widget(ns, "chain").get("status", {}).get("pods") == 1, 30, 0.1,
+        wait_until(lambda: k.get_widget(ns, "chain").get("status", {}).get("pods") == 1, WAIT, 0.1,
                    "the pod's creation to reach the widget")
         amb.stop_clean(self)
 
@@ -133,10 +134,40 @@ class Probes(ControllerTest):
         self.kube.faults_add(latencyMs=3000, verb="list", path="/widgets", count=1)
         amb = self.start(wait_synced=False, wait_leader=False)
         code, body = amb.get("/readyz")
-        self.assertEqual((code, body), (503, "caches not synced\n"))
+        self.assertEqual(code, 503)
+        self.assertRegex(body, r"^caches not synced: widgets\.test\.ambient-code(, [a-z.]+)*\n$")
         self.assertEqual(amb.get("/healthz")[0], 200)
-        amb.wait_msg("cache synced", resource="widgets", timeout=30)
-        wait_until(lambda: amb.get("/readyz")[0] == 200, 10, 0.05, "/readyz 200")
+        amb.wait_msg("cache synced", resource="widgets")
+        wait_until(lambda: amb.get("/readyz")[0] == 200, WAIT, 0.05, "/readyz 200")
+        amb.stop_clean(self)
+
+
+class MissingCrd(ControllerTest):
+    CRD = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.test.ambient-code"
+
+    def test_the_log_and_readyz_name_a_missing_crd(self):
+        """A kind whose CRD is not installed: the list answers 404, the log
+        says the CRD is missing, /readyz names the cache that waits for it;
+        installing the CRD heals it."""
+        k = self.kube
+        crd = k.ok(k.c.get(self.CRD), 200)
+        k.ok(k.c.delete(self.CRD), 200, 202)
+        wait_until(lambda: k.c.get(WIDGETS + "/widgets").status == 404, what="widgets not served")
+        amb = self.start(wait_synced=False)
+        rec = amb.wait_msg("list failed: the CustomResourceDefinition is not installed",
+                           resource="widgets")
+        self.assertEqual(rec["crd"], "widgets.test.ambient-code")
+        self.assertEqual(amb.has_msg("cache synced", resource="widgets"), [])
+        # The other caches sync; the widgets cache waits for its CRD.
+        wait_until(lambda: amb.get("/readyz") == (503, "caches not synced: "
+                                                  "widgets.test.ambient-code\n"),
+                   what="/readyz naming only the widgets cache")
+
+        crd["metadata"] = {"name": crd["metadata"]["name"]}
+        crd.pop("status", None)
+        k.ok(k.c.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd), 201)
+        amb.wait_msg("cache synced", resource="widgets")
+        wait_until(lambda: amb.get("/readyz") == (200, "ok\n"), what="/readyz 200")
         amb.stop_clean(self)
 
 
@@ -146,7 +177,7 @@ class NoKindPlugin(ControllerTest):
         amb = self.start(plugins=())
         self.assertLess(time.monotonic() - t0, 30)
         # (The gauge follows the "became the leader" line by a moment.)
-        wait_until(lambda: amb.metric("ambient_leader") == 1, 5, 0.02, "ambient_leader 1")
+        wait_until(lambda: amb.metric("ambient_leader") == 1, WAIT, 0.02, "ambient_leader 1")
         self.assertEqual(amb.get("/healthz")[0], 200)
         self.assertEqual(amb.get("/readyz")[0], 200)
         names = {n for n, _, _ in amb.metrics()}

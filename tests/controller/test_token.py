@@ -67,7 +67,7 @@ class TokenRotation(ControllerTest):
         # Reconciles (blocking calls) now need tokB.
         k.create_widget(ns, "two")
         self.wait_reconciled(ns, "two")
-        amb.wait_msg("service-account token rotated", timeout=10)
+        amb.wait_msg("service-account token rotated")
         # Watches re-opened after a cut need it too.
         k.wait_watching()
         self.assertGreaterEqual(k.drop_watches(), 2)

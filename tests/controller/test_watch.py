@@ -7,7 +7,7 @@ list throttled with Retry-After is not tried again before that time."""
 import threading
 import time
 
-from ctlharness import ControllerTest, harness, main, reconciled, wait_until
+from ctlharness import WAIT, ControllerTest, harness, main, reconciled, wait_until
 
 WIDGETS_GR = "widgets.test.ambient-code"
 
@@ -42,7 +42,7 @@ class WatchDropped(ControllerTest):
             drops, rewatch = 0, []
             for _ in range(5):
                 # Cut only a live stream that has carried events.
-                wait_until(lambda: len(created) >= 5 * (drops + 1), 10, 0.01, "some creations")
+                wait_until(lambda: len(created) >= 5 * (drops + 1), WAIT, 0.01, "some creations")
                 before = amb.metric("ambient_watch_restarts_total", resource="widgets")
                 n = k.drop_watches("/widgets")
                 self.assertGreaterEqual(n, 1)
@@ -50,13 +50,13 @@ class WatchDropped(ControllerTest):
                 drops += 1
                 wait_until(lambda: amb.metric("ambient_watch_restarts_total",
                                               resource="widgets") > before,
-                           40, 0.02, "the widgets watch re-opened")
+                           WAIT, 0.02, "the widgets watch re-opened")
                 rewatch.append(time.monotonic() - t_drop)
                 # The dropped stream is gone from kubesim long before this.
-                k.wait_watching((WIDGETS_GR,), timeout=20)
+                k.wait_watching((WIDGETS_GR,))
         finally:
             stop.set()
-            t.join(30)
+            t.join(WAIT)
         self.assertEqual(errors, [])
         self.assertGreater(len(created), 25)
         # A healthy stream that breaks is re-opened promptly (a jittered
@@ -84,15 +84,15 @@ class ExpiredResourceVersion(ControllerTest):
         k.create_widget(ns, "gone")
         self.wait_reconciled(ns, "keep")
         self.wait_reconciled(ns, "gone")
-        child = wait_until(lambda: k.get_secret(ns, "keep-child"), 10, 0.05, "child secret")
-        wait_until(lambda: amb.metric("ambient_cache_objects", resource="widgets") == 2, 10, 0.05,
+        child = wait_until(lambda: k.get_secret(ns, "keep-child"), WAIT, 0.05, "child secret")
+        wait_until(lambda: amb.metric("ambient_cache_objects", resource="widgets") == 2, WAIT, 0.05,
                    "2 widgets cached")
         k.wait_watching()
 
         # Disconnect: every watch request now fails, and the open streams are cut.
         k.faults_add(status=503, verb="watch")
         self.assertGreaterEqual(k.drop_watches(), 2)
-        wait_until(lambda: not k.watches(), 10, 0.05, "no watch open")
+        wait_until(lambda: not k.watches(), WAIT, 0.05, "no watch open")
         # Meanwhile: a child secret deleted by hand, a widget deleted.
         r = k.c.delete("/api/v1/namespaces/%s/secrets/keep-child" % ns)
         self.assertEqual(r.status, 200, r)
@@ -105,12 +105,12 @@ class ExpiredResourceVersion(ControllerTest):
         self.assertEqual(amb.has_msg("resourceVersion expired; relisting"), [])
         k.faults_clear()
 
-        amb.wait_msg("resourceVersion expired; relisting", resource="widgets", timeout=40)
-        amb.wait_msg("resourceVersion expired; relisting", resource="secrets", timeout=40)
-        fresh = wait_until(lambda: k.get_secret(ns, "keep-child"), 30, 0.05,
+        amb.wait_msg("resourceVersion expired; relisting", resource="widgets")
+        amb.wait_msg("resourceVersion expired; relisting", resource="secrets")
+        fresh = wait_until(lambda: k.get_secret(ns, "keep-child"), WAIT, 0.05,
                            "the deleted child secret recreated")
         self.assertNotEqual(fresh["metadata"]["uid"], child["metadata"]["uid"])
-        wait_until(lambda: amb.metric("ambient_cache_objects", resource="widgets") == 1, 10, 0.05,
+        wait_until(lambda: amb.metric("ambient_cache_objects", resource="widgets") == 1, WAIT, 0.05,
                    "the deleted widget gone from the cache")
         self.assertTrue(reconciled(k.get_widget(ns, "keep")))
         amb.stop_clean(self)
@@ -137,7 +137,7 @@ class Throttled(ControllerTest):
         503 with Retry-After: 1 (every matching rule would count a request
         against itself, so the second rule is added only now)."""
         k = self.kube
-        wait_until(lambda: not k.faults(), 30, 0.02, "the first %s throttled" % verb)
+        wait_until(lambda: not k.faults(), WAIT, 0.02, "the first %s throttled" % verb)
         k.faults_add(status=503, retryAfterSeconds=1, count=1, verb=verb, path=self.EVERYWHERE)
 
     def test_list_waits_its_retry_after(self):
@@ -151,8 +151,8 @@ class Throttled(ControllerTest):
                      path=self.EVERYWHERE)
         amb = self.start(wait_synced=False)
         self.then_throttle(verb="list")
-        amb.wait_msg("cache synced", resource="widgets", timeout=40)
-        self.wait_reconciled(ns, "early", timeout=40)
+        amb.wait_msg("cache synced", resource="widgets")
+        self.wait_reconciled(ns, "early")
         self.assertEqual(k.faults(), [])
         self.assert_waited([("list", 429, 2), ("list", 503, 1)])
         self.assertEqual(len(amb.has_msg("list failed", resource="widgets")), 2)
@@ -170,10 +170,10 @@ class Throttled(ControllerTest):
                      path=self.EVERYWHERE)
         self.assertGreaterEqual(k.drop_watches(self.EVERYWHERE), 1)
         self.then_throttle(verb="watch")
-        wait_until(lambda: not k.faults(), 30, 0.05, "the second throttle hit")
-        k.wait_watching((WIDGETS_GR,), timeout=30)
+        wait_until(lambda: not k.faults(), WAIT, 0.05, "the second throttle hit")
+        k.wait_watching((WIDGETS_GR,))
         k.create_widget(ns, "after")
-        self.wait_reconciled(ns, "after", timeout=30)
+        self.wait_reconciled(ns, "after")
         self.assert_waited([("watch", 429, 2), ("watch", 503, 1)])
         self.assertEqual(amb.metric("ambient_kube_throttled_total", verb="WATCH"), 2)
         amb.stop_clean(self)

@@ -3,20 +3,19 @@
 token and an empty kubeconfig: api-resources shows the short names;
 kubectl apply of the samples passes kubectl's default strict field
 validation (every field is declared) and an unknown field is refused;
-`kubectl get as|ps|rfe` and the `ambient` category work; the printer
-columns show the right values.
+`kubectl get as|ps|rfe` and the `ambient` category work; `kubectl get`
+prints each CRD's printer columns (kubesim serves the Table kubectl asks
+for), with the right values, the priority ones under -o wide only.
 
-kubesim serves no Table output, so `kubectl get` prints NAME/AGE there. The
-columns are then checked the way the server would compute them: the CRD is
-read back and its additionalPrinterColumns become kubectl custom-columns.
-If kubesim ever serves Tables, the PHASE/MODEL (PHASE/STEP) headers are
-checked directly instead."""
+Without kubectl on PATH the test says so and exits 77 (ctest: Skipped)."""
 
 import json
 import os
 import re
 
-from crdtest import DATA, GROUP, CrdTest, KubectlMixin, main, sample
+from crdtest import DATA, GROUP, CrdTest, KubectlMixin, harness, main, sample
+
+harness.kubectl_or_skip("crds.kubectl")
 
 def parse_table(out):
     """kubectl's aligned output with one object: {HEADER: value}, split at
@@ -43,24 +42,20 @@ class KubectlTest(KubectlMixin, CrdTest):
     def apply(self, ns, fname):
         return self.kubectl("apply", "-n", ns, "-f", os.path.join(DATA, fname)).stdout
 
-    def columns(self, plural, ns, name):
-        """The default printer columns of `plural` for object `name`, as
-        {column name: printed value}, without Age: from kubectl's table if the
-        server serves one, else computed from the CRD's additionalPrinterColumns."""
+    def columns(self, plural, ns, name, *flags):
+        """What `kubectl get plural name` prints, as {header: value}; the
+        headers are checked against the CRD's additionalPrinterColumns (the
+        priority ones only with -o wide) and the Age is a kubectl age."""
         crd = json.loads(self.kubectl("get", "crd", f"{plural}.{GROUP}", "-o", "json").stdout)
+        wide = "wide" in flags
         cols = [c for c in crd["spec"]["versions"][0]["additionalPrinterColumns"]
-                if not c.get("priority") and c["type"] != "date"]
-        out = self.kubectl("get", plural, name, "-n", ns).stdout
+                if wide or not c.get("priority")]
+        out = self.kubectl("get", plural, name, "-n", ns, *flags).stdout
         table = parse_table(out)
-        if "PHASE" in table or "MODEL" in table:    # the server printed a Table
-            return {c["name"]: table[c["name"].upper()] for c in cols}
-        self.assertEqual(list(table), ["NAME", "AGE"], out)
-        self.assertEqual(table["NAME"], name)
-        self.assertRegex(table["AGE"], r"^\d+s$")
-        spec = ",".join(f"{c['name'].upper()}:{c['jsonPath']}" for c in cols)
-        table = parse_table(self.kubectl("get", plural, name, "-n", ns,
-                                         "-o", f"custom-columns={spec}").stdout)
-        return {c["name"]: table[c["name"].upper()] for c in cols}
+        self.assertEqual(list(table), ["NAME"] + [c["name"].upper() for c in cols], out)
+        self.assertEqual(table.pop("NAME"), name)
+        self.assertRegex(table.pop("AGE"), r"^\d+s$")
+        return table
 
     def test_api_resources_short_names(self):
         out = self.kubectl("api-resources", f"--api-group={GROUP}").stdout
@@ -79,13 +74,16 @@ class KubectlTest(KubectlMixin, CrdTest):
         self.assertEqual(obj["spec"], sample("agenticsession-full.yaml")["spec"])
 
         self.assertEqual(self.columns("agenticsessions", ns, "full"),
-                         {"Phase": "<none>", "Model": "claude-sonnet-4-5"})
+                         {"PHASE": "", "MODEL": "claude-sonnet-4-5"})
         self.kubectl("patch", "as", "full", "-n", ns, "--subresource", "status",
                      "--type", "merge", "-p", json.dumps({"status": SESSION_STATUS}))
         obj = json.loads(self.kubectl("get", "as", "full", "-n", ns, "-o", "json").stdout)
         self.assertEqual(obj["status"], SESSION_STATUS)
         self.assertEqual(self.columns("agenticsessions", ns, "full"),
-                         {"Phase": "Completed", "Model": "claude-sonnet-4-5"})
+                         {"PHASE": "Completed", "MODEL": "claude-sonnet-4-5"})
+        self.assertEqual(self.columns("agenticsessions", ns, "full", "-o", "wide"),
+                         {"PHASE": "Completed", "MODEL": "claude-sonnet-4-5",
+                          "DISPLAY NAME": sample("agenticsession-full.yaml")["spec"]["displayName"]})
         out = self.kubectl("get", "as", "-n", ns, "-o", "name").stdout
         self.assertEqual(out.split(), [f"agenticsession.{GROUP}/full"])
 
@@ -111,14 +109,14 @@ class KubectlTest(KubectlMixin, CrdTest):
                                       "json").stdout)
         self.assertEqual(obj["spec"], sample("projectsettings.yaml")["spec"])
         self.assertEqual(self.columns("projectsettings", ns, "projectsettings"),
-                         {"Model": "claude-sonnet-4-5"})
+                         {"MODEL": "claude-sonnet-4-5"})
 
         obj = json.loads(self.kubectl("get", "rfe", "oauth-login", "-n", ns, "-o", "json").stdout)
         self.assertEqual(obj["spec"], sample("rfeworkflow.yaml")["spec"])
         self.kubectl("patch", "rfe", "oauth-login", "-n", ns, "--subresource", "status",
                      "--type", "merge", "-p", json.dumps({"status": RFE_STATUS}))
         self.assertEqual(self.columns("rfeworkflows", ns, "oauth-login"),
-                         {"Phase": "Running", "Step": "design"})
+                         {"PHASE": "Running", "STEP": "design"})
 
         out = self.kubectl("get", "ambient", "-n", ns, "-o", "name").stdout
         self.assertEqual(sorted(out.split()), [f"projectsettings.{GROUP}/projectsettings",

@@ -76,7 +76,7 @@ class RFEWorkflowTest(CrdTest):
         r = self.c.delete(path(PLURAL, ns, "oauth-login"))
         self.assertEqual(r.status, 200, r)
         self.c.post("/kubesim/gc", {})
-        wait_for(lambda: self.c.get(sp).status == 404, 20, what="step session deleted")
+        wait_for(lambda: self.c.get(sp).status == 404, what="step session deleted")
         lst = self.c.get(f"{API}/namespaces/{ns}/agenticsessions")
         self.assertEqual(lst.body["items"], [])
 

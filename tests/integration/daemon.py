@@ -9,6 +9,9 @@ import threading
 import time
 
 AMBIENTD = os.environ["AMBIENTD"]
+# How long a test waits for a log line or an exit before it fails: generous,
+# so a loaded machine is slow but never a failure.
+WAIT = 60
 
 
 def write_config(text, directory=None):
@@ -18,7 +21,7 @@ def write_config(text, directory=None):
     return path
 
 
-def run(*args, timeout=30):
+def run(*args, timeout=WAIT):
     """Runs ambientd to completion; returns (exit code, stdout, stderr)."""
     p = subprocess.run([AMBIENTD, *args], capture_output=True, text=True, timeout=timeout)
     return p.returncode, p.stdout, p.stderr
@@ -54,7 +57,7 @@ class Daemon:
                 pass
         return out
 
-    def wait_for_line(self, predicate, timeout=20):
+    def wait_for_line(self, predicate, timeout=WAIT):
         """Waits until some raw log line satisfies predicate; returns it."""
         deadline = time.monotonic() + timeout
         with self._cond:
@@ -67,7 +70,7 @@ class Daemon:
                     raise AssertionError("no matching log line; got:\n" + "\n".join(self.lines))
                 self._cond.wait(min(left, 0.2))
 
-    def wait_for(self, predicate, timeout=20):
+    def wait_for(self, predicate, timeout=WAIT):
         """Waits until some JSON log record satisfies predicate; returns it."""
         def matches(line):
             try:
@@ -79,7 +82,7 @@ class Daemon:
     def send(self, sig):
         self.proc.send_signal(sig)
 
-    def stop(self, sig=signal.SIGTERM, timeout=20):
+    def stop(self, sig=signal.SIGTERM, timeout=WAIT):
         """Sends sig and returns the exit code."""
         if self.proc.poll() is None:
             self.proc.send_signal(sig)

@@ -18,13 +18,18 @@ for f in bin/ambientd lib/ambient/plugins include/ambient/plugin.h include/ambie
 done
 echo "ok: installed layout"
 
+cp "$example/hello.c" "$example/Makefile" "$work/"
+# The example's Makefile takes PKG_CONFIG_PATH on make's command line...
+env -u PKG_CONFIG_PATH make -s -C "$work" CC="$cc" PKG_CONFIG_PATH="$prefix/lib/pkgconfig" hello.so
+nm -D --defined-only "$work/hello.so" | awk '$2 ~ /^[TW]$/ {print $3}' | grep -qx amb_plugin_entry
+make -s -C "$work" clean
+# ...and from the environment.
 export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
 [[ $(pkg-config --variable=plugindir ambient-plugin) -ef $prefix/lib/ambient/plugins ]] \
     || { echo "FAIL: pkg-config plugindir is not under the prefix"; exit 1; }
-cp "$example/hello.c" "$example/Makefile" "$work/"
 make -s -C "$work" CC="$cc" hello.so
 nm -D --defined-only "$work/hello.so" | awk '$2 ~ /^[TW]$/ {print $3}' | grep -qx amb_plugin_entry
-echo "ok: built the example against the installed headers"
+echo "ok: built the example against the installed headers (PKG_CONFIG_PATH on make's command line, and in the environment)"
 
 mkdir -p "$prefix/lib/ambient/plugins"
 cp "$work/hello.so" "$prefix/lib/ambient/plugins/"
@@ -46,7 +51,7 @@ echo "ok: installed ambientd found and loaded the plugin"
 
 "$prefix/bin/ambientd" --config "$work/ambient.conf" 2> "$work/run.log" &
 pid=$!
-for _ in $(seq 100); do
+for _ in $(seq 600); do  # up to 60 s: a loaded machine is slow
     grep -q '"msg":"ambientd running"' "$work/run.log" && break
     sleep 0.1
 done
@@ -59,7 +64,7 @@ echo "ok: the plugin ran in the installed ambientd and stopped cleanly"
 "$prefix/bin/ambientd" --config "$work/served.conf" 2> "$work/served.log" &
 pid=$!
 address=
-for _ in $(seq 100); do
+for _ in $(seq 600); do  # up to 60 s: a loaded machine is slow
     address=$(sed -n 's/.*"msg":"api listening","address":"\([^"]*\)".*/\1/p' "$work/served.log")
     [[ -n $address ]] && break
     sleep 0.1

@@ -15,6 +15,7 @@ import miniyaml
 import openapi
 import protobuf_k8s
 import rbac
+import tables
 from apierrors import field_error
 from authn import User
 from operations import FieldValidation
@@ -215,17 +216,31 @@ class Api:
         dry = q.get("dryRun") == "All"
         fv = FieldValidation(q.get("fieldValidation", ""), info.version)
         m = req.method
+        table = tables.negotiate(req.headers.get("Accept")) if m == "GET" else None
+        include = tables.include_policy(q) if table else None
         if m == "GET" and info.verb == "watch":
-            return self._watch(rt, info.version, ns, q, req.path)
+            plan = self._watch(rt, info.version, ns, q, req.path)
+            if table and plan.watcher is not None:
+                plan.watcher.table = (table, include, True)
+            return plan
         if m == "GET" and info.name:
             if info.subresource and info.subresource != "status":
                 raise apierrors.unknown_path()
-            return self._object(200, c.ops.get(rt, ns, info.name).obj, rt, info.version)
+            resp = self._object(200, c.ops.get(rt, ns, info.name).obj, rt, info.version)
+            if table:
+                obj = json.loads(resp.body)
+                meta = {"resourceVersion": obj["metadata"].get("resourceVersion", "")}
+                resp = Response(200, tables.table(rt, info.version, table, [obj], meta, include))
+            return resp
         if m == "GET":
             label_sel, field_sel = self._selectors(rt, q)
             if "sendInitialEvents" in q:
                 raise self._send_initial_events_error("list")
             body = listing.list_objects(c.store, rt, info.version, ns, q, label_sel, field_sel)
+            if table:
+                lst = json.loads(body)
+                body = tables.table(rt, info.version, table, lst["items"], lst["metadata"],
+                                    include)
             return Response(200, body)
         if m == "POST" and not info.name:
             if rt.namespaced and not ns:

@@ -1,9 +1,9 @@
 """Kubernetes Status bodies and the ApiError exception that carries them.
 
 Every non-2xx answer kubesim gives is a metav1.Status built here, with the
-message wording of apimachinery's pkg/api/errors (see
-shared/reference/kubernetes-api.md A4/A5).  Key order follows the reference
-examples: kind, apiVersion, metadata, status, message, reason, details, code.
+message wording of apimachinery's pkg/api/errors.  Key order follows the
+apiserver's own encoding: kind, apiVersion, metadata, status, message,
+reason, details, code.
 """
 
 REASON_BY_CODE = {

@@ -1,8 +1,8 @@
 """Stand-ins for the job controller and the kubelet, driven by tests through
 the /kubesim control endpoints: they create a Job's Pod and write Pod and
-Job status the way the real components do (batch/v1 conditions per
-reference A11: SuccessCriteriaMet/FailureTarget first, then Complete/Failed
-once no pod is terminating; completionTime only on success).
+Job status the way the real components do (batch/v1 conditions as the job
+controller writes them: SuccessCriteriaMet/FailureTarget first, then
+Complete/Failed once no pod is terminating; completionTime only on success).
 """
 
 import secrets

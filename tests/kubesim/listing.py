@@ -1,5 +1,5 @@
 """LIST: resourceVersion semantics, limit/continue pagination and selectors
-(reference A2).
+(README.md, "LIST").
 
 Pages come from a snapshot: the first page of a paginated list sorts the
 resource's keys once and keeps (key, Entry) pairs under a snapshot id;

@@ -1,7 +1,7 @@
 """Object semantics of the generic registry (apiserver pkg/registry/rest and
 registry/generic/registry/store.go, apiextensions' CR strategy): create,
 update, patch, delete, with optimistic concurrency, the status subresource,
-generation, finalizers and deletionTimestamp.  See reference A4.
+generation, finalizers and deletionTimestamp (README.md, "Writes").
 
 Every public method takes the store lock for its whole read-modify-write.
 """

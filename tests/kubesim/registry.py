@@ -9,6 +9,8 @@ from this table (see discovery.py).
 
 import re
 
+import tables
+
 ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 BASE_FIELDS = {"metadata.name", "metadata.namespace"}
 
@@ -32,7 +34,7 @@ class ResourceType:
                  unconditional_update=True, generation=False, return_object=False,
                  gc_default="Background", fields=(), verbs=None, is_crd=False,
                  storage_version=None, categories=(), virtual=False, list_kind=None,
-                 schema=None):
+                 schema=None, printer_columns=None):
         self.group = group
         self.versions = list(versions)          # served versions
         self.storage_version = storage_version or self.versions[0]
@@ -56,6 +58,9 @@ class ResourceType:
         self.is_crd = is_crd
         self.virtual = virtual                  # create-only review kinds, never stored
         self.schema = schema                    # CRD openAPIV3Schema (storage version)
+        # CRDs: {version: columns after Name} for Table output (tables.py);
+        # None for built-ins, which print the default Name/Created At.
+        self.printer_columns = printer_columns
 
     @property
     def key(self):
@@ -189,7 +194,8 @@ class Registry:
             status=status, unconditional_update=False, is_crd=True,
             storage_version=storage[0]["name"] if storage else None, schema=schema,
             categories=names.get("categories") or [], fields=fields,
-            list_kind=names.get("listKind"))
+            list_kind=names.get("listKind"),
+            printer_columns={v["name"]: tables.crd_columns(v) for v in served})
 
     def register_crd(self, crd):
         rt = self.type_from_crd(crd)

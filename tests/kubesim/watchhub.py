@@ -7,12 +7,14 @@ never blocks writers.  When the queue passes its cap the watch is closed (the
 kube-apiserver's cacher does the same to unresponsive watchers).
 """
 
+import json
 import queue
 import random
 import socket
 import threading
 import time
 
+import tables
 from store import ADDED, DELETED, MODIFIED, dumps
 
 
@@ -31,6 +33,11 @@ class Watcher:
         self.sock = None          # set by the HTTP layer, used to drop the stream
         self.sock_lock = threading.Lock()
         self.path = ""
+        # (Table version, includeObject) when the client asked for Tables:
+        # each event's object is then a one-row Table, with the column
+        # definitions in the first one only, as the apiserver sends them.
+        self.table = None
+        self.version = version
 
     def wants(self, obj):
         """Does `obj` pass this watch's label and field selectors?"""
@@ -110,6 +117,16 @@ class Watcher:
             obj = dict(entry.obj)
             obj["apiVersion"] = self.api_version
             raw = dumps(obj)
+        if self.table is not None:
+            obj = json.loads(raw)
+            table_version, include, first = self.table
+            t = tables.table(self.rt, self.version, table_version, [obj],
+                             {"resourceVersion": obj["metadata"].get("resourceVersion", "")},
+                             include)
+            if not first:
+                t["columnDefinitions"] = None
+            self.table = (table_version, include, False)
+            raw = dumps(t)
         return b'{"type":"' + type_.encode() + b'","object":' + raw + b"}\n"
 
     def bookmark(self, rv):

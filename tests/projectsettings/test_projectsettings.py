@@ -37,8 +37,8 @@ class ProjectSettingsTest(h.ControllerTest):
     def setUp(self):
         super().setUp()
         self.a = self.start(plugins=("projectsettings",))
-        self.a.wait_msg("cache synced", resource="projectsettings", timeout=30)
-        self.a.wait_msg("cache synced", resource="rolebindings", timeout=30)
+        self.a.wait_msg("cache synced", resource="projectsettings")
+        self.a.wait_msg("cache synced", resource="rolebindings")
 
     def tearDown(self):
         self.a.stop_clean(self)
@@ -69,7 +69,7 @@ class ProjectSettingsTest(h.ControllerTest):
             got = self.ours(ns)
             # {} is a valid answer: wrap it so wait_until sees it as truthy.
             return [got] if {n: rb["roleRef"]["name"] for n, rb in got.items()} == want else None
-        return h.wait_until(done, 20, 0.05, what)[0]
+        return h.wait_until(done, h.WAIT, 0.05, what)[0]
 
     def wait_ready(self, ns, name="projectsettings", status="True", reason=None):
         def done():
@@ -82,7 +82,7 @@ class ProjectSettingsTest(h.ControllerTest):
                     ready[0]["status"] == status and (reason is None or ready[0]["reason"] == reason)):
                 return ps
             return None
-        return h.wait_until(done, 20, 0.05, "%s/%s Ready=%s" % (ns, name, status))
+        return h.wait_until(done, h.WAIT, 0.05, "%s/%s Ready=%s" % (ns, name, status))
 
     def cond(self, ps, typ):
         return [c for c in ps["status"]["conditions"] if c["type"] == typ][0]
@@ -107,7 +107,7 @@ class ProjectSettingsTest(h.ControllerTest):
         def two():
             got = self.ours(ns)
             return got if len(got) == 2 else None
-        got = h.wait_until(two, 20, 0.05, "two RoleBindings")
+        got = h.wait_until(two, h.WAIT, 0.05, "two RoleBindings")
         self.assertIn("ambient-group-devs-edit", got)
         qa = [n for n in got if n != "ambient-group-devs-edit"][0]
         self.assertRegex(qa, r"^ambient-group-qa-team-[0-9a-f]{8}-view$")
@@ -137,7 +137,7 @@ class ProjectSettingsTest(h.ControllerTest):
         self.kube.ok(self.kube.c.patch(path, {"subjects": [{"kind": "User", "name": "mallory"}]}),
                      200)
         h.wait_until(lambda: self.ours(ns)["ambient-group-devs-admin"]["subjects"][0]["name"]
-                     == "devs", 20, 0.05, "subjects repaired")
+                     == "devs", h.WAIT, 0.05, "subjects repaired")
 
         # Empty list: ours all gone, theirs untouched.
         self.patch_ps(ns, {"spec": {"groupAccess": []}})
@@ -156,7 +156,7 @@ class ProjectSettingsTest(h.ControllerTest):
             if "anthropicApiKey" in spec or "gitHubToken" in spec:
                 return None
             return ps
-        h.wait_until(cleared, 20, 0.05, "legacy fields cleared")
+        h.wait_until(cleared, h.WAIT, 0.05, "legacy fields cleared")
         sec = self.kube.get_secret(ns, "ambient-runner-secrets")
         data = {k: base64.b64decode(v).decode() for k, v in sec["data"].items()}
         self.assertEqual(data, {"OTHER": "keep-this-value", "ANTHROPIC_API_KEY": KEY,
@@ -164,7 +164,7 @@ class ProjectSettingsTest(h.ControllerTest):
         ps = self.wait_ready(ns)
         self.assertEqual(ps["status"]["observedGeneration"], 2)  # the clear is generation 2
         self.assertEqual(self.cond(ps, "SecretsReady")["status"], "True")
-        self.a.wait_msg("legacy credential fields moved", timeout=10)
+        self.a.wait_msg("legacy credential fields moved")
         for value in (KEY, GH):
             self.assertNotIn(value, str(ps["status"]))
             self.assertNotIn(value, self.a.log_text())

@@ -362,11 +362,12 @@ struct amb_host {
     /* A context for Kubernetes calls made on a caller's behalf: the kube_*
      * members called with it go to the API server (never a cache) with
      * token as the bearer token, so Kubernetes RBAC judges the caller.
-     * token NULL means the daemon's own credentials, for the few uses
-     * DESIGN §7 allows. The token is copied. AMB_EUNAVAILABLE when the
-     * config has no kube group and ambientd runs outside a cluster. Kind
-     * callbacks (validate, set_defaults) accept such a context. update_status
-     * and requeue refuse it (AMB_ESTATE). Any thread; free with ctx_free. */
+     * token NULL means the daemon's own credentials, for the few calls no
+     * caller's token can serve (docs/architecture.md, "Who acts"). The
+     * token is copied. AMB_EUNAVAILABLE when the config has no kube group
+     * and ambientd runs outside a cluster. Kind callbacks (validate,
+     * set_defaults) accept such a context. update_status and requeue refuse
+     * it (AMB_ESTATE). Any thread; free with ctx_free. */
     int (*ctx_new)(struct amb_module *self, const char *token, struct amb_ctx **out,
                    struct amb_error *err);
     void (*ctx_free)(struct amb_ctx *ctx); /* NULL is fine; only ctx_new's */

@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import ADMIN, CRD_DIR, KUBESIM, PYTHON, Kubesim
+from harness import ADMIN, CRD_DIR, KUBESIM, PYTHON, WAIT, Kubesim
 
 
 class CliTest(unittest.TestCase):
@@ -26,7 +26,7 @@ class CliTest(unittest.TestCase):
             ctx = ssl.create_default_context()
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
-            conn = http.client.HTTPSConnection("127.0.0.1", ks.tls_port, context=ctx, timeout=10)
+            conn = http.client.HTTPSConnection("127.0.0.1", ks.tls_port, context=ctx, timeout=WAIT)
             conn.request("GET", "/version", headers={"Authorization": "Bearer " + ADMIN})
             resp = conn.getresponse()
             self.assertEqual(resp.status, 200)
@@ -38,7 +38,7 @@ class CliTest(unittest.TestCase):
             self.assertIn("BEGIN CERTIFICATE", pem)
             strict = ssl.create_default_context(cadata=pem)
             conn = http.client.HTTPSConnection("127.0.0.1", ks.tls_port, context=strict,
-                                               timeout=10)
+                                               timeout=WAIT)
             conn.request("GET", "/healthz")
             self.assertEqual(conn.getresponse().read(), b"ok")
             conn.close()
@@ -50,7 +50,7 @@ class CliTest(unittest.TestCase):
         ks = Kubesim(crds=False)
         self.addCleanup(ks.stop)   # kills it if it does not exit by itself
         ks.proc.send_signal(signal.SIGINT)
-        self.assertEqual(ks.proc.wait(10), 0)
+        self.assertEqual(ks.proc.wait(WAIT), 0)
 
     def test_crd_dir_loads_yaml_and_json(self):
         ks = Kubesim()
@@ -104,7 +104,7 @@ class CliTest(unittest.TestCase):
                         "metadata: {name: wrong}\nspec:\n  group: a.b\n  scope: Namespaced\n"
                         "  names: {kind: X, plural: xs}\n  versions: []\n")
             p = subprocess.run([PYTHON, KUBESIM, "--port", "0", "--crd-dir", tmp],
-                               capture_output=True, text=True, timeout=30)
+                               capture_output=True, text=True, timeout=WAIT)
             self.assertNotEqual(p.returncode, 0)
             self.assertNotIn("listening on", p.stdout)
         finally:
@@ -112,7 +112,7 @@ class CliTest(unittest.TestCase):
 
     def test_help_lists_flags(self):
         p = subprocess.run([PYTHON, KUBESIM, "--help"], capture_output=True, text=True,
-                           timeout=30)
+                           timeout=WAIT)
         for flag in ("--port", "--tls-port", "--token-auth-file", "--crd-dir",
                      "--bookmark-interval", "--history-size", "--watch-queue-size"):
             self.assertIn(flag, p.stdout)

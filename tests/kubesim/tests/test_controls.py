@@ -7,7 +7,7 @@ import json
 import subprocess
 import time
 
-from harness import KUBESIMCTL, PYTHON, KubesimTest, main, wpath
+from harness import KUBESIMCTL, PYTHON, WAIT, KubesimTest, main, wpath
 
 JOB_SPEC = {"template": {"metadata": {"labels": {"app": "runner"}}, "spec": {
     "restartPolicy": "Never", "containers": [{"name": "runner", "image": "runner:1"}]}}}
@@ -273,7 +273,7 @@ class JobSimTest(KubesimTest):
 
         def ctl(*args):
             p = subprocess.run([PYTHON, KUBESIMCTL, "--server", self.ks.url, *args],
-                               capture_output=True, text=True, timeout=30)
+                               capture_output=True, text=True, timeout=WAIT)
             return p.returncode, json.loads(p.stdout)
         rc, out = ctl("job", "start", ns, "j", "--waiting-reason", "ErrImagePull")
         self.assertEqual(rc, 0, out)

@@ -160,7 +160,7 @@ class GCTest(KubesimTest):
         owner = self.create_widget(ns, "owner")
         self.owned_cm(ns, "child", owner)
         self.c.delete(wpath(ns, "owner"))
-        wait_for(lambda: not self.exists(CM.format(ns) + "/child"), 10, what="background GC")
+        wait_for(lambda: not self.exists(CM.format(ns) + "/child"), what="background GC")
 
 
 class CRDLifecycleTest(KubesimTest):
@@ -203,7 +203,7 @@ class CRDLifecycleTest(KubesimTest):
         # Deleting the CRD deletes its instances, then the CRD, then the API.
         r = self.c.delete(f"{path}/sprockets.example.com")
         self.assertEqual(r.status, 200)
-        wait_for(lambda: self.c.get(f"{path}/sprockets.example.com").status == 404, 10,
+        wait_for(lambda: self.c.get(f"{path}/sprockets.example.com").status == 404,
                  what="CRD removal")
         self.assertEqual(self.c.get(f"/apis/example.com/v1/namespaces/{ns}/sprockets").status,
                          404)

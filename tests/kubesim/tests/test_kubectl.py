@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """kubectl against kubesim over https with a bearer token: apply a CRD and
 a custom resource from YAML, get (table and -o json), get -w seeing ADDED
-then MODIFIED, patch, apply again, delete (including a namespace)."""
+then MODIFIED, patch, apply again, delete (including a namespace).
+Without kubectl on PATH the test says so and exits 77 (ctest: Skipped)."""
 
 import json
 import os
@@ -10,9 +11,9 @@ import subprocess
 import tempfile
 import threading
 
-from harness import KubesimTest, main, uniq, wait_for
+from harness import WAIT, KubesimTest, kubectl_or_skip, main, uniq, wait_for
 
-KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
+KUBECTL = kubectl_or_skip("kubesim.kubectl")
 
 CRD = """apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
@@ -106,7 +107,7 @@ class KubectlTest(KubesimTest):
         before = self.c.get("/kubesim/watches").body["count"]
         proc = subprocess.Popen(self.args("get", "gizmos", "-n", ns, "-w",
                                           "--output-watch-events", "-o", "json",
-                                          "--request-timeout=30s"),
+                                          f"--request-timeout={WAIT}s"),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env=self.env)
         def stop_watch():
@@ -135,11 +136,11 @@ class KubectlTest(KubesimTest):
                         got_modified.set()
         t = threading.Thread(target=reader, daemon=True)
         t.start()
-        wait_for(lambda: self.c.get("/kubesim/watches").body["count"] > before, 20,
+        wait_for(lambda: self.c.get("/kubesim/watches").body["count"] > before,
                  what="kubectl watch registered")
         self.kubectl("patch", "gizmo", "g1", "-n", ns, "--type", "merge",
                      "-p", '{"spec":{"size":2}}')
-        self.assertTrue(got_modified.wait(20), f"events: {events}")
+        self.assertTrue(got_modified.wait(WAIT), f"events: {events}")
         proc.kill()
         t.join(10)
         self.assertEqual(events[:2], [("ADDED", 1), ("MODIFIED", 2)])

@@ -6,7 +6,7 @@ create/read of core objects, typed errors from Status bodies."""
 import threading
 import warnings
 
-from harness import KubesimTest, main, uniq, wait_for
+from harness import WAIT, KubesimTest, main, uniq, wait_for
 
 # Debian's python3-kubernetes (deploy/dev/install-deps.sh installs it).
 from kubernetes import client, watch
@@ -115,7 +115,7 @@ class PythonClientTest(KubesimTest):
         self.custom.patch_namespaced_custom_object_status(GROUP, VERSION, ns, PLURAL, "w1",
                                                           {"status": {"phase": "Ready"}})
         self.custom.delete_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, "w1")
-        self.assertTrue(done.wait(15), events)
+        self.assertTrue(done.wait(WAIT), events)
         self.assertEqual(events, [("MODIFIED", "w1"), ("MODIFIED", "w1"), ("DELETED", "w1")])
         obj = self.custom.get_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, "w2")
         self.assertEqual(obj["spec"], {"size": 2})

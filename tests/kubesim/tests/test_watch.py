@@ -10,7 +10,7 @@ import socket
 import threading
 import time
 
-from harness import KubesimTest, Watch, main, wait_for, widget, wpath
+from harness import WAIT, KubesimTest, Watch, main, wait_for, widget, wpath
 
 
 class WatchTest(KubesimTest):
@@ -61,7 +61,7 @@ class WatchTest(KubesimTest):
         self.create_widget(ns, "a")
         list_rv = self.c.get(wpath(ns)).body["metadata"]["resourceVersion"]
         w = self.watch(wpath(ns) + f"?watch=1&allowWatchBookmarks=true&resourceVersion={list_rv}")
-        ev = w.next(5)
+        ev = w.next()
         self.assertEqual(ev["type"], "BOOKMARK")
         self.assertEqual(ev["object"]["kind"], "Widget")
         self.assertEqual(ev["object"]["apiVersion"], "test.ambient-code/v1alpha1")
@@ -74,10 +74,10 @@ class WatchTest(KubesimTest):
         target = int(cm.body["metadata"]["resourceVersion"])
 
         def advanced():
-            e = w.next(5)
+            e = w.next()
             return e["type"] == "BOOKMARK" and \
                 int(e["object"]["metadata"]["resourceVersion"]) >= target
-        wait_for(advanced, 10, 0, "bookmark past an unrelated write")
+        wait_for(advanced, WAIT, 0, "bookmark past an unrelated write")
         plain = self.watch(wpath(ns) + f"?watch=1&resourceVersion={list_rv}")
         with self.assertRaises(TimeoutError):
             plain.next(1.0)   # without allowWatchBookmarks: nothing
@@ -86,7 +86,7 @@ class WatchTest(KubesimTest):
         ns = self.make_ns()
         rv = self.c.get(wpath(ns)).body["metadata"]["resourceVersion"]
         start = time.monotonic()
-        conn = http.client.HTTPConnection("127.0.0.1", self.ks.port, timeout=10)
+        conn = http.client.HTTPConnection("127.0.0.1", self.ks.port, timeout=WAIT)
         conn.request("GET", wpath(ns) + f"?watch=1&timeoutSeconds=1&resourceVersion={rv}",
                      headers={"Authorization": "Bearer kubesim-admin"})
         resp = conn.getresponse()
@@ -213,7 +213,7 @@ class WatchTest(KubesimTest):
         for t in threads:
             t.start()
         for t in threads:
-            t.join(30)
+            t.join(WAIT)
         expected = [f"w{i}" for i in range(20)]
         for r in results:
             self.assertEqual(r, expected)
@@ -221,7 +221,7 @@ class WatchTest(KubesimTest):
     def test_watch_rv_in_body_is_json_per_line(self):
         ns = self.make_ns()
         self.create_widget(ns, "a")
-        conn = http.client.HTTPConnection("127.0.0.1", self.ks.port, timeout=10)
+        conn = http.client.HTTPConnection("127.0.0.1", self.ks.port, timeout=WAIT)
         conn.request("GET", wpath(ns) + "?watch=1&timeoutSeconds=1",
                      headers={"Authorization": "Bearer kubesim-admin"})
         data = conn.getresponse().read()
@@ -241,7 +241,7 @@ class DefaultBookmarkIntervalTest(KubesimTest):
         w = self.watch(wpath(ns) + "?watch=1&timeoutSeconds=1&allowWatchBookmarks=true")
         types = []
         while True:
-            ev = w.next(5)
+            ev = w.next()
             if ev is None:
                 break
             types.append(ev["type"])
