@@ -69,6 +69,7 @@ FIELDS = {
         "status.repoStatuses[].targetRepo": "string",
         "status.repoStatuses[].pullRequestURL": "string",
         "status.repoStatuses[].message": "string",
+        "status.repoStatuses[].error": "string",
         "status.conditions": "array",
         "status.observedGeneration": "integer",
     },
@@ -392,7 +393,8 @@ class ContractTest(unittest.TestCase):
         rs = node(s, "status.repoStatuses")
         self.assertEqual((rs["x-kubernetes-list-type"], rs["x-kubernetes-list-map-keys"]),
                          ("map", ["repoIndex"]))
-        self.assertEqual(node(s, "status.repoStatuses[].status")["enum"], ["pushed", "abandoned"])
+        self.assertEqual(node(s, "status.repoStatuses[].status")["enum"],
+                         ["pushed", "abandoned", "failed"])
         self.assertEqual(node(s, "status.repoStatuses[].repoIndex")["minimum"], 0)
 
     def test_projectsettings_constraints(self):

@@ -88,7 +88,7 @@ sources_of() {
     rest_path) echo "tests/fuzz/fuzz_rest_path.c tests/fuzz/stub_host.c tests/fuzz/stub_api.c
                       api/server.c api/router.c api/config.c" ;;
     live_events) echo "tests/fuzz/fuzz_live_events.c tests/fuzz/stub_host.c tests/fuzz/stub_api.c
-                        api/live/jobs.c api/live/store.c api/live/sse.c api/live/ws.c
+                        api/live/jobs.c api/live/messages.c api/live/store.c api/live/sse.c api/live/ws.c
                         api/live/http1.c api/names.c" ;;
     *) echo "run.sh: unknown target $1" >&2; return 1 ;;
     esac

@@ -105,6 +105,9 @@ class RunnerTest(unittest.TestCase):
         conds = {c["type"]: c for c in st["conditions"]}
         self.assertEqual(conds["Succeeded"]["status"], "True")
         self.assertEqual(conds["Ready"]["status"], "False")
+        self.assertEqual(conds["RunnerStarted"]["status"], "True")
+        self.assertEqual(st["observedGeneration"], obj["metadata"]["generation"])
+        self.assertLessEqual(st["startTime"], st["completionTime"])
         # the model API got the project's key, the model the session asked for
         reqs = self.st.mock.requests()
         mine = [r for r in reqs if "NOTES.md" in json.dumps(r.get("user_texts"))]

@@ -58,6 +58,7 @@ static void set_generation(json_t *obj, json_t *st)
 /* ---- Running ---- */
 
 struct running {
+    const struct amb_host *host;
     const char *message;
 };
 
@@ -76,9 +77,14 @@ static int mark_running(void *ud, json_t *obj)
         json_object_set_new(st, "startTime", json_string(now));
     json_object_set_new(st, "message", json_string(r->message));
     json_object_del(st, "error");
-    /* The conditions stay the reconciler's while the session runs (it
-     * derives them from the Pod); the runner's progress is the message. */
-    return 0;
+    set_generation(obj, st);
+    /* Ready and Succeeded stay the reconciler's while the session runs (it
+     * derives them from the Pod); the runner says it started in a condition
+     * of its own, and its progress in message. */
+    return r->host->set_condition(obj, "RunnerStarted", "True", "Started",
+                                  "the runner is working on the session") < 0
+               ? AMB_EINVAL
+               : 0;
 }
 
 /* ---- the outcome ---- */
@@ -422,7 +428,7 @@ static int run_agent(struct session_run *r)
         runner_inbox_free(inbox);
         return -1;
     }
-    struct running running = {"the agent is working"};
+    struct running running = {&r->run->host, "the agent is working"};
     runner_session_update_status(&r->s, mark_running, &running, STATUS_BUDGET_MS, &r->err);
     ambd_error_clear(&r->err);
     struct runner_agent a = {
@@ -543,7 +549,7 @@ int runner_run_session(struct runner_run *run)
         runner_events_note(r.events, "started", "the runner started", x);
         json_decref(x);
         r.spec = json_deep_copy(runner_session_spec(&r.s));
-        struct running running = {"cloning the repositories"};
+        struct running running = {&run->host, "cloning the repositories"};
         if (!r.spec)
             fail(&r.out, "Invalid", "the session has no spec");
         else if (runner_session_update_status(&r.s, mark_running, &running, STATUS_BUDGET_MS,

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "as.h"
+#include "as_options.h"
 #include "mockhost.h"
 
 const struct amb_plugin *amb_plugin_entry(void);
@@ -368,12 +369,13 @@ static void validate_callback_names_fields_and_uses_project_bounds(void **state)
 }
 
 /* A field the CRD does not declare is named on the REST path (the API
- * server would prune it silently), at any depth; options stay free-form. */
+ * server would prune it silently), at any depth; options have their own
+ * check (options_are_checked_by_name). */
 static void unknown_fields_are_named_on_the_rest_path(void **state)
 {
     (void)state;
     init_plugin(test_conf, sizeof test_conf / sizeof test_conf[0]);
-    json_t *obj = session("{\"prompt\":\"x\",\"promt\":\"y\",\"options\":{\"anything\":1},"
+    json_t *obj = session("{\"prompt\":\"x\",\"promt\":\"y\",\"options\":{\"maxTurns\":1},"
                           "\"repos\":[{\"input\":{\"url\":\"https://github.com/o/r\","
                           "\"brnach\":\"m\"},\"output\":{\"pushTo\":\"none\",\"to\":1},"
                           "\"extra\":true}]}");
@@ -980,6 +982,44 @@ static void reconcile_respects_what_the_runner_wrote(void **state)
     assert_int_equal(json_array_size(mock.events), n_events); /* no second "Failed" event */
 }
 
+/* spec.options: the CLI knobs a session may set, each checked; anything
+ * else is refused by name rather than silently ignored by the runner. */
+static void options_are_checked_by_name(void **state)
+{
+    (void)state;
+    struct as_option_problem op;
+    json_t *good = json_pack("{s:s, s:[s], s:[s], s:i, s:s}", "permissionMode", "plan",
+                             "allowedTools", "Bash(git diff:*)", "disallowedTools", "WebFetch",
+                             "maxTurns", 10, "appendSystemPrompt", "be brief");
+    assert_int_equal(as_options_check(good, &op), 0);
+    assert_int_equal(as_options_check(NULL, &op), 0);
+    json_decref(good);
+    const char *bad[][2] = {
+        {"{\"systemPrompt\":\"x\"}", "spec.options.systemPrompt"},
+        {"{\"permissionMode\":\"yolo\"}", "spec.options.permissionMode"},
+        {"{\"maxTurns\":0}", "spec.options.maxTurns"},
+        {"{\"maxTurns\":\"3\"}", "spec.options.maxTurns"},
+        {"{\"allowedTools\":\"Bash\"}", "spec.options.allowedTools"},
+        {"{\"allowedTools\":[\"--dangerously\"]}", "spec.options.allowedTools"},
+        {"{\"disallowedTools\":[\"a\\nb\"]}", "spec.options.disallowedTools"},
+        {"[]", "spec.options"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        json_t *o = load(bad[i][0]);
+        if (as_options_check(o, &op) == 0)
+            fail_msg("accepted %s", bad[i][0]);
+        assert_string_equal(op.field, bad[i][1]);
+        json_decref(o);
+    }
+    /* and the validate callback reports it with the field */
+    struct as_problems p = {0};
+    json_t *obj = session("{\"prompt\":\"x\",\"options\":{\"bogus\":1}}");
+    assert_int_equal(as_validate_spec(obj, NULL, &p), 1);
+    assert_string_equal(p.field[0], "spec.options.bogus");
+    assert_non_null(strstr(p.message[0], "unknown option"));
+    json_decref(obj);
+}
+
 static void reconcile_invalid_spec_creates_nothing(void **state)
 {
     (void)state;
@@ -1060,6 +1100,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(phase_complete, setup, teardown),
         cmocka_unit_test_setup_teardown(reconcile_creates_children_once_and_merges_status, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(options_are_checked_by_name, setup, teardown),
         cmocka_unit_test_setup_teardown(reconcile_respects_what_the_runner_wrote, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(reconcile_invalid_spec_creates_nothing, setup, teardown),
