@@ -95,10 +95,15 @@ controller = { enabled = true; listen = "127.0.0.1:0"; leader_election = false; 
         return d
 
     # ---- setup ----
-    def project(self, secrets=None):
+    def project(self, secrets=None, managed=True):
         """A managed namespace with alice as admin, bob as viewer, and the
-        runner Secret holding the model key and the git token."""
-        ns = self.cluster.make_project("run")
+        runner Secret holding the model key and the git token (managed=False:
+        a plain namespace, not an Ambient project)."""
+        if managed:
+            ns = self.cluster.make_project("run")
+        else:
+            ns = uniq("plain")
+            self.cluster.ensure_namespace(ns)
         data = {"ANTHROPIC_API_KEY": ANTHROPIC_KEY, "GIT_TOKEN": GIT_TOKEN}
         data.update(secrets or {})
         self.cluster.ok(self.kube.post("/api/v1/namespaces/%s/secrets" % ns, {

@@ -442,6 +442,20 @@ class RunnerTest(unittest.TestCase):
         self.assertEqual(st["repoStatuses"][0]["status"], "failed")
         self.assertIn("pushTo fork needs a forge plugin", st["repoStatuses"][0]["error"])
 
+    def test_events_refused_outside_a_project_do_not_hold_the_runner(self):
+        """A session written with kubectl into a namespace that is not a
+        project runs, but the live service refuses its events (404): the
+        runner stops sending at once instead of retrying to the end."""
+        ns = self.st.project(managed=False)
+        name = uniq("plain")
+        self.st.create_session(ns, name, {"prompt": "hi [mock:text]"})
+        st = self.st.wait_phase(ns, name, "Completed")["status"]
+        run = self.st.pods.run_for(ns, name)
+        self.assertEqual(run.wait(), 0)
+        self.assertEqual(st["results"]["summary"], "No changes are needed.")
+        self.assertIn("refuses this session's events", run.log())
+        self.assertLess(run.ended - run.started, 30)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

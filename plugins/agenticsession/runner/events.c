@@ -45,6 +45,7 @@ struct runner_events {
     size_t dropped;         /* not queued (backlog full, or refused) since the last note */
     size_t dropped_total;
     long long give_up_at;   /* finish: the sender stops trying after this (ms) */
+    int refused;            /* the service answered 403/404: nothing is sent any more */
     int stop;
     int have_thread;
     pthread_t thread;
@@ -189,7 +190,7 @@ static void count_dropped_locked(struct runner_events *ev)
  * were lost, so a reader of the log knows there is a gap. */
 static void note_drops_locked(struct runner_events *ev)
 {
-    if (!ev->dropped)
+    if (!ev->dropped || ev->refused)
         return;
     char line[160];
     int n = snprintf(line, sizeof line,
@@ -219,7 +220,7 @@ void runner_events_post(struct runner_events *ev, json_t *event)
     }
     pthread_mutex_lock(&ev->lock);
     note_drops_locked(ev);
-    if (!line || ev->dropped || enqueue_locked(ev, line, strlen(line)) != 0)
+    if (!line || ev->refused || ev->dropped || enqueue_locked(ev, line, strlen(line)) != 0)
         count_dropped_locked(ev);
     pthread_cond_signal(&ev->wake);
     pthread_mutex_unlock(&ev->lock);
@@ -377,6 +378,18 @@ static void *sender(void *arg)
         if (status == 413 || status == 400 || status == 415) {
             pop_locked(ev, 1); /* it will never be taken: do not block the rest */
             count_dropped_locked(ev);
+            continue;
+        }
+        if (status == 403 || status == 404) {
+            /* The service will not take this session's events at all (not
+             * its service account, no such project): say so once and stop
+             * queueing, rather than retry until the end of the run. */
+            ev->refused = 1;
+            for (size_t n = ev->n; n > 0; n--)
+                count_dropped_locked(ev);
+            pop_locked(ev, ev->n);
+            ambd_log("runner", AMB_LOG_ERROR,
+                     "the live service refuses this session's events; they are not kept", NULL);
             continue;
         }
         if (status == 401)
