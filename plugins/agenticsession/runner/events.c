@@ -257,34 +257,14 @@ static size_t discard_body(char *data, size_t size, size_t nmemb, void *ud)
 static long post(struct runner_events *ev, CURL *h, const char *body, size_t len,
                  long *retry_after)
 {
-    char *token = ambd_kube_token(ev->kube);
-    struct ambd_buf auth = {0};
-    ambd_buf_printf(&auth, "Authorization: Bearer %s", token ? token : "");
-    if (token) {
-        explicit_bzero(token, strlen(token));
-        free(token);
-    }
-    char *auth_line = ambd_buf_take(&auth);
-    struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/x-ndjson");
-    hdrs = curl_slist_append(hdrs, auth_line ? auth_line : "");
-    if (auth_line) {
-        explicit_bzero(auth_line, strlen(auth_line));
-        free(auth_line);
-    }
+    struct curl_slist *hdrs = runner_live_headers(ev->kube, "Content-Type: application/x-ndjson");
     struct sink sink = {0};
-    curl_easy_reset(h);
-    curl_easy_setopt(h, CURLOPT_URL, ev->url);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    runner_live_setup(h, ev->url, hdrs, ev->ca_file);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, POST_TIMEOUT_MS);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
-    if (ev->ca_file)
-        curl_easy_setopt(h, CURLOPT_CAINFO, ev->ca_file);
     long status = 0;
     *retry_after = -1;
     if (curl_easy_perform(h) == CURLE_OK) {

@@ -22,7 +22,6 @@
 
 #include "buf-internal.h"
 #include "error-internal.h"
-#include "kube-internal.h"
 #include "log-internal.h"
 #include "runner.h"
 
@@ -148,38 +147,12 @@ static int abort_if_stopped(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, 
     return ((struct runner_inbox *)ud)->stop ? 1 : 0;
 }
 
-static struct curl_slist *auth_headers(struct runner_inbox *in, const char *accept)
-{
-    char *token = ambd_kube_token(in->kube);
-    struct ambd_buf b = {0};
-    ambd_buf_printf(&b, "Authorization: Bearer %s", token ? token : "");
-    if (token) {
-        explicit_bzero(token, strlen(token));
-        free(token);
-    }
-    char *line = ambd_buf_take(&b);
-    struct curl_slist *h = curl_slist_append(NULL, accept);
-    h = curl_slist_append(h, line ? line : "");
-    if (line) {
-        explicit_bzero(line, strlen(line));
-        free(line);
-    }
-    return h;
-}
-
 static void setup(struct runner_inbox *in, CURL *h, const char *url, struct curl_slist *hdrs)
 {
-    curl_easy_reset(h);
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    runner_live_setup(h, url, hdrs, in->ca_file);
     curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, abort_if_stopped);
     curl_easy_setopt(h, CURLOPT_XFERINFODATA, in);
-    if (in->ca_file)
-        curl_easy_setopt(h, CURLOPT_CAINFO, in->ca_file);
 }
 
 /* Reads the transcript so far; 0 when it reached the end. */
@@ -189,7 +162,7 @@ static int read_history(struct runner_inbox *in, CURL *h)
         struct ambd_buf url = {0};
         ambd_buf_printf(&url, "%smessages?after=%lld&limit=500", in->base, in->last_seq);
         char *u = ambd_buf_take(&url);
-        struct curl_slist *hdrs = auth_headers(in, "Accept: application/json");
+        struct curl_slist *hdrs = runner_live_headers(in->kube, "Accept: application/json");
         struct body b = {0};
         long status = 0;
         if (u && hdrs) {
@@ -263,7 +236,7 @@ static void follow(struct runner_inbox *in, CURL *h)
     struct ambd_buf url = {0};
     ambd_buf_printf(&url, "%sevents?after=%lld", in->base, in->last_seq);
     char *u = ambd_buf_take(&url);
-    struct curl_slist *hdrs = auth_headers(in, "Accept: text/event-stream");
+    struct curl_slist *hdrs = runner_live_headers(in->kube, "Accept: text/event-stream");
     if (u && hdrs) {
         linebuf_free(&in->lines);
         linebuf_init(&in->lines, MAX_SSE_LINE);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <curl/curl.h>
 #include <jansson.h>
 
 #include "ambient/plugin.h"
@@ -146,6 +147,14 @@ void runner_events_free(struct runner_events *ev);
  * strings are cut first, then the event is replaced by a stub naming its
  * type and size. Returns the serialised event (caller frees). Pure. */
 char *runner_event_fit(json_t *ev, size_t max);
+
+/* ---- live_http.c: requests to the live service ---- */
+/* [header, "Authorization: Bearer <the session token>"] (free with
+ * curl_slist_free_all). */
+struct curl_slist *runner_live_headers(struct ambd_kube *kube, const char *header);
+/* Resets h and sets the URL, headers and the options every request to the
+ * live service takes (its CA, http(s) only, no signals, connect timeout). */
+void runner_live_setup(CURL *h, const char *url, struct curl_slist *hdrs, const char *ca_file);
 
 /* ---- inbox.c: user messages for interactive sessions ---- */
 struct runner_inbox;
