@@ -23,7 +23,6 @@
 
 #include "buf-internal.h"
 #include "error-internal.h"
-#include "log-internal.h"
 #include "as_names.h"
 #include "registry-internal.h"
 #include "runner.h"
@@ -220,7 +219,7 @@ int runner_git_credentials(const struct runner_git *g, struct runner_repo *r,
             r->username = u ? strdup(u) : NULL;
             r->password = p ? strdup(p) : NULL;
             if (p)
-                ambd_log_add_secret(p);
+                runner_secret_add(p);
         }
         r->forge_repo = repo;
         r->token = token; /* the forge's API needs it again to fork and open the request */

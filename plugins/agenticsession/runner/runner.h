@@ -55,6 +55,9 @@ char *runner_secret_env(const char *name);
 /* Replaces every registered secret and credential shape in text with
  * "[REDACTED]": a new string (NULL on OOM). */
 char *runner_scrub(const char *text);
+/* Registers one more secret (a credential a forge minted): redacted from
+ * logs, and searched for in what is pushed when 8 bytes or longer. */
+void runner_secret_add(const char *value);
 /* 1 if data holds one of the registered secrets (8 bytes or longer). */
 int runner_contains_secret(const char *data, size_t len);
 void runner_secrets_forget(void);

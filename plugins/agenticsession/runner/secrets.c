@@ -19,7 +19,7 @@ extern char **environ;
 static char *kept[MAX_KEPT];
 static size_t n_kept;
 
-static void keep(const char *value)
+void runner_secret_add(const char *value)
 {
     ambd_log_add_secret(value);
     if (strlen(value) >= 8 && n_kept < MAX_KEPT)
@@ -44,7 +44,7 @@ void runner_secrets_register(const struct runner_opts *o)
     for (char **e = environ; *e; e++) {
         const char *eq = strchr(*e, '=');
         if (eq && is_secret_name(*e, (size_t)(eq - *e)))
-            keep(eq + 1);
+            runner_secret_add(eq + 1);
     }
     FILE *f = o->token_file ? fopen(o->token_file, "r") : NULL;
     if (!f)
@@ -55,7 +55,7 @@ void runner_secrets_register(const struct runner_opts *o)
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
         n--;
     buf[n] = '\0';
-    keep(buf);
+    runner_secret_add(buf);
     explicit_bzero(buf, sizeof buf);
 }
 
