@@ -16,7 +16,6 @@ Environment (set by CMake): STAGING_WORK (the CMake build and the CLI
 tarball are kept there between runs), CLAUDE_CLI (the installed CLI: its
 native binary is copied instead of fetched when it is the pinned version).
 Debian's /usr/bin/python3 with python3-yaml."""
-import glob
 import http.server
 import json
 import os
@@ -99,6 +98,19 @@ def image_uid(stage):
     return int(m.group(1))
 
 
+def traversable_tmp():
+    """The temporary directory if every directory above it lets others
+    through, else /tmp."""
+    d = os.path.realpath(tempfile.gettempdir())
+    path = d
+    while True:
+        if not os.stat(path).st_mode & 0o001:
+            return "/tmp"
+        if path == "/":
+            return d
+        path = os.path.dirname(path)
+
+
 class Staged(unittest.TestCase):
     IMAGE = None
     CONTAINERFILE = None
@@ -109,10 +121,12 @@ class Staged(unittest.TestCase):
         cls.UID = image_uid(cls.runtime)
         cls.entrypoint = json.loads(cls.runtime["ENTRYPOINT"][-1])
         os.makedirs(WORK, exist_ok=True)
-        for old in glob.glob(os.path.join(WORK, cls.IMAGE + "-*")):  # a killed run's
-            shutil.rmtree(old, ignore_errors=True)
-        cls.tmp = tempfile.mkdtemp(prefix=cls.IMAGE + "-", dir=WORK)
-        os.chmod(cls.tmp, 0o755)  # the image's user walks into it
+        # The staged tree goes where the image's user can walk into it: the
+        # build tree may sit under a directory only root can enter (a clone
+        # in a mktemp -d directory is one).
+        cls.tmp = tempfile.mkdtemp(prefix="ambient-%s-stage-" % cls.IMAGE,
+                                   dir=traversable_tmp())
+        os.chmod(cls.tmp, 0o755)
         cls.stage = os.path.join(cls.tmp, "root")
         cls.scratch = os.path.join(cls.tmp, "scratch")
         os.mkdir(cls.scratch)
