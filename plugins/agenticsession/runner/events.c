@@ -53,35 +53,36 @@ struct runner_events {
 
 /* ---- scrubbing and fitting ---- */
 
+/* x scrubbed of secrets as a new string value, or NULL when it has none
+ * (or is not a string). */
+static json_t *scrubbed(const json_t *x)
+{
+    if (!json_is_string(x))
+        return NULL;
+    char *clean = runner_scrub(json_string_value(x));
+    json_t *out = clean && strcmp(clean, json_string_value(x)) != 0 ? json_string(clean) : NULL;
+    free(clean);
+    return out;
+}
+
 static void scrub(json_t *v)
 {
     size_t i;
     const char *k;
-    json_t *x;
-    if (json_is_object(v)) {
-        json_object_foreach(v, k, x)
-        {
-            if (json_is_string(x)) {
-                char *clean = runner_scrub(json_string_value(x));
-                if (clean && strcmp(clean, json_string_value(x)) != 0)
-                    json_object_set_new(v, k, json_string(clean));
-                free(clean);
-            } else {
-                scrub(x);
-            }
-        }
-    } else if (json_is_array(v)) {
-        json_array_foreach(v, i, x)
-        {
-            if (json_is_string(x)) {
-                char *clean = runner_scrub(json_string_value(x));
-                if (clean && strcmp(clean, json_string_value(x)) != 0)
-                    json_array_set_new(v, i, json_string(clean));
-                free(clean);
-            } else {
-                scrub(x);
-            }
-        }
+    json_t *x, *clean;
+    json_object_foreach(v, k, x)
+    {
+        if ((clean = scrubbed(x)))
+            json_object_set_new(v, k, clean);
+        else
+            scrub(x);
+    }
+    json_array_foreach(v, i, x)
+    {
+        if ((clean = scrubbed(x)))
+            json_array_set_new(v, i, clean);
+        else
+            scrub(x);
     }
 }
 
@@ -402,12 +403,7 @@ int runner_events_start(const struct runner_opts *o, struct ambd_kube *kube,
     *out = ev;
     if (!o->api_url)
         return AMB_OK;
-    struct ambd_buf b = {0};
-    size_t n = strlen(o->api_url);
-    ambd_buf_printf(&b, "%.*s/api/projects/%s/agentic-sessions/%s/events",
-                    (int)(n && o->api_url[n - 1] == '/' ? n - 1 : n), o->api_url, o->ns,
-                    o->name);
-    ev->url = ambd_buf_take(&b);
+    ev->url = runner_live_url(o, "events");
     ev->ca_file = o->api_ca_file ? strdup(o->api_ca_file) : NULL;
     if (!ev->url || (o->api_ca_file && !ev->ca_file) ||
         pthread_create(&ev->thread, NULL, sender, ev) != 0)

@@ -301,12 +301,7 @@ int runner_inbox_start(const struct runner_opts *o, struct ambd_kube *kube,
     in->pipe[0] = in->pipe[1] = -1;
     pthread_mutex_init(&in->lock, NULL);
     linebuf_init(&in->lines, MAX_SSE_LINE);
-    struct ambd_buf b = {0};
-    size_t n = strlen(o->api_url);
-    ambd_buf_printf(&b, "%.*s/api/projects/%s/agentic-sessions/%s/",
-                    (int)(n && o->api_url[n - 1] == '/' ? n - 1 : n), o->api_url, o->ns,
-                    o->name);
-    in->base = ambd_buf_take(&b);
+    in->base = runner_live_url(o, "");
     in->ca_file = o->api_ca_file ? strdup(o->api_ca_file) : NULL;
     *out = in;
     if (!in->base || (o->api_ca_file && !in->ca_file) ||

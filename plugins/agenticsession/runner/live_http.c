@@ -2,13 +2,23 @@
  * (posting events, following user messages) share: the session token as a
  * bearer header, re-read when it rotates and wiped after use, and the
  * transfer options (TLS with the live service's CA, http(s) only, no
- * signals, a connect timeout). */
+ * signals, a connect timeout), and the session's URLs there. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "buf-internal.h"
 #include "kube-internal.h"
 #include "runner.h"
+
+char *runner_live_url(const struct runner_opts *o, const char *suffix)
+{
+    struct ambd_buf b = {0};
+    size_t n = strlen(o->api_url);
+    ambd_buf_printf(&b, "%.*s/api/projects/%s/agentic-sessions/%s/%s",
+                    (int)(n && o->api_url[n - 1] == '/' ? n - 1 : n), o->api_url, o->ns, o->name,
+                    suffix);
+    return ambd_buf_take(&b);
+}
 
 struct curl_slist *runner_live_headers(struct ambd_kube *kube, const char *header)
 {

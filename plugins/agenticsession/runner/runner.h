@@ -152,6 +152,8 @@ void runner_events_free(struct runner_events *ev);
 char *runner_event_fit(json_t *ev, size_t max);
 
 /* ---- live_http.c: requests to the live service ---- */
+/* <api>/api/projects/NS/agentic-sessions/NAME/<suffix> (caller frees). */
+char *runner_live_url(const struct runner_opts *o, const char *suffix);
 /* [header, "Authorization: Bearer <the session token>"] (free with
  * curl_slist_free_all). */
 struct curl_slist *runner_live_headers(struct ambd_kube *kube, const char *header);
