@@ -177,7 +177,7 @@ class RunnerTest(unittest.TestCase):
         url = self.st.repo(ns, "slow")
         name = uniq("slow")
         self.st.create_session(ns, name, {"prompt": "think hard [mock:slow duration=60 chunks=60]",
-                                          "repos": [same(url)], "timeout": 6})
+                                          "repos": [same(url)], "timeout": 10})
         run = self.st.pods.run_for(ns, name)
         wait_until = rh.wait_until
         wait_until(lambda: rh.processes_in(run.workspace), timeout=60, what="the agent running")

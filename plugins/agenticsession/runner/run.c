@@ -336,6 +336,7 @@ struct session_run {
     struct outcome out;
     struct amb_error err;
     long long started;
+    long long job_deadline_ms; /* when the Job's deadline kills the pod; 0: none */
 };
 
 static void note_repo(struct session_run *r, const char *subtype, const char *msg, size_t i)
@@ -418,9 +419,16 @@ static int run_agent(struct session_run *r)
     long long timeout = o->timeout_s > 0
                             ? o->timeout_s
                             : json_integer_value(json_object_get(r->spec, "timeout"));
-    /* Keep a tenth of the time (at most a minute) for pushing: the Job's
-     * deadline kills the pod. */
-    long long reserve = timeout > 0 ? (timeout * 100 < 60000 ? timeout * 100 : 60000) : 0;
+    /* Keep time for pushing and the final status before the Job's
+     * deadline kills the pod: a tenth of the timeout, at least 5 s (half
+     * of a shorter one), at most a minute. */
+    long long ms = timeout * 1000, reserve = ms / 10;
+    r->job_deadline_ms = timeout > 0 ? r->started + ms : 0;
+    long long floor_ms = ms / 2 < 5000 ? ms / 2 : 5000;
+    if (reserve < floor_ms)
+        reserve = floor_ms;
+    if (reserve > 60000)
+        reserve = 60000;
     int interactive = json_is_true(json_object_get(r->spec, "interactive"));
     struct runner_inbox *inbox = NULL;
     if (interactive && runner_inbox_start(o, r->run->kube, &inbox, &r->err) != AMB_OK) {
@@ -436,7 +444,7 @@ static int run_agent(struct session_run *r)
         .model = o->model ? o->model : json_string_value(json_object_get(r->spec, "model")),
         .prompt = json_string_value(json_object_get(r->spec, "prompt")),
         .interactive = interactive, .options = json_object_get(r->spec, "options"),
-        .deadline_ms = timeout > 0 ? r->started + timeout * 1000 - reserve : 0,
+        .deadline_ms = timeout > 0 ? r->started + ms - reserve : 0,
         .signal_fd = r->run->signal_fd, .events = r->events, .inbox = inbox,
     };
     runner_agent_run(&a, &r->agent);
@@ -446,6 +454,16 @@ static int run_agent(struct session_run *r)
     return r->agent.spawn_failed ? -1 : 0;
 }
 
+/* A wait of at most ms that still ends a second before the Job's deadline
+ * (the session's timeout from the runner's start), and at least a second. */
+static long within_deadline(const struct session_run *r, long ms)
+{
+    if (!r->job_deadline_ms)
+        return ms;
+    long long left = r->job_deadline_ms - runner_now_ms() - 1000;
+    return left < 1000 ? 1000 : (left < ms ? (long)left : ms);
+}
+
 /* Pushes each repository's work; unfinished work is pushed without a pull
  * request, so nothing the agent did is lost. */
 static void deliver_all(struct session_run *r)
@@ -453,6 +471,8 @@ static void deliver_all(struct session_run *r)
     int partial = !r->out.completed;
     if (r->agent.terminated)
         r->g.short_ms = r->g.long_ms = TERM_BUDGET_MS / 2;
+    r->g.short_ms = within_deadline(r, r->g.short_ms);
+    r->g.long_ms = within_deadline(r, r->g.long_ms);
     for (size_t i = 0; i < r->n_repos; i++) {
         if (runner_git_deliver(&r->g, &r->repos[i], partial, &r->err) != AMB_OK)
             fail_err(&r->out, "PushFailed", "delivering the work", &r->err);
@@ -471,7 +491,7 @@ static void write_final(struct session_run *r)
     r->out.repos = r->repos;
     r->out.n_repos = r->n_repos;
     ambd_error_clear(&r->err);
-    long budget = r->agent.terminated ? TERM_BUDGET_MS : STATUS_BUDGET_MS;
+    long budget = within_deadline(r, r->agent.terminated ? TERM_BUDGET_MS : STATUS_BUDGET_MS);
     if (runner_session_update_status(&r->s, write_outcome, &r->out, budget, &r->err) !=
         AMB_OK) {
         char *line = ambd_error_line(&r->err);
@@ -489,8 +509,8 @@ static void write_final(struct session_run *r)
         json_object_set_new(x, "error", json_string(r->out.error));
     runner_events_note(r->events, "finished", "the runner finished", x);
     json_decref(x);
-    size_t lost = runner_events_finish(r->events, r->agent.terminated ? EVENTS_FLUSH_TERM_MS
-                                                                      : EVENTS_FLUSH_MS);
+    size_t lost = runner_events_finish(
+        r->events, within_deadline(r, r->agent.terminated ? EVENTS_FLUSH_TERM_MS : EVENTS_FLUSH_MS));
     if (lost) {
         char n[32];
         snprintf(n, sizeof n, "%zu", lost);
