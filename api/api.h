@@ -150,6 +150,9 @@ int api_body_object(struct api_req *r, int merge_patch, json_t **out);
 /* The same checks without replying: AMB_EINVAL (type, syntax, not an
  * object) or AMB_ETOOLARGE, the reason in err. */
 int api_body_json(struct api_req *r, json_t **out, struct amb_error *err);
+/* The body's exact bytes, borrowed from r ("" and 0 without one);
+ * AMB_ETOOLARGE past max_body, the reason in err. */
+int api_body_raw(struct api_req *r, const char **data, size_t *len, struct amb_error *err);
 
 /* Replies: body is stolen. Only the first reply of a request counts. */
 void api_reply_json(struct api_req *r, int status, json_t *body);

@@ -253,6 +253,28 @@ struct body_problem {
     int line, column; /* of malformed JSON; 0 otherwise */
 };
 
+/* The body's bytes, contiguous (borrowed from the request). */
+static int body_bytes(struct api_req *r, const char **data, size_t *len, struct body_problem *p)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
+    *len = evbuffer_get_length(in);
+    const struct api_config *cfg = api_config();
+    if (cfg && *len > cfg->max_body) {
+        p->status = 413;
+        p->code = AMB_ETOOLARGE;
+        snprintf(p->msg, sizeof p->msg, "request body too large");
+        return -1;
+    }
+    *data = *len ? (const char *)evbuffer_pullup(in, -1) : "";
+    if (!*data) {
+        p->status = 500;
+        p->code = AMB_ENOMEM;
+        snprintf(p->msg, sizeof p->msg, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
 static int body_parse(struct api_req *r, int merge_patch, json_t **out, struct body_problem *p)
 {
     *out = NULL;
@@ -273,22 +295,10 @@ static int body_parse(struct api_req *r, int merge_patch, json_t **out, struct b
                              : "Content-Type must be application/json");
         return -1;
     }
-    struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
-    size_t len = evbuffer_get_length(in);
-    const struct api_config *cfg = api_config();
-    if (cfg && len > cfg->max_body) {
-        p->status = 413;
-        p->code = AMB_ETOOLARGE;
-        snprintf(p->msg, sizeof p->msg, "request body too large");
+    const char *data;
+    size_t len;
+    if (body_bytes(r, &data, &len, p) != 0)
         return -1;
-    }
-    const char *data = len ? (const char *)evbuffer_pullup(in, -1) : "";
-    if (!data) {
-        p->status = 500;
-        p->code = AMB_ENOMEM;
-        snprintf(p->msg, sizeof p->msg, "out of memory");
-        return -1;
-    }
     json_error_t jerr;
     json_t *v = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!v) {
@@ -321,6 +331,16 @@ int api_body_json(struct api_req *r, json_t **out, struct amb_error *err)
 {
     struct body_problem p;
     if (body_parse(r, 0, out, &p) == 0)
+        return AMB_OK;
+    return api_host->error_set(err, p.code, NULL, "%s", p.msg);
+}
+
+int api_body_raw(struct api_req *r, const char **data, size_t *len, struct amb_error *err)
+{
+    struct body_problem p = {0};
+    *data = "";
+    *len = 0;
+    if (!r->ev || body_bytes(r, data, len, &p) == 0)
         return AMB_OK;
     return api_host->error_set(err, p.code, NULL, "%s", p.msg);
 }

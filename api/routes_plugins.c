@@ -34,6 +34,12 @@ static int rq_body(struct amb_request *q, json_t **out, struct amb_error *err)
     return api_body_json(q->r, out, err);
 }
 
+static int rq_raw_body(struct amb_request *q, const char **data, size_t *len,
+                       struct amb_error *err)
+{
+    return api_body_raw(q->r, data, len, err);
+}
+
 static const char *rq_user(struct amb_request *q)
 {
     const struct api_req *r = q->r;
@@ -88,6 +94,7 @@ static const struct amb_request_ops request_ops = {
     .ctx = rq_ctx,
     .respond = rq_respond,
     .respond_error = rq_respond_error,
+    .raw_body = rq_raw_body,
 };
 
 /* Runs a plugin's handler; answers for it when it did not. */

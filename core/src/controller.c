@@ -16,6 +16,7 @@
 #include "buf-internal.h"
 #include "controller-state-internal.h"
 #include "error-internal.h"
+#include "host-http-internal.h"
 #include "log-internal.h"
 
 #define CHILD_SELECTOR AMB_MANAGED_BY_LABEL "=" AMB_MANAGED_BY_VALUE
@@ -519,6 +520,7 @@ void ambd_controller_stop(struct ambd_controller *c)
     ambd_kube_loop_free(c->loop);
     ambd_workqueue_free(c->queue);
     ambd_kube_free(c->kube);
+    ambd_host_http_set_metric(NULL);
     ambd_metrics_free(c->metrics);
     free(c->last_watches);
     if (c->lost_leadership)

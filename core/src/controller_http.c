@@ -16,6 +16,7 @@
 #include "buf-internal.h"
 #include "controller-state-internal.h"
 #include "error-internal.h"
+#include "host-http-internal.h"
 #include "log-internal.h"
 
 static double read_depth(void *ud)
@@ -55,6 +56,12 @@ int ambd_ctl_metrics_init(struct ambd_controller *c)
         c->metrics, "ambient_kube_throttled_total",
         "Kubernetes API answers that asked for a wait (429 or 5xx with Retry-After), by verb.",
         verb);
+    static const char *const plugin_code[] = {"plugin", "code", NULL};
+    struct ambd_metric *plugin_http = ambd_metrics_counter(
+        c->metrics, "ambient_plugin_http_requests_total",
+        "HTTP requests plugins made through the host (forges), by plugin and HTTP code (0: no answer).",
+        plugin_code);
+    ambd_host_http_set_metric(plugin_http);
     c->m_watch_restarts = ambd_metrics_counter(c->metrics, "ambient_watch_restarts_total",
                                                "Watch streams re-opened after the first.", resource);
     c->m_cache_objects = ambd_metrics_gauge(c->metrics, "ambient_cache_objects",
@@ -68,7 +75,7 @@ int ambd_ctl_metrics_init(struct ambd_controller *c)
     struct ambd_metric *depth = ambd_metrics_gauge_func(
         c->metrics, "ambient_workqueue_depth", "Keys waiting in the work queue.", read_depth, c);
     if (!c->m_reconciles || !c->m_reconcile_errors || !c->m_reconcile_seconds ||
-        !c->m_api_requests || !c->m_api_throttled || !c->m_watch_restarts ||
+        !c->m_api_requests || !c->m_api_throttled || !plugin_http || !c->m_watch_restarts ||
         !c->m_cache_objects || !c->m_leader ||
         !c->m_objects || !depth)
         return AMB_ENOMEM;

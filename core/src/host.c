@@ -215,4 +215,5 @@ void ambd_host_fill(struct amb_host *h)
     h->strerror = ambd_strerror;
     ambd_controller_fill_host(h);
     ambd_host_ctx_fill(h);
+    ambd_host_forge_fill(h);
 }

@@ -51,6 +51,10 @@ int ambd_registry_add_route(struct ambd_registry *r, struct ambd_owned_data data
 /* Removes everything owner registered, freeing its user data (once). */
 void ambd_registry_release_owner(struct ambd_registry *r, const struct amb_module *owner);
 
+/* The first forge whose match_url says 1 for url; NULL when none. */
+const struct ambd_forge_entry *ambd_registry_forge_for_url(const struct ambd_registry *r,
+                                                           const char *url);
+
 const struct ambd_kind_entry *ambd_registry_find_kind(const struct ambd_registry *r,
                                                       const char *group, const char *kind);
 

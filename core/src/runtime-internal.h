@@ -62,5 +62,7 @@ char *ambd_default_plugin_dir(void);
 
 /* Fills the host table handed to plugins (host.c). */
 void ambd_host_fill(struct amb_host *host);
+/* The forge members of ABI 1.4 (host_forge.c). */
+void ambd_host_forge_fill(struct amb_host *host);
 
 #endif

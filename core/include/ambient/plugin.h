@@ -34,7 +34,7 @@ extern "C" {
 #endif
 
 #define AMB_ABI_MAJOR 1
-#define AMB_ABI_MINOR 3
+#define AMB_ABI_MINOR 4
 
 #if defined(__GNUC__)
 #define AMB_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
@@ -215,8 +215,41 @@ struct amb_request_ops {
     /* Answers an error: the HTTP status of code, err's message and causes as
      * {"error", "details"}; err may be NULL. */
     int (*respond_error)(struct amb_request *req, int code, const struct amb_error *err);
+    /* Since 1.4: the body's exact bytes (borrowed for the handler call;
+     * *len 0 and *data "" when there is none), for checking a signature
+     * over them. AMB_ETOOLARGE past the server's limit. */
+    int (*raw_body)(struct amb_request *req, const char **data, size_t *len,
+                    struct amb_error *err);
 };
 
+
+/* ------------------------------------------------------------------------
+ * Since 1.4: HTTP a plugin makes through the host (host->http): libcurl with
+ * TLS verified, a deadline, bounded retries and the host's metrics. Plain
+ * http:// is refused unless the host is loopback (127.0.0.1, ::1,
+ * localhost). Header values are never logged.
+ * ------------------------------------------------------------------------ */
+struct amb_http_request {
+    uint32_t size;              /* sizeof(struct amb_http_request) */
+    const char *method;         /* "GET", "POST", "PUT", "PATCH", "DELETE" */
+    const char *url;
+    const char *const *headers; /* "Name: value" strings ended by NULL; may be NULL */
+    const char *body;           /* may be NULL */
+    size_t body_len;
+    unsigned timeout_ms;   /* each attempt, connect to last byte; 0: 30000 */
+    size_t max_response;   /* body bytes kept, more is AMB_ETOOLARGE; 0: 8 MiB */
+    unsigned max_retries;  /* more attempts after a transport error, a 429 or a
+                              502/503/504, with backoff (at most 5) */
+    unsigned max_wait_s;   /* a Retry-After longer than this is not waited
+                              for: the answer comes back; 0: 60 */
+};
+
+struct amb_http_response {
+    long status;      /* the HTTP status of the last attempt */
+    json_t *headers;  /* lower-case name -> value (a repeated header: the last) */
+    char *body;       /* body_len bytes, NUL-terminated */
+    size_t body_len;
+};
 
 struct amb_route {
     uint32_t size;       /* sizeof(struct amb_route) */
@@ -422,6 +455,25 @@ struct amb_host {
                       const char *query,
                       int (*on_event)(void *ud, const char *type, const json_t *obj), void *ud,
                       struct amb_error *err);
+
+    /* ---- 1.4: forges and their HTTP ---- */
+    /* The forge that serves url (the first registered whose match_url says
+     * 1) and the user_data its callbacks take; by name: "github". Both are
+     * borrowed until unload. AMB_ENOTFOUND when none. Complete from start
+     * on; any thread. */
+    int (*forge_for_url)(struct amb_module *self, const char *url, const struct amb_forge **forge,
+                         void **user_data);
+    int (*forge_by_name)(struct amb_module *self, const char *name,
+                         const struct amb_forge **forge, void **user_data);
+    /* One HTTP exchange (see struct amb_http_request). Any answer the
+     * server gave, 4xx and 5xx included, is AMB_OK with *out set (free with
+     * http_response_free); errors: AMB_EINVAL for a bad request (the field
+     * named), AMB_EUNAVAILABLE when no answer came (connection, TLS),
+     * AMB_ETIMEDOUT, AMB_ETOOLARGE. Blocks: call it from a worker, a route
+     * handler or a thread of the plugin's own. Any thread. */
+    int (*http)(struct amb_module *self, const struct amb_http_request *req,
+                struct amb_http_response **out, struct amb_error *err);
+    void (*http_response_free)(struct amb_http_response *resp); /* NULL is fine */
 };
 
 /* True if the host table has member m (a plugin built against a newer minor

@@ -172,17 +172,6 @@ static char *trimmed(char *s)
 
 /* ---- credentials ---- */
 
-static const struct ambd_forge_entry *find_forge(const struct ambd_registry *reg,
-                                                 const char *url)
-{
-    for (size_t i = 0; reg && i < reg->n_forges; i++) {
-        const struct ambd_forge_entry *f = reg->forges[i];
-        if (f->forge.match_url && f->forge.match_url(f->data.user_data, url) == 1)
-            return f;
-    }
-    return NULL;
-}
-
 /* GITHUB_TOKEN for the forge "github", and so on. */
 static char *forge_token(const char *forge_name)
 {
@@ -202,7 +191,7 @@ int runner_git_credentials(const struct runner_git *g, struct runner_repo *r,
     char var[48];
     snprintf(var, sizeof var, "AMBIENT_REPO_%zu_TOKEN", r->index);
     char *token = runner_secret_env(var);
-    const struct ambd_forge_entry *f = find_forge(g->registry, r->url);
+    const struct ambd_forge_entry *f = ambd_registry_forge_for_url(g->registry, r->url);
     if (f) {
         r->forge = &f->forge;
         r->forge_ud = f->data.user_data;
