@@ -153,8 +153,10 @@ static int check_trigger(const struct amb_host *host, const struct fk_trigger *t
     const char *f = t->forge;
     size_t fl = f ? strlen(f) : 0;
     if (fl == 0 || fl > 63 || !islower((unsigned char)f[0]) ||
-        !isalnum((unsigned char)f[fl - 1]) || strspn(f, "abcdefghijklmnopqrstuvwxyz0123456789-") != fl)
-        bad |= host->error_set(err, AMB_EINVAL, "forge", "must be a forge name ([a-z][a-z0-9-]*)");
+        !isalnum((unsigned char)f[fl - 1]) ||
+        strspn(f, "abcdefghijklmnopqrstuvwxyz0123456789_-") != fl)
+        bad |= host->error_set(err, AMB_EINVAL, "forge",
+                               "must be a forge name ([a-z][a-z0-9_-]*, also a label value)");
     if (!t->repo_url || strncmp(t->repo_url, "https://", 8) != 0 ||
         fk_repo_key(t->repo_url, key, sizeof key) != 0)
         bad |= host->error_set(err, AMB_EINVAL, "repository", "must be an https clone URL");
