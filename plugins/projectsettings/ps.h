@@ -22,8 +22,6 @@
 #define PS_CLUSTER_ROLE_PREFIX "ambient-project-"
 /* Entries of spec.repositories. */
 #define PS_MAX_REPOSITORIES 100
-#define PS_STR_(x) #x
-#define PS_STR(x) PS_STR_(x)
 /* How often a missing runner Secret is looked for again (we do not watch
  * Secrets we do not own). */
 #define PS_SECRET_RECHECK_MS 30000
