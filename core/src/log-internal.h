@@ -31,10 +31,13 @@ void ambd_logf(const char *component, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void ambd_vlogf(const char *component, int level, const char *fmt, va_list ap);
 
-/* Redact value from every later line, if it looks like a secret
- * (ambd_looks_like_secret). At most 4096 values (1 MiB) are kept; past that
- * new ones are refused and counted, none is forgotten. */
+/* Redact value from every later line: the host's own credentials (values
+ * of 4 bytes to 8 KiB). At most 4096 values (1 MiB) are kept; past that new
+ * ones are refused and counted, none is forgotten. */
 void ambd_log_add_secret(const char *value);
+/* The same for a value a user chose (host->log_secret): kept only if it
+ * looks like a secret. */
+void ambd_log_add_user_secret(const char *value);
 /* At least 8 bytes (at most 8 KiB), two of lower case, upper case and
  * digits, and 32 bits of Shannon entropy. */
 int ambd_looks_like_secret(const char *value);

@@ -1,9 +1,10 @@
 /* redact.c — removes credentials from text before it is logged.
  * A second line of defence: code should never log a secret, but if it does,
  * the sink replaces it. Four rules, applied in one pass each:
- *   1. values registered with ambd_log_add_secret that look like secrets
- *      (see looks_like_secret: users choose what gets registered, so an
- *      ordinary word must not be able to blank out log lines);
+ *   1. registered values: the host's own credentials (ambd_log_add_secret),
+ *      and values plugins register for users (host->log_secret) when they
+ *      look like secrets — users choose those, so an ordinary word must not
+ *      be able to blank out log lines;
  *   2. "Bearer <token>" (any case, tokens of 8 or more characters);
  *   3. the value after a credential header name (Authorization,
  *      X-Forwarded-Access-Token, Private-Token) followed by ':' or '=';
@@ -18,6 +19,7 @@
 #include "log-internal.h"
 
 #define REDACTED "[REDACTED]"
+#define MIN_OWN_SECRET_LEN 4
 #define MIN_SECRET_LEN 8
 /* Entropy a registered value must carry: 32 bits is beyond any word or
  * name a user could pick to redact ordinary log text with. */
@@ -73,9 +75,9 @@ int ambd_looks_like_secret(const char *s)
 
 void ambd_log_add_secret(const char *value)
 {
-    if (!ambd_looks_like_secret(value))
+    size_t len = value ? strlen(value) : 0;
+    if (len < MIN_OWN_SECRET_LEN || len > MAX_SECRET_LEN)
         return;
-    size_t len = strlen(value);
     pthread_mutex_lock(&secrets_lock);
     int known = 0;
     for (size_t i = 0; i < n_secrets && !known; i++)
@@ -95,6 +97,12 @@ void ambd_log_add_secret(const char *value)
     }
 out:
     pthread_mutex_unlock(&secrets_lock);
+}
+
+void ambd_log_add_user_secret(const char *value)
+{
+    if (ambd_looks_like_secret(value))
+        ambd_log_add_secret(value);
 }
 
 size_t ambd_log_secrets_refused(void)

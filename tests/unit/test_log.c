@@ -105,7 +105,7 @@ static void access_line_fields_are_not_redacted_by_registered_values(void **stat
 {
     (void)state;
     ambd_log_set_format(AMBD_LOG_JSON);
-    ambd_log_add_secret("dave-2024-Admin");
+    ambd_log_add_user_secret("dave-2024-Admin");
     testutil_log_capture();
     ambd_log("api", AMB_LOG_INFO, "request", "method", "DELETE", "path", "/api/projects/p/x",
              "status", "200", "duration_ms", "1.5", "user", "dave-2024-Admin", "note",

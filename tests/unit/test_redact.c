@@ -45,7 +45,7 @@ static void registered_secrets_are_replaced_everywhere(void **state)
 {
     (void)state;
     ambd_log_add_secret("abc"); /* too short: ignored */
-    ambd_log_add_secret("Abc123"); /* too short: ignored */
+    ambd_log_add_user_secret("Abc123"); /* too short for a user's value: ignored */
     ambd_log_add_secret("s3cr3t-value");
     ambd_log_add_secret("s3cr3t-value"); /* once is enough */
     char *got = ambd_redact("abc s3cr3t-value,s3cr3t-value;abc Abc123");
@@ -74,17 +74,20 @@ static void only_secret_looking_values_are_registered(void **state)
     const char *words[] = {"DELETE", "agentic-sessions", "projectsettings", "dave@example.com",
                            "correcthorsebatterystaple", "kube-root-ca.crt", "aaaaaaaa1"};
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
-        ambd_log_add_secret(words[i]);
+        ambd_log_add_user_secret(words[i]);
         assert_false(ambd_looks_like_secret(words[i]));
         assert_false(redacted(words[i]));
     }
     assert_int_equal(ambd_log_secret_count(), 0);
     const char *keys[] = {"sk-ant-api03-Zx81kLq0", "3f9a1c0b7e2d4a6f", "Tr0ub4dor&3x"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-        ambd_log_add_secret(keys[i]);
+        ambd_log_add_user_secret(keys[i]);
         assert_true(ambd_looks_like_secret(keys[i]));
         assert_true(redacted(keys[i]));
     }
+    /* The host's own credentials are its to judge: any value of 4+ bytes. */
+    ambd_log_add_secret("kube-token");
+    assert_true(redacted("kube-token"));
     ambd_log_clear_secrets();
 }
 
@@ -111,7 +114,8 @@ static void registered_secrets_are_bounded_and_never_evicted(void **state)
     for (int i = 0; i < 8999; i++)
         huge[i] = (char)('a' + i % 26 - (i % 3 == 0 ? 32 : 0));
     huge[8999] = '\0';
-    assert_false(ambd_looks_like_secret(huge)); /* longer than any log line holds whole */
+    ambd_log_add_secret(huge); /* longer than any log line holds whole */
+    assert_int_equal(ambd_log_secret_count(), 4096);
     free(huge);
     ambd_log_clear_secrets();
     assert_int_equal(ambd_log_secret_count(), 0);
