@@ -11,6 +11,8 @@
 #define PS_NAME "projectsettings"
 /* runnerSecretsName when the spec leaves it unset. */
 #define PS_DEFAULT_SECRET "ambient-runner-secrets"
+/* Longest defaultTimeout/maxTimeout: 30 days, as a session's spec.timeout. */
+#define PS_MAX_SECONDS 2592000LL
 /* Our own label on the group RoleBindings (besides the managed-by label
  * set_controller_ref adds): only RoleBindings carrying both are ever deleted. */
 #define PS_GROUP_LABEL "ambient-code.io/group-access"

@@ -55,8 +55,8 @@ static long long check_seconds(struct checker *c, const json_t *spec, const char
         bad(c, field, "must be an integer number of seconds");
         return 0;
     }
-    if (json_integer_value(v) < 1) {
-        bad(c, field, "must be at least 1");
+    if (json_integer_value(v) < 1 || json_integer_value(v) > PS_MAX_SECONDS) {
+        bad(c, field, "must be from 1 to 2592000 seconds (30 days)");
         return 0;
     }
     return json_integer_value(v);
