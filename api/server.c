@@ -242,15 +242,18 @@ static int parse_target(struct api_req *r)
 }
 
 
-/* The caller's bucket: its token's hash, or its address when it has none.
- * Returns 0 when it replied 429. */
-static int within_rate(struct api_req *r)
+/* Takes a request from a caller's bucket: its user once authenticated (a
+ * token is free to mint, a user is not), else its address. Returns 0 when
+ * it replied 429. */
+static int within_rate(struct api_req *r, const char *user)
 {
     if (!r->server->limits)
         return 1;
     char key[80];
-    if (r->token) {
-        snprintf(key, sizeof key, "t:%.48s", r->token_hash); /* 192 bits tell callers apart */
+    if (user) {
+        char hex[API_TOKEN_HASH_LEN + 1];
+        api_token_hash(user, hex); /* fixed length, whatever the name */
+        snprintf(key, sizeof key, "u:%.48s", hex);
     } else {
         char *host = NULL;
         ev_uint16_t port = 0;
@@ -322,7 +325,9 @@ static void route_and_run(struct api_server *s, struct srv_req *q)
                               api_header(r, "X-Forwarded-Access-Token"));
     if (r->token)
         api_token_hash(r->token, r->token_hash);
-    if (!(flags & API_PUBLIC) && !within_rate(r))
+    /* a token not known yet costs a review: its address pays for it */
+    if (!(flags & API_PUBLIC) && !api_auth_known(api_auth(), r->token ? r->token_hash : NULL) &&
+        !within_rate(r, NULL))
         return;
     if (!r->token && !(flags & API_PUBLIC)) {
         evhttp_add_header(evhttp_request_get_output_headers(r->ev), "WWW-Authenticate",
@@ -330,7 +335,8 @@ static void route_and_run(struct api_server *s, struct srv_req *q)
         api_reply_error(r, 401, "a bearer token is required", NULL);
         return;
     }
-    if (r->token && !(flags & API_PUBLIC) && !identify(r))
+    if (r->token && !(flags & API_PUBLIC) &&
+        (!identify(r) || !within_rate(r, strcmp(r->user, "-") ? r->user : NULL)))
         return;
     api_gate_arm(r);
     fn(r);
