@@ -237,7 +237,7 @@ class LiveAbuseTest(LiveAbuseBase):
         self.assertEqual(errors, [])
         sys.stderr.write("scans: 40 readers past the end of a %.1f MiB log; another user's "
                          "slowest read took %.3fs\n" % (size / 1048576, slowest))
-        self.assertLess(slowest, 1.0)
+        self.assertLess(slowest, 0.5)
 
 
 MAX_STORE = 2 << 20
@@ -272,7 +272,7 @@ class LiveStoreFullTest(LiveAbuseBase):
         for i in range(5):  # made-up names: nothing stored
             r = self.req("POST", sess_path(ns, H.uniq("made-up"), "messages"), token=H.ALICE,
                          body=big)
-            self.assertEqual(r.status, 404, r)
+            self.assertEqual(r.status, 404)
         self.assertEqual(self.runner_post(ns, H.uniq("made-up"), [{"type": "x"}]).status, 404)
         self.assertFalse(os.path.isdir(os.path.join(self.store_dir, ns)))
 
