@@ -98,7 +98,7 @@ static void cache_key(char *out, size_t len, const char *what, const char *token
 {
     char hex[API_TOKEN_HASH_LEN + 1];
     if (!token_hash || !*token_hash) {
-        api_token_hash(token, hex);
+        api_token_hash(token ? token : "", hex);
         token_hash = hex;
     }
     snprintf(out, len, "%s|%s|%s", what, token_hash, rest ? rest : "");

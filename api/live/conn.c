@@ -854,7 +854,7 @@ void live_conn_end_stream(struct live_conn *c, int code, const char *reason)
         return;
     if (c->state == LC_WS) {
         char why[124]; /* a close frame's reason fits in 123 bytes */
-        snprintf(why, sizeof why, "%s", reason);
+        snprintf(why, sizeof why, "%.123s", reason);
         ws_write_close(bufferevent_get_output(c->bev), code, why);
     }
     close_after_flush(c);
