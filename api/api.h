@@ -47,6 +47,7 @@ struct api_config {
     char *live_dir;          /* where session event logs are kept */
     size_t live_max_event;   /* bytes of one event */
     size_t live_max_session; /* bytes of one session's log; posts beyond get 413 */
+    unsigned long long live_max_store; /* bytes of all logs together; posts beyond get 507 */
     size_t live_max_client_buffer; /* queued bytes before a slow client is cut */
     unsigned live_auth_threads;    /* threads doing the blocking auth calls */
     int live_session_status;       /* watch sessions and log their status changes */
@@ -104,6 +105,9 @@ int api_auth_review(struct api_auth *a, const char *token, const char *token_has
  * RoleBinding subjects. AMB_EUNAUTHORIZED for a rejected token. */
 int api_auth_whoami(struct api_auth *a, const char *token, const char *token_hash, char *user,
                     size_t user_len, struct amb_error *err);
+/* 1 when the token (by its hash) has a cached SelfSubjectReview that knew
+ * it: a request with it costs the API server nothing to authenticate. */
+int api_auth_known(struct api_auth *a, const char *token_hash);
 /* TokenReview with the daemon's own credentials (runner tokens): the
  * token's user name, e.g. "system:serviceaccount:ns:sa" (cached). */
 int api_auth_token_review(struct api_auth *a, const char *token, const char *token_hash,

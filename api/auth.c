@@ -3,7 +3,10 @@
  * TokenReview (runner tokens) with the daemon's own. Answers are cached for
  * auth_ttl seconds under a key made from the token's SHA-256, so a token is
  * never kept, and a denied or rejected token is not asked about again and
- * again. */
+ * again. A rejected token is remembered for a few seconds only
+ * (NEGATIVE_TTL_S): enough to absorb a retry storm; an unknown token is
+ * usually a new random one, which the rate limit's address bucket stops. */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -12,6 +15,8 @@
 
 #include "api.h"
 #include "auth_cache.h"
+
+#define NEGATIVE_TTL_S 5
 
 struct api_auth {
     struct auth_cache *cache;
@@ -93,7 +98,7 @@ static void cache_key(char *out, size_t len, const char *what, const char *token
 {
     char hex[API_TOKEN_HASH_LEN + 1];
     if (!token_hash || !*token_hash) {
-        api_token_hash(token, hex);
+        api_token_hash(token ? token : "", hex);
         token_hash = hex;
     }
     snprintf(out, len, "%s|%s|%s", what, token_hash, rest ? rest : "");
@@ -136,7 +141,11 @@ int api_auth_review(struct api_auth *a, const char *token, const char *token_has
              w->resource, w->subresource ? w->subresource : "", w->ns ? w->ns : "",
              w->name ? w->name : "");
     cache_key(key, sizeof key, "ssar", token, token_hash, rest);
+    char who[256];
+    cache_key(who, sizeof who, "who", token, token_hash, NULL);
     struct auth_answer ans;
+    if (auth_cache_get(a->cache, who, &ans) && !ans.allowed)
+        return api_host->error_set(err, AMB_EUNAUTHORIZED, NULL, "the token was rejected");
     if (!auth_cache_get(a->cache, key, &ans)) {
         json_t *attrs = json_pack("{s:s, s:s, s:s}", "verb", w->verb, "group",
                                   w->group ? w->group : "", "resource", w->resource);
@@ -153,6 +162,10 @@ int api_auth_review(struct api_auth *a, const char *token, const char *token_has
                              : NULL;
         json_t *status = NULL;
         int rc = create_review(token, &ssar_res, body, &status, err);
+        if (rc == AMB_EUNAUTHORIZED) {
+            struct auth_answer rejected = {0, ""};
+            auth_cache_put_for(a->cache, who, &rejected, NEGATIVE_TTL_S);
+        }
         if (rc != AMB_OK)
             return rc;
         memset(&ans, 0, sizeof ans);
@@ -186,7 +199,7 @@ static int identity(struct api_auth *a, const char *what, const char *token,
         int rc = review(token, &ans, err);
         if (rc != AMB_OK && rc != AMB_EUNAUTHORIZED)
             return rc; /* transient: not cached */
-        auth_cache_put(a->cache, key, &ans);
+        auth_cache_put_for(a->cache, key, &ans, ans.allowed ? UINT32_MAX : NEGATIVE_TTL_S);
     }
     if (!ans.allowed)
         return api_host->error_set(err, AMB_EUNAUTHORIZED, NULL, "the token was rejected%s%s",
@@ -226,6 +239,16 @@ static int token_review(const char *token, struct auth_answer *ans, struct amb_e
     snprintf(ans->text, sizeof ans->text, "%s", ans->allowed ? name : why ? why : "");
     json_decref(status);
     return AMB_OK;
+}
+
+int api_auth_known(struct api_auth *a, const char *token_hash)
+{
+    char key[256];
+    struct auth_answer ans;
+    if (!token_hash || !*token_hash)
+        return 0;
+    cache_key(key, sizeof key, "who", NULL, token_hash, NULL);
+    return auth_cache_get(a->cache, key, &ans) && ans.allowed;
 }
 
 int api_auth_whoami(struct api_auth *a, const char *token, const char *token_hash, char *user,

@@ -1,7 +1,8 @@
 /* auth_cache.c — the review cache: a chained hash table under one mutex,
  * with insertion order kept on a list so the oldest entry is evicted first
  * when the table is full (expired entries are the oldest ones, as all share
- * one TTL). Entries expire after ttl_s. */
+ * one TTL, or a shorter one for negative answers, which only makes them go
+ * sooner). Entries expire after ttl_s. */
 #include "auth_cache.h"
 
 #include <pthread.h>
@@ -116,13 +117,19 @@ int auth_cache_get(struct auth_cache *c, const char *key, struct auth_answer *ou
 
 void auth_cache_put(struct auth_cache *c, const char *key, const struct auth_answer *a)
 {
+    auth_cache_put_for(c, key, a, c->ttl_s);
+}
+
+void auth_cache_put_for(struct auth_cache *c, const char *key, const struct auth_answer *a,
+                        unsigned ttl_s)
+{
     size_t len = strlen(key);
     struct entry *e = malloc(sizeof *e + len + 1);
     if (!e)
         return; /* a cache miss later is the only cost */
     memcpy(e->key, key, len + 1);
     e->answer = *a;
-    e->expires = now_s() + (time_t)c->ttl_s;
+    e->expires = now_s() + (time_t)(ttl_s < c->ttl_s ? ttl_s : c->ttl_s);
     pthread_mutex_lock(&c->lock);
     struct entry *old = find(c, key);
     if (old)

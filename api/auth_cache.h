@@ -19,6 +19,9 @@ int auth_cache_get(struct auth_cache *c, const char *key, struct auth_answer *ou
 /* Stores (or replaces) key's answer. When full, expired entries go first,
  * then the oldest. */
 void auth_cache_put(struct auth_cache *c, const char *key, const struct auth_answer *a);
+/* The same, kept ttl_s (at most the cache's TTL) instead. */
+void auth_cache_put_for(struct auth_cache *c, const char *key, const struct auth_answer *a,
+                        unsigned ttl_s);
 /* Forgets key's answer, if any. */
 void auth_cache_drop(struct auth_cache *c, const char *key);
 

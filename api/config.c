@@ -9,6 +9,7 @@
  *     rate_limit = { requests_per_second = 50; burst = 100; };  # per caller; 0: off
  *     live = { listen = "0.0.0.0:8081"; dir = "/var/lib/ambient/events";
  *              max_event = 1048576; max_session = 67108864;
+ *              max_store = 17179869184;
  *              max_client_buffer = 4194304; auth_threads = 2;
  *              session_status = true; };
  *   };
@@ -37,12 +38,13 @@ static const struct int_key int_keys[] = {
     {"auth_cache_size", 16, 1000000, 10000},
     {"live.max_event", 1024, 64LL << 20, 1048576},
     {"live.max_session", 1024, 64LL << 30, 64LL << 20},
+    {"live.max_store", 1 << 20, 1LL << 50, 16LL << 30},
     {"live.max_client_buffer", 4096, 1LL << 30, 4LL << 20},
     {"live.auth_threads", 1, 32, 2},
     {"rate_limit.requests_per_second", 0, 1000000, 50},
     {"rate_limit.burst", 1, 1000000, 100},
 };
-enum { K_BODY, K_HEADERS, K_TIMEOUT, K_THREADS, K_TTL, K_CACHE, K_EVENT, K_SESSION,
+enum { K_BODY, K_HEADERS, K_TIMEOUT, K_THREADS, K_TTL, K_CACHE, K_EVENT, K_SESSION, K_STORE,
        K_CLIENT_BUF, K_AUTH_THREADS, K_RATE, K_BURST, K_N };
 
 int api_split_hostport(const char *s, char *host, size_t host_len, unsigned *port)
@@ -223,6 +225,7 @@ int api_config_read(struct api_config *c, struct amb_error *err)
     c->auth_cache_size = (size_t)v[K_CACHE];
     c->live_max_event = (size_t)v[K_EVENT];
     c->live_max_session = (size_t)v[K_SESSION];
+    c->live_max_store = (unsigned long long)v[K_STORE];
     c->live_max_client_buffer = (size_t)v[K_CLIENT_BUF];
     c->live_auth_threads = (unsigned)v[K_AUTH_THREADS];
     c->rate_per_s = (unsigned)v[K_RATE];

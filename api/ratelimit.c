@@ -79,7 +79,9 @@ static struct slot *find(struct ratelimit *rl, const char *key, double now)
     return victim;
 }
 
-int ratelimit_take(struct ratelimit *rl, const char *key, double now, unsigned *retry_after_s)
+/* Refills key's bucket to now; takes a request from it when spend. */
+static int draw(struct ratelimit *rl, const char *key, double now, int spend,
+                unsigned *retry_after_s)
 {
     pthread_mutex_lock(&rl->lock);
     struct slot *s = find(rl, key, now);
@@ -87,12 +89,22 @@ int ratelimit_take(struct ratelimit *rl, const char *key, double now, unsigned *
         s->tokens = fmin(rl->burst, s->tokens + (now - s->last) * rl->rate);
     s->last = now;
     int ok = s->tokens >= 1;
-    if (ok)
+    if (ok && spend)
         s->tokens -= 1;
-    else if (retry_after_s)
+    else if (!ok && retry_after_s)
         *retry_after_s = (unsigned)ceil((1 - s->tokens) / rl->rate);
     pthread_mutex_unlock(&rl->lock);
     if (!ok && retry_after_s && *retry_after_s < 1)
         *retry_after_s = 1;
     return ok;
+}
+
+int ratelimit_take(struct ratelimit *rl, const char *key, double now, unsigned *retry_after_s)
+{
+    return draw(rl, key, now, 1, retry_after_s);
+}
+
+int ratelimit_peek(struct ratelimit *rl, const char *key, double now, unsigned *retry_after_s)
+{
+    return draw(rl, key, now, 0, retry_after_s);
 }

@@ -17,5 +17,7 @@ void ratelimit_free(struct ratelimit *rl);
  * 1 if allowed; 0 if not, with *retry_after_s the whole seconds until a
  * request would be (at least 1). */
 int ratelimit_take(struct ratelimit *rl, const char *key, double now, unsigned *retry_after_s);
+/* The same answer, without taking the request. */
+int ratelimit_peek(struct ratelimit *rl, const char *key, double now, unsigned *retry_after_s);
 
 #endif

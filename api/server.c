@@ -242,26 +242,41 @@ static int parse_target(struct api_req *r)
 }
 
 
-/* The caller's bucket: its token's hash, or its address when it has none.
- * Returns 0 when it replied 429. */
-static int within_rate(struct api_req *r)
+/* The caller's bucket: its user once authenticated (a token is free to
+ * mint, a user is not), else its address. */
+static void bucket_key(struct api_req *r, const char *user, char key[80])
 {
-    if (!r->server->limits)
-        return 1;
-    char key[80];
-    if (r->token) {
-        snprintf(key, sizeof key, "t:%.48s", r->token_hash); /* 192 bits tell callers apart */
+    if (user) {
+        char hex[API_TOKEN_HASH_LEN + 1];
+        api_token_hash(user, hex); /* fixed length, whatever the name */
+        snprintf(key, 80, "u:%.48s", hex);
     } else {
         char *host = NULL;
         ev_uint16_t port = 0;
         evhttp_connection_get_peer(evhttp_request_get_connection(r->ev), &host, &port);
-        snprintf(key, sizeof key, "ip:%s", host ? host : "?");
+        snprintf(key, 80, "ip:%.70s", host ? host : "?");
     }
+}
+
+static double mono_now(void)
+{
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+/* Takes a request from the caller's bucket when spend, else only asks
+ * whether one is left. Returns 0 when it replied 429. */
+static int within_rate(struct api_req *r, const char *user, int spend)
+{
+    if (!r->server->limits)
+        return 1;
+    char key[80];
+    bucket_key(r, user, key);
+    double t = mono_now();
     unsigned wait = 1;
-    if (ratelimit_take(r->server->limits, key, (double)now.tv_sec + (double)now.tv_nsec / 1e9,
-                       &wait))
+    if (spend ? ratelimit_take(r->server->limits, key, t, &wait)
+              : ratelimit_peek(r->server->limits, key, t, &wait))
         return 1;
     api_add_retry_after(r, wait);
     api_reply_error(r, 429, "too many requests", json_pack("{s:i}", "retryAfterSeconds", (int)wait));
@@ -322,7 +337,12 @@ static void route_and_run(struct api_server *s, struct srv_req *q)
                               api_header(r, "X-Forwarded-Access-Token"));
     if (r->token)
         api_token_hash(r->token, r->token_hash);
-    if (!(flags & API_PUBLIC) && !within_rate(r))
+    /* A token not known yet costs a review. Its address pays when the token
+     * is rejected (or there is none), so once an address has sent `burst`
+     * bad tokens, its unknown ones get 429 before any review; good tokens
+     * never drain it. */
+    if (!(flags & API_PUBLIC) && !api_auth_known(api_auth(), r->token ? r->token_hash : NULL) &&
+        !within_rate(r, NULL, !r->token))
         return;
     if (!r->token && !(flags & API_PUBLIC)) {
         evhttp_add_header(evhttp_request_get_output_headers(r->ev), "WWW-Authenticate",
@@ -330,8 +350,17 @@ static void route_and_run(struct api_server *s, struct srv_req *q)
         api_reply_error(r, 401, "a bearer token is required", NULL);
         return;
     }
-    if (r->token && !(flags & API_PUBLIC) && !identify(r))
-        return;
+    if (r->token && !(flags & API_PUBLIC)) {
+        if (!identify(r)) { /* rejected: its address pays */
+            char key[80];
+            bucket_key(r, NULL, key);
+            if (r->server->limits)
+                ratelimit_take(r->server->limits, key, mono_now(), NULL);
+            return;
+        }
+        if (!within_rate(r, strcmp(r->user, "-") ? r->user : NULL, 1))
+            return;
+    }
     api_gate_arm(r);
     fn(r);
     if (!r->replied)

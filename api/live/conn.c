@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 
@@ -18,6 +19,13 @@ static void read_cb(struct bufferevent *bev, void *arg);
 static void write_cb(struct bufferevent *bev, void *arg);
 static void event_cb(struct bufferevent *bev, short what, void *arg);
 static void process(struct live_conn *c);
+
+static long long now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec;
+}
 
 static void set_timeouts(struct live_conn *c, int reading)
 {
@@ -278,8 +286,17 @@ static void start_job(struct live_conn *c, char *body, size_t body_len)
     j->route = c->route;
     memcpy(j->project, c->project, sizeof j->project);
     memcpy(j->name, c->name, sizeof j->name);
-    j->token = c->token;
-    c->token = NULL;
+    /* a stream keeps its token to re-check its access while it is open */
+    int stream = c->route == LR_WS || c->route == LR_SSE;
+    j->token = stream ? strdup(c->token) : c->token;
+    if (!stream)
+        c->token = NULL;
+    else if (!j->token) {
+        free(j);
+        free(body);
+        reply_error(c, 500, "out of memory", NULL, NULL);
+        return;
+    }
     j->body = body;
     j->body_len = body_len;
     j->ndjson = c->ndjson;
@@ -559,11 +576,11 @@ static void ws_message(struct live_conn *c, const uint8_t *data, size_t len)
     uint64_t first, last;
     char msg[256];
     struct live *l = c->l;
-    char project[64], name[254];
+    char project[64], uid[STORE_UID_MAX];
     memcpy(project, c->project, sizeof project);
-    memcpy(name, c->name, sizeof name);
+    memcpy(uid, c->uid, sizeof uid);
     /* c may be cut as a slow subscriber by this very append */
-    int st = live_hub_append(l, project, name, arr, &first, &last, msg, sizeof msg);
+    int st = live_hub_append(l, project, uid, "user", arr, &first, &last, msg, sizeof msg);
     json_decref(arr);
     if (st != 0) {
         for (struct live_conn *x = l->conns; x; x = x->next)
@@ -664,7 +681,9 @@ static void start_stream(struct live_conn *c, struct live_job *j)
 {
     struct evbuffer *out = bufferevent_get_output(c->bev);
     snprintf(c->user, sizeof c->user, "%s", j->user);
+    snprintf(c->uid, sizeof c->uid, "%s", j->uid);
     c->can_post = j->can_post;
+    c->checked_at = now_s();
     http1_req_clear(&c->req);
     c->have_req = 0;
     if (c->route == LR_WS) {
@@ -697,14 +716,40 @@ static void start_stream(struct live_conn *c, struct live_job *j)
         ws_read(c);
 }
 
+/* A stream's access, checked again: gone ends it; a lost update right
+ * makes a WebSocket read-only. A review that could not be made keeps it as
+ * it is until the next check. */
+static void recheck_done(struct live_conn *c, struct live_job *j)
+{
+    c->rechecking = 0;
+    c->checked_at = now_s();
+    if (j->status == 401 || j->status == 403 || j->status == 404) {
+        api_host->log(api_self, AMB_LOG_INFO, "live: access gone; stream closed", "project",
+                      c->project, "session", c->name, "user", c->user[0] ? c->user : "-", NULL);
+        live_conn_end_stream(c, WS_CLOSE_POLICY, j->message);
+    } else if (j->status) {
+        api_host->log(api_self, AMB_LOG_WARN, "live: cannot re-check a stream's access",
+                      "project", c->project, "session", c->name, "error", j->message, NULL);
+    } else if (c->can_post && !j->can_post) {
+        c->can_post = 0;
+        ws_send_error(c, "forbidden: the update right on this session was revoked; "
+                         "the stream is read-only now");
+    }
+}
+
 void live_conn_job_done(struct live *l, struct live_job *j)
 {
     struct live_conn *c = j->c;
     c->refs--;
     release_body(c);
-    if (c->closed) {
-        if (c->refs == 0)
+    if (c->closed || (j->route == LR_RECHECK && c->state != LC_WS && c->state != LC_SSE)) {
+        if (c->closed && c->refs == 0)
             conn_free(c);
+        live_job_free(j);
+        return;
+    }
+    if (j->route == LR_RECHECK) {
+        recheck_done(c, j);
         live_job_free(j);
         return;
     }
@@ -726,14 +771,17 @@ void live_conn_job_done(struct live *l, struct live_job *j)
     case LR_GET_MESSAGES:
         reply_raw(c, 200, "application/json", j->page, strlen(j->page), NULL);
         break;
+    case LR_RECHECK:
+        break; /* handled above */
     case LR_POST_EVENTS:
     case LR_POST_MESSAGE: {
         uint64_t first = 0, last = 0;
         char msg[256];
         /* c stays allocated: refs is 0 but the conn is only freed through
          * live_conn_close, which a fan-out never calls on a non-subscriber */
-        int st = live_hub_append(l, j->project, j->name, j->events, &first, &last, msg,
-                                 sizeof msg);
+        int st = live_hub_append(l, j->project, j->uid,
+                                 j->route == LR_POST_EVENTS ? "runner" : "user", j->events,
+                                 &first, &last, msg, sizeof msg);
         if (st) {
             reply_error(c, st, msg, NULL, NULL);
         } else if (j->route == LR_POST_EVENTS) {
@@ -797,5 +845,40 @@ void live_conn_tick(struct live *l)
             ws_write_frame(out, WS_OP_PING, NULL, 0);
         else if (c->state == LC_SSE)
             evbuffer_add(out, ": ping\n\n", 8);
+    }
+}
+
+void live_conn_end_stream(struct live_conn *c, int code, const char *reason)
+{
+    if (c->closed || (c->state != LC_WS && c->state != LC_SSE))
+        return;
+    if (c->state == LC_WS) {
+        char why[124]; /* a close frame's reason fits in 123 bytes */
+        snprintf(why, sizeof why, "%.123s", reason);
+        ws_write_close(bufferevent_get_output(c->bev), code, why);
+    }
+    close_after_flush(c);
+}
+
+void live_conn_recheck_due(struct live *l)
+{
+    long long now = now_s();
+    for (struct live_conn *c = l->conns; c; c = c->next) {
+        if (c->closed || c->rechecking || !c->token ||
+            (c->state != LC_WS && c->state != LC_SSE) || now - c->checked_at < l->recheck_s)
+            continue;
+        struct live_job *j = calloc(1, sizeof *j);
+        if (!j || !(j->token = strdup(c->token))) {
+            free(j);
+            return; /* the next second tries again */
+        }
+        j->c = c;
+        j->route = LR_RECHECK;
+        memcpy(j->project, c->project, sizeof j->project);
+        memcpy(j->name, c->name, sizeof j->name);
+        j->can_post = c->can_post;
+        c->refs++;
+        c->rechecking = 1;
+        live_jobs_submit(l, j);
     }
 }

@@ -1,16 +1,21 @@
-/* feed.c — session status into the event logs. One watch of every
+/* feed.c — what the live service knows of sessions. One watch of every
  * AgenticSession, made with the api's own identity (read-only; every
  * subscriber is still checked with its own token before it sees a byte),
- * turns each change of a session's status into an event
+ * keeps each session's uid (which names its log: workers look it up here),
+ * removes the log of a deleted session (and so of every session of a
+ * deleted project: Kubernetes deletes a namespace's objects one by one,
+ * each a DELETED event), and, with api.live.session_status, turns each
+ * change of a session's status into an event
  * {"type": "status", "phase": ..., "status": {...}} appended to that
  * session's log, so its streams show what the controller decides (Pending,
  * Running, Failed with a reason), not only what the runner posts.
  *
  * Runs on its own thread: list (to learn where to watch from, and after a
  * 410 what changed meanwhile), then watch with bookmarks, resuming from the
- * last resourceVersion; errors back off up to 30 s. Events go to the loop
- * thread through a queue under l->mu. The first list records what exists
- * without an event each: only changes are news. */
+ * last resourceVersion; errors back off up to 30 s. After each list, logs
+ * of sessions it did not list go (deleted while nobody watched). Events go
+ * to the loop thread through a queue under l->mu. The first list records
+ * what exists without an event each: only changes are news. */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,20 +29,25 @@
 #define FEED_BUCKETS 4096
 #define FEED_BACKOFF_MAX_MS 30000
 
-static const struct amb_resource sessions = {"vteam.ambient-code", "v1alpha1", "AgenticSession",
-                                             "agenticsessions", 1};
+const struct amb_resource live_sessions_res = {"vteam.ambient-code", "v1alpha1",
+                                                "AgenticSession", "agenticsessions", 1};
+#define sessions live_sessions_res
 
-/* What the feed knows of a session: the hash of its last status. */
+/* What the feed knows of a session: its uid, the hash of its last status. */
 struct known {
     struct known *next;
     uint64_t sig;
     unsigned mark; /* the list that last saw it */
+    char uid[STORE_UID_MAX];
     char key[];    /* "ns/name" */
 };
 
 struct feed {
     struct live *l;
     struct amb_ctx *ctx;
+    pthread_t thread;
+    int started;
+    pthread_mutex_t mu; /* the table: the feed writes, workers read */
     struct known *buckets[FEED_BUCKETS];
     char rv[64];
     unsigned mark;
@@ -62,17 +72,9 @@ static struct known **slot(struct feed *f, const char *key)
 
 static int stopping(const struct feed *f) { return atomic_load(&f->l->feed_stop); }
 
-/* Queues the event for the loop thread (takes ev). */
-static void emit(struct feed *f, const char *ns, const char *name, json_t *ev)
+/* Queues it for the loop thread (takes it). */
+static void queue_item(struct feed *f, struct live_feed_item *it)
 {
-    struct live_feed_item *it = calloc(1, sizeof *it);
-    if (!it) {
-        json_decref(ev);
-        return;
-    }
-    snprintf(it->project, sizeof it->project, "%s", ns);
-    snprintf(it->name, sizeof it->name, "%s", name);
-    it->event = ev;
     pthread_mutex_lock(&f->l->mu);
     if (f->l->feed_tail)
         f->l->feed_tail->next = it;
@@ -83,13 +85,38 @@ static void emit(struct feed *f, const char *ns, const char *name, json_t *ev)
     live_wake(f->l);
 }
 
-/* Records obj's status; a change (after the first list) becomes an event. */
-static void observe(struct feed *f, const json_t *obj)
+/* Queues ev for uid's log, or (ev NULL) the removal of that log. */
+static void emit(struct feed *f, const char *ns, const char *uid, json_t *ev)
+{
+    struct live_feed_item *it = calloc(1, sizeof *it);
+    if (!it) {
+        json_decref(ev);
+        return;
+    }
+    snprintf(it->project, sizeof it->project, "%s", ns);
+    snprintf(it->uid, sizeof it->uid, "%s", uid);
+    it->event = ev;
+    queue_item(f, it);
+}
+
+/* "ns", "name" and "uid" of obj's metadata; 0 when they are usable. */
+static int ids(const json_t *obj, const char **ns, const char **name, const char **uid)
 {
     const json_t *md = json_object_get(obj, "metadata");
-    const char *ns = json_string_value(json_object_get(md, "namespace"));
-    const char *name = json_string_value(json_object_get(md, "name"));
-    if (!ns || !name || strlen(ns) >= 64 || strlen(name) >= 254)
+    *ns = json_string_value(json_object_get(md, "namespace"));
+    *name = json_string_value(json_object_get(md, "name"));
+    *uid = json_string_value(json_object_get(md, "uid"));
+    return *ns && *name && api_is_dns_label(*ns) && strlen(*name) < 254 && store_is_uid(*uid)
+               ? 0
+               : -1;
+}
+
+/* Records obj's uid and status; a change of status (after the first list)
+ * becomes an event. */
+static void observe(struct feed *f, const json_t *obj)
+{
+    const char *ns, *name, *uid;
+    if (ids(obj, &ns, &name, &uid) != 0)
         return;
     json_t *status = json_object_get(obj, "status");
     char *text = status ? json_dumps(status, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
@@ -98,17 +125,27 @@ static void observe(struct feed *f, const json_t *obj)
     free(text);
     char key[320];
     snprintf(key, sizeof key, "%s/%s", ns, name);
+    pthread_mutex_lock(&f->mu);
     struct known **p = slot(f, key);
+    if (*p && strcmp((*p)->uid, uid) != 0) {
+        /* made again under the same name while we did not watch */
+        emit(f, ns, (*p)->uid, NULL);
+        (*p)->sig = 0;
+    }
     int changed = *p ? (*p)->sig != sig : sig != 0;
     if (!*p) {
         size_t len = strlen(key);
-        if (!(*p = calloc(1, sizeof **p + len + 1)))
+        if (!(*p = calloc(1, sizeof **p + len + 1))) {
+            pthread_mutex_unlock(&f->mu);
             return;
+        }
         memcpy((*p)->key, key, len + 1);
     }
+    snprintf((*p)->uid, sizeof (*p)->uid, "%s", uid);
     (*p)->sig = sig;
     (*p)->mark = f->mark;
-    if (!changed || !f->announce || !sig)
+    pthread_mutex_unlock(&f->mu);
+    if (!changed || !f->announce || !sig || !f->l->cfg->live_session_status)
         return;
     if (text_len + 256 > f->l->max_event) {
         api_host->log(api_self, AMB_LOG_WARN, "live: a session's status is too large to stream",
@@ -120,39 +157,76 @@ static void observe(struct feed *f, const json_t *obj)
     if (ev && phase)
         json_object_set_new(ev, "phase", json_string(phase));
     if (ev)
-        emit(f, ns, name, ev);
+        emit(f, ns, uid, ev);
 }
 
+/* A deleted session: forgotten, and its log removed. */
 static void forget(struct feed *f, const json_t *obj)
 {
-    const json_t *md = json_object_get(obj, "metadata");
+    const char *ns, *name, *uid;
+    if (ids(obj, &ns, &name, &uid) != 0)
+        return;
     char key[320];
-    snprintf(key, sizeof key, "%s/%s", json_string_value(json_object_get(md, "namespace")),
-             json_string_value(json_object_get(md, "name")));
+    snprintf(key, sizeof key, "%s/%s", ns, name);
+    pthread_mutex_lock(&f->mu);
     struct known **p = slot(f, key);
-    if (*p) {
+    if (*p && strcmp((*p)->uid, uid) == 0) {
         struct known *gone = *p;
         *p = gone->next;
         free(gone);
     }
+    pthread_mutex_unlock(&f->mu);
+    emit(f, ns, uid, NULL);
+}
+
+static int by_uid(const void *a, const void *b)
+{
+    return strcmp(a, b);
 }
 
 /* Drops what the last list did not see (deleted while we were not
- * watching). */
-static void sweep(struct feed *f)
+ * watching), removing its log, and hands the loop the uids that exist so
+ * it removes logs of sessions deleted while no ambientd ran. */
+static void sweep(struct feed *f, long long listed_at)
 {
+    struct live_feed_item *all = calloc(1, sizeof *all);
+    size_t cap = 0;
+    pthread_mutex_lock(&f->mu);
     for (size_t i = 0; i < FEED_BUCKETS; i++) {
         struct known **p = &f->buckets[i];
         while (*p) {
-            if ((*p)->mark != f->mark) {
-                struct known *gone = *p;
-                *p = gone->next;
-                free(gone);
-            } else {
-                p = &(*p)->next;
+            struct known *k = *p;
+            if (k->mark != f->mark) {
+                char ns[64];
+                snprintf(ns, sizeof ns, "%.*s", (int)strcspn(k->key, "/"), k->key);
+                emit(f, ns, k->uid, NULL);
+                *p = k->next;
+                free(k);
+                continue;
             }
+            if (all && all->n_uids == cap) {
+                cap = cap ? cap * 2 : 256;
+                void *grown = realloc(all->uids, cap * sizeof *all->uids);
+                if (!grown) {
+                    free(all->uids);
+                    free(all);
+                    all = NULL; /* no file sweep this time; the next list's */
+                } else {
+                    all->uids = grown;
+                }
+            }
+            if (all)
+                memcpy(all->uids[all->n_uids++], k->uid, STORE_UID_MAX);
+            p = &k->next;
         }
     }
+    pthread_mutex_unlock(&f->mu);
+    if (!all)
+        return;
+    if (all->n_uids)
+        qsort(all->uids, all->n_uids, sizeof *all->uids, by_uid);
+    all->listed_at = listed_at;
+    queue_item(f, all);
 }
 
 static void set_rv(struct feed *f, const json_t *obj)
@@ -168,6 +242,7 @@ static void set_rv(struct feed *f, const json_t *obj)
 static int relist(struct feed *f, struct amb_error *err)
 {
     char cont[1024] = "", query[3200]; /* an escaped token triples at most */
+    long long listed_at = (long long)time(NULL);
     f->mark++;
     do {
         if (cont[0]) {
@@ -194,7 +269,8 @@ static int relist(struct feed *f, struct amb_error *err)
             set_rv(f, page);
         json_decref(page);
     } while (cont[0] && !stopping(f));
-    sweep(f);
+    if (!stopping(f))
+        sweep(f, listed_at);
     f->announce = 1;
     return AMB_OK;
 }
@@ -276,25 +352,33 @@ int live_feed_start(struct live *l)
     if (rc != AMB_OK) {
         free(f);
         api_host->log(api_self, AMB_LOG_WARN,
-                      "live: no Kubernetes API configured; session status is not streamed", NULL);
+                      "live: no Kubernetes API configured; sessions are not watched", NULL);
         return AMB_OK;
     }
-    if (pthread_create(&l->feed, NULL, feed_main, f) != 0) {
-        api_host->ctx_free(f->ctx);
-        free(f);
+    pthread_mutex_init(&f->mu, NULL);
+    l->feed_state = f; /* before any worker asks live_feed_uid */
+    if (pthread_create(&f->thread, NULL, feed_main, f) != 0)
         return AMB_EINTERNAL;
-    }
-    l->feed_state = f;
+    f->started = 1;
     return AMB_OK;
 }
 
 void live_feed_stop(struct live *l)
 {
     struct feed *f = l->feed_state;
-    if (!f)
+    if (!f || !f->started)
         return;
     atomic_store(&l->feed_stop, 1);
-    pthread_join(l->feed, NULL);
+    pthread_join(f->thread, NULL);
+    f->started = 0;
+}
+
+void live_feed_free(struct live *l)
+{
+    struct feed *f = l->feed_state;
+    if (!f)
+        return;
+    live_feed_stop(l);
     for (size_t i = 0; i < FEED_BUCKETS; i++) {
         while (f->buckets[i]) {
             struct known *k = f->buckets[i];
@@ -302,9 +386,42 @@ void live_feed_stop(struct live *l)
             free(k);
         }
     }
+    pthread_mutex_destroy(&f->mu);
     api_host->ctx_free(f->ctx);
     free(f);
     l->feed_state = NULL;
+}
+
+int live_feed_uid(struct live *l, const char *project, const char *name,
+                  char uid[STORE_UID_MAX])
+{
+    struct feed *f = l->feed_state;
+    if (!f)
+        return 0;
+    char key[320];
+    snprintf(key, sizeof key, "%s/%s", project, name);
+    pthread_mutex_lock(&f->mu);
+    struct known *k = *slot(f, key);
+    if (k)
+        memcpy(uid, k->uid, STORE_UID_MAX);
+    pthread_mutex_unlock(&f->mu);
+    return k != NULL;
+}
+
+struct file_sweep {
+    struct live *l;
+    const struct live_feed_item *listed;
+};
+
+static int listed(void *ud, const char *uid)
+{
+    const struct live_feed_item *it = ((struct file_sweep *)ud)->listed;
+    return it->n_uids && bsearch(uid, it->uids, it->n_uids, sizeof *it->uids, by_uid) != NULL;
+}
+
+static void unlisted(void *ud, const char *project, const char *uid)
+{
+    live_hub_remove(((struct file_sweep *)ud)->l, project, uid);
 }
 
 void live_feed_drain(struct live *l)
@@ -315,14 +432,24 @@ void live_feed_drain(struct live *l)
     pthread_mutex_unlock(&l->mu);
     while (it) {
         struct live_feed_item *next = it->next;
-        json_t *arr = json_array();
-        uint64_t first, last;
-        char msg[256];
-        if (arr && json_array_append_new(arr, it->event) == 0 && !l->stopping)
-            live_hub_append(l, it->project, it->name, arr, &first, &last, msg, sizeof msg);
-        else if (!arr)
-            json_decref(it->event);
-        json_decref(arr);
+        if (l->stopping) {
+            /* dropped: what the loop never took */
+        } else if (it->listed_at) {
+            struct file_sweep sw = {l, it};
+            store_sweep(l->cfg->live_dir, it->listed_at, listed, unlisted, &sw);
+        } else if (!it->event) {
+            live_hub_remove(l, it->project, it->uid);
+        } else {
+            json_t *arr = json_array();
+            uint64_t first, last;
+            char msg[256];
+            if (arr && json_array_append(arr, it->event) == 0)
+                live_hub_append(l, it->project, it->uid, "platform", arr, &first, &last, msg,
+                                sizeof msg);
+            json_decref(arr);
+        }
+        json_decref(it->event);
+        free(it->uids);
         free(it);
         it = next;
     }

@@ -14,26 +14,26 @@
 
 #include "live/live_int.h"
 
-static struct live_session *find(struct live *l, const char *project, const char *name)
+static struct live_session *find(struct live *l, const char *uid)
 {
     for (struct live_session *s = l->sessions; s; s = s->next)
-        if (strcmp(s->project, project) == 0 && strcmp(s->name, name) == 0)
+        if (strcmp(s->uid, uid) == 0)
             return s;
     return NULL;
 }
 
 /* Opens (or finds) a session; create makes the file. */
-static int session_get(struct live *l, const char *project, const char *name, int create,
+static int session_get(struct live *l, const char *project, const char *uid, int create,
                        struct live_session **out)
 {
-    struct live_session *s = find(l, project, name);
+    struct live_session *s = find(l, uid);
     if (!s) {
         s = calloc(1, sizeof *s);
         if (!s)
             return AMB_ENOMEM;
         snprintf(s->project, sizeof s->project, "%s", project);
-        snprintf(s->name, sizeof s->name, "%s", name);
-        int rc = store_open(l->cfg->live_dir, project, name, create, &s->log);
+        snprintf(s->uid, sizeof s->uid, "%s", uid);
+        int rc = store_open(l->cfg->live_dir, project, uid, create, &s->log);
         if (rc != AMB_OK) {
             free(s);
             return rc;
@@ -42,7 +42,7 @@ static int session_get(struct live *l, const char *project, const char *name, in
         l->sessions = s;
     } else if (create && s->log.fd < 0) {
         struct store_log log;
-        int rc = store_open(l->cfg->live_dir, project, name, 1, &log);
+        int rc = store_open(l->cfg->live_dir, project, uid, 1, &log);
         if (rc != AMB_OK)
             return rc;
         s->log = log;
@@ -89,9 +89,15 @@ static void cut_slow(struct live_conn *c)
 int live_hub_subscribe(struct live *l, struct live_conn *c)
 {
     struct live_session *s;
-    int rc = session_get(l, c->project, c->name, 0, &s);
+    int rc = session_get(l, c->project, c->uid, 0, &s);
     if (rc != AMB_OK)
         return 500;
+    /* history from ?after= on: found by seq, not read through */
+    c->off = 0;
+    if (s->log.fd >= 0 && store_seek(s->log.fd, s->log.size, c->after, &c->off) != AMB_OK) {
+        session_release(l, s);
+        return 500;
+    }
     c->rbuf = evbuffer_new();
     if (!c->rbuf) {
         session_release(l, s);
@@ -104,7 +110,6 @@ int live_hub_subscribe(struct live *l, struct live_conn *c)
         s->subs->sprev = c;
     s->subs = c;
     s->n_subs++;
-    c->off = 0;
     c->replaying = 1;
     /* refill when the client has taken half of what replay queued */
     bufferevent_setwatermark(c->bev, EV_WRITE, l->replay_high / 2, 0);
@@ -175,8 +180,18 @@ void live_hub_pump(struct live_conn *c)
     }
 }
 
-int live_hub_append(struct live *l, const char *project, const char *name, json_t *events,
-                    uint64_t *first, uint64_t *last, char *msg, size_t msg_len)
+/* 1 when uid's session was deleted lately: a request checked before the
+ * deletion must not make its log again. */
+static int deleted_lately(const struct live *l, const char *uid)
+{
+    for (size_t i = 0; i < LIVE_GONE_KEPT; i++)
+        if (strcmp(l->gone[i], uid) == 0)
+            return 1;
+    return 0;
+}
+
+int live_hub_append(struct live *l, const char *project, const char *uid, const char *source,
+                    json_t *events, uint64_t *first, uint64_t *last, char *msg, size_t msg_len)
 {
     struct live_session *s;
     size_t n = json_array_size(events);
@@ -184,7 +199,11 @@ int live_hub_append(struct live *l, const char *project, const char *name, json_
         snprintf(msg, msg_len, "no events");
         return 400;
     }
-    int rc = session_get(l, project, name, 1, &s);
+    if (deleted_lately(l, uid)) {
+        snprintf(msg, msg_len, "the session was deleted");
+        return 404;
+    }
+    int rc = session_get(l, project, uid, 1, &s);
     if (rc != AMB_OK) {
         snprintf(msg, msg_len, "cannot open the session's event log");
         return 500;
@@ -195,7 +214,7 @@ int live_hub_append(struct live *l, const char *project, const char *name, json_
     int status = batch ? 0 : 500;
     for (size_t i = 0; i < n && status == 0; i++) {
         size_t len;
-        char *line = store_line(json_array_get(events, i), s->log.seq + i + 1, ts, &len);
+        char *line = store_line(json_array_get(events, i), s->log.seq + i + 1, ts, source, &len);
         if (!line) {
             status = 500;
             snprintf(msg, msg_len, "cannot encode event");
@@ -211,6 +230,10 @@ int live_hub_append(struct live *l, const char *project, const char *name, json_
     if (status == 0 && s->log.size + total > l->max_session) {
         status = 413;
         snprintf(msg, msg_len, "the session's event log is full (%zu bytes)", l->max_session);
+    } else if (status == 0 && l->store_bytes + total > l->max_store) {
+        status = 507;
+        snprintf(msg, msg_len, "the event store is full (api.live.max_store, %llu bytes)",
+                 (unsigned long long)l->max_store);
     }
     if (status == 0) {
         const char *data = (const char *)evbuffer_pullup(batch, -1);
@@ -220,6 +243,7 @@ int live_hub_append(struct live *l, const char *project, const char *name, json_
         }
     }
     if (status == 0) {
+        l->store_bytes += total;
         *first = s->log.seq + 1;
         s->log.seq += n;
         *last = s->log.seq;
@@ -248,10 +272,31 @@ int live_hub_append(struct live *l, const char *project, const char *name, json_
     if (batch)
         evbuffer_free(batch);
     /* s may be gone if cut_slow released the last subscriber: look it up */
-    struct live_session *still = find(l, project, name);
+    struct live_session *still = find(l, uid);
     if (still)
         session_release(l, still);
     return status;
+}
+
+void live_hub_remove(struct live *l, const char *project, const char *uid)
+{
+    snprintf(l->gone[l->gone_next], sizeof l->gone[0], "%s", uid);
+    l->gone_next = (l->gone_next + 1) % LIVE_GONE_KEPT;
+    struct live_session *s = find(l, uid);
+    if (s) {
+        s->n_subs++; /* held while its streams end */
+        for (struct live_conn *c = s->subs, *next; c; c = next) {
+            next = c->snext;
+            live_conn_end_stream(c, WS_CLOSE_NORMAL, "the session was deleted");
+        }
+        s->n_subs--;
+        session_release(l, s);
+    }
+    uint64_t freed;
+    store_remove(l->cfg->live_dir, project, uid, &freed);
+    l->store_bytes -= freed < l->store_bytes ? freed : l->store_bytes;
+    api_host->log(api_self, AMB_LOG_INFO, "live: removed a deleted session's events", "project",
+                  project, "uid", uid, NULL);
 }
 
 void live_hub_free(struct live *l)

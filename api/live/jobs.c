@@ -1,8 +1,10 @@
 /* jobs.c — the worker threads of the live service. Access reviews,
- * TokenReviews and whoami are blocking HTTP calls (libcurl through the
- * host), so they run here, never on the loop thread; so do reading a
- * transcript page from disk and parsing a posted body. A finished job goes
- * back to the loop through the done queue and a byte on the wake pipe. */
+ * TokenReviews, whoami and the session's lookup are blocking HTTP calls
+ * (libcurl through the host), so they run here, never on the loop thread;
+ * so does parsing a posted body. Reading a transcript page from disk runs
+ * on a pool of its own (read_pool), so many readers never delay anyone's
+ * review. A finished job goes back to the loop through the done queue and
+ * a byte on the wake pipe. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +73,38 @@ static int in_a_project(struct live_job *j)
     else if (!managed)
         fail(j, 404, "project \"%s\" not found%s", j->project, NULL);
     return rc == AMB_OK && managed ? 0 : -1;
+}
+
+/* The session must exist, and its uid names its log: a session made later
+ * under the same name (or in a project made again) never reads this one's.
+ * The watch's table first; else a read with the daemon's credentials (a
+ * session created a moment ago). Asked after the caller's own auth, like
+ * in_a_project. 0 with j->uid set when it exists. */
+static int find_session(struct live *l, struct live_job *j)
+{
+    if (live_feed_uid(l, j->project, j->name, j->uid))
+        return 0;
+    struct amb_error *err = api_host->error_new();
+    struct amb_ctx *sa = NULL;
+    json_t *obj = NULL;
+    int rc = err ? api_host->ctx_new(api_self, NULL, &sa, err) : AMB_ENOMEM;
+    if (rc == AMB_OK)
+        rc = api_host->kube_get(sa, &live_sessions_res, j->project, j->name, &obj, err);
+    api_host->ctx_free(sa);
+    api_host->error_free(err);
+    const char *uid =
+        json_string_value(json_object_get(json_object_get(obj, "metadata"), "uid"));
+    if (rc == AMB_ENOTFOUND)
+        fail(j, 404, "session \"%s\" not found in %s", j->name, j->project);
+    else if (rc != AMB_OK)
+        fail(j, 503, "cannot tell whether session %s exists: %s", j->name,
+             api_host->strerror(rc));
+    else if (!store_is_uid(uid))
+        fail(j, 500, "session %s has no usable uid%s", j->name, NULL);
+    else
+        snprintf(j->uid, sizeof j->uid, "%s", uid);
+    json_decref(obj);
+    return j->status ? -1 : 0;
 }
 
 static int whoami(struct live *l, struct live_job *j)
@@ -157,7 +191,7 @@ static void run_read(struct live *l, struct live_job *j)
         fail(j, 403, "forbidden: cannot get agenticsessions %s in %s", j->name, j->project);
         return;
     }
-    if (in_a_project(j) != 0)
+    if (in_a_project(j) != 0 || find_session(l, j) != 0)
         return;
     if (j->route == LR_WS) {
         /* whether this client may also post user messages on the socket;
@@ -169,23 +203,47 @@ static void run_read(struct live *l, struct live_job *j)
         j->message[0] = '\0';
         return;
     }
-    if (j->route == LR_GET_MESSAGES) {
-        char path[4096];
-        json_t *items = NULL;
-        uint64_t next = 0;
-        size_t max_bytes = l->max_event * 2 > (4u << 20) ? l->max_event * 2 : (4u << 20);
-        if (store_path(l->cfg->live_dir, j->project, j->name, path, sizeof path) != 0 ||
-            store_page(path, j->after, j->limit, max_bytes, &items, &next) != AMB_OK) {
-            fail(j, 500, "cannot read the session's event log%s%s", NULL, NULL);
-            return;
-        }
-        json_t *page = json_pack("{s:o, s:o}", "items", items, "next",
-                                 next ? json_integer((json_int_t)next) : json_null());
-        j->page = page ? json_dumps(page, JSON_COMPACT) : NULL;
-        json_decref(page);
-        if (!j->page)
-            fail(j, 500, "out of memory%s%s", NULL, NULL);
+    j->reading = j->route == LR_GET_MESSAGES; /* the page: on the read pool */
+}
+
+/* GET messages, once authorized: one page of the transcript (read pool). */
+static void read_page(struct live *l, struct live_job *j)
+{
+    char path[4096];
+    json_t *items = NULL;
+    uint64_t next = 0;
+    size_t max_bytes = l->max_event * 2 > (4u << 20) ? l->max_event * 2 : (4u << 20);
+    if (store_path(l->cfg->live_dir, j->project, j->uid, path, sizeof path) != 0 ||
+        store_page(path, j->after, j->limit, max_bytes, &items, &next) != AMB_OK) {
+        fail(j, 500, "cannot read the session's event log%s%s", NULL, NULL);
+        return;
     }
+    json_t *page = json_pack("{s:o, s:o}", "items", items, "next",
+                             next ? json_integer((json_int_t)next) : json_null());
+    j->page = page ? json_dumps(page, JSON_COMPACT) : NULL;
+    json_decref(page);
+    if (!j->page)
+        fail(j, 500, "out of memory%s%s", NULL, NULL);
+}
+
+/* An open stream, again: may it still read (and, on a WebSocket that may
+ * post, still post)? j->can_post comes in as what it may do now. */
+static void run_recheck(struct live *l, struct live_job *j)
+{
+    int allowed;
+    char reason[256];
+    if (review(l, j, "get", &allowed, reason, sizeof reason) != 0)
+        return;
+    if (!allowed) {
+        fail(j, 403, "access revoked: cannot get agenticsessions %s in %s", j->name, j->project);
+        return;
+    }
+    if (in_a_project(j) != 0)
+        return;
+    if (j->can_post && review(l, j, "update", &allowed, reason, sizeof reason) == 0)
+        j->can_post = allowed;
+    j->status = 0; /* a failed update review leaves reading as it was */
+    j->message[0] = '\0';
 }
 
 static void run_post_message(struct live *l, struct live_job *j)
@@ -198,9 +256,7 @@ static void run_post_message(struct live *l, struct live_job *j)
         fail(j, 403, "forbidden: cannot update agenticsessions %s in %s", j->name, j->project);
         return;
     }
-    if (in_a_project(j) != 0)
-        return;
-    if (whoami(l, j) != 0)
+    if (in_a_project(j) != 0 || whoami(l, j) != 0 || find_session(l, j) != 0)
         return;
     json_error_t jerr;
     json_t *b = json_loadb(j->body, j->body_len, 0, &jerr);
@@ -238,43 +294,70 @@ static void run_post_events(struct live *l, struct live_job *j)
              NULL, NULL);
         return;
     }
-    if (in_a_project(j) != 0)
+    if (in_a_project(j) != 0 || find_session(l, j) != 0)
         return;
     int st = live_parse_events(j->body, j->body_len, j->ndjson, &j->events, j->message,
                                sizeof j->message);
+    if (!st)
+        st = live_runner_events_check(j->events, j->message, sizeof j->message);
     if (st)
         j->status = st;
 }
 
+static void run(struct live *l, struct live_job *j)
+{
+    if (j->reading) {
+        read_page(l, j);
+        return;
+    }
+    switch (j->route) {
+    case LR_WS:
+    case LR_SSE:
+    case LR_GET_MESSAGES:
+        run_read(l, j);
+        break;
+    case LR_POST_MESSAGE:
+        run_post_message(l, j);
+        break;
+    case LR_POST_EVENTS:
+        run_post_events(l, j);
+        break;
+    case LR_RECHECK:
+        run_recheck(l, j);
+        break;
+    }
+}
+
+/* Appends j to a queue; under l->mu. */
+static void push_locked(struct live_job **head, struct live_job **tail, struct live_job *j)
+{
+    j->next = NULL;
+    if (*tail)
+        (*tail)->next = j;
+    else
+        *head = j;
+    *tail = j;
+}
+
 static void *worker(void *arg)
 {
-    struct live *l = arg;
+    struct live_pool *p = arg;
+    struct live *l = p->l;
     pthread_mutex_lock(&l->mu);
     for (;;) {
-        while (!l->queue && !l->quit)
-            pthread_cond_wait(&l->cv, &l->mu);
-        struct live_job *j = l->queue;
+        while (!p->queue && !l->quit)
+            pthread_cond_wait(&p->cv, &l->mu);
+        struct live_job *j = p->queue;
         if (!j)
             break; /* quit, and nothing left to do */
-        l->queue = j->next;
-        if (!l->queue)
-            l->queue_tail = NULL;
+        p->queue = j->next;
+        if (!p->queue)
+            p->queue_tail = NULL;
         j->next = NULL;
         pthread_mutex_unlock(&l->mu);
 
-        switch (j->route) {
-        case LR_WS:
-        case LR_SSE:
-        case LR_GET_MESSAGES:
-            run_read(l, j);
-            break;
-        case LR_POST_MESSAGE:
-            run_post_message(l, j);
-            break;
-        case LR_POST_EVENTS:
-            run_post_events(l, j);
-            break;
-        }
+        int was_reading = j->reading;
+        run(l, j);
         /* the token is not needed past here */
         if (j->token) {
             explicit_bzero(j->token, strlen(j->token));
@@ -282,11 +365,12 @@ static void *worker(void *arg)
             j->token = NULL;
         }
         pthread_mutex_lock(&l->mu);
-        if (l->done_tail)
-            l->done_tail->next = j;
-        else
-            l->done = j;
-        l->done_tail = j;
+        if (j->reading && !was_reading && !j->status) {
+            push_locked(&l->read_pool.queue, &l->read_pool.queue_tail, j);
+            pthread_cond_signal(&l->read_pool.cv);
+            continue;
+        }
+        push_locked(&l->done, &l->done_tail, j);
         pthread_mutex_unlock(&l->mu);
         live_wake(l);
         pthread_mutex_lock(&l->mu);
@@ -295,45 +379,57 @@ static void *worker(void *arg)
     return NULL;
 }
 
-int live_jobs_start(struct live *l, unsigned n)
+static int pool_start(struct live *l, struct live_pool *p, unsigned n)
 {
-    if (n == 0)
-        n = 2;
-    l->workers = calloc(n, sizeof *l->workers);
-    if (!l->workers)
+    p->l = l;
+    pthread_cond_init(&p->cv, NULL);
+    p->threads = calloc(n, sizeof *p->threads);
+    if (!p->threads)
         return AMB_ENOMEM;
     for (unsigned i = 0; i < n; i++) {
-        if (pthread_create(&l->workers[i], NULL, worker, l) != 0) {
-            live_jobs_join(l);
+        if (pthread_create(&p->threads[i], NULL, worker, p) != 0)
             return AMB_EINTERNAL;
-        }
-        l->n_workers++;
+        p->n++;
     }
     return AMB_OK;
+}
+
+int live_jobs_start(struct live *l, unsigned n)
+{
+    int rc = pool_start(l, &l->auth_pool, n ? n : 2);
+    if (rc == AMB_OK)
+        rc = pool_start(l, &l->read_pool, LIVE_READ_THREADS);
+    if (rc != AMB_OK)
+        live_jobs_join(l);
+    return rc;
 }
 
 void live_jobs_submit(struct live *l, struct live_job *j)
 {
     pthread_mutex_lock(&l->mu);
-    j->next = NULL;
-    if (l->queue_tail)
-        l->queue_tail->next = j;
-    else
-        l->queue = j;
-    l->queue_tail = j;
-    pthread_cond_signal(&l->cv);
+    push_locked(&l->auth_pool.queue, &l->auth_pool.queue_tail, j);
+    pthread_cond_signal(&l->auth_pool.cv);
     pthread_mutex_unlock(&l->mu);
 }
 
 void live_jobs_join(struct live *l)
 {
+    struct live_pool *pools[2] = {&l->auth_pool, &l->read_pool};
     pthread_mutex_lock(&l->mu);
     l->quit = 1;
-    pthread_cond_broadcast(&l->cv);
+    for (int i = 0; i < 2; i++)
+        if (pools[i]->l)
+            pthread_cond_broadcast(&pools[i]->cv);
     pthread_mutex_unlock(&l->mu);
-    for (unsigned i = 0; i < l->n_workers; i++)
-        pthread_join(l->workers[i], NULL);
-    l->n_workers = 0;
-    free(l->workers);
-    l->workers = NULL;
+    for (int i = 0; i < 2; i++) {
+        struct live_pool *p = pools[i];
+        for (unsigned k = 0; k < p->n; k++)
+            pthread_join(p->threads[k], NULL);
+        p->n = 0;
+        free(p->threads);
+        p->threads = NULL;
+        if (p->l)
+            pthread_cond_destroy(&p->cv);
+        p->l = NULL;
+    }
 }

@@ -94,6 +94,13 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     live_conn_tick(arg);
 }
 
+static void recheck_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    live_conn_recheck_due(arg);
+}
+
 static void accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
                       int salen, void *arg)
 {
@@ -182,6 +189,9 @@ int live_start(const struct api_config *cfg, struct api_auth *auth, struct live 
     l->body_budget = l->max_event * LIVE_BODY_BUDGET_EVENTS;
     l->max_session = cfg->live_max_session ? cfg->live_max_session : 256u << 20;
     l->max_client_buffer = cfg->live_max_client_buffer ? cfg->live_max_client_buffer : 4u << 20;
+    l->max_store = cfg->live_max_store ? cfg->live_max_store : 16ull << 30;
+    l->store_bytes = store_total_bytes(cfg->live_dir);
+    l->recheck_s = cfg->auth_ttl_s ? cfg->auth_ttl_s : 1;
     l->max_headers = cfg->max_headers ? cfg->max_headers : 16384;
     l->timeout_s = cfg->timeout_s;
     l->replay_high = l->max_client_buffer / 2;
@@ -191,7 +201,6 @@ int live_start(const struct api_config *cfg, struct api_auth *auth, struct live 
         l->replay_high = 4096;
     l->lock_fd = -1;
     pthread_mutex_init(&l->mu, NULL);
-    pthread_cond_init(&l->cv, NULL);
 
     int rc = AMB_OK;
     int fd = -1;
@@ -217,9 +226,10 @@ int live_start(const struct api_config *cfg, struct api_auth *auth, struct live 
     }
     l->wake_ev = event_new(l->base, l->wake[0], EV_READ | EV_PERSIST, wake_cb, l);
     l->tick_ev = event_new(l->base, -1, EV_PERSIST, tick_cb, l);
-    struct timeval tick = {LIVE_TICK_S, 0};
-    if (!l->wake_ev || !l->tick_ev || event_add(l->wake_ev, NULL) != 0 ||
-        event_add(l->tick_ev, &tick) != 0) {
+    l->recheck_ev = event_new(l->base, -1, EV_PERSIST, recheck_cb, l);
+    struct timeval tick = {LIVE_TICK_S, 0}, second = {1, 0};
+    if (!l->wake_ev || !l->tick_ev || !l->recheck_ev || event_add(l->wake_ev, NULL) != 0 ||
+        event_add(l->tick_ev, &tick) != 0 || event_add(l->recheck_ev, &second) != 0) {
         rc = api_host->error_set(err, AMB_EINTERNAL, NULL, "cannot create the live event loop");
         goto fail;
     }
@@ -233,6 +243,11 @@ int live_start(const struct api_config *cfg, struct api_auth *auth, struct live 
     fd = -1; /* the listener's now */
     evconnlistener_set_error_cb(l->lis, accept_error_cb);
 
+    /* the session watch first: workers look uids up in it */
+    if ((rc = live_feed_start(l)) != AMB_OK) {
+        rc = api_host->error_set(err, rc, NULL, "cannot start the session watch");
+        goto fail;
+    }
     rc = live_jobs_start(l, cfg->live_auth_threads);
     if (rc != AMB_OK) {
         rc = api_host->error_set(err, rc, NULL, "cannot start the live auth threads");
@@ -243,10 +258,6 @@ int live_start(const struct api_config *cfg, struct api_auth *auth, struct live 
         goto fail;
     }
     l->loop_started = 1;
-    if (cfg->live_session_status && (rc = live_feed_start(l)) != AMB_OK) {
-        rc = api_host->error_set(err, rc, NULL, "cannot start the session status feed");
-        goto fail;
-    }
     api_host->log(api_self, AMB_LOG_INFO, "live listening", "address", addr, "tls",
                   l->ssl ? "on" : "off", NULL);
     *out = l;
@@ -272,8 +283,7 @@ void live_stop(struct live *l)
         pthread_join(l->loop, NULL);
         l->loop_started = 0;
     }
-    if (l->workers)
-        live_jobs_join(l);
+    live_jobs_join(l);
 }
 
 void live_free(struct live *l)
@@ -282,9 +292,11 @@ void live_free(struct live *l)
         return;
     live_stop(l);
     /* jobs the loop never saw: release the connections they hold */
-    struct live_job *lists[2] = {l->queue, l->done};
-    l->queue = l->queue_tail = l->done = l->done_tail = NULL;
-    for (int i = 0; i < 2; i++) {
+    struct live_job *lists[3] = {l->auth_pool.queue, l->read_pool.queue, l->done};
+    l->auth_pool.queue = l->auth_pool.queue_tail = NULL;
+    l->read_pool.queue = l->read_pool.queue_tail = NULL;
+    l->done = l->done_tail = NULL;
+    for (int i = 0; i < 3; i++) {
         for (struct live_job *j = lists[i], *next; j; j = next) {
             next = j->next;
             j->c->refs--;
@@ -293,6 +305,7 @@ void live_free(struct live *l)
     }
     l->stopping = 1; /* what the feed queued but the loop never took is dropped */
     live_feed_drain(l);
+    live_feed_free(l);
     l->stopping = 0; /* no loopbreak from conn_free: the loop is gone */
     while (l->conns) {
         struct live_conn *c = l->conns;
@@ -307,6 +320,8 @@ void live_free(struct live *l)
         event_free(l->wake_ev);
     if (l->tick_ev)
         event_free(l->tick_ev);
+    if (l->recheck_ev)
+        event_free(l->recheck_ev);
     if (l->deadline_ev)
         event_free(l->deadline_ev);
     if (l->base)
@@ -318,7 +333,6 @@ void live_free(struct live *l)
     if (l->lock_fd >= 0)
         close(l->lock_fd);
     pthread_mutex_destroy(&l->mu);
-    pthread_cond_destroy(&l->cv);
     SSL_CTX_free(l->ssl);
     free(l);
 }

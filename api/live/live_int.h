@@ -28,6 +28,7 @@ enum live_route {
     LR_POST_EVENTS,   /* POST .../:name/events (the runner) */
     LR_GET_MESSAGES,  /* GET  .../:name/messages */
     LR_POST_MESSAGE,  /* POST .../:name/messages */
+    LR_RECHECK,       /* an open stream's access, again (no request) */
 };
 
 enum live_state {
@@ -56,6 +57,7 @@ struct live_conn {
     enum live_route route;
     char project[64];
     char name[254];
+    char uid[STORE_UID_MAX]; /* the session's, once a job found it */
     int keep_alive;
     int body_unread; /* a body we did not read: close after the reply */
     size_t body_reserved; /* this request's share of l->body_reserved */
@@ -75,12 +77,16 @@ struct live_conn {
     struct ws_reader wsr;
     int can_post;     /* WS: may post user messages */
     char user[LIVE_USER_MAX];
+    /* a stream keeps its token (c->token) to re-check its access every
+     * api.auth_ttl, so a revoked right ends it */
+    long long checked_at; /* CLOCK_MONOTONIC seconds of the last check */
+    int rechecking;       /* a recheck job is in flight */
 };
 
 struct live_session {
     struct live_session *next;
     char project[64];
-    char name[254];
+    char uid[STORE_UID_MAX];
     struct store_log log;
     struct live_conn *subs;
     size_t n_subs;
@@ -92,8 +98,10 @@ struct live_job {
     struct live_job *next;
     struct live_conn *c;
     enum live_route route;
+    int reading; /* GET messages, authorized: its page is read on the read pool */
     char project[64];
     char name[254];
+    char uid[STORE_UID_MAX]; /* result: the session's */
     char *token;  /* owned */
     char *body;   /* owned (posts) */
     size_t body_len;
@@ -111,19 +119,45 @@ struct live_job {
 
 /* POST bodies in flight may take this many times max_event together. */
 #define LIVE_BODY_BUDGET_EVENTS 16
+/* Deleted sessions remembered so a request checked just before the
+ * deletion cannot make their log again. */
+#define LIVE_GONE_KEPT 64
+/* Threads reading transcript pages, apart from the auth workers so that a
+ * crowd of readers never delays anyone's access review. */
+#define LIVE_READ_THREADS 2
 
-/* A status event from the feed thread, waiting for the loop (under mu). */
+/* Worker threads and their queue (under live.mu). */
+struct live_pool {
+    struct live *l;
+    pthread_cond_t cv;
+    struct live_job *queue, *queue_tail;
+    pthread_t *threads;
+    unsigned n;
+};
+
+/* From the feed thread to the loop (under mu): a status event for a
+ * session's log, a deleted session (event NULL), or, after a list, the
+ * sessions that exist (uids, sorted; event and uid unused) so logs of ones
+ * deleted meanwhile go. */
 struct live_feed_item {
     struct live_feed_item *next;
     char project[64];
-    char name[254];
+    char uid[STORE_UID_MAX];
     json_t *event;
+    char (*uids)[STORE_UID_MAX];
+    size_t n_uids;
+    long long listed_at; /* CLOCK_REALTIME seconds the list began */
 };
 
 struct live {
     const struct api_config *cfg; /* borrowed from the plugin */
     struct api_auth *auth;
     size_t max_event, max_session, max_client_buffer, max_headers;
+    uint64_t max_store;   /* bytes of every log together (507 beyond) */
+    uint64_t store_bytes; /* loop thread: what they take now */
+    char gone[LIVE_GONE_KEPT][STORE_UID_MAX]; /* loop thread */
+    size_t gone_next;
+    unsigned recheck_s; /* an open stream's access is reviewed again this often */
     /* Bytes of POST bodies being read or waiting for their job, across all
      * connections: past the budget a POST gets 503, so many clients cannot
      * make us hold max_event each. */
@@ -134,20 +168,17 @@ struct live {
     struct event_base *base;
     struct evconnlistener *lis;
     struct ssl_ctx_st *ssl; /* api.tls: the streams are TLS too; NULL for none */
-    struct event *wake_ev, *tick_ev, *deadline_ev;
+    struct event *wake_ev, *tick_ev, *recheck_ev, *deadline_ev;
     int wake[2];
     int lock_fd; /* flock on <live_dir>/.lock: one ambientd per directory */
     pthread_t loop;
     int loop_started;
 
     pthread_mutex_t mu;
-    pthread_cond_t cv;
-    struct live_job *queue, *queue_tail; /* to workers */
+    struct live_pool auth_pool, read_pool;
     struct live_job *done, *done_tail;   /* back to the loop */
-    int quit;           /* workers: exit once the queue is empty */
+    int quit;           /* workers: exit once their queue is empty */
     int stop_requested; /* the loop: begin stopping */
-    pthread_t *workers;
-    unsigned n_workers;
 
     /* feed.c: the session status watch */
     pthread_t feed;
@@ -172,6 +203,10 @@ void live_conn_job_done(struct live *l, struct live_job *j);
 void live_conn_stop_all(struct live *l);
 /* Keep-alive pings on streams. */
 void live_conn_tick(struct live *l);
+/* Re-checks the access of streams whose last check is recheck_s old. */
+void live_conn_recheck_due(struct live *l);
+/* Ends a stream (WebSocket: close frame code/reason; SSE: the response). */
+void live_conn_end_stream(struct live_conn *c, int code, const char *reason);
 
 /* hub.c: sessions, subscribers, replay and fan-out (loop thread) */
 /* Subscribes c to its session from seq c->after: history from disk, then
@@ -181,19 +216,23 @@ void live_hub_unsubscribe(struct live_conn *c);
 /* Fills c's output from disk while it replays and has room. */
 void live_hub_pump(struct live_conn *c);
 /* Stores events (an array of objects, borrowed) as the next seqs of the
- * session and sends them to its live subscribers. 0, or an HTTP status
- * with msg. first and last: the seqs given. */
-int live_hub_append(struct live *l, const char *project, const char *name, json_t *events,
-                    uint64_t *first, uint64_t *last, char *msg, size_t msg_len);
+ * session uid, marked as source's ("runner", "user", "platform"), and sends
+ * them to its live subscribers. 0, or an HTTP status with msg (413 session
+ * full, 507 store full, 404 deleted). first and last: the seqs given. */
+int live_hub_append(struct live *l, const char *project, const char *uid, const char *source,
+                    json_t *events, uint64_t *first, uint64_t *last, char *msg, size_t msg_len);
+/* A deleted session: its streams end, its log is removed. */
+void live_hub_remove(struct live *l, const char *project, const char *uid);
 void live_hub_free(struct live *l);
 
 /* sse.c / ws framing of one stored line for a subscriber */
 int live_sse_event(struct evbuffer *out, uint64_t seq, const char *line, size_t len);
 extern const char live_sse_head[];
 
-/* jobs.c: the worker threads */
+/* jobs.c: the worker threads: n for access reviews, LIVE_READ_THREADS for
+ * transcript pages */
 int live_jobs_start(struct live *l, unsigned n);
-/* Queues j for a worker (takes it). */
+/* Queues j for an auth worker (takes it). */
 void live_jobs_submit(struct live *l, struct live_job *j);
 void live_jobs_join(struct live *l);
 void live_job_free(struct live_job *j);
@@ -203,15 +242,27 @@ void live_job_free(struct live_job *j);
 int live_user_event(const json_t *m, const char *user, json_t **out, char *msg, size_t n);
 int live_parse_events(const char *body, size_t len, int ndjson, json_t **out, char *msg,
                       size_t msg_len);
+/* messages.c: 0 when a runner may post every event of events (borrowed),
+ * else 422 with msg naming the first whose type is reserved for users or
+ * the platform. */
+int live_runner_events_check(const json_t *events, char *msg, size_t n);
+/* The AgenticSession resource (feed.c). */
+extern const struct amb_resource live_sessions_res;
 
-/* feed.c: status changes of every session into their logs */
+/* feed.c: every session's uid, deletion and status changes */
 /* Starts the watch thread (AMB_OK without one when no Kubernetes API is
  * configured). Main thread. */
 int live_feed_start(struct live *l);
 /* Ends and joins it. Main thread. */
 void live_feed_stop(struct live *l);
-/* Appends the queued status events (loop thread); frees them. */
+/* Frees what it knows (after the workers are joined). Main thread. */
+void live_feed_free(struct live *l);
+/* Applies what the feed queued (loop thread); frees it. */
 void live_feed_drain(struct live *l);
+/* The uid of session project/name as the watch knows it: 1 and uid
+ * filled, or 0 when the watch has not seen it (yet). Any thread. */
+int live_feed_uid(struct live *l, const char *project, const char *name,
+                  char uid[STORE_UID_MAX]);
 
 /* live.c: wakes the loop (any thread). */
 void live_wake(struct live *l);

@@ -2,7 +2,8 @@
  * and POST messages: a message for the agent, {"content": "..."} (with
  * "type": "user_message" optional), or the end of an interactive session,
  * {"type": "end_session"}, after which the runner closes the agent's input
- * and lets it finish its turn. Anything else is refused by name. */
+ * and lets it finish its turn. Anything else is refused by name. And what
+ * a runner may not say: the types the service itself writes. */
 #include <stdio.h>
 #include <string.h>
 
@@ -46,6 +47,35 @@ int live_user_event(const json_t *m, const char *user, json_t **out, char *msg, 
     if (!*out) {
         snprintf(msg, n, "out of memory");
         return -1;
+    }
+    return 0;
+}
+
+/* Types only the service writes: what users said (stamped with who said
+ * it) and the session's status from the platform. A runner posting one
+ * would forge it. */
+static const struct {
+    const char *type, *owner;
+} reserved[] = {
+    {"user_message", "users"},
+    {"end_session", "users"},
+    {"status", "the platform"},
+};
+
+int live_runner_events_check(const json_t *events, char *msg, size_t n)
+{
+    size_t i;
+    const json_t *ev;
+    json_array_foreach((json_t *)events, i, ev)
+    {
+        const char *type = json_string_value(json_object_get(ev, "type"));
+        for (size_t k = 0; type && k < sizeof reserved / sizeof reserved[0]; k++) {
+            if (strcmp(type, reserved[k].type) == 0) {
+                snprintf(msg, n, "event %zu: type \"%s\" is reserved for %s", i + 1, type,
+                         reserved[k].owner);
+                return 422;
+            }
+        }
     }
     return 0;
 }

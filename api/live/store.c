@@ -1,6 +1,7 @@
 /* store.c — the per-session append-only event log (store.h). */
 #include "live/store.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,12 +16,26 @@
 
 #include "api.h"
 
-int store_path(const char *dir, const char *project, const char *name, char *out,
+int store_is_uid(const char *uid)
+{
+    size_t n = uid ? strlen(uid) : 0;
+    if (n == 0 || n >= STORE_UID_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = uid[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+int store_path(const char *dir, const char *project, const char *uid, char *out,
                size_t out_len)
 {
-    if (!dir || !project || !name || !api_is_dns_label(project) || !api_is_dns_subdomain(name))
+    if (!dir || !project || !api_is_dns_label(project) || !store_is_uid(uid))
         return -1;
-    int n = snprintf(out, out_len, "%s/%s/%s.ndjson", dir, project, name);
+    int n = snprintf(out, out_len, "%s/%s/%s.ndjson", dir, project, uid);
     return n < 0 || (size_t)n >= out_len ? -1 : 0;
 }
 
@@ -75,14 +90,14 @@ static int recover(struct store_log *log)
     return AMB_OK;
 }
 
-int store_open(const char *dir, const char *project, const char *name, int create,
+int store_open(const char *dir, const char *project, const char *uid, int create,
                struct store_log *log)
 {
     char path[4096];
     log->fd = -1;
     log->seq = 0;
     log->size = 0;
-    if (store_path(dir, project, name, path, sizeof path) != 0)
+    if (store_path(dir, project, uid, path, sizeof path) != 0)
         return AMB_EINVAL;
     if (create) {
         char pdir[4096];
@@ -117,13 +132,15 @@ void store_timestamp(char out[32])
     snprintf(out + n, 32 - n, ".%03ldZ", ts.tv_nsec / 1000000);
 }
 
-char *store_line(const json_t *ev, uint64_t seq, const char *ts, size_t *len)
+char *store_line(const json_t *ev, uint64_t seq, const char *ts, const char *source,
+                 size_t *len)
 {
     json_t *copy = json_copy((json_t *)ev);
     if (!copy)
         return NULL;
     json_object_del(copy, "seq");
     json_object_del(copy, "ts");
+    json_object_del(copy, "source");
     char *rest = json_dumps(copy, JSON_COMPACT);
     json_decref(copy);
     if (!rest || rest[0] != '{') {
@@ -131,15 +148,16 @@ char *store_line(const json_t *ev, uint64_t seq, const char *ts, size_t *len)
         return NULL;
     }
     size_t rl = strlen(rest);
-    size_t cap = rl + 96;
+    size_t cap = rl + 128;
     char *line = malloc(cap);
     if (!line) {
         free(rest);
         return NULL;
     }
     /* rest is "{}" or "{...}": splice our members in front */
-    int n = snprintf(line, cap, "{\"seq\":%llu,\"ts\":\"%s\"%s%s\n", (unsigned long long)seq, ts,
-                     rl > 2 ? "," : "", rl > 2 ? rest + 1 : "}");
+    int n = snprintf(line, cap, "{\"seq\":%llu,\"ts\":\"%.31s\",\"source\":\"%.16s\"%s%s\n",
+                     (unsigned long long)seq, ts, source, rl > 2 ? "," : "",
+                     rl > 2 ? rest + 1 : "}");
     free(rest);
     if (n < 0 || (size_t)n >= cap) {
         free(line);
@@ -205,6 +223,51 @@ ssize_t store_pread(int fd, uint64_t off, size_t n, struct evbuffer *buf)
     return r;
 }
 
+/* Offset of the first '\n' at or after from, or size when there is none;
+ * -2 on an I/O error. */
+static long long next_newline(int fd, uint64_t from, uint64_t size)
+{
+    char buf[4096];
+    while (from < size) {
+        size_t n = size - from < sizeof buf ? (size_t)(size - from) : sizeof buf;
+        if (pread(fd, buf, n, (off_t)from) != (ssize_t)n)
+            return -2;
+        const char *nl = memchr(buf, '\n', n);
+        if (nl)
+            return (long long)(from + (uint64_t)(nl - buf));
+        from += n;
+    }
+    return (long long)size;
+}
+
+int store_seek(int fd, uint64_t size, uint64_t after, uint64_t *off)
+{
+    /* lines starting before lo have seq <= after; lines from hi on, above */
+    uint64_t lo = 0, hi = size;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        long long nl = prev_newline(fd, mid); /* stops at lo - 1: lo starts a line */
+        if (nl == -2)
+            return AMB_EIO;
+        uint64_t start = nl < 0 ? 0 : (uint64_t)nl + 1;
+        char head[40];
+        size_t n = hi - start < sizeof head ? (size_t)(hi - start) : sizeof head;
+        uint64_t seq;
+        if (pread(fd, head, n, (off_t)start) != (ssize_t)n || store_line_seq(head, n, &seq) != 0)
+            return AMB_EIO;
+        if (seq > after) {
+            hi = start;
+            continue;
+        }
+        long long end = next_newline(fd, mid, hi);
+        if (end == -2)
+            return AMB_EIO;
+        lo = (uint64_t)end < hi ? (uint64_t)end + 1 : hi;
+    }
+    *off = lo;
+    return AMB_OK;
+}
+
 int store_page(const char *path, uint64_t after, size_t limit, size_t max_bytes,
                json_t **items, uint64_t *next)
 {
@@ -215,9 +278,15 @@ int store_page(const char *path, uint64_t after, size_t limit, size_t max_bytes,
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return errno == ENOENT ? AMB_OK : AMB_EIO;
-    struct evbuffer *buf = evbuffer_new();
-    int rc = buf ? AMB_OK : AMB_ENOMEM;
+    /* seek among whole lines only: the loop may be appending the last one */
+    struct stat st;
+    long long last_nl = fstat(fd, &st) == 0 ? prev_newline(fd, (uint64_t)st.st_size) : -2;
     uint64_t off = 0, last = 0;
+    struct evbuffer *buf = NULL;
+    int rc = last_nl == -2 ? AMB_EIO
+             : store_seek(fd, last_nl < 0 ? 0 : (uint64_t)last_nl + 1, after, &off);
+    if (rc == AMB_OK && !(buf = evbuffer_new()))
+        rc = AMB_ENOMEM;
     size_t bytes = 0;
     int eof = 0;
     while (rc == AMB_OK && !eof) {
@@ -266,4 +335,104 @@ int store_page(const char *path, uint64_t after, size_t limit, size_t max_bytes,
         *items = NULL;
     }
     return rc;
+}
+
+void store_remove(const char *dir, const char *project, const char *uid, uint64_t *freed)
+{
+    char path[4096];
+    struct stat st;
+    *freed = 0;
+    if (store_path(dir, project, uid, path, sizeof path) != 0)
+        return;
+    if (stat(path, &st) == 0 && unlink(path) == 0)
+        *freed = (uint64_t)st.st_size;
+    snprintf(path, sizeof path, "%s/%s", dir, project);
+    rmdir(path); /* only when empty; other sessions' logs keep it */
+}
+
+/* Calls each(ud, project, file, st) for every "*.ndjson" of every project
+ * directory under dir. */
+static void each_log(const char *dir,
+                     void (*each)(void *ud, const char *project, const char *file,
+                                  const struct stat *st),
+                     void *ud)
+{
+    DIR *top = opendir(dir);
+    if (!top)
+        return;
+    struct dirent *p;
+    while ((p = readdir(top)) != NULL) {
+        if (!api_is_dns_label(p->d_name))
+            continue; /* ".", "..", ".lock" */
+        char pdir[4096];
+        snprintf(pdir, sizeof pdir, "%s/%s", dir, p->d_name);
+        DIR *d = opendir(pdir);
+        struct dirent *f;
+        while (d && (f = readdir(d)) != NULL) {
+            size_t n = strlen(f->d_name);
+            struct stat st;
+            if (n > 7 && strcmp(f->d_name + n - 7, ".ndjson") == 0 &&
+                fstatat(dirfd(d), f->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+                each(ud, p->d_name, f->d_name, &st);
+        }
+        if (d)
+            closedir(d);
+    }
+    closedir(top);
+}
+
+static void add_size(void *ud, const char *project, const char *file, const struct stat *st)
+{
+    (void)project;
+    (void)file;
+    *(uint64_t *)ud += (uint64_t)st->st_size;
+}
+
+uint64_t store_total_bytes(const char *dir)
+{
+    uint64_t total = 0;
+    each_log(dir, add_size, &total);
+    return total;
+}
+
+struct sweep {
+    int (*keep)(void *ud, const char *uid);
+    void *ud;
+    long long before;
+    char (*found)[64 + STORE_UID_MAX]; /* "project\0uid": removed after the walk */
+    size_t n, cap;
+};
+
+static void sweep_one(void *ud, const char *project, const char *file, const struct stat *st)
+{
+    struct sweep *sw = ud;
+    char uid[STORE_UID_MAX];
+    size_t n = strlen(file) - 7;
+    if (n >= sizeof uid)
+        return;
+    memcpy(uid, file, n);
+    uid[n] = '\0';
+    if (!store_is_uid(uid) || (long long)st->st_mtime >= sw->before || sw->keep(sw->ud, uid))
+        return;
+    if (sw->n == sw->cap) {
+        size_t cap = sw->cap ? sw->cap * 2 : 64;
+        void *grown = realloc(sw->found, cap * sizeof *sw->found);
+        if (!grown)
+            return; /* the next sweep gets it */
+        sw->found = grown;
+        sw->cap = cap;
+    }
+    snprintf(sw->found[sw->n], 64, "%s", project);
+    snprintf(sw->found[sw->n] + 64, STORE_UID_MAX, "%s", uid);
+    sw->n++;
+}
+
+void store_sweep(const char *dir, long long before, int (*keep)(void *ud, const char *uid),
+                 void (*gone)(void *ud, const char *project, const char *uid), void *ud)
+{
+    struct sweep sw = {.keep = keep, .ud = ud, .before = before};
+    each_log(dir, sweep_one, &sw);
+    for (size_t i = 0; i < sw.n; i++)
+        gone(ud, sw.found[i], sw.found[i] + 64);
+    free(sw.found);
 }

@@ -234,6 +234,18 @@ class Cluster:
             self.bind(ns, u, "view")
         return ns
 
+    def make_session(self, ns, name=None):
+        """An AgenticSession ns/name (written as kubectl would; no controller
+        acts on it); returns its metadata (name, uid)."""
+        name = name or uniq("s")
+        body = self.ok(self.kube.post(
+            f"/apis/vteam.ambient-code/v1alpha1/namespaces/{ns}/agenticsessions",
+            {"apiVersion": "vteam.ambient-code/v1alpha1", "kind": "AgenticSession",
+             "metadata": {"name": name},
+             "spec": {"prompt": "p", "repos": [{"input": {"url": "https://github.com/o/r"}}]}}),
+            201)
+        return body["metadata"]
+
     def service_account_token(self, ns, name):
         """Creates ServiceAccount ns/name if needed and mints a token for it."""
         self.ok(self.kube.post(f"/api/v1/namespaces/{ns}/serviceaccounts",

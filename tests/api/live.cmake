@@ -1,6 +1,8 @@
 # Live updates (api/live): unit tests of the WebSocket framing, the HTTP/1.1
-# parser and the event store, and the integration test against ambientd.
+# parser and the event store, and the integration tests against ambientd
+# (test_live_abuse.py: what an adversary tried, each fix as a user sees it).
 api_unit_test(ws unit_ws.c)
 api_unit_test(store unit_store.c)
 
 api_py_test(api.live test_live.py)
+api_py_test(api.live_abuse test_live_abuse.py)

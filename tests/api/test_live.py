@@ -64,6 +64,11 @@ class LiveTest(H.ApiTest):
     def req(self, method, path, **kw):
         return H.http_request(self.addr, method, path, **kw)
 
+    def session(self, ns=None):
+        """A new AgenticSession's name: the live service keeps logs only for
+        sessions that exist."""
+        return self.cluster.make_session(ns or self.ns)["name"]
+
     def runner_token(self, name, ns=None):
         return self.cluster.service_account_token(ns or self.ns, "ambient-session-" + name)
 
@@ -104,7 +109,7 @@ class LiveTest(H.ApiTest):
 
     # ---- tests ----
     def test_history_then_live_no_gaps(self):
-        name = H.uniq("s")
+        name = self.session()
         tok = self.runner_token(name)
         r = self.post_events(name, tok, [{"type": "system", "i": i} for i in range(1, 51)])
         self.assertEqual(r.status, 201, r)
@@ -146,7 +151,7 @@ class LiveTest(H.ApiTest):
         self.assertEqual(got[-1]["type"], "result")
 
     def test_sse_history_live_and_resume(self):
-        name = H.uniq("s")
+        name = self.session()
         tok = self.runner_token(name)
         self.assertEqual(self.post_events(name, tok, [{"type": "a", "n": i} for i in range(5)]).status, 201)
         url = f"http://{self.addr}{sess_path(self.ns, name, 'events')}"
@@ -171,7 +176,7 @@ class LiveTest(H.ApiTest):
             self.assertEqual(H.sse_ids(out), [5, 6], out)
 
     def test_auth_and_origin(self):
-        name = H.uniq("s")
+        name = self.session()
         self.assertEqual(self.ws_status(name, H.ALICE), 101)
         self.assertEqual(self.ws_status(name, H.ALICE, origin=None), 101)
         self.assertEqual(self.ws_status(name, H.ALICE, origin="https://evil.example"), 403)
@@ -191,7 +196,7 @@ class LiveTest(H.ApiTest):
                                   headers={"Origin": "https://evil.example"}), 403)
 
     def test_runner_tokens(self):
-        name = H.uniq("s")
+        name = self.session()
         ev = [{"type": "system"}]
         self.assertStatus(self.post_events(name, self.runner_token(name), ev), 201)
         other = self.runner_token(H.uniq("other"))
@@ -204,7 +209,7 @@ class LiveTest(H.ApiTest):
         self.assertError(self.post_events(name, "bogus", ev), 401)
 
     def test_post_errors(self):
-        name = H.uniq("s")
+        name = self.session()
         tok = self.runner_token(name)
         path = sess_path(self.ns, name, "events")
         big = {"type": "x", "pad": "a" * MAX_EVENT}
@@ -249,7 +254,7 @@ class LiveTest(H.ApiTest):
         # A client that sends "Expect: 100-continue" (older curls did for
         # bodies over 1 KiB, as a header here) waits a second unless the
         # server says 100 Continue (curl -v shows what was said)
-        name = H.uniq("s")
+        name = self.session()
         tok = self.runner_token(name)
         body = "".join(json.dumps({"type": "t", "pad": "p" * 500, "i": i}) + "\n" for i in range(8))
         p = subprocess.run(["curl", "-sS", "-v", "-o", "-", "-w", "\n%{http_code}", "-X", "POST",
@@ -263,7 +268,8 @@ class LiveTest(H.ApiTest):
         self.assertIn("< HTTP/1.1 100 Continue", p.stderr)
 
     def test_session_full(self):
-        name = H.uniq("s")
+        meta = self.cluster.make_session(self.ns)
+        name = meta["name"]
         tok = self.runner_token(name)
         line = {"type": "fill", "pad": "b" * (MAX_EVENT // 4 - 100)}
         batch = [line] * 3  # just under MAX_EVENT of NDJSON
@@ -278,7 +284,7 @@ class LiveTest(H.ApiTest):
             self.fail("the session log never filled")
         self.assertGreater(stored, 0)
         self.assertIn("full", r.body["error"])
-        size = os.path.getsize(os.path.join(LIVE_DIR, self.ns, name + ".ndjson"))
+        size = os.path.getsize(os.path.join(LIVE_DIR, self.ns, meta["uid"] + ".ndjson"))
         self.assertLessEqual(size, MAX_SESSION)
         # a small event still fits, or is refused cleanly: never a torn log
         r = self.post_events(name, tok, [{"type": "tiny"}])
@@ -298,7 +304,7 @@ class LiveTest(H.ApiTest):
                          % (stored, size / 1e6, took))
 
     def test_messages(self):
-        name = H.uniq("s")
+        name = self.session()
         tok = self.runner_token(name)
         self.assertStatus(self.post_events(name, tok, [{"type": "t", "i": i} for i in range(7)]), 201)
         path = sess_path(self.ns, name, "messages")
@@ -320,8 +326,10 @@ class LiveTest(H.ApiTest):
         self.assertError(self.req("GET", path + "?limit=501", token=H.ALICE), 400)
         self.assertError(self.req("GET", path + "?limit=0", token=H.ALICE), 400)
         self.assertError(self.req("GET", path + "?after=x", token=H.ALICE), 400)
-        empty = self.req("GET", sess_path(self.ns, H.uniq("none"), "messages"), token=H.ALICE).body
+        empty = self.req("GET", sess_path(self.ns, self.session(), "messages"), token=H.ALICE).body
         self.assertEqual(empty, {"items": [], "next": None})
+        self.assertError(self.req("GET", sess_path(self.ns, H.uniq("none"), "messages"),
+                                  token=H.ALICE), 404)
 
     def test_status_changes_reach_the_log_and_the_streams(self):
         """What the controller writes to a session's status is streamed:
@@ -368,7 +376,7 @@ class LiveTest(H.ApiTest):
         self.assertEqual([e["phase"] for e in statuses()], ["Pending", "Running", "Failed"])
 
     def test_ws_user_message_reaches_runner(self):
-        name = H.uniq("s")
+        name = self.session()
         tok = self.runner_token(name)
         # the session's Role: read its own session (as the controller makes it)
         rbac = "/apis/rbac.authorization.k8s.io/v1/namespaces/%s/" % self.ns
@@ -404,7 +412,7 @@ class LiveTest(H.ApiTest):
         self.assertEqual(len(page["items"]), 1)
 
     def test_ws_protocol(self):
-        name = H.uniq("s")
+        name = self.session()
 
         async def too_big():
             async with self.ws_connect(name, H.ALICE) as ws:
@@ -464,7 +472,7 @@ class LiveTest(H.ApiTest):
         import random
         rnd = random.Random(1234)
         host, port = self.addr.rsplit(":", 1)
-        name = H.uniq("s")
+        name = self.session()
         ws_head = (f"GET {sess_path(self.ns, name, 'ws')} HTTP/1.1\r\nHost: x\r\n"
                    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
@@ -504,7 +512,7 @@ class LiveTest(H.ApiTest):
         16 x max_event between them; past that a POST gets 503 + Retry-After,
         and once they go, posts work again."""
         host, port = self.addr.rsplit(":", 1)
-        name = H.uniq("s")
+        name = self.session()
         token = self.runner_token(name)
         head = (f"POST {sess_path(self.ns, name, 'events')} HTTP/1.1\r\nHost: x\r\n"
                 f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
@@ -533,7 +541,7 @@ class LiveTest(H.ApiTest):
         self.assertTrue(ok)
 
     def test_slow_client_cut_fast_client_not_stalled(self):
-        name = H.uniq("s")
+        name = self.session()
         tok = self.runner_token(name)
         host, port = self.addr.rsplit(":", 1)
         slow = socket.socket()
@@ -615,7 +623,7 @@ class LiveRestartTest(H.ApiTest):
         c = self.cluster
         addr = c.daemon.wait_for(lambda r: r.get("msg") == "live listening")["address"]
         ns = c.make_project(admins=["alice"])
-        name = H.uniq("s")
+        name = c.make_session(ns)["name"]
         url = f"ws://{addr}{sess_path(ns, name, 'ws')}"
         sse = H.CurlStream("-i", "-H", "Authorization: Bearer " + H.ALICE,
                            f"http://{addr}{sess_path(ns, name, 'events')}")
@@ -653,7 +661,8 @@ class LiveRestartTest(H.ApiTest):
         c = self.cluster
         addr = c.daemon.wait_for(lambda r: r.get("msg") == "live listening")["address"]
         ns = c.make_project(admins=["alice"])
-        name = H.uniq("s")
+        meta = c.make_session(ns)
+        name = meta["name"]
         tok = c.service_account_token(ns, "ambient-session-" + name)
         path = sess_path(ns, name, "events")
         raw = b"".join(json.dumps({"type": "before", "i": i}).encode() + b"\n" for i in range(10))
@@ -661,7 +670,7 @@ class LiveRestartTest(H.ApiTest):
         self.assertEqual(r.status, 201, r)
         # a torn last line (as a crash mid-write would leave) is dropped on recovery
         c.stop_daemon()
-        with open(os.path.join(LIVE_DIR, ns, name + ".ndjson"), "ab") as f:
+        with open(os.path.join(LIVE_DIR, ns, meta["uid"] + ".ndjson"), "ab") as f:
             f.write(b'{"seq":11,"ts":"x","type":"to')
         c.start_daemon(live=False, api_conf=LIVE_CONF)
         addr = c.daemon.wait_for(lambda r: r.get("msg") == "live listening")["address"]

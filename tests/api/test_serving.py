@@ -221,7 +221,7 @@ class Tls(unittest.TestCase):
         import websockets
         c = self.cluster
         ns = c.make_project(admins=["alice"], viewers=())
-        name = "tls-session"
+        name = c.make_session(ns, "tls-session")["name"]  # logs exist only for sessions
         base = f"/api/projects/{ns}/agentic-sessions/{name}"
         ctx = ssl.create_default_context(cafile=self.cert)
         runner = c.service_account_token(ns, "ambient-session-" + name)

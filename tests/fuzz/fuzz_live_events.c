@@ -1,13 +1,13 @@
 /* fuzz_live_events.c — a runner's POST .../events body as the live store
  * takes it: live_parse_events (live/jobs.c) on a JSON or NDJSON body, then
  * each accepted event through what live_hub_append and the streams do with
- * it: store_line (the stored line, "seq" and "ts" first), store_line_seq
+ * it: store_line (the stored line, "seq", "ts" and "source" first), store_line_seq
  * (how replay and recovery read a line back), SSE and WebSocket framing.
  *
  * Asserted: a parse either gives a non-empty array of objects, or a status
  * (400/500) and a NUL-terminated message that fits its buffer; a stored
  * line is one line (a single '\n', at its end), reads back as an object
- * with our seq and ts and the event's other members, and store_line_seq
+ * with our seq, ts and source and the event's other members, and store_line_seq
  * gives back the seq. The raw body is also read as a stored line would be
  * (store_line_seq), as a log file on disk is only as good as its disk. The body sits in a heap block of its exact size
  * with no NUL after it, as a parser must not need one.
@@ -28,7 +28,7 @@ static void store_one(const json_t *ev, uint64_t seq, struct evbuffer *out)
 {
     static const char ts[] = "2026-11-26T11:00:00.123Z";
     size_t len = 0;
-    char *line = store_line(ev, seq, ts, &len);
+    char *line = store_line(ev, seq, ts, "runner", &len);
     if (!line)
         return; /* 500 "cannot encode event" */
     CHECK(len >= 2 && line[len - 1] == '\n' && line[len] == '\0');
@@ -45,13 +45,15 @@ static void store_one(const json_t *ev, uint64_t seq, struct evbuffer *out)
     CHECK((uint64_t)json_integer_value(json_object_get(again, "seq")) == seq);
     CHECK(json_is_string(json_object_get(again, "ts")) &&
           strcmp(json_string_value(json_object_get(again, "ts")), ts) == 0);
+    CHECK(json_is_string(json_object_get(again, "source")) &&
+          strcmp(json_string_value(json_object_get(again, "source")), "runner") == 0);
     size_t own = json_object_size(ev) - (json_object_get(ev, "seq") ? 1 : 0) -
-                 (json_object_get(ev, "ts") ? 1 : 0);
-    CHECK(json_object_size(again) == own + 2);
+                 (json_object_get(ev, "ts") ? 1 : 0) - (json_object_get(ev, "source") ? 1 : 0);
+    CHECK(json_object_size(again) == own + 3);
     const char *key;
     json_t *value;
     json_object_foreach((json_t *)ev, key, value) {
-        if (strcmp(key, "seq") == 0 || strcmp(key, "ts") == 0)
+        if (strcmp(key, "seq") == 0 || strcmp(key, "ts") == 0 || strcmp(key, "source") == 0)
             continue;
         CHECK(json_equal(value, json_object_get(again, key)));
     }

@@ -1,6 +1,6 @@
 /* stub_api.c — stand-ins for the parts of api.so a fuzz target does not
  * link (auth.c, reply.c, ratelimit.c, routes_health.c, project_gate.c,
- * live.c): server.c, names.c and live/jobs.c reference them from code the
+ * live.c, feed.c): server.c, names.c and live/jobs.c reference them from code the
  * targets never run (handlers, access reviews, the event loop). Each
  * answers "unavailable", so a path that did reach one would fail safe, not
  * pretend success. */
@@ -45,6 +45,13 @@ int api_auth_whoami(struct api_auth *a, const char *token, const char *token_has
     if (user_len)
         user[0] = '\0';
     return AMB_EUNAVAILABLE;
+}
+
+int api_auth_known(struct api_auth *a, const char *token_hash)
+{
+    (void)a;
+    (void)token_hash;
+    return 0;
 }
 
 int api_auth_token_review(struct api_auth *a, const char *token, const char *token_hash,
@@ -134,6 +141,11 @@ int ratelimit_take(struct ratelimit *rl, const char *key, double now, unsigned *
     return 1;
 }
 
+int ratelimit_peek(struct ratelimit *rl, const char *key, double now, unsigned *retry_after_s)
+{
+    return ratelimit_take(rl, key, now, retry_after_s);
+}
+
 /* project_gate.c */
 void api_gate_arm(struct api_req *r) { (void)r; }
 
@@ -147,3 +159,17 @@ int api_project_lookup(const char *project, int *managed, struct amb_error *err)
 
 /* live.c */
 void live_wake(struct live *l) { (void)l; }
+
+/* feed.c */
+const struct amb_resource live_sessions_res = {"vteam.ambient-code", "v1alpha1",
+                                                "AgenticSession", "agenticsessions", 1};
+
+int live_feed_uid(struct live *l, const char *project, const char *name,
+                  char uid[STORE_UID_MAX])
+{
+    (void)l;
+    (void)project;
+    (void)name;
+    (void)uid;
+    return 0;
+}

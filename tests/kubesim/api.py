@@ -134,6 +134,8 @@ class Api:
         auth = req.headers.get("Authorization") or ""
         user = self.c.authn.from_header(auth)
         if user is None:
+            if not (req.path == "/kubesim" or req.path.startswith("/kubesim/")):
+                self.c.faults.note_unauthenticated(req.method, req.path)
             raise apierrors.unauthorized()
         req.user = user
         if req.path == "/kubesim" or req.path.startswith("/kubesim/"):

@@ -103,6 +103,13 @@ class Faults:
         with self.lock:
             self.seen.clear()
 
+    def note_unauthenticated(self, method, path):
+        """Logs a request refused before the rules (401: no valid token), so
+        a test can count what rejected tokens cost the server."""
+        with self.lock:
+            self.seen.append({"at": time.monotonic(), "method": method, "path": path,
+                              "verb": "", "fault": 0, "unauthenticated": True})
+
     def apply(self, method, path, verb):
         """Sleep and/or raise ApiError for the first matching rules."""
         delay, error = 0, None

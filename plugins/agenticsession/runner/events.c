@@ -352,11 +352,13 @@ static void *sender(void *arg)
             max_events = MAX_BATCH_EVENTS;
             continue;
         }
-        if ((status == 413 || status == 400 || status == 415) && count > 1) {
+        /* 422: a type the service reserves for users or the platform */
+        int never = status == 413 || status == 400 || status == 415 || status == 422;
+        if (never && count > 1) {
             max_events = 1; /* find the one the service refuses */
             continue;
         }
-        if (status == 413 || status == 400 || status == 415) {
+        if (never) {
             pop_locked(ev, 1); /* it will never be taken: do not block the rest */
             count_dropped_locked(ev);
             continue;
