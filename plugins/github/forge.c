@@ -211,16 +211,26 @@ static int pull_out(struct gh *g, const json_t *pr, json_t **out, struct amb_err
     return *out ? AMB_OK : g->env.host->error_set(err, AMB_ENOMEM, NULL, "out of memory");
 }
 
-static int first_pull(void *ud, const json_t *item)
+/* The open pull request into base among a page of those from a head. */
+struct pull_search {
+    const char *base;
+    json_t *found;
+};
+
+static int same_base(void *ud, const json_t *item)
 {
-    json_t **found = ud;
-    *found = json_incref((json_t *)item);
+    struct pull_search *s = ud;
+    const char *base = json_string_value(json_object_get(json_object_get(item, "base"), "ref"));
+    if (!base || strcmp(base, s->base) != 0)
+        return 0;
+    s->found = json_incref((json_t *)item);
     return 1;
 }
 
-/* The open pull request from head ("user:branch") that GitHub says exists. */
+/* The open pull request from head ("user:branch") into base that GitHub
+ * says exists (the same head may have others open into other bases). */
 static int existing_pull(struct gh *g, const struct gh_auth *auth, const char *head,
-                         json_t **out, struct amb_error *err)
+                         const char *base, json_t **out, struct amb_error *err)
 {
     char qualified[MAX_HEAD + FK_MAX_PATH + 2], escaped[3 * sizeof qualified];
     char path[sizeof escaped + FK_MAX_PATH + 64];
@@ -231,16 +241,16 @@ static int existing_pull(struct gh *g, const struct gh_auth *auth, const char *h
     fk_url_escape(qualified, escaped, sizeof escaped);
     snprintf(path, sizeof path, "/repos/%s/pulls?head=%s&state=open&per_page=100",
              auth->repo->path, escaped);
-    json_t *found = NULL;
-    int rc = gh_list(g, auth, path, PULL_PAGES, first_pull, &found, err);
-    if (rc == AMB_OK && !found)
+    struct pull_search s = {base, NULL};
+    int rc = gh_list(g, auth, path, PULL_PAGES, same_base, &s, err);
+    if (rc == AMB_OK && !s.found)
         rc = g->env.host->error_set(err, AMB_EIO, NULL,
                                     "GitHub says a pull request from %s exists but lists none "
-                                    "open",
-                                    qualified);
+                                    "open into %s",
+                                    qualified, base);
     if (rc == AMB_OK)
-        rc = pull_out(g, found, out, err);
-    json_decref(found);
+        rc = pull_out(g, s.found, out, err);
+    json_decref(s.found);
     return rc;
 }
 
@@ -284,7 +294,7 @@ static int open_pull_request(void *ud, struct amb_ctx *ctx, const json_t *req,
     if (a.status == 201)
         rc = pull_out(g, a.json, out, err);
     else if (a.status == 422 && says(&a, "A pull request already exists"))
-        rc = existing_pull(g, &auth, head, out, err);
+        rc = existing_pull(g, &auth, head, base, out, err);
     else if (a.status == 422 && says(&a, "No commits between"))
         rc = g->env.host->error_set(err, AMB_EINVAL, NULL,
                                     "no commits between %s and %s: nothing to review", base,
