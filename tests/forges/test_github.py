@@ -33,6 +33,8 @@ FORK_DELAY = 3          # seconds a new fork answers 404
 TOKEN_TTL = 1           # seconds an installation token works (expires_at says an hour)
 RATE_LIMIT_WAIT = 10    # github.rate_limit_wait of the runner's config
 WEBHOOK_SECRET = "whsec-" + uuid.uuid4().hex
+HOOK_HOST = "git.invalid"  # the webhook's instance: never resolves
+SETTINGS = "/apis/vteam.ambient-code/v1alpha1/namespaces/%s/projectsettings"
 
 
 class GithubDouble(ServerProcess):
@@ -74,9 +76,14 @@ class GithubTest(unittest.TestCase):
 
     @classmethod
     def github_group(cls, st, webhook=False):
+        """The runner's github group; webhook: the api role's, with the
+        webhook secret and a second, https instance (webhooks name https
+        repositories only)."""
         return ('github = { instances = ( { url = "%s"; api_url = "%s"; app_id = %d; '
-                'private_key_file = "%s"; } ); rate_limit_wait = %d; fork_wait = 60; %s };\n'
-                % (st.git.url, cls.double.url, APP_ID, cls.key, RATE_LIMIT_WAIT,
+                'private_key_file = "%s"; } %s); rate_limit_wait = %d; fork_wait = 60; %s };\n'
+                % (st.git.url, cls.double.url, APP_ID, cls.key,
+                   ', { url = "https://%s"; api_url = "https://api.%s"; } ' % (HOOK_HOST, HOOK_HOST)
+                   if webhook else "", RATE_LIMIT_WAIT,
                    'webhook_secret_file = "%s";' % cls.secret_file if webhook else ""))
 
     @classmethod
@@ -287,6 +294,44 @@ class GithubTest(unittest.TestCase):
                 "issue": {"number": 7, "html_url": "https://github.example/o/r/issues/7",
                           "title": "t", "body": "b"},
                 "repository": {"clone_url": repo_url}}
+
+    def hook_project(self, repo_url):
+        ns = self.st.project()
+        self.st.cluster.ok(self.st.kube.post(SETTINGS % ns, {
+            "apiVersion": "vteam.ambient-code/v1alpha1", "kind": "ProjectSettings",
+            "metadata": {"name": "projectsettings"}, "spec": {"repositories": [repo_url]}}), 201)
+        return ns
+
+    def sessions(self, ns):
+        return self.st.cluster.ok(self.st.kube.get(rh.SESSIONS % ns), 200)["items"]
+
+    def test_webhook_comment_by_a_member_creates_a_session_once(self):
+        url = "https://%s/org/hook-%s.git" % (HOOK_HOST, uuid.uuid4().hex[:6])
+        ns = self.hook_project(url)
+        delivery = str(uuid.uuid4())
+        r = self.deliver(self.comment(url, "/ambient fix the flaky test", "NONE"))
+        self.assertEqual((r.status, self.sessions(ns)), (202, []), r)
+        r = self.deliver(self.comment(url, "/ambient fix the flaky test"), delivery=delivery)
+        self.assertEqual(r.status, 202, r)
+        self.assertEqual([c["project"] for c in r.body["created"]], [ns], r)
+        items = self.sessions(ns)
+        self.assertEqual(len(items), 1)
+        self.assertEqual(items[0]["spec"]["prompt"], "fix the flaky test")
+        self.assertEqual(items[0]["spec"]["repos"][0]["input"]["url"], url)
+        self.assertEqual(items[0]["metadata"]["annotations"]["ambient-code.io/created-by"],
+                         "github:octo")
+        r = self.deliver(self.comment(url, "/ambient fix the flaky test"), delivery=delivery)
+        self.assertEqual((r.status, len(r.body["replayed"])), (202, 1), r)
+        self.assertEqual(len(self.sessions(ns)), 1)
+        # the trigger label on an issue: its title and body are the prompt
+        r = self.deliver({"action": "labeled", "label": {"name": "Ambient"},
+                          "sender": {"login": "octo"},
+                          "issue": {"number": 8, "html_url": "https://%s/org/i/8" % HOOK_HOST,
+                                    "title": "Crash on start", "body": "see the log"},
+                          "repository": {"clone_url": url}}, event="issues")
+        self.assertEqual(r.status, 202, r)
+        prompts = sorted(i["spec"]["prompt"] for i in self.sessions(ns))
+        self.assertEqual(prompts, ["Crash on start\n\nsee the log", "fix the flaky test"])
 
     def test_webhook_signature_is_checked(self):
         url = self.st.git.repo_url("o/hook.git")
