@@ -330,6 +330,28 @@ class GithubTest(unittest.TestCase):
         prompts = sorted(i["spec"]["prompt"] for i in self.sessions(ns))
         self.assertEqual(prompts, ["Crash on start\n\nsee the log", "fix the flaky test"])
 
+    def rss_kib(self):
+        with open("/proc/%d/status" % self.st.cluster.daemon.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    def test_forged_deliveries_do_not_grow_the_daemon(self):
+        """200 deliveries of almost 1 MiB with a wrong signature: all 401, and
+        ambientd's memory stays where it was."""
+        body = b'{"action":"created","pad":"' + b"x" * (1000 * 1000) + b'"}'
+        for _ in range(20):
+            self.deliver(body, secret="wrong")
+        before = self.rss_kib()
+        t0 = time.time()
+        statuses = {self.deliver(body, secret="wrong").status for _ in range(200)}
+        after = self.rss_kib()
+        print("\nRSS of ambientd: %d KiB before, %d KiB after 200 forged 1 MB deliveries "
+              "(%.1f s)" % (before, after, time.time() - t0), file=sys.stderr)
+        self.assertEqual(statuses, {401})
+        self.assertLess(after - before, 16 * 1024)
+
     def test_webhook_signature_is_checked(self):
         url = self.st.git.repo_url("o/hook.git")
         body = self.comment(url, "/ambient fix it", association="NONE")
