@@ -338,19 +338,20 @@ class GithubTest(unittest.TestCase):
         return 0
 
     def test_forged_deliveries_do_not_grow_the_daemon(self):
-        """200 deliveries of almost 1 MiB with a wrong signature: all 401, and
-        ambientd's memory stays where it was."""
+        """Deliveries of almost 1 MiB with a wrong signature: all 401, and
+        ambientd's memory stops growing. Measured after a first round,
+        which fills what the allocator keeps (ASan holds 256 MiB of freed
+        memory in quarantine)."""
         body = b'{"action":"created","pad":"' + b"x" * (1000 * 1000) + b'"}'
-        for _ in range(20):
-            self.deliver(body, secret="wrong")
-        before = self.rss_kib()
-        t0 = time.time()
-        statuses = {self.deliver(body, secret="wrong").status for _ in range(200)}
-        after = self.rss_kib()
-        print("\nRSS of ambientd: %d KiB before, %d KiB after 200 forged 1 MB deliveries "
-              "(%.1f s)" % (before, after, time.time() - t0), file=sys.stderr)
-        self.assertEqual(statuses, {401})
-        self.assertLess(after - before, 16 * 1024)
+        rounds = []
+        for _ in range(3):
+            t0 = time.time()
+            statuses = {self.deliver(body, secret="wrong").status for _ in range(300)}
+            self.assertEqual(statuses, {401})
+            rounds.append((self.rss_kib(), time.time() - t0))
+        print("\nRSS of ambientd after each 300 forged 1 MB deliveries: %s" %
+              ", ".join("%d KiB (%.1f s)" % r for r in rounds), file=sys.stderr)
+        self.assertLess(rounds[2][0] - rounds[1][0], 32 * 1024, rounds)
 
     def test_webhook_signature_is_checked(self):
         url = self.st.git.repo_url("o/hook.git")
