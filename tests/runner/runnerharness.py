@@ -49,7 +49,11 @@ def uniq(prefix):
 
 
 class Stack:
-    def __init__(self, mock_scenario="write", runner_env=None):
+    """api_plugins(stack) -> (plugin paths, config text), called once the
+    git server runs: more plugins for the api role (a forge's webhook
+    route) and their config."""
+
+    def __init__(self, mock_scenario="write", runner_env=None, api_plugins=None):
         self.mock = MockAnthropic(scenario=mock_scenario)
         self.git = None
         self.cluster = None
@@ -58,9 +62,11 @@ class Stack:
             self.git = GitHttp(tokens=[GIT_TOKEN])
             conf = 'agenticsession = { model_api_url = "%s"; workspace = { empty_dir = true; }; };' % (
                 self.mock.url)
+            plugins, api_conf = api_plugins(self) if api_plugins else ((), "")
             # As deployed: the api role with its identity, the controller
             # with its own (deploy/rbac), two processes.
-            self.cluster = apiharness.Cluster(controller=False, live=True, extra_conf=conf)
+            self.cluster = apiharness.Cluster(controller=False, live=True,
+                                              extra_conf=conf + api_conf, extra_plugins=plugins)
             self.kube = self.cluster.kube
             self.controller = self._start_controller(conf)
             env = {"AMBIENT_CLAUDE": claude_cli() or "claude", "CLAUDE_CODE_MAX_RETRIES": "0"}
@@ -185,6 +191,14 @@ controller = { enabled = true; listen = "127.0.0.1:0"; leader_election = false; 
 
     def __exit__(self, *exc):
         self.close()
+
+
+def assert_runners_clean(test, pods):
+    """Every runner that ran exited cleanly for the sanitizers too."""
+    for run in list(pods.runs.values()):
+        if run.rc is not None and os.path.exists(run.log_path):
+            for mark in apiharness.SANITIZER_MARKS:
+                test.assertNotIn(mark, run.log(), "runner %s/%s" % (run.ns, run.job))
 
 
 def processes_in(directory):
