@@ -4,10 +4,11 @@
  *
  * The ProjectSettings kind's set_defaults and validate run before a write,
  * so a bad spec is a 422 naming each field rather than an object the
- * controller later marks invalid. Changing spec.groupAccess also needs the
- * right to create RoleBindings: the controller turns it into bindings, and
- * an editor must not grant through the controller what they could not
- * grant themselves.
+ * controller later marks invalid. Changing spec.groupAccess or
+ * spec.repositories also needs the right to create RoleBindings: the
+ * controller turns the first into bindings, the second lets a forge's
+ * users start sessions here, and nobody may grant through Ambient what
+ * they could not grant themselves.
  *
  * Runner secret values are never answered, logged or put in an error: GET
  * shows key names only, PUT hands every value to log_secret before anything
@@ -166,15 +167,27 @@ static void hide_legacy(const json_t *spec)
     }
 }
 
-static int group_access_changed(const json_t *obj, const json_t *old)
+/* 1 if the list spec.<field> differs between obj and old (absent and
+ * empty are the same). */
+static int list_changed(const json_t *obj, const json_t *old, const char *field)
 {
-    const json_t *a = json_object_get(json_object_get(obj, "spec"), "groupAccess");
-    const json_t *b = json_object_get(json_object_get(old, "spec"), "groupAccess");
+    const json_t *a = json_object_get(json_object_get(obj, "spec"), field);
+    const json_t *b = json_object_get(json_object_get(old, "spec"), field);
     size_t na = json_is_array(a) ? json_array_size(a) : 0;
     size_t nb = json_is_array(b) ? json_array_size(b) : 0;
     if (na == 0 && nb == 0)
         return 0;
     return !json_equal(a, b);
+}
+
+/* Fields that decide who may act in the project: groupAccess becomes
+ * RoleBindings, and repositories lets whoever may write to a listed
+ * repository start sessions with the project's runner Secret through its
+ * forge's webhook. Changing either takes what only a project admin holds,
+ * the right to manage access (create RoleBindings; docs/decisions.md). */
+static int access_changed(const json_t *obj, const json_t *old)
+{
+    return list_changed(obj, old, "groupAccess") || list_changed(obj, old, "repositories");
 }
 
 /* set_defaults, then validate; replies 422 with every cause. */
@@ -231,7 +244,7 @@ static void put_settings(struct api_req *r)
     }
     if (run_kind(r, ctx, obj, old) != 0)
         goto out;
-    if (group_access_changed(obj, old) &&
+    if (access_changed(obj, old) &&
         require(r, "create", "rbac.authorization.k8s.io", "rolebindings", p) != 0)
         goto out;
     write_settings(r, ctx, p, obj, old);

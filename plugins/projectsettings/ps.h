@@ -20,6 +20,10 @@
 #define PS_RB_PREFIX "ambient-group-"
 /* groupAccess role R binds the ClusterRole PS_CLUSTER_ROLE_PREFIX + R. */
 #define PS_CLUSTER_ROLE_PREFIX "ambient-project-"
+/* Entries of spec.repositories. */
+#define PS_MAX_REPOSITORIES 100
+#define PS_STR_(x) #x
+#define PS_STR(x) PS_STR_(x)
 /* How often a missing runner Secret is looked for again (we do not watch
  * Secrets we do not own). */
 #define PS_SECRET_RECHECK_MS 30000

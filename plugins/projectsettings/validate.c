@@ -3,6 +3,7 @@
  * check runs in the REST layer (validate) and in reconcile (objects
  * written straight to Kubernetes), where violations become a condition. */
 #include "ps.h"
+#include "../agenticsession/as_names.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -163,6 +164,41 @@ static void check_groups(struct checker *c, const json_t *spec)
     }
 }
 
+/* The repositories whose forge webhooks may start sessions here: git URLs
+ * as a session's spec.repos[].input.url takes them. */
+static void check_repositories(struct checker *c, const json_t *spec)
+{
+    const json_t *rs = json_object_get(spec, "repositories");
+    if (!rs)
+        return;
+    if (!json_is_array(rs)) {
+        bad(c, "spec.repositories", "must be a list of repository URLs");
+        return;
+    }
+    if (json_array_size(rs) > PS_MAX_REPOSITORIES) {
+        bad(c, "spec.repositories", "must have at most " PS_STR(PS_MAX_REPOSITORIES) " entries");
+        return;
+    }
+    size_t i, j;
+    const json_t *r;
+    json_array_foreach(rs, i, r) {
+        char field[64], msg[80];
+        snprintf(field, sizeof field, "spec.repositories[%zu]", i);
+        if (!json_is_string(r) || !as_valid_git_url(json_string_value(r))) {
+            bad(c, field, "must be an http(s) or ssh git URL of at most 2048 characters "
+                          "(https://host/owner/repo, ssh://git@host/owner/repo or "
+                          "git@host:owner/repo)");
+            continue;
+        }
+        for (j = 0; j < i && !json_equal(json_array_get(rs, j), r); j++)
+            ;
+        if (j < i) {
+            snprintf(msg, sizeof msg, "duplicate of spec.repositories[%zu]", j);
+            bad(c, field, msg);
+        }
+    }
+}
+
 int ps_check(const json_t *obj, ps_report_fn report, void *ud)
 {
     struct checker c = {report, ud, 0};
@@ -186,6 +222,7 @@ int ps_check(const json_t *obj, ps_report_fn report, void *ud)
         bad(&c, "spec.runnerSecretsName",
             "must be a Secret name (lowercase RFC 1123 subdomain, at most 253 characters)");
     check_groups(&c, spec);
+    check_repositories(&c, spec);
     for (size_t i = 0; i < sizeof ps_legacy_fields / sizeof ps_legacy_fields[0]; i++) {
         const json_t *v = json_object_get(spec, ps_legacy_fields[i].field);
         char field[64];

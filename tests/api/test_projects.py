@@ -541,6 +541,48 @@ class Settings(Base):
             ctype="application/merge-patch+json"), 403)
         self.assertStatus(self.rest("GET", generic, token=CAROL), 200)
 
+    def test_only_admins_change_repositories(self):
+        """spec.repositories lets a forge's users start sessions with the
+        project's credentials: an editor cannot change it, an admin can, and
+        so can no one whose role grants `update projectsettings` without the
+        right to manage access (create rolebindings)."""
+        ns = self.cluster.make_project(admins=["alice"], editors=["carol"], viewers=[])
+        repos = {"repositories": ["https://github.com/org/repo"]}
+        self.assertError(self.rest("PUT", self.url(ns), token=CAROL, body=repos), 403)
+        body = self.assertStatus(self.rest("PUT", self.url(ns), body=repos), 201)
+        self.assertEqual(body["spec"]["repositories"], repos["repositories"])
+        # A settings writer who does not manage access (bob, a custom role).
+        self.cluster.ok(self.cluster.kube.post(f"{RBAC}/namespaces/{ns}/roles", {
+            "metadata": {"name": "settings-writer"},
+            "rules": [{"apiGroups": ["vteam.ambient-code"], "resources": ["projectsettings"],
+                       "verbs": ["get", "update"]}]}), 201)
+        self.cluster.ok(self.cluster.kube.post(f"{RBAC}/namespaces/{ns}/rolebindings", {
+            "metadata": {"name": "settings-writer"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                        "name": "settings-writer"},
+            "subjects": [{"kind": "User", "name": "bob",
+                          "apiGroup": "rbac.authorization.k8s.io"}]}), 201)
+        widened = {"repositories": repos["repositories"] + ["https://github.com/bob/own"]}
+        self.assertError(self.rest("PUT", self.url(ns), token=BOB, body=widened), 403)
+        self.assertError(self.rest("PUT", self.url(ns), token=BOB, body={}), 403)
+        got = self.assertStatus(self.rest("PUT", self.url(ns), token=BOB,
+                                          body=dict(repos, defaultModel="m")), 200)
+        self.assertEqual(got["spec"]["repositories"], repos["repositories"])
+        body = self.assertStatus(self.rest("PUT", self.url(ns), body=widened), 200)
+        self.assertEqual(body["spec"]["repositories"], widened["repositories"])
+
+    def test_bad_repositories_are_422_one_per_entry(self):
+        ns = self.cluster.make_project(admins=["alice"], viewers=[])
+        err = self.assertError(self.rest("PUT", self.url(ns), body={"repositories": [
+            "https://github.com/ok/one", "https://user:secret@github.com/a/b", 7,
+            "https://github.com/ok/one"]}), 422)
+        self.assertEqual(fields(err), ["spec.repositories[1]", "spec.repositories[2]",
+                                       "spec.repositories[3]"])
+        err = self.assertError(self.rest("PUT", self.url(ns), body={
+            "repositories": ["https://h/o/r%d" % i for i in range(101)]}), 422)
+        self.assertEqual(fields(err), ["spec.repositories"])
+        self.assertIsNone(self.kget(f"{PS}/namespaces/{ns}/projectsettings/projectsettings"))
+
     def test_stale_resource_version_conflicts(self):
         ns = self.cluster.make_project(admins=["alice"], viewers=[])
         first = self.assertStatus(self.rest("PUT", self.url(ns), body={"defaultModel": "a"}),

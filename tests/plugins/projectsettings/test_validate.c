@@ -124,6 +124,54 @@ static void each_field(void **state)
     expect_only("[]", "spec: must be an object\n");
 }
 
+#define URL_WORDS "must be an http(s) or ssh git URL of at most 2048 characters " \
+                  "(https://host/owner/repo, ssh://git@host/owner/repo or git@host:owner/repo)"
+
+/* spec.repositories: the repositories whose webhooks start sessions here. */
+static void repositories(void **state)
+{
+    (void)state;
+    assert_int_equal(check("projectsettings",
+                           "{\"repositories\": [\"https://github.com/org/repo\","
+                           " \"https://gitlab.example.com/group/sub/repo.git\","
+                           " \"git@github.com:org/other.git\", \"ssh://git@host:2222/a/b\"]}")
+                         .n,
+                     0);
+    assert_int_equal(check("projectsettings", "{\"repositories\": []}").n, 0);
+    expect_only("{\"repositories\": \"https://github.com/org/repo\"}",
+                "spec.repositories: must be a list of repository URLs\n");
+    expect_only("{\"repositories\": [\"https://github.com/a/b\", \"https://github.com/a/b\"]}",
+                "spec.repositories[1]: duplicate of spec.repositories[0]\n");
+    /* One cause per bad element, each naming its index. */
+    struct found f = check("projectsettings",
+                           "{\"repositories\": [\"https://github.com/ok/one\", 7, \"\","
+                           " \"https://user:pw@github.com/a/b\", \"-oProxyCommand=x\","
+                           " \"file:///etc/passwd\", \"https://github.com/a b\"]}");
+    assert_int_equal(f.n, 6);
+    for (int i = 1; i <= 6; i++) {
+        char line[512];
+        snprintf(line, sizeof line, "spec.repositories[%d]: " URL_WORDS "\n", i);
+        if (!strstr(f.text, line))
+            fail_msg("missing %sin %s", line, f.text);
+    }
+    /* A URL past 2048 bytes. */
+    char spec[2300];
+    snprintf(spec, sizeof spec, "{\"repositories\": [\"https://github.com/o/%02100d\"]}", 0);
+    expect_only(spec, "spec.repositories[0]: " URL_WORDS "\n");
+    /* At most 100 entries: the 101st is refused as a whole. */
+    char many[8192] = "{\"repositories\": [";
+    for (int i = 0; i < 101; i++) {
+        size_t used = strlen(many);
+        snprintf(many + used, sizeof many - used, "%s\"https://h/o/r%d\"", i ? "," : "", i);
+    }
+    strcat(many, "]}");
+    expect_only(many, "spec.repositories: must have at most 100 entries\n");
+    many[strlen(many) - 2] = '\0';
+    *strrchr(many, ',') = '\0';
+    strcat(many, "]}");
+    assert_int_equal(check("projectsettings", many).n, 0);
+}
+
 static void all_at_once(void **state)
 {
     (void)state;
@@ -220,6 +268,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(valid_full, setup, teardown),
         cmocka_unit_test_setup_teardown(wrong_name, setup, teardown),
         cmocka_unit_test_setup_teardown(each_field, setup, teardown),
+        cmocka_unit_test_setup_teardown(repositories, setup, teardown),
         cmocka_unit_test_setup_teardown(all_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(validate_uses_error_set, setup, teardown),
         cmocka_unit_test_setup_teardown(defaults, setup, teardown),
