@@ -8,6 +8,7 @@
 #include <ambient/plugin.h>
 
 #include "forgekit.h"
+#include "trigger.h"
 
 #define GL_MAX_TOKEN 1024     /* bytes of a token (GitLab's are about 50) */
 #define GL_MAX_PAGES 50       /* pages of 100 followed when looking for one item */
@@ -19,6 +20,8 @@ struct gitlab {
     struct fk_env env;
     struct fk_instances instances;
     char *webhook_secret; /* NULL when webhook_secret_file is not set */
+    char **tokens;        /* per instance, from its token_file; NULL entries when unset */
+    struct fk_webhook_config webhook;
     long fork_timeout_s;
 };
 
@@ -68,5 +71,7 @@ int gl_open_merge_request(void *ud, struct amb_ctx *ctx, const json_t *req, cons
                           json_t **out, struct amb_error *err);
 int gl_verify_webhook(void *ud, const json_t *headers, const char *body, size_t body_len,
                       const char *secret, struct amb_error *err);
+/* POST /api/webhooks/gitlab (hook.c), registered when there is a secret. */
+int gl_webhook_route(void *ud, struct amb_request *req);
 
 #endif /* AMBIENT_GITLAB_H */

@@ -1,6 +1,9 @@
 /* plugin.c — gitlab.so's entry: reads the `gitlab = { ... }` group
- * (instances, webhook_secret_file, fork_timeout), registers the "gitlab"
- * forge and exports the descriptor. README.md has the keys. */
+ * (instances with their token_file, webhook_secret_file, webhook,
+ * fork_timeout), registers the "gitlab" forge and, with a webhook secret,
+ * the route POST /api/webhooks/gitlab; exports the descriptor. README.md
+ * has the keys. */
+#include <stdio.h>
 #include <string.h>
 
 #include "gitlab.h"
@@ -50,9 +53,41 @@ static void gitlab_free(void *ud)
     struct gitlab *g = ud;
     if (!g)
         return;
+    for (size_t i = 0; g->tokens && i < g->instances.n; i++)
+        fk_secret_free(&g->env, g->tokens[i]);
+    g->env.host->free(g->tokens);
     fk_instances_free(&g->env, &g->instances);
     fk_secret_free(&g->env, g->webhook_secret);
     g->env.host->free(g);
+}
+
+/* instances.[i].token_file: the token the api role asks GitLab about a
+ * webhook author's access with; every instance needs one when webhooks
+ * are on. */
+static int read_tokens(struct gitlab *g, struct amb_error *err)
+{
+    const struct amb_host *h = g->env.host;
+    g->tokens = h->alloc(sizeof *g->tokens * (g->instances.n ? g->instances.n : 1));
+    if (!g->tokens)
+        return h->error_set(err, AMB_ENOMEM, NULL, "out of memory");
+    for (size_t i = 0; i < g->instances.n; i++) {
+        char key[64], field[96];
+        const char *file = NULL;
+        fk_instance_key(key, sizeof key, i, "token_file");
+        snprintf(field, sizeof field, "gitlab.%s", key);
+        int rc = h->config_string(g->env.self, key, &file);
+        if (rc == AMB_OK)
+            rc = fk_secret_read(&g->env, file, field, &g->tokens[i], err);
+        else if (rc == AMB_ENOTFOUND && g->webhook_secret)
+            rc = h->error_set(err, AMB_EINVAL, field,
+                              "is required with webhook_secret_file: the webhook checks an "
+                              "author's access level with it");
+        else if (rc == AMB_ENOTFOUND)
+            rc = AMB_OK;
+        if (rc != AMB_OK)
+            return rc;
+    }
+    return AMB_OK;
 }
 
 static int read_config(struct gitlab *g, struct amb_error *err)
@@ -70,6 +105,9 @@ static int read_config(struct gitlab *g, struct amb_error *err)
     else if (rc == AMB_ENOTFOUND)
         rc = AMB_OK;
     if (rc != AMB_OK)
+        return rc;
+    if ((rc = read_tokens(g, err)) != AMB_OK ||
+        (rc = fk_webhook_config_read(h, g->env.self, &g->webhook, err)) != AMB_OK)
         return rc;
     long long t = GL_FORK_TIMEOUT_S;
     rc = h->config_int(g->env.self, "fork_timeout", &t);
@@ -109,7 +147,14 @@ static int gitlab_init(const struct amb_host *host, struct amb_module *self, voi
         .open_pull_request = gl_open_merge_request,
         .verify_webhook = gl_verify_webhook,
     };
-    /* The host owns g from here, and frees it even when this fails. */
+    /* The route borrows g; the forge owns it (freed even if this fails). */
+    const struct amb_route route = {.size = sizeof route, .method = "POST",
+                                    .pattern = "/api/webhooks/gitlab",
+                                    .handler = gl_webhook_route, .flags = AMB_ROUTE_PUBLIC};
+    if (g->webhook_secret && (rc = host->register_route(self, &route, g, NULL)) != AMB_OK) {
+        gitlab_free(g);
+        return rc;
+    }
     return host->register_forge(self, &forge, g, gitlab_free);
 }
 

@@ -9,7 +9,7 @@ http_url_to_repo), so clones and pushes go through real git.
     # listening on http://127.0.0.1:PORT      (the API is PORT/api/v4)
 
 Requests need `PRIVATE-TOKEN: <token>` (401 otherwise; 403 insufficient_scope
-for a token without the `api` scope). Project ids are numbers or URL-encoded
+for a token without the `api` scope, or `read_api` for a GET). Project ids are numbers or URL-encoded
 paths (`/projects/group%2Fsub%2Fname`). Lists paginate with X-Page,
 X-Per-Page, X-Next-Page, X-Total, X-Total-Pages and Link. A fork starts with
 import_status "scheduled" and becomes "finished" (its repository copied)
@@ -256,7 +256,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not user:
             raise Fail(401, "401 Unauthorized")
         entry["user"] = user["username"]
-        if "api" not in user["scopes"]:
+        if "api" not in user["scopes"] and not ("read_api" in user["scopes"] and
+                                                self.command == "GET"):
             raise Fail(403, {"error": "insufficient_scope",
                              "error_description": "The request requires higher privileges "
                                                   "than provided by the access token.",
