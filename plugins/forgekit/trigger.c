@@ -35,9 +35,16 @@ static int host_char(char c)
     return isalnum((unsigned char)c) || c == '-' || c == '.' || c == '_';
 }
 
-/* Appends host (lower-cased) and, when keep_port and it is not dflt, the
- * port; advances *s past host[:port]. -1 when there is no host. */
-static int put_host(const char **s, int keep_port, const char *dflt, char *out, size_t n,
+/* How a ":" after the host is read. */
+enum port_rule {
+    PORT_NONE, /* scp-like: the ":" starts the path */
+    PORT_DROP, /* ssh: the port is not the forge's web address */
+    PORT_KEEP, /* http(s): kept unless it is the scheme's own */
+};
+
+/* Appends host (lower-cased) and, by rule, the port unless it is dflt;
+ * advances *s past host[:port]. -1 when there is no host. */
+static int put_host(const char **s, enum port_rule rule, const char *dflt, char *out, size_t n,
                     size_t *used)
 {
     const char *p = *s;
@@ -49,11 +56,11 @@ static int put_host(const char **s, int keep_port, const char *dflt, char *out, 
     for (size_t i = 0; i < h; i++)
         out[(*used)++] = (char)tolower((unsigned char)p[i]);
     p += h;
-    if (*p == ':') {
+    if (*p == ':' && rule != PORT_NONE) {
         size_t d = strspn(p + 1, "0123456789");
         if (d == 0 || d > 5)
             return -1;
-        if (keep_port && !(dflt && strlen(dflt) == d && strncmp(p + 1, dflt, d) == 0)) {
+        if (rule == PORT_KEEP && !(dflt && strlen(dflt) == d && strncmp(p + 1, dflt, d) == 0)) {
             memcpy(out + *used, p, d + 1);
             *used += d + 1;
         }
@@ -69,7 +76,8 @@ int fk_repo_key(const char *url, char *out, size_t n)
         const char *scheme, *port; /* port: the scheme's own, NULL: drop any */
     } schemes[] = {{"https://", "443"}, {"http://", "80"}, {"ssh://", NULL}};
     size_t used = 0;
-    int scp = 1, keep_port = 0;
+    int scp = 1;
+    enum port_rule rule = PORT_NONE;
     const char *dflt = NULL, *s = url;
     if (!url || n < 2 || strlen(url) >= KEY_MAX)
         return -1;
@@ -80,7 +88,7 @@ int fk_repo_key(const char *url, char *out, size_t n)
         if (strncmp(url, schemes[i].scheme, strlen(schemes[i].scheme)) == 0) {
             s = url + strlen(schemes[i].scheme);
             scp = 0;
-            keep_port = schemes[i].port != NULL;
+            rule = schemes[i].port ? PORT_KEEP : PORT_DROP;
             dflt = schemes[i].port;
         }
     if (scp && strstr(url, "://"))
@@ -91,7 +99,7 @@ int fk_repo_key(const char *url, char *out, size_t n)
         s = at + 1; /* userinfo never names the repository */
     else if (scp)
         return -1; /* scp-like is user@host:path */
-    if (put_host(&s, keep_port && !scp, dflt, out, n, &used) != 0)
+    if (put_host(&s, rule, dflt, out, n, &used) != 0)
         return -1;
     if (*s != (scp ? ':' : '/'))
         return -1;
@@ -145,8 +153,10 @@ static int check_trigger(const struct amb_host *host, const struct fk_trigger *t
     const char *f = t->forge;
     size_t fl = f ? strlen(f) : 0;
     if (fl == 0 || fl > 63 || !islower((unsigned char)f[0]) ||
-        !isalnum((unsigned char)f[fl - 1]) || strspn(f, "abcdefghijklmnopqrstuvwxyz0123456789-") != fl)
-        bad |= host->error_set(err, AMB_EINVAL, "forge", "must be a forge name ([a-z][a-z0-9-]*)");
+        !isalnum((unsigned char)f[fl - 1]) ||
+        strspn(f, "abcdefghijklmnopqrstuvwxyz0123456789_-") != fl)
+        bad |= host->error_set(err, AMB_EINVAL, "forge",
+                               "must be a forge name ([a-z][a-z0-9_-]*, also a label value)");
     if (!t->repo_url || strncmp(t->repo_url, "https://", 8) != 0 ||
         fk_repo_key(t->repo_url, key, sizeof key) != 0)
         bad |= host->error_set(err, AMB_EINVAL, "repository", "must be an https clone URL");
@@ -264,13 +274,25 @@ struct outcome {
     json_t *created, *replayed, *failed;
 };
 
-/* The first cause of err as text, for the answer and the log. */
+/* err's causes as "field: message; ...", for the answer and the log. */
 static void error_text(const struct amb_host *host, const struct amb_error *err, char *buf,
                        size_t n)
 {
     json_t *j = host->error_to_json(err);
-    const char *m = json_string_value(json_object_get(j, "message"));
-    snprintf(buf, n, "%s", m && *m ? m : "failed");
+    const json_t *c;
+    size_t i, used = 0;
+    buf[0] = '\0';
+    json_array_foreach(json_object_get(j, "causes"), i, c) {
+        const char *f = json_string_value(json_object_get(c, "field"));
+        const char *m = json_string_value(json_object_get(c, "message"));
+        int w = snprintf(buf + used, n - used, "%s%s%s%s", i ? "; " : "", f ? f : "",
+                         f ? ": " : "", m ? m : "");
+        if (w < 0 || (size_t)w >= n - used)
+            break;
+        used += (size_t)w;
+    }
+    if (!buf[0])
+        snprintf(buf, n, "failed");
     json_decref(j);
 }
 
