@@ -16,8 +16,8 @@ int gl_verify_webhook(void *ud, const json_t *headers, const char *body, size_t 
     if (!secret)
         secret = g->webhook_secret;
     if (!secret || !*secret)
-        return h->error_set(err, AMB_EUNSUPPORTED, NULL,
-                            "no webhook secret (gitlab.webhook_secret_file)");
+        return h->error_set(err, AMB_EUNAUTHORIZED, "X-Gitlab-Token",
+                            "cannot be checked: no gitlab.webhook_secret_file");
     const char *token = json_string_value(json_object_get(headers, "x-gitlab-token"));
     if (!token)
         return h->error_set(err, AMB_EUNAUTHORIZED, "X-Gitlab-Token", "is missing");
