@@ -106,6 +106,10 @@ class GitLabTest(unittest.TestCase):
         self.st.git.create_repo(path + ".git", **kw)
         return self.gl.ctl("POST", "projects", {"path": path})
 
+    def forks_of(self, proj):
+        return [p for p in self.gl.ctl("GET", "projects")
+                if p.get("forked_from_project", {}).get("id") == proj["id"]]
+
     def run_session(self, path, push_to="same", token=TOKEN, phase="Completed", **output):
         ns = self.st.project(secrets={"GITLAB_TOKEN": token})
         name = uniq("gl")
@@ -117,6 +121,19 @@ class GitLabTest(unittest.TestCase):
                        "output": output}]})
         st = self.st.wait_phase(ns, name, phase)["status"]
         return ns, name, st["repoStatuses"][0], st
+
+    def assert_delivered(self, ns, name, repo, st, target, source=None, branch=None):
+        """Pushed to source (default: target) and one merge request into
+        target, the one repoStatuses names."""
+        source = source or target
+        branch = branch or "ambient/" + name
+        self.assertEqual(repo["status"], "pushed", st)
+        self.assertEqual(repo["targetRepo"], source["http_url_to_repo"])
+        self.assertEqual(self.st.git.read_file(source["path_with_namespace"] + ".git", branch,
+                                               "NOTES.md"), "from-" + name)
+        mrs = self.gl.merge_requests(target["id"])
+        self.assertEqual(len(mrs), 1, mrs)
+        self.assert_mr(mrs[0], ns, name, source, target, repo)
 
     def assert_mr(self, mr, ns, name, source_project, target_project, repo):
         self.assertEqual(mr["source_branch"], "ambient/" + name)
@@ -141,12 +158,7 @@ class GitLabTest(unittest.TestCase):
         path = uniq("team") + "/app"
         proj = self.project(path)
         ns, name, repo, st = self.run_session(path)
-        self.assertEqual(repo["status"], "pushed", st)
-        self.assertEqual(self.st.git.read_file(path + ".git", "ambient/" + name, "NOTES.md"),
-                         "from-" + name)
-        mrs = self.gl.merge_requests(proj["id"])
-        self.assertEqual(len(mrs), 1, mrs)
-        self.assert_mr(mrs[0], ns, name, proj, proj, repo)
+        self.assert_delivered(ns, name, repo, st, proj)
         self.assertEqual(repo["pullRequestURL"], "%s/%s/-/merge_requests/1"
                          % (self.st.git.url, path))
         # git got the token as oauth2's password; the API as PRIVATE-TOKEN
@@ -162,12 +174,7 @@ class GitLabTest(unittest.TestCase):
         path = uniq("org") + "/platform/tools/cli"
         proj = self.project(path)
         ns, name, repo, st = self.run_session(path)
-        self.assertEqual(repo["status"], "pushed", st)
-        self.assertEqual(self.st.git.read_file(path + ".git", "ambient/" + name, "NOTES.md"),
-                         "from-" + name)
-        mrs = self.gl.merge_requests(proj["id"])
-        self.assertEqual(len(mrs), 1, mrs)
-        self.assert_mr(mrs[0], ns, name, proj, proj, repo)
+        self.assert_delivered(ns, name, repo, st, proj)
         encoded = "/api/v4/projects/" + path.replace("/", "%2F")
         self.assertIn(encoded, [r["path"] for r in self.gl.requests()])
 
@@ -179,18 +186,11 @@ class GitLabTest(unittest.TestCase):
         self.gl.ctl("POST", "settings", {"fork_delay": 3})
         started = time.time()
         ns, name, repo, st = self.run_session(up, push_to="fork")
-        self.assertEqual(repo["status"], "pushed", st)
-        fork = "alice/" + up.split("/")[1]
-        self.assertEqual(repo["targetRepo"], self.st.git.repo_url(fork + ".git"))
-        self.assertEqual(self.st.git.read_file(fork + ".git", "ambient/" + name, "NOTES.md"),
-                         "from-" + name)
+        forks = self.forks_of(proj)
+        self.assertEqual([f["path_with_namespace"] for f in forks],
+                         ["alice/" + up.split("/")[1]])
+        self.assert_delivered(ns, name, repo, st, proj, source=forks[0])
         self.assertNotIn("ambient/" + name, self.st.git.branches(up + ".git"))
-        forks = [p for p in self.gl.ctl("GET", "projects")
-                 if p.get("forked_from_project", {}).get("id") == proj["id"]]
-        self.assertEqual([f["path_with_namespace"] for f in forks], [fork])
-        mrs = self.gl.merge_requests(proj["id"])
-        self.assertEqual(len(mrs), 1, mrs)
-        self.assert_mr(mrs[0], ns, name, forks[0], proj, repo)
         # polled until finished, and pushed after that
         log = self.gl.requests()
         posted = [r for r in log if r["path"].endswith("/projects/%d/fork" % proj["id"])]
@@ -199,7 +199,8 @@ class GitLabTest(unittest.TestCase):
         self.assertGreaterEqual(len(polls), 2, log)
         self.assertGreaterEqual(polls[-1]["time"] - posted[0]["time"], 3.0)
         pushes = [r for r in self.st.git.requests()
-                  if fork in r["path"] and r["service"] == "receive-pack"]
+                  if forks[0]["path_with_namespace"] in r["path"] and
+                  r["service"] == "receive-pack"]
         self.assertTrue(pushes)
         self.assertGreaterEqual(pushes[0]["time"], started + 3.0)
 
@@ -219,20 +220,11 @@ class GitLabTest(unittest.TestCase):
                                                "forked_from": up, "owner": "alice"})
         self.gl.ctl("POST", "settings", {"per_page_max": 1})
         ns, name, repo, st = self.run_session(up, push_to="fork")
-        self.assertEqual(repo["status"], "pushed", st)
-        fork = old["path_with_namespace"]
-        self.assertEqual(repo["targetRepo"], self.st.git.repo_url(fork + ".git"))
-        self.assertEqual(self.st.git.read_file(fork + ".git", "ambient/" + name, "NOTES.md"),
-                         "from-" + name)
+        self.assert_delivered(ns, name, repo, st, proj, source=old)
         conflicts = [r for r in self.gl.requests()
                      if r["path"].endswith("/projects/%d/fork" % proj["id"])]
         self.assertEqual([r["status"] for r in conflicts], [409])
-        forks = [p for p in self.gl.ctl("GET", "projects")
-                 if p.get("forked_from_project", {}).get("id") == proj["id"]]
-        self.assertEqual(len(forks), 4)
-        mrs = self.gl.merge_requests(proj["id"])
-        self.assertEqual(len(mrs), 1, mrs)
-        self.assert_mr(mrs[0], ns, name, old, proj, repo)
+        self.assertEqual(len(self.forks_of(proj)), 4)
 
     def test_duplicate_merge_request_is_reused(self):
         """An open merge request from the same branch exists (and two from
