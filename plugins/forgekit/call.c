@@ -86,6 +86,12 @@ int fk_status_code(long status)
 int fk_answer_error(const struct fk_env *env, struct amb_error *err, const struct fk_answer *a,
                     const char *what)
 {
+    return fk_answer_error_as(env, err, fk_status_code(a->status), a, what);
+}
+
+int fk_answer_error_as(const struct fk_env *env, struct amb_error *err, int code,
+                       const struct fk_answer *a, const char *what)
+{
     char msg[MAX_FORGE_MESSAGE + 1] = "";
     const char *m = json_string_value(json_object_get(a->json, "message"));
     if (!m)
@@ -96,6 +102,6 @@ int fk_answer_error(const struct fk_env *env, struct amb_error *err, const struc
             if ((unsigned char)*p < 0x20 || *p == 0x7f)
                 *p = ' ';
     }
-    return env->host->error_set(err, fk_status_code(a->status), NULL, "%s: HTTP %ld%s%s", what,
+    return env->host->error_set(err, code, NULL, "%s: HTTP %ld%s%s", what,
                                 a->status, msg[0] ? ": " : "", msg);
 }

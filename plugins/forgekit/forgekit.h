@@ -155,6 +155,9 @@ int fk_status_code(long status);
  * characters replaced) from the body. Returns the code. */
 int fk_answer_error(const struct fk_env *env, struct amb_error *err, const struct fk_answer *a,
                     const char *what);
+/* The same with another code than the status's. */
+int fk_answer_error_as(const struct fk_env *env, struct amb_error *err, int code,
+                       const struct fk_answer *a, const char *what);
 
 /* Percent-encodes everything outside [A-Za-z0-9._~-] (for path parts and
  * query values). 0, or -1 when it does not fit. */

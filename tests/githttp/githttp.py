@@ -145,6 +145,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if self.command == "GET":
                     reqs = [dict(r) for r in st.requests]
                     return self.send_json(200, {"count": len(reqs), "requests": reqs})
+        if url.path == CONTROL + "tokens" and self.command == "POST":
+            # another test server (a forge double) minting tokens git must accept
+            n = int(self.headers.get("Content-Length") or 0)
+            token = json.loads(self.rfile.read(min(n, 4096)) or b"{}").get("token")
+            if not isinstance(token, str) or not token:
+                return self.send_json(400, {"error": "body must be {\"token\": \"...\"}"})
+            with st.lock:
+                st.tokens.add(token)
+            return self.send_json(200, {"tokens": len(st.tokens)})
         self.discard_body()
         return self.send_json(404, {"error": "no control route %s %s" % (self.command, url.path)})
 

@@ -49,7 +49,11 @@ def uniq(prefix):
 
 
 class Stack:
-    def __init__(self, mock_scenario="write", runner_env=None, git_tokens=()):
+    """api_plugins(stack) -> (plugin paths, config text), called once the
+    git server runs: more plugins for the api role (a forge's webhook
+    route) and their config. git_tokens: more tokens the git server takes."""
+
+    def __init__(self, mock_scenario="write", runner_env=None, api_plugins=None, git_tokens=()):
         self.mock = MockAnthropic(scenario=mock_scenario)
         self.git = None
         self.cluster = None
@@ -58,9 +62,11 @@ class Stack:
             self.git = GitHttp(tokens=[GIT_TOKEN] + list(git_tokens))
             conf = 'agenticsession = { model_api_url = "%s"; workspace = { empty_dir = true; }; };' % (
                 self.mock.url)
+            plugins, api_conf = api_plugins(self) if api_plugins else ((), "")
             # As deployed: the api role with its identity, the controller
             # with its own (deploy/rbac), two processes.
-            self.cluster = apiharness.Cluster(controller=False, live=True, extra_conf=conf)
+            self.cluster = apiharness.Cluster(controller=False, live=True,
+                                              extra_conf=conf + api_conf, extra_plugins=plugins)
             self.kube = self.cluster.kube
             self.controller = self._start_controller(conf)
             env = {"AMBIENT_CLAUDE": claude_cli() or "claude", "CLAUDE_CODE_MAX_RETRIES": "0"}

@@ -200,8 +200,16 @@ int runner_git_credentials(const struct runner_git *g, struct runner_repo *r,
         json_t *repo = NULL, *cred = NULL;
         int rc = f->forge.parse_repo ? f->forge.parse_repo(r->forge_ud, NULL, r->url, &repo, err)
                                      : AMB_EUNSUPPORTED;
-        if (rc == AMB_OK && token && f->forge.clone_credentials)
+        /* without a token the forge may still have credentials of its own
+         * (a GitHub App); AMB_EUNAUTHORIZED: it has none, clone anonymously */
+        if (rc == AMB_OK && f->forge.clone_credentials) {
             rc = f->forge.clone_credentials(r->forge_ud, NULL, repo, token, &cred, err);
+            if (rc == AMB_EUNAUTHORIZED && !token) {
+                ambd_error_clear(err);
+                rc = AMB_OK;
+            }
+            r->forge_auth = rc == AMB_OK && cred;
+        }
         if (rc == AMB_OK && cred) {
             const char *u = json_string_value(json_object_get(cred, "username"));
             const char *p = json_string_value(json_object_get(cred, "password"));
@@ -450,7 +458,7 @@ static int push_target(const struct runner_git *g, struct runner_repo *r, struct
                               "pushTo fork needs a forge plugin serving %s (none of the loaded "
                               "plugins does), or output.targetRepo",
                               r->url);
-    if (!r->token)
+    if (!r->token && !r->forge_auth)
         return ambd_error_set(err, AMB_EUNAUTHORIZED, NULL,
                               "pushTo fork needs a token for the %s forge", r->forge->name);
     json_t *fork = NULL;
@@ -598,11 +606,19 @@ int runner_git_deliver(const struct runner_git *g, struct runner_repo *r, int pa
     if (partial)
         json_object_set_new(r->status, "message",
                             json_string("partial work: the agent did not finish"));
-    else if (r->forge && r->forge->open_pull_request && r->token &&
+    else if (r->forge && r->forge->open_pull_request && (r->token || r->forge_auth) &&
              (rc = open_pull_request(g, r, err)) != AMB_OK) {
         char *line = ambd_error_line(err);
         char *clean = runner_scrub(line);
-        json_object_set_new(r->status, "error", json_string(clean ? clean : "failed"));
+        if (rc == AMB_EINVAL) {
+            /* the forge found nothing to review (no commits between base and head) */
+            json_object_set_new(r->status, "status", json_string("abandoned"));
+            json_object_set_new(r->status, "message", json_string(clean ? clean : "abandoned"));
+            ambd_error_clear(err);
+            rc = AMB_OK;
+        } else {
+            json_object_set_new(r->status, "error", json_string(clean ? clean : "failed"));
+        }
         free(clean);
         free(line);
     }

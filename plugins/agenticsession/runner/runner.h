@@ -210,6 +210,7 @@ struct runner_repo {
     char *username;
     char *password;
     char *token;         /* for the forge's API (fork, pull request), or NULL */
+    int forge_auth;      /* the forge gave credentials of its own (no token needed) */
     const struct amb_forge *forge; /* NULL: a plain git host */
     void *forge_ud;
     json_t *forge_repo; /* the forge's parse_repo answer (new ref), or NULL */

@@ -57,7 +57,8 @@ static int clone_credentials(void *ud, struct amb_ctx *ctx, const json_t *repo,
     (void)ud;
     (void)ctx;
     (void)repo;
-    (void)err;
+    if (!token)
+        return host->error_set(err, AMB_EUNAUTHORIZED, NULL, "testforge needs a token");
     *out = json_pack("{s:s, s:s}", "username", "forge-user", "password", token);
     return *out ? AMB_OK : AMB_ENOMEM;
 }
