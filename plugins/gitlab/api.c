@@ -108,7 +108,7 @@ int gl_project(const struct gitlab *g, const struct fk_instance *inst, const cha
     if (fk_url_escape(path_or_id, enc, sizeof enc) != 0)
         return g->env.host->error_set(err, AMB_EINVAL, "repo", "project path too long");
     snprintf(path, sizeof path, "/projects/%s", enc);
-    snprintf(what, sizeof what, "GitLab project %s", path_or_id);
+    snprintf(what, sizeof what, "GitLab project %.*s", FK_MAX_PATH, path_or_id);
     return gl_get_object(g, inst, path, token, what, missing_ok, out, err);
 }
 
