@@ -39,7 +39,7 @@ static int host_log_enabled(struct amb_module *self, int level)
 static void host_log_secret(struct amb_module *self, const char *value)
 {
     (void)self;
-    ambd_log_add_secret(value);
+    ambd_log_add_user_secret(value);
 }
 
 static void *host_alloc(size_t n) { return calloc(1, n ? n : 1); }

@@ -31,11 +31,19 @@ void ambd_logf(const char *component, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void ambd_vlogf(const char *component, int level, const char *fmt, va_list ap);
 
-/* Redact value from every later line (values shorter than 4 bytes are
- * ignored). */
+/* Redact value from every later line: the host's own credentials (values
+ * of 4 bytes to 8 KiB). At most 4096 values (1 MiB) are kept; past that new
+ * ones are refused and counted, none is forgotten. */
 void ambd_log_add_secret(const char *value);
-/* How many values are registered (at most 1024; the oldest go first). */
+/* The same for a value a user chose (host->log_secret): kept only if it
+ * looks like a secret. */
+void ambd_log_add_user_secret(const char *value);
+/* At least 8 bytes (at most 8 KiB), two of lower case, upper case and
+ * digits, and 32 bits of Shannon entropy. */
+int ambd_looks_like_secret(const char *value);
 size_t ambd_log_secret_count(void);
+/* Values refused because the list was full. */
+size_t ambd_log_secrets_refused(void);
 /* Forget every registered secret (at shutdown). */
 void ambd_log_clear_secrets(void);
 /* Routes libevent's internal messages into the sink. */
@@ -45,5 +53,8 @@ void ambd_log_capture_libevent(void);
  * bearer tokens, credential header values, well-known token shapes and
  * registered secrets replaced by "[REDACTED]". NULL on OOM. */
 char *ambd_redact(const char *text);
+/* registered 0: every rule but the registered values (for what the code
+ * itself writes: components, keys, and the access line's own fields). */
+char *ambd_redact_with(const char *text, int registered);
 
 #endif

@@ -66,9 +66,10 @@ static void put_timestamp(struct ambd_buf *b)
 
 /* Appends a redacted string: JSON-escaped for JSON lines; for text lines,
  * quoted when it has spaces (values only) and with line breaks escaped. */
-static void put_value(struct ambd_buf *b, const char *raw, int json, int quote_if_spaces)
+static void put_value(struct ambd_buf *b, const char *raw, int json, int quote_if_spaces,
+                      int registered)
 {
-    char *safe = ambd_redact(raw ? raw : "(null)");
+    char *safe = ambd_redact_with(raw ? raw : "(null)", registered);
     const char *s = safe ? safe : "[REDACTED: out of memory]";
     if (json) {
         ambd_buf_json_escape(b, s);
@@ -88,6 +89,18 @@ static void put_value(struct ambd_buf *b, const char *raw, int json, int quote_i
             ambd_buf_putc(b, '"');
     }
     free(safe);
+}
+
+/* The fields of the api's access line that the server itself fills in:
+ * registered values (which users choose) never blank them out, though
+ * token shapes still do. */
+static int is_access_field(const char *key)
+{
+    static const char *const fields[] = {"method", "path", "status", "duration_ms", "user"};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        if (strcmp(key, fields[i]) == 0)
+            return 1;
+    return 0;
 }
 
 static int is_reserved_key(const char *key)
@@ -120,38 +133,41 @@ static void emit(const char *component, int level, const char *msg, va_list *kv)
     if (level > atomic_load(&log_level))
         return;
     int json = atomic_load(&log_format) == AMBD_LOG_JSON;
+    int access_line = component && msg && strcmp(component, "api") == 0 &&
+                      strcmp(msg, "request") == 0;
     struct ambd_buf b = {0};
     if (json) {
         ambd_buf_puts(&b, "{\"ts\":\"");
         put_timestamp(&b);
         ambd_buf_printf(&b, "\",\"level\":\"%s\",\"component\":\"", level_names[level]);
-        put_value(&b, component, 1, 0);
+        put_value(&b, component, 1, 0, 0);
         ambd_buf_puts(&b, "\",\"msg\":\"");
-        put_value(&b, msg, 1, 0);
+        put_value(&b, msg, 1, 0, 1);
         ambd_buf_putc(&b, '"');
     } else {
         put_timestamp(&b);
         ambd_buf_printf(&b, " %-5s ", level_names[level]);
-        put_value(&b, component, 0, 0);
+        put_value(&b, component, 0, 0, 0);
         ambd_buf_puts(&b, ": ");
-        put_value(&b, msg, 0, 0);
+        put_value(&b, msg, 0, 0, 1);
     }
     for (const char *key; kv && (key = va_arg(*kv, const char *)) != NULL;) {
         const char *value = va_arg(*kv, const char *);
+        int structural = access_line && is_access_field(key);
         if (json) {
             ambd_buf_puts(&b, ",\"");
-            put_value(&b, key, 1, 0);
+            put_value(&b, key, 1, 0, 0);
             /* A field must not shadow the line's own keys. */
             if (is_reserved_key(key))
                 ambd_buf_putc(&b, '_');
             ambd_buf_puts(&b, "\":\"");
-            put_value(&b, value, 1, 0);
+            put_value(&b, value, 1, 0, !structural);
             ambd_buf_putc(&b, '"');
         } else {
             ambd_buf_putc(&b, ' ');
-            put_value(&b, key, 0, 0);
+            put_value(&b, key, 0, 0, 0);
             ambd_buf_putc(&b, '=');
-            put_value(&b, value, 0, 1);
+            put_value(&b, value, 0, 1, !structural);
         }
     }
     ambd_buf_puts(&b, json ? "}\n" : "\n");

@@ -1,11 +1,15 @@
 /* redact.c — removes credentials from text before it is logged.
  * A second line of defence: code should never log a secret, but if it does,
  * the sink replaces it. Four rules, applied in one pass each:
- *   1. values registered with ambd_log_add_secret;
+ *   1. registered values: the host's own credentials (ambd_log_add_secret),
+ *      and values plugins register for users (host->log_secret) when they
+ *      look like secrets — users choose those, so an ordinary word must not
+ *      be able to blank out log lines;
  *   2. "Bearer <token>" (any case, tokens of 8 or more characters);
  *   3. the value after a credential header name (Authorization,
  *      X-Forwarded-Access-Token, Private-Token) followed by ':' or '=';
  *   4. tokens by well-known shape: GitHub, GitLab, Anthropic keys and JWTs. */
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,47 +19,98 @@
 #include "log-internal.h"
 
 #define REDACTED "[REDACTED]"
-#define MIN_SECRET_LEN 4
+#define MIN_OWN_SECRET_LEN 4
+#define MIN_SECRET_LEN 8
+/* Entropy a registered value must carry: 32 bits is beyond any word or
+ * name a user could pick to redact ordinary log text with. */
+#define MIN_SECRET_BITS 32.0
 /* "the bearer of news" is prose; real bearer tokens are far longer. */
 #define MIN_BEARER_LEN 8
 
 /* Registered values are bounded: users hand the api many (runner secrets),
- * and each log line is checked against all of them. Past the cap the value
- * registered (or re-registered) longest ago is forgotten first; values too
- * long to appear whole in a bounded log line are not kept. */
-#define MAX_SECRETS 1024
+ * and each log line is checked against all of them. Past the cap new values
+ * are refused, never an older one forgotten: evicting would let one
+ * project's flood of values un-redact another's secrets. Values too long
+ * to appear whole in a bounded log line are not kept. */
+#define MAX_SECRETS 4096
+#define MAX_SECRETS_BYTES (1u << 20)
 #define MAX_SECRET_LEN 8192
 
 static pthread_mutex_t secrets_lock = PTHREAD_MUTEX_INITIALIZER;
-static char **secrets; /* oldest first */
-static size_t n_secrets;
+static char **secrets;
+static size_t n_secrets, secrets_bytes, n_refused;
+
+/* Shannon entropy of s in bits (per character times length). */
+static double entropy_bits(const char *s, size_t len)
+{
+    size_t count[256] = {0};
+    for (size_t i = 0; i < len; i++)
+        count[(unsigned char)s[i]]++;
+    double bits = 0;
+    for (size_t c = 0; c < 256; c++)
+        if (count[c]) {
+            double p = (double)count[c] / (double)len;
+            bits -= p * log2(p);
+        }
+    return bits * (double)len;
+}
+
+/* Keys, passwords and tokens mix letters with digits or case and carry
+ * entropy; "DELETE", "agentic-sessions" or a user name do not. */
+int ambd_looks_like_secret(const char *s)
+{
+    size_t len = s ? strlen(s) : 0;
+    if (len < MIN_SECRET_LEN || len > MAX_SECRET_LEN)
+        return 0;
+    int lower = 0, upper = 0, digit = 0;
+    for (size_t i = 0; i < len; i++) {
+        lower |= s[i] >= 'a' && s[i] <= 'z';
+        upper |= s[i] >= 'A' && s[i] <= 'Z';
+        digit |= s[i] >= '0' && s[i] <= '9';
+    }
+    if (lower + upper + digit < 2)
+        return 0;
+    return entropy_bits(s, len) >= MIN_SECRET_BITS;
+}
 
 void ambd_log_add_secret(const char *value)
 {
     size_t len = value ? strlen(value) : 0;
-    if (len < MIN_SECRET_LEN || len > MAX_SECRET_LEN)
+    if (len < MIN_OWN_SECRET_LEN || len > MAX_SECRET_LEN)
         return;
     pthread_mutex_lock(&secrets_lock);
-    char *keep = NULL;
-    for (size_t i = 0; i < n_secrets; i++) {
-        if (strcmp(secrets[i], value) == 0) {
-            keep = secrets[i]; /* seen again: becomes the newest */
-            memmove(&secrets[i], &secrets[i + 1], (n_secrets - i - 1) * sizeof *secrets);
-            n_secrets--;
-            break;
-        }
-    }
-    if (!keep && n_secrets == MAX_SECRETS) {
-        free(secrets[0]);
-        memmove(&secrets[0], &secrets[1], (n_secrets - 1) * sizeof *secrets);
-        n_secrets--;
+    int known = 0;
+    for (size_t i = 0; i < n_secrets && !known; i++)
+        known = strcmp(secrets[i], value) == 0;
+    if (known)
+        goto out;
+    if (n_secrets == MAX_SECRETS || secrets_bytes + len > MAX_SECRETS_BYTES) {
+        n_refused++;
+        goto out;
     }
     if (!secrets && !(secrets = calloc(MAX_SECRETS, sizeof *secrets)))
         goto out;
-    if (keep || (keep = strdup(value)))
-        secrets[n_secrets++] = keep;
+    char *copy = strdup(value);
+    if (copy) {
+        secrets[n_secrets++] = copy;
+        secrets_bytes += len;
+    }
 out:
     pthread_mutex_unlock(&secrets_lock);
+}
+
+void ambd_log_add_user_secret(const char *value)
+{
+    if (ambd_looks_like_secret(value))
+        ambd_log_add_secret(value);
+}
+
+size_t ambd_log_secrets_refused(void)
+{
+    pthread_mutex_lock(&secrets_lock);
+    size_t n = n_refused;
+    pthread_mutex_unlock(&secrets_lock);
+    return n;
 }
 
 size_t ambd_log_secret_count(void)
@@ -73,7 +128,7 @@ void ambd_log_clear_secrets(void)
         free(secrets[i]);
     free(secrets);
     secrets = NULL;
-    n_secrets = 0;
+    n_secrets = secrets_bytes = n_refused = 0;
     pthread_mutex_unlock(&secrets_lock);
 }
 
@@ -172,9 +227,11 @@ static size_t shaped_token_len(const char *p)
     return 0;
 }
 
-char *ambd_redact(const char *text)
+char *ambd_redact(const char *text) { return ambd_redact_with(text, 1); }
+
+char *ambd_redact_with(const char *text, int registered)
 {
-    char *stage = redact_secrets(text);
+    char *stage = registered ? redact_secrets(text) : strdup(text);
     if (!stage)
         return NULL;
     struct ambd_buf b = {0};

@@ -14,6 +14,10 @@
 #define AS_LABEL_SESSION "ambient-code.io/session"
 #define AS_LABEL_RUN "ambient-code.io/run"
 #define AS_DEFAULT_RUNNER_SECRET "ambient-runner-secrets"
+/* Bounds on the numbers read from a session (untrusted like the rest of
+ * it): spec.timeout in seconds (30 days) and the run counter annotation. */
+#define AS_MAX_TIMEOUT_S 2592000LL
+#define AS_MAX_RUN 1000000000LL
 #define AS_MAX_NAME 56 /* so "<name>-runner" stays a valid label value */
 
 /* The session's ServiceAccount: what the runner's token authenticates as. */

@@ -115,11 +115,15 @@ static int set_phase(struct amb_ctx *ctx, const json_t *obj, struct status_chang
     return AMB_OK;
 }
 
+/* The run counter: digits only, 1..AS_MAX_RUN; anything else (a user may
+ * edit annotations) counts as run 1 rather than overflowing. */
 static long long run_of(const json_t *obj)
 {
     const char *r = as_annotation(obj, AS_ANN_RUN);
-    long long n = r ? strtoll(r, NULL, 10) : 1;
-    return n > 0 ? n : 1;
+    long long n = 0;
+    for (size_t i = 0; r && r[i] && n <= AS_MAX_RUN; i++)
+        n = r[i] >= '0' && r[i] <= '9' ? n * 10 + (r[i] - '0') : AS_MAX_RUN + 1;
+    return n >= 1 && n <= AS_MAX_RUN ? n : 1;
 }
 
 static int delete_job(struct amb_ctx *ctx, const json_t *obj, struct amb_error *err)
@@ -160,7 +164,7 @@ static int restart(struct amb_ctx *ctx, const json_t *obj, int phase, struct amb
     if (rc == AMB_OK)
         rc = set_phase(ctx, obj, &c, err);
     if (rc == AMB_OK)
-        rc = patch_annotations(ctx, obj, run_of(obj) + 1, err);
+        rc = patch_annotations(ctx, obj, run_of(obj) < AS_MAX_RUN ? run_of(obj) + 1 : AS_MAX_RUN, err);
     return rc;
 }
 

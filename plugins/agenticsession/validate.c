@@ -145,8 +145,10 @@ size_t as_validate_spec(const json_t *obj, const struct as_bounds *b, struct as_
 
     const json_t *timeout = json_object_get(spec, "timeout");
     if (timeout) {
-        if (!json_is_integer(timeout) || json_integer_value(timeout) < 1)
-            add(p, "spec.timeout", "must be a positive number of seconds");
+        if (!json_is_integer(timeout) || json_integer_value(timeout) < 1 ||
+            json_integer_value(timeout) > AS_MAX_TIMEOUT_S)
+            add(p, "spec.timeout", "must be a whole number of seconds from 1 to %lld (30 days)",
+                AS_MAX_TIMEOUT_S);
         else if (b && b->max_timeout > 0 && json_integer_value(timeout) > b->max_timeout)
             add(p, "spec.timeout", "%lld seconds is beyond the project's maxTimeout of %lld",
                 (long long)json_integer_value(timeout), b->max_timeout);

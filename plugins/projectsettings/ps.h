@@ -11,6 +11,8 @@
 #define PS_NAME "projectsettings"
 /* runnerSecretsName when the spec leaves it unset. */
 #define PS_DEFAULT_SECRET "ambient-runner-secrets"
+/* Longest defaultTimeout/maxTimeout: 30 days, as a session's spec.timeout. */
+#define PS_MAX_SECONDS 2592000LL
 /* Our own label on the group RoleBindings (besides the managed-by label
  * set_controller_ref adds): only RoleBindings carrying both are ever deleted. */
 #define PS_GROUP_LABEL "ambient-code.io/group-access"
@@ -22,8 +24,6 @@
 #define PS_CLUSTER_ROLE_PREFIX "ambient-project-"
 /* Entries of spec.repositories. */
 #define PS_MAX_REPOSITORIES 100
-#define PS_STR_(x) #x
-#define PS_STR(x) PS_STR_(x)
 /* How often a missing runner Secret is looked for again (we do not watch
  * Secrets we do not own). */
 #define PS_SECRET_RECHECK_MS 30000

@@ -55,8 +55,8 @@ static long long check_seconds(struct checker *c, const json_t *spec, const char
         bad(c, field, "must be an integer number of seconds");
         return 0;
     }
-    if (json_integer_value(v) < 1) {
-        bad(c, field, "must be at least 1");
+    if (json_integer_value(v) < 1 || json_integer_value(v) > PS_MAX_SECONDS) {
+        bad(c, field, "must be from 1 to 2592000 seconds (30 days)");
         return 0;
     }
     return json_integer_value(v);
@@ -99,19 +99,32 @@ static void check_models(struct checker *c, const json_t *spec)
         bad(c, "spec.defaultModel", "must be one of spec.allowedModels");
 }
 
+/* spec.<name> when it is a list of at most max entries, else NULL: absent,
+ * or reported as a list of what it must be. */
+static const json_t *bounded_list(struct checker *c, const json_t *spec, const char *name,
+                                  const char *what, size_t max)
+{
+    const json_t *v = json_object_get(spec, name);
+    char field[64], msg[96];
+    snprintf(field, sizeof field, "spec.%s", name);
+    if (v && !json_is_array(v)) {
+        snprintf(msg, sizeof msg, "must be a list of %s", what);
+        bad(c, field, msg);
+        return NULL;
+    }
+    if (v && json_array_size(v) > max) {
+        snprintf(msg, sizeof msg, "must have at most %zu entries", max);
+        bad(c, field, msg);
+        return NULL;
+    }
+    return v;
+}
+
 static void check_groups(struct checker *c, const json_t *spec)
 {
-    const json_t *ga = json_object_get(spec, "groupAccess");
+    const json_t *ga = bounded_list(c, spec, "groupAccess", "{groupName, role}", MAX_GROUPS);
     if (!ga)
         return;
-    if (!json_is_array(ga)) {
-        bad(c, "spec.groupAccess", "must be a list of {groupName, role}");
-        return;
-    }
-    if (json_array_size(ga) > MAX_GROUPS) {
-        bad(c, "spec.groupAccess", "must have at most 256 entries");
-        return;
-    }
     char names[MAX_GROUPS][PS_RB_NAME_MAX];
     size_t i;
     const json_t *e;
@@ -168,17 +181,8 @@ static void check_groups(struct checker *c, const json_t *spec)
  * as a session's spec.repos[].input.url takes them. */
 static void check_repositories(struct checker *c, const json_t *spec)
 {
-    const json_t *rs = json_object_get(spec, "repositories");
-    if (!rs)
-        return;
-    if (!json_is_array(rs)) {
-        bad(c, "spec.repositories", "must be a list of repository URLs");
-        return;
-    }
-    if (json_array_size(rs) > PS_MAX_REPOSITORIES) {
-        bad(c, "spec.repositories", "must have at most " PS_STR(PS_MAX_REPOSITORIES) " entries");
-        return;
-    }
+    const json_t *rs =
+        bounded_list(c, spec, "repositories", "repository URLs", PS_MAX_REPOSITORIES);
     size_t i, j;
     const json_t *r;
     json_array_foreach(rs, i, r) {

@@ -370,6 +370,42 @@ class Sessions(ControllerTest):
         self.control("/kubesim/jobs/%s/%s-runner/succeed" % (ns, name))
         self.wait_phase(ns, name, "Completed")
 
+    def test_restart_with_hostile_run_counter(self):
+        # A user may write any run annotation. The largest int64 once made
+        # the controller overflow and stop (UBSan); each value must give a
+        # bounded next run and keep the controller reconciling.
+        ns = self.project()
+        for name, run, want in (("maxrun", "9223372036854775807", "2"),
+                                ("junkrun", "-3x", "2"),
+                                ("toprun", "1000000000", "1000000000")):
+            self.create(ns, name, {"prompt": "x"})
+            self.start_running(ns, name)
+            self.control("/kubesim/jobs/%s/%s-runner/succeed" % (ns, name))
+            self.wait_phase(ns, name, "Completed")
+            r = self.c.patch(spath(ns, name), {"metadata": {"annotations": {
+                "ambient-code.io/run": run, "ambient-code.io/desired-phase": "Running"}}})
+            self.assertEqual(r.status, 200, r)
+
+            def rerun(name=name, want=want):
+                j = self.job(ns, name)
+                return j if j and j["metadata"]["labels"].get("ambient-code.io/run") == want \
+                    else None
+            wait_until(rerun, WAIT, 0.1, "run %s of %s" % (want, name))
+            self.wait_phase(ns, name, "Pending")
+        # The controller still reconciles: a new session gets its Job.
+        self.create(ns, "after", {"prompt": "x"})
+        self.wait_job(ns, "after")
+
+    def test_timeout_bounded(self):
+        # Straight to the API server (no api role in front): the controller
+        # refuses a timeout past 30 days instead of handing it to the Job.
+        ns = self.project()
+        self.create(ns, "forever", {"prompt": "x", "timeout": 9223372036854775807})
+        s = self.wait_phase(ns, "forever", "Failed")
+        self.assertIn("spec.timeout: must be a whole number of seconds from 1 to 2592000",
+                      s["status"]["error"])
+        self.assertIsNone(self.job(ns, "forever"))
+
     def test_delete_cascades(self):
         ns = self.project()
         name = "gone"

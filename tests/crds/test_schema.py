@@ -82,6 +82,8 @@ FIELDS = {
         "spec.runnerSecretsName": "string",
         "spec.groupAccess[].groupName": "string",
         "spec.groupAccess[].role": "string",
+        "spec.repositories": "array",
+        "spec.repositories[]": "string",
         "spec.anthropicApiKey": "string",
         "spec.gitHubToken": "string",
         "spec.gitLabToken": "string",
@@ -405,6 +407,10 @@ class ContractTest(unittest.TestCase):
         self.assertEqual(node(s, "spec.groupAccess[]")["required"], ["groupName", "role"])
         self.assertEqual(node(s, "spec.groupAccess")["x-kubernetes-list-map-keys"], ["groupName"])
         self.assertEqual(node(s, "spec.allowedModels")["x-kubernetes-list-type"], "set")
+        # The same bounds as the plugin's validation (plugins/projectsettings).
+        self.assertEqual(node(s, "spec.repositories")["maxItems"], 100)
+        self.assertEqual(node(s, "spec.repositories")["x-kubernetes-list-type"], "set")
+        self.assertEqual(node(s, "spec.repositories[]")["maxLength"], 2048)
         for f in ("spec.defaultTimeout", "spec.maxTimeout"):
             self.assertEqual(node(s, f)["minimum"], 1)
             self.assertNotIn("default", node(s, f))

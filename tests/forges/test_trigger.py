@@ -21,6 +21,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "api"))
 
 from apiharness import ApiTest  # noqa: E402
+from daemon import run, write_config  # noqa: E402  (tests/integration, via apiharness)
 
 PROBE = os.environ["TRIGGER_PROBE"]
 GROUP = "/apis/vteam.ambient-code/v1alpha1"
@@ -198,6 +199,34 @@ class Trigger(ApiTest):
             self.assertEqual(r.body["error"], "malformed webhook payload")
         self.assertEqual(self.sessions(ns), [])
         self.assertEqual(self.cluster.daemon.proc.poll(), None, "ambientd keeps running")
+
+
+class WebhookConfig(unittest.TestCase):
+    """The webhook group is checked at load, each bad value named."""
+
+    def check(self, group):
+        path = write_config('plugins = ["%s"];\ntrigger_probe = { webhook = { %s }; };\n'
+                            % (PROBE, group))
+        try:
+            return run("--check-config", path)
+        finally:
+            os.unlink(path)
+
+    def test_good_and_bad_values(self):
+        code, out, err = self.check('command = "/go"; label = ""; max_body = 2048;')
+        self.assertEqual(code, 0, err)
+        for group, key, words in (
+                ('command = "ambient";', "webhook.command", "must start with /"),
+                ('command = "/a b";', "webhook.command", "no space"),
+                ('command = 3;', "webhook.command", ""),
+                ('label = "%s";' % ("x" * 256), "webhook.label", "at most 255"),
+                ('max_body = 10;', "webhook.max_body", "between 1024 and 67108864"),
+                ('max_body = 1000000000;', "webhook.max_body", "between 1024"),
+                ('secret = "x";', "webhook.secret", "unknown key")):
+            code, out, err = self.check(group)
+            self.assertEqual(code, 2, (group, out, err))
+            self.assertIn(key, err, group)
+            self.assertIn(words, err, group)
 
 
 if __name__ == "__main__":

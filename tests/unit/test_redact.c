@@ -45,10 +45,11 @@ static void registered_secrets_are_replaced_everywhere(void **state)
 {
     (void)state;
     ambd_log_add_secret("abc"); /* too short: ignored */
+    ambd_log_add_user_secret("Abc123"); /* too short for a user's value: ignored */
     ambd_log_add_secret("s3cr3t-value");
     ambd_log_add_secret("s3cr3t-value"); /* once is enough */
-    char *got = ambd_redact("abc s3cr3t-value,s3cr3t-value;abc");
-    assert_string_equal(got, "abc [REDACTED],[REDACTED];abc");
+    char *got = ambd_redact("abc s3cr3t-value,s3cr3t-value;abc Abc123");
+    assert_string_equal(got, "abc [REDACTED],[REDACTED];abc Abc123");
     free(got);
     ambd_log_clear_secrets();
     got = ambd_redact("s3cr3t-value");
@@ -64,32 +65,57 @@ static int redacted(const char *value)
     return r;
 }
 
-/* Many registrations (the api hands over every runner secret a user PUTs)
- * keep memory and per-line work bounded: the oldest value goes first, and
- * one registered again counts as new. */
-static void registered_secrets_are_bounded(void **state)
+/* Users choose what gets registered (runner secret values), so only values
+ * that look like secrets are: an editor must not be able to blank out
+ * "DELETE", a resource name or a user name in every later log line. */
+static void only_secret_looking_values_are_registered(void **state)
+{
+    (void)state;
+    const char *words[] = {"DELETE", "agentic-sessions", "projectsettings", "dave@example.com",
+                           "correcthorsebatterystaple", "kube-root-ca.crt", "aaaaaaaa1"};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+        ambd_log_add_user_secret(words[i]);
+        assert_false(ambd_looks_like_secret(words[i]));
+        assert_false(redacted(words[i]));
+    }
+    assert_int_equal(ambd_log_secret_count(), 0);
+    const char *keys[] = {"sk-ant-api03-Zx81kLq0", "3f9a1c0b7e2d4a6f", "Tr0ub4dor&3x"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        ambd_log_add_user_secret(keys[i]);
+        assert_true(ambd_looks_like_secret(keys[i]));
+        assert_true(redacted(keys[i]));
+    }
+    /* The host's own credentials are its to judge: any value of 4+ bytes. */
+    ambd_log_add_secret("kube-token");
+    assert_true(redacted("kube-token"));
+    ambd_log_clear_secrets();
+}
+
+/* Many registrations keep memory and per-line work bounded, and none is
+ * ever forgotten to make room: one project's flood must not un-redact
+ * another's secrets. Past the cap, new values are refused and counted. */
+static void registered_secrets_are_bounded_and_never_evicted(void **state)
 {
     (void)state;
     char v[32];
-    ambd_log_add_secret("the-first-value");
-    ambd_log_add_secret("the-second-value");
-    for (int i = 0; i < 1100; i++) {
-        snprintf(v, sizeof v, "value-%04d", i);
+    ambd_log_add_secret("First-s3cret-value");
+    for (int i = 0; i < 5000; i++) {
+        snprintf(v, sizeof v, "Flood%04dxQ7z", i);
         ambd_log_add_secret(v);
-        if (i == 500)
-            ambd_log_add_secret("the-second-value"); /* seen again */
     }
-    assert_int_equal(ambd_log_secret_count(), 1024);
-    assert_false(redacted("the-first-value"));
-    assert_true(redacted("the-second-value"));
-    assert_false(redacted("value-0000"));
-    assert_true(redacted("value-1099"));
+    assert_int_equal(ambd_log_secret_count(), 4096);
+    assert_int_equal(ambd_log_secrets_refused(), 5000 - 4095);
+    assert_true(redacted("First-s3cret-value"));
+    assert_true(redacted("Flood0000xQ7z"));
+    assert_false(redacted("Flood4999xQ7z"));
+    ambd_log_add_secret("First-s3cret-value"); /* known: not refused */
+    assert_int_equal(ambd_log_secrets_refused(), 5000 - 4095);
     char *huge = malloc(9000);
-    memset(huge, 'x', 8999);
+    for (int i = 0; i < 8999; i++)
+        huge[i] = (char)('a' + i % 26 - (i % 3 == 0 ? 32 : 0));
     huge[8999] = '\0';
     ambd_log_add_secret(huge); /* longer than any log line holds whole */
-    assert_int_equal(ambd_log_secret_count(), 1024);
-    assert_true(redacted("value-1099"));
+    assert_int_equal(ambd_log_secret_count(), 4096);
     free(huge);
     ambd_log_clear_secrets();
     assert_int_equal(ambd_log_secret_count(), 0);
@@ -100,7 +126,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(each_rule_redacts),
         cmocka_unit_test(registered_secrets_are_replaced_everywhere),
-        cmocka_unit_test(registered_secrets_are_bounded),
+        cmocka_unit_test(only_secret_looking_values_are_registered),
+        cmocka_unit_test(registered_secrets_are_bounded_and_never_evicted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -275,10 +275,11 @@ struct amb_host {
     void (*logf)(struct amb_module *self, int level, const char *fmt, ...) AMB_PRINTF(3, 4);
     /* 1 if a line at level would be written now (levels change at runtime). */
     int (*log_enabled)(struct amb_module *self, int level);
-    /* Redact this value from every later log line, whoever logs it. Values
-     * shorter than 4 bytes are ignored (they would redact ordinary words),
-     * and so are values over 8 KiB; the host keeps the 1024 registered (or
-     * re-registered) most recently. */
+    /* Redact this value from every later log line, whoever logs it, if it
+     * looks like a secret: 8 bytes to 8 KiB, two of lower case, upper case
+     * and digits, and 32 bits of entropy (so a word a user registers cannot
+     * blank out ordinary text). The host keeps up to 4096 values (1 MiB)
+     * and then refuses new ones; none is ever forgotten to make room. */
     void (*log_secret)(struct amb_module *self, const char *value);
 
     /* ---- 1.0: memory (any thread) ---- */

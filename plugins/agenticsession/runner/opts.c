@@ -9,6 +9,7 @@
 
 #include "error-internal.h"
 #include "kube-internal.h"
+#include "as_names.h"
 #include "runner.h"
 
 static void usage(FILE *to)
@@ -51,12 +52,18 @@ static int dns_label(const char *s, size_t max)
     return 1;
 }
 
-static int parse_number(const char *s, long long *out)
+/* A whole number 0..max, digits only (strtoll would take signs, spaces
+ * and saturate silently). */
+static int parse_number(const char *s, long long max, long long *out)
 {
-    char *end;
-    long long v = s ? strtoll(s, &end, 10) : 0;
-    if (!s || end == s || *end || v < 0)
+    long long v = 0;
+    if (!s || !*s)
         return -1;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || v > (max - (*s - '0')) / 10)
+            return -1;
+        v = v * 10 + (*s - '0');
+    }
     *out = v;
     return 0;
 }
@@ -143,12 +150,12 @@ int runner_opts_parse(struct runner_opts *o, int argc, char **argv)
         o->claude = strdup("claude");
     o->model = pick(f['m'], "AMBIENT_MODEL");
     char *timeout = pick(f['T'], "AMBIENT_TIMEOUT_SECONDS");
-    int bad_timeout = timeout && parse_number(timeout, &o->timeout_s) != 0;
+    int bad_timeout = timeout && parse_number(timeout, AS_MAX_TIMEOUT_S, &o->timeout_s) != 0;
     free(timeout);
     if (bad_timeout)
         return bad("the timeout must be a whole number of seconds%s", NULL);
     char *run = pick(NULL, "AMBIENT_RUN");
-    int bad_run = run && parse_number(run, &o->run) != 0;
+    int bad_run = run && parse_number(run, AS_MAX_RUN, &o->run) != 0;
     free(run);
     if (bad_run)
         return bad("AMBIENT_RUN must be a run number%s", NULL);

@@ -108,7 +108,10 @@ static void each_field(void **state)
                 "spec.groupAccess[1].groupName: duplicate of spec.groupAccess[0].groupName\n");
     expect_only("{\"defaultTimeout\": 7200, \"maxTimeout\": 3600}",
                 "spec.defaultTimeout: must not exceed spec.maxTimeout\n");
-    expect_only("{\"defaultTimeout\": 0}", "spec.defaultTimeout: must be at least 1\n");
+    expect_only("{\"defaultTimeout\": 0}",
+                "spec.defaultTimeout: must be from 1 to 2592000 seconds (30 days)\n");
+    expect_only("{\"maxTimeout\": 9223372036854775807}",
+                "spec.maxTimeout: must be from 1 to 2592000 seconds (30 days)\n");
     expect_only("{\"maxTimeout\": \"1h\"}", "spec.maxTimeout: must be an integer number of seconds\n");
     expect_only("{\"defaultModel\": \"x\", \"allowedModels\": [\"a\", \"b\"]}",
                 "spec.defaultModel: must be one of spec.allowedModels\n");
