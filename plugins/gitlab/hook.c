@@ -177,24 +177,14 @@ int gl_webhook_route(void *ud, struct amb_request *req)
     const struct amb_request_ops *rq = h->request_ops();
     const char *data;
     size_t len;
-    if (fk_webhook_body(h, req, &g->webhook, &data, &len) != AMB_OK)
-        return AMB_OK; /* answered: 413 */
-    const char *token = rq->header(req, "X-Gitlab-Token");
-    json_t *headers = json_pack("{s:s?}", "x-gitlab-token", token);
-    struct amb_error *err = h->error_new();
-    int rc = headers && err ? gl_verify_webhook(ud, headers, data, len, NULL, err) : AMB_ENOMEM;
-    json_decref(headers);
-    if (rc != AMB_OK) {
-        rq->respond_error(req, rc, err);
-        h->error_free(err);
-        return AMB_OK;
-    }
-    h->error_free(err);
+    if (fk_webhook_accept(h, req, &g->webhook, gl_verify_webhook, ud, "x-gitlab-token",
+                          g->webhook_secret, &data, &len) != AMB_OK)
+        return AMB_OK; /* answered: 413, 401 */
     struct delivery d = {.event = rq->header(req, "X-Gitlab-Event")};
     if (!d.event)
         return malformed(g, req, "X-Gitlab-Event is missing");
     d.body = json_loadb(data, len, 0, NULL);
-    rc = handle(g, req, &d);
+    int rc = handle(g, req, &d);
     json_decref(d.body);
     return rc;
 }
