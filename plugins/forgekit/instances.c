@@ -31,7 +31,7 @@ int fk_instance_set(struct fk_instance *inst, const char *url, const char *api_u
         n--;
     memcpy(inst->api_url, api_url, n);
     inst->api_url[n] = '\0';
-    char port[12] = ""; /* ":" and any unsigned */
+    char port[16] = "";
     if (inst->base.port)
         snprintf(port, sizeof port, ":%u", inst->base.port);
     snprintf(inst->web_base, sizeof inst->web_base, "%s://%s%s%s%s",

@@ -142,22 +142,30 @@ static int set_path(struct fk_url *out, const char *s, const char **why)
     return 0;
 }
 
+/* The host part of the n bytes at s ("[user@]host..."), past a checked
+ * user name; NULL with *why. */
+static const char *skip_user(const char *s, size_t n, struct fk_url *out, const char **why)
+{
+    const char *at = memchr(s, '@', n);
+    if (!at)
+        return s;
+    if (check_user(s, (size_t)(at - s), why) != 0)
+        return NULL;
+    out->has_user = 1;
+    if (memchr(at + 1, '@', n - (size_t)(at + 1 - s)))
+        return fail(why, "has more than one '@'"), NULL;
+    return at + 1;
+}
+
 /* scheme://[user@]host[:port][/path] */
 static int parse_hierarchical(const char *rest, struct fk_url *out, const char **why)
 {
     const char *slash = strchr(rest, '/');
     size_t alen = slash ? (size_t)(slash - rest) : strlen(rest);
-    const char *at = memchr(rest, '@', alen);
-    const char *host = rest;
-    if (at) {
-        if (check_user(rest, (size_t)(at - rest), why) != 0)
-            return -1;
-        host = at + 1;
-        out->has_user = 1;
-    }
+    const char *host = skip_user(rest, alen, out, why);
+    if (!host)
+        return -1;
     size_t hlen = alen - (size_t)(host - rest);
-    if (memchr(host, '@', hlen))
-        return fail(why, "has more than one '@'");
     const char *colon = memchr(host, ':', hlen);
     if (set_host(out, host, colon ? (size_t)(colon - host) : hlen, why) != 0)
         return -1;
@@ -174,16 +182,9 @@ static int parse_scp(const char *url, struct fk_url *out, const char **why)
     const char *slash = strchr(url, '/');
     if (!colon || (slash && slash < colon))
         return fail(why, "is not an https, ssh or scp-like (user@host:path) URL");
-    const char *at = memchr(url, '@', (size_t)(colon - url));
-    const char *host = url;
-    if (at) {
-        if (check_user(url, (size_t)(at - url), why) != 0)
-            return -1;
-        host = at + 1;
-        out->has_user = 1;
-    }
-    if (memchr(host, '@', (size_t)(colon - host)))
-        return fail(why, "has more than one '@'");
+    const char *host = skip_user(url, (size_t)(colon - url), out, why);
+    if (!host)
+        return -1;
     out->scheme = FK_SSH;
     out->port = 0;
     if (set_host(out, host, (size_t)(colon - host), why) != 0)

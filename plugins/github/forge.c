@@ -77,7 +77,7 @@ static int wait_for_fork(struct gh *g, const struct gh_auth *auth, const struct 
                          struct amb_error *err)
 {
     const struct amb_host *h = g->env.host;
-    char path[FK_MAX_PATH + 16];
+    char path[GH_API_PATH];
     snprintf(path, sizeof path, "/repos/%s", fork->path);
     time_t deadline = time(NULL) + g->fork_wait_s;
     unsigned pause = FORK_POLL_FIRST_S;
@@ -116,7 +116,7 @@ static int fork_repo(void *ud, struct amb_ctx *ctx, const json_t *repo, const ch
     if (rc != AMB_OK)
         return rc;
     struct gh_auth auth = {token, &r};
-    char path[FK_MAX_PATH + 16];
+    char path[GH_API_PATH];
     snprintf(path, sizeof path, "/repos/%s/forks", r.path);
     json_t *body = json_object();
     struct fk_answer a;
@@ -165,7 +165,7 @@ static const char *req_string(struct gh *g, const json_t *req, const char *key, 
 static int default_branch(struct gh *g, const struct gh_auth *auth, char *out, size_t len,
                           struct amb_error *err)
 {
-    char path[FK_MAX_PATH + 16];
+    char path[GH_API_PATH];
     snprintf(path, sizeof path, "/repos/%s", auth->repo->path);
     struct fk_answer a;
     int rc = gh_call(g, auth, "GET", path, NULL, &a, err);
@@ -283,7 +283,7 @@ static int open_pull_request(void *ud, struct amb_ctx *ctx, const json_t *req,
     }
     json_t *pr = json_pack("{s:s, s:s, s:s, s:s}", "title", title, "head", head, "base", base,
                            "body", body);
-    char path[FK_MAX_PATH + 16];
+    char path[GH_API_PATH];
     snprintf(path, sizeof path, "/repos/%s/pulls", r.path);
     struct fk_answer a;
     rc = pr ? gh_call(g, &auth, "POST", path, pr, &a, err)

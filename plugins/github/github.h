@@ -13,6 +13,9 @@
 #include "trigger.h"
 
 #define GH_MAX_INSTALLATIONS 64 /* cached installation tokens */
+/* An API path made of a repository's path ("/repos/o/r/pulls"); sized by
+ * the whole struct, which is what the compiler can bound. */
+#define GH_API_PATH (sizeof(struct fk_repo) + 64)
 
 /* An App installation's token for one account of one instance. */
 struct gh_installation {

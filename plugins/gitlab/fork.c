@@ -1,7 +1,7 @@
 /* fork.c — fork a project into the token owner's namespace: POST
  * /projects/:id/fork, or the fork already there (409), then wait until
  * GitLab has finished copying the repository (import_status), polling with
- * backoff up to fork_timeout. */
+ * backoff up to fork_wait. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -31,7 +31,7 @@ static int wait_ready(const struct gitlab *g, const struct fk_instance *inst, js
                       const char *token, struct amb_error *err)
 {
     const struct amb_host *h = g->env.host;
-    double deadline = now_s() + (double)g->fork_timeout_s;
+    double deadline = now_s() + (double)g->fork_wait_s;
     long wait_ms = POLL_FIRST_MS;
     for (;;) {
         const char *st = json_string_value(json_object_get(*fork, "import_status"));
@@ -45,8 +45,8 @@ static int wait_ready(const struct gitlab *g, const struct fk_instance *inst, js
         if (now_s() + (double)wait_ms / 1000 > deadline)
             return h->error_set(err, AMB_ETIMEDOUT, NULL,
                                 "the fork %.300s was not ready after %ld s (import_status "
-                                "%.40s; gitlab.fork_timeout)",
-                                path ? path : "?", g->fork_timeout_s, st);
+                                "%.40s; gitlab.fork_wait)",
+                                path ? path : "?", g->fork_wait_s, st);
         sleep_ms(wait_ms);
         wait_ms = wait_ms * 2 > POLL_MAX_MS ? POLL_MAX_MS : wait_ms * 2;
         char id[32];

@@ -12,7 +12,7 @@
 
 #define GL_MAX_TOKEN 1024     /* bytes of a token (GitLab's are about 50) */
 #define GL_MAX_PAGES 50       /* pages of 100 followed when looking for one item */
-#define GL_FORK_TIMEOUT_S 300 /* default fork_timeout: wait for a fork's import */
+#define GL_FORK_WAIT_S 300 /* default fork_wait: wait for a fork's import */
 /* Projects nest in subgroups: owner/name at least, at most forgekit's bound. */
 #define GL_MIN_SEGMENTS 2
 
@@ -22,7 +22,7 @@ struct gitlab {
     char *webhook_secret; /* NULL when webhook_secret_file is not set */
     char **tokens;        /* per instance, from its token_file; NULL entries when unset */
     struct fk_webhook_config webhook;
-    long fork_timeout_s;
+    long fork_wait_s;
 };
 
 /* One API call: method on api_url + path (path already escaped, starting

@@ -1,6 +1,6 @@
 /* plugin.c — gitlab.so's entry: reads the `gitlab = { ... }` group
  * (instances with their token_file, webhook_secret_file, webhook,
- * fork_timeout), registers the "gitlab" forge and, with a webhook secret,
+ * fork_wait), registers the "gitlab" forge and, with a webhook secret,
  * the route POST /api/webhooks/gitlab; exports the descriptor. README.md
  * has the keys. */
 #include <stdio.h>
@@ -109,14 +109,14 @@ static int read_config(struct gitlab *g, struct amb_error *err)
     if ((rc = read_tokens(g, err)) != AMB_OK ||
         (rc = fk_webhook_config_read(h, g->env.self, &g->webhook, err)) != AMB_OK)
         return rc;
-    long long t = GL_FORK_TIMEOUT_S;
-    rc = h->config_int(g->env.self, "fork_timeout", &t);
+    long long t = GL_FORK_WAIT_S;
+    rc = h->config_int(g->env.self, "fork_wait", &t);
     if (rc == AMB_ENOTFOUND)
         rc = AMB_OK;
-    if (rc == AMB_OK && (t < 1 || t > 3600))
-        rc = h->error_set(err, AMB_EINVAL, "gitlab.fork_timeout",
-                          "must be 1 to 3600 seconds, not %lld", t);
-    g->fork_timeout_s = (long)t;
+    if (rc == AMB_OK && (t < 0 || t > 3600))
+        rc = h->error_set(err, AMB_EINVAL, "gitlab.fork_wait",
+                          "must be 0 to 3600 seconds, not %lld", t);
+    g->fork_wait_s = (long)t;
     return rc;
 }
 

@@ -284,13 +284,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.list_pulls(owner, name, urllib.parse.parse_qs(url.query))
         return self.fail(404, "Not Found")
 
+    def app_authenticated(self):
+        """True for a valid App JWT, else False with a 401 sent."""
+        if self.auth_kind != "jwt":
+            self.fail(401, "A JSON web token is required")
+            return False
+        why = self.server.state.verify_jwt(self.jwt)
+        if why:
+            self.fail(401, "'Issuer' claim or signature: %s" % why)
+        return not why
+
     def installation(self, owner, name):
         st = self.server.state
-        if self.auth_kind != "jwt":
-            return self.fail(401, "A JSON web token is required")
-        why = st.verify_jwt(self.jwt)
-        if why:
-            return self.fail(401, "'Issuer' claim or signature: %s" % why)
+        if not self.app_authenticated():
+            return
         if not st.exists(owner, name):
             return self.fail(404, "Not Found")
         iid = int(hashlib.sha256(owner.encode()).hexdigest()[:6], 16)
@@ -298,11 +305,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def access_token(self, iid):
         st = self.server.state
-        if self.auth_kind != "jwt":
-            return self.fail(401, "A JSON web token is required")
-        why = st.verify_jwt(self.jwt)
-        if why:
-            return self.fail(401, "'Issuer' claim or signature: %s" % why)
+        if not self.app_authenticated():
+            return
         token = "ghs_" + secrets.token_hex(18)
         now = time.time()
         with st.lock:

@@ -93,10 +93,7 @@ class GithubTest(unittest.TestCase):
             cls.double.stop()
 
     def tearDown(self):
-        for run in list(self.st.pods.runs.values()):
-            if run.rc is not None and os.path.exists(run.log_path):
-                for mark in rh.apiharness.SANITIZER_MARKS:
-                    self.assertNotIn(mark, run.log(), "runner %s/%s" % (run.ns, run.job))
+        rh.assert_runners_clean(self, self.st.pods)
 
     # ---- helpers ----
     def runner_config(self, ns, name, token=GIT_TOKEN):

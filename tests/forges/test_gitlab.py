@@ -83,7 +83,7 @@ class GitLabTest(unittest.TestCase):
             raise
         cls.st.runner_config(
             'plugins = ( "%s" );\n'
-            'gitlab = { instances = ( { url = "%s"; api_url = "%s"; } ); fork_timeout = 60; };\n'
+            'gitlab = { instances = ( { url = "%s"; api_url = "%s"; } ); fork_wait = 60; };\n'
             % (os.environ["GITLAB_PLUGIN"], cls.st.git.url, cls.gl.api_url))
 
     @classmethod

@@ -202,6 +202,14 @@ controller = { enabled = true; listen = "127.0.0.1:0"; leader_election = false; 
         self.close()
 
 
+def assert_runners_clean(test, pods):
+    """Every runner that ran exited cleanly for the sanitizers too."""
+    for run in list(pods.runs.values()):
+        if run.rc is not None and os.path.exists(run.log_path):
+            for mark in apiharness.SANITIZER_MARKS:
+                test.assertNotIn(mark, run.log(), "runner %s/%s" % (run.ns, run.job))
+
+
 def processes_in(directory):
     """Pids of live processes whose working directory is inside directory:
     what the agent (or anything it started) left running there."""

@@ -41,11 +41,7 @@ class RunnerTest(unittest.TestCase):
         cls.st.close()
 
     def tearDown(self):
-        """Every runner that ran exited cleanly for the sanitizers too."""
-        for run in list(self.st.pods.runs.values()):
-            if run.rc is not None and os.path.exists(run.log_path):
-                for mark in rh.apiharness.SANITIZER_MARKS:
-                    self.assertNotIn(mark, run.log(), "runner %s/%s" % (run.ns, run.job))
+        rh.assert_runners_clean(self, self.st.pods)
 
     def assert_no_secrets(self, ns, name, run):
         """No secret in the runner's output, the session's events or status,
