@@ -65,6 +65,17 @@ int fk_webhook_label(const struct fk_webhook_config *cfg, const char *label);
 int fk_webhook_body(const struct amb_host *host, struct amb_request *req,
                     const struct fk_webhook_config *cfg, const char **data, size_t *len);
 
+/* fk_webhook_body, then the signature: the request's header (its
+ * lower-case name) handed as the one member of the headers object to the
+ * forge's verify_webhook (verify, called with ud) with secret. On failure answers (413, 401) and
+ * returns the code: the route then returns AMB_OK. */
+int fk_webhook_accept(const struct amb_host *host, struct amb_request *req,
+                      const struct fk_webhook_config *cfg,
+                      int (*verify)(void *ud, const json_t *headers, const char *body,
+                                    size_t body_len, const char *secret, struct amb_error *err),
+                      void *ud, const char *header, const char *secret, const char **data,
+                      size_t *len);
+
 /* One parsed, authenticated and authorised trigger. Strings are borrowed;
  * all are checked here again (sizes above, printable). */
 struct fk_trigger {

@@ -83,6 +83,28 @@ int fk_webhook_body(const struct amb_host *host, struct amb_request *req,
     return rc;
 }
 
+int fk_webhook_accept(const struct amb_host *host, struct amb_request *req,
+                      const struct fk_webhook_config *cfg,
+                      int (*verify)(void *ud, const json_t *headers, const char *body,
+                                    size_t body_len, const char *secret, struct amb_error *err),
+                      void *ud, const char *header, const char *secret, const char **data,
+                      size_t *len)
+{
+    const struct amb_request_ops *rq = host->request_ops();
+    int rc = fk_webhook_body(host, req, cfg, data, len);
+    if (rc != AMB_OK)
+        return rc;
+    json_t *headers = json_pack("{s:s*}", header, rq->header(req, header));
+    struct amb_error *err = host->error_new();
+    rc = headers && err ? verify(ud, headers, *data, *len, secret, err)
+                        : AMB_ENOMEM;
+    json_decref(headers);
+    if (rc != AMB_OK)
+        rq->respond_error(req, rc, err);
+    host->error_free(err);
+    return rc;
+}
+
 int fk_webhook_fire(const struct amb_host *host, struct amb_module *self,
                     struct amb_request *req, const struct fk_trigger *t)
 {

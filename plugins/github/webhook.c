@@ -131,26 +131,16 @@ int gh_webhook_route(void *ud, struct amb_request *req)
     const struct amb_request_ops *rq = h->request_ops();
     const char *data = NULL;
     size_t len = 0;
-    if (fk_webhook_body(h, req, &g->webhook, &data, &len) != AMB_OK)
-        return AMB_OK; /* answered: 413 */
-    const char *sig = rq->header(req, "X-Hub-Signature-256");
-    json_t *headers = json_pack("{s:s*}", "x-hub-signature-256", sig);
-    struct amb_error *err = h->error_new();
-    int rc = headers && err ? gh_verify_webhook(g, headers, data, len, g->webhook_secret, err)
-                            : AMB_ENOMEM;
-    json_decref(headers);
-    if (rc != AMB_OK) {
-        rq->respond_error(req, rc, err);
-        h->error_free(err);
-        return AMB_OK;
-    }
-    h->error_free(err);
+    if (fk_webhook_accept(h, req, &g->webhook, gh_verify_webhook, g, "x-hub-signature-256",
+                          g->webhook_secret, &data, &len) != AMB_OK)
+        return AMB_OK; /* answered: 413, 401 */
     const char *event = rq->header(req, "X-GitHub-Event");
     const char *delivery = rq->header(req, "X-GitHub-Delivery");
     json_error_t jerr;
     json_t *payload = json_loadb(data, len, 0, &jerr);
     struct delivery d;
     const char *why = NULL;
+    int rc;
     if (!event || !delivery || !*delivery || !json_is_object(payload)) {
         rc = answer(g, req, 400, "error", "a GitHub delivery needs X-GitHub-Event, "
                     "X-GitHub-Delivery and a JSON object body");

@@ -51,15 +51,15 @@ def uniq(prefix):
 class Stack:
     """api_plugins(stack) -> (plugin paths, config text), called once the
     git server runs: more plugins for the api role (a forge's webhook
-    route) and their config."""
+    route) and their config. git_tokens: more tokens the git server takes."""
 
-    def __init__(self, mock_scenario="write", runner_env=None, api_plugins=None):
+    def __init__(self, mock_scenario="write", runner_env=None, api_plugins=None, git_tokens=()):
         self.mock = MockAnthropic(scenario=mock_scenario)
         self.git = None
         self.cluster = None
         self.pods = None
         try:
-            self.git = GitHttp(tokens=[GIT_TOKEN])
+            self.git = GitHttp(tokens=[GIT_TOKEN] + list(git_tokens))
             conf = 'agenticsession = { model_api_url = "%s"; workspace = { empty_dir = true; }; };' % (
                 self.mock.url)
             plugins, api_conf = api_plugins(self) if api_plugins else ((), "")
@@ -122,6 +122,15 @@ controller = { enabled = true; listen = "127.0.0.1:0"; leader_election = false; 
         path = "%s/%s.git" % (ns, name)
         self.git.create_repo(path, **kw)
         return self.git.repo_url(path)
+
+    def runner_config(self, text):
+        """Every runner started from now on loads this config
+        (AMBIENT_RUNNER_CONFIG): forge plugins and their groups."""
+        path = os.path.join(self.cluster.tmp, "runner-%s.conf" % uuid.uuid4().hex[:8])
+        with open(path, "w") as f:
+            f.write(text)
+        self.pods.extra_env["AMBIENT_RUNNER_CONFIG"] = path
+        return path
 
     def create_session(self, ns, name, spec, annotations=None):
         body = {"apiVersion": "vteam.ambient-code/v1alpha1", "kind": "AgenticSession",
