@@ -13,6 +13,7 @@
 
 #include <openssl/evp.h>
 
+#include "forgekit.h"
 #include "trigger.h"
 
 #define GROUP "vteam.ambient-code"
@@ -30,93 +31,30 @@ static const struct amb_resource res_namespaces = {"", "v1", "Namespace", "names
  * Repository URLs compared canonically
  * ------------------------------------------------------------------------ */
 
-static int host_char(char c)
-{
-    return isalnum((unsigned char)c) || c == '-' || c == '.' || c == '_';
-}
-
-/* How a ":" after the host is read. */
-enum port_rule {
-    PORT_NONE, /* scp-like: the ":" starts the path */
-    PORT_DROP, /* ssh: the port is not the forge's web address */
-    PORT_KEEP, /* http(s): kept unless it is the scheme's own */
-};
-
-/* Appends host (lower-cased) and, by rule, the port unless it is dflt;
- * advances *s past host[:port]. -1 when there is no host. */
-static int put_host(const char **s, enum port_rule rule, const char *dflt, char *out, size_t n,
-                    size_t *used)
-{
-    const char *p = *s;
-    size_t h = 0;
-    while (host_char(p[h]))
-        h++;
-    if (h == 0 || *used + h + 8 >= n)
-        return -1;
-    for (size_t i = 0; i < h; i++)
-        out[(*used)++] = (char)tolower((unsigned char)p[i]);
-    p += h;
-    if (*p == ':' && rule != PORT_NONE) {
-        size_t d = strspn(p + 1, "0123456789");
-        if (d == 0 || d > 5)
-            return -1;
-        if (rule == PORT_KEEP && !(dflt && strlen(dflt) == d && strncmp(p + 1, dflt, d) == 0)) {
-            memcpy(out + *used, p, d + 1);
-            *used += d + 1;
-        }
-        p += d + 1;
-    }
-    *s = p;
-    return 0;
-}
-
 int fk_repo_key(const char *url, char *out, size_t n)
 {
-    static const struct {
-        const char *scheme, *port; /* port: the scheme's own, NULL: drop any */
-    } schemes[] = {{"https://", "443"}, {"http://", "80"}, {"ssh://", NULL}};
-    size_t used = 0;
-    int scp = 1;
-    enum port_rule rule = PORT_NONE;
-    const char *dflt = NULL, *s = url;
-    if (!url || n < 2 || strlen(url) >= KEY_MAX)
+    struct fk_url u;
+    const char *why;
+    if (!url || !out || fk_url_parse(url, &u, &why) != 0 || u.n_segments == 0)
         return -1;
-    for (const char *c = url; *c; c++)
-        if ((unsigned char)*c <= ' ' || *c == 0x7f || *c == '?' || *c == '#' || *c == '\\')
-            return -1;
-    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
-        if (strncmp(url, schemes[i].scheme, strlen(schemes[i].scheme)) == 0) {
-            s = url + strlen(schemes[i].scheme);
-            scp = 0;
-            rule = schemes[i].port ? PORT_KEEP : PORT_DROP;
-            dflt = schemes[i].port;
-        }
-    if (scp && strstr(url, "://"))
-        return -1;
-    const char *at = strchr(s, '@');
-    const char *slash = strchr(s, scp ? ':' : '/');
-    if (at && slash && at < slash)
-        s = at + 1; /* userinfo never names the repository */
-    else if (scp)
-        return -1; /* scp-like is user@host:path */
-    if (put_host(&s, rule, dflt, out, n, &used) != 0)
-        return -1;
-    if (*s != (scp ? ':' : '/'))
-        return -1;
-    s++;
-    while (*s == '/')
-        s++;
-    size_t len = strlen(s);
-    if (len > 0 && s[len - 1] == '/')
-        len--;
-    if (len >= 4 && strncmp(s + len - 4, ".git", 4) == 0)
-        len -= 4;
-    if (len == 0 || used + 1 + len + 1 > n)
-        return -1;
-    out[used++] = '/';
-    memcpy(out + used, s, len);
-    out[used + len] = '\0';
-    return 0;
+    unsigned own = u.scheme == FK_HTTPS ? 443 : u.scheme == FK_HTTP ? 80 : 0;
+    int len = u.port && u.scheme != FK_SSH && u.port != own
+                  ? snprintf(out, n, "%s:%u/%s", u.host, u.port, u.path)
+                  : snprintf(out, n, "%s/%s", u.host, u.path);
+    return len > 0 && (size_t)len < n ? 0 : -1;
+}
+
+/* An https clone URL, or http to a loopback host (tests, laptop mode):
+ * sessions clone what the trigger names. */
+static int clone_url_ok(const char *url)
+{
+    struct fk_url u;
+    const char *why;
+    if (!url || fk_url_parse(url, &u, &why) != 0)
+        return 0;
+    return u.scheme == FK_HTTPS ||
+           (u.scheme == FK_HTTP && (strcmp(u.host, "127.0.0.1") == 0 ||
+                                    strcmp(u.host, "localhost") == 0));
 }
 
 /* ------------------------------------------------------------------------
@@ -157,9 +95,9 @@ static int check_trigger(const struct amb_host *host, const struct fk_trigger *t
         strspn(f, "abcdefghijklmnopqrstuvwxyz0123456789_-") != fl)
         bad |= host->error_set(err, AMB_EINVAL, "forge",
                                "must be a forge name ([a-z][a-z0-9_-]*, also a label value)");
-    if (!t->repo_url || strncmp(t->repo_url, "https://", 8) != 0 ||
-        fk_repo_key(t->repo_url, key, sizeof key) != 0)
-        bad |= host->error_set(err, AMB_EINVAL, "repository", "must be an https clone URL");
+    if (!clone_url_ok(t->repo_url) || fk_repo_key(t->repo_url, key, sizeof key) != 0)
+        bad |= host->error_set(err, AMB_EINVAL, "repository",
+                               "must be an https clone URL (http only to a loopback host)");
     bad |= check_text(host, t->delivery_id, FK_DELIVERY_MAX, "delivery", 1, err);
     bad |= check_text(host, t->author, FK_AUTHOR_MAX, "author", 1, err);
     bad |= check_text(host, t->issue_url, FK_LINK_MAX, "issue_url", 0, err);

@@ -3,8 +3,8 @@
  * group), the trigger command and label, the body limit, and the step that
  * turns one authenticated trigger into AgenticSessions: one in every
  * project whose ProjectSettings lists the repository (docs/forges.md, "The
- * webhook flow"). It depends on the plugin ABI only, not on the rest of
- * forgekit. Build target: forgekit_trigger (trigger.cmake). */
+ * webhook flow"). Part of the forgekit library; repository URLs are read
+ * with fk_url_parse like everywhere else in it. */
 #ifndef FORGEKIT_TRIGGER_H
 #define FORGEKIT_TRIGGER_H
 
@@ -108,11 +108,11 @@ int fk_trigger_sessions(const struct amb_host *host, struct amb_module *self,
 int fk_webhook_fire(const struct amb_host *host, struct amb_module *self,
                     struct amb_request *req, const struct fk_trigger *t);
 
-/* "https://Host/a/b.git/" and "git@host:a/b" alike as "host/a/b" into out:
- * userinfo dropped, host lower-cased, a port kept for http(s) (but the
- * scheme's own) and dropped for ssh, one trailing "/" and then ".git"
- * dropped; the path compared as it is. 0, or -1 when url is no git URL or
- * does not fit. */
+/* "https://Host/a/b.git/" and "git@host:a/b" alike as "host/a/b" into out
+ * (fk_url_parse's reading: userinfo dropped, host lower-cased, a port kept
+ * for http(s) unless it is the scheme's own and dropped for ssh, trailing
+ * "/" and ".git" dropped; the path compared as it is). 0, or -1 when
+ * fk_url_parse refuses url or the key does not fit. */
 int fk_repo_key(const char *url, char *out, size_t n);
 
 #endif /* FORGEKIT_TRIGGER_H */

@@ -330,6 +330,36 @@ class GithubTest(unittest.TestCase):
         prompts = sorted(i["spec"]["prompt"] for i in self.sessions(ns))
         self.assertEqual(prompts, ["Crash on start\n\nsee the log", "fix the flaky test"])
 
+    def test_webhook_session_runs_to_a_pull_request(self):
+        """A member's comment on a repository a project lists becomes a
+        session that the runner takes to a pushed branch and a pull
+        request: the whole way, on loopback (github.so's instance is
+        githttp's, plain http being allowed there only)."""
+        ns = self.st.project()
+        url = self.st.repo(ns, "hooked")
+        self.st.cluster.ok(self.st.kube.post(SETTINGS % ns, {
+            "apiVersion": "vteam.ambient-code/v1alpha1", "kind": "ProjectSettings",
+            "metadata": {"name": "projectsettings"}, "spec": {"repositories": [url]}}), 201)
+        delivery = str(uuid.uuid4())
+        # The session's name is the delivery's hash (docs/forges.md), so
+        # its runner can be given github.so before the session exists.
+        name = "wh-" + hashlib.sha256(("github\n" + delivery).encode()).hexdigest()[:16]
+        self.runner_config(ns, name)
+        r = self.deliver(self.comment(
+            url, "/ambient add notes [mock:write file=NOTES.md content=from-a-comment]"),
+            delivery=delivery)
+        self.assertEqual(r.status, 202, r)
+        self.assertEqual([c["project"] for c in r.body["created"]], [ns], r)
+        st = self.st.wait_phase(ns, name, "Completed", timeout=240)["status"]
+        repo = st["repoStatuses"][0]
+        self.assertEqual(repo["status"], "pushed", st)
+        self.assertEqual(self.st.git.read_file("%s/hooked.git" % ns, "ambient/" + name,
+                                               "NOTES.md"), "from-a-comment")
+        pr = [p for p in self.double.pulls() if p["repo"] == "%s/hooked" % ns]
+        self.assertEqual(len(pr), 1, pr)
+        self.assertEqual(repo["pullRequestURL"], pr[0]["html_url"])
+        self.assertIn("%s/%s" % (ns, name), pr[0]["body"])
+
     def rss_kib(self):
         with open("/proc/%d/status" % self.st.cluster.daemon.proc.pid) as f:
             for line in f:
