@@ -35,6 +35,10 @@ struct api_config {
     size_t max_body;         /* bytes of a request body (413 beyond) */
     size_t max_headers;      /* bytes of all request headers */
     unsigned timeout_s;      /* read/write timeout of a connection */
+    unsigned head_timeout_s; /* a request head, from its first byte (both listeners) */
+    unsigned body_timeout_s; /* a request body, from its head (both listeners) */
+    size_t max_connections;  /* REST connections at once */
+    size_t max_connections_per_client; /* of them from one address (IPv6: one /64) */
     unsigned threads;        /* REST loop threads */
     char **allowed_origins;  /* Origins allowed for browsers (WebSocket, CORS) */
     size_t n_allowed_origins;
@@ -49,6 +53,8 @@ struct api_config {
     size_t live_max_session; /* bytes of one session's log; posts beyond get 413 */
     size_t live_max_client_buffer; /* queued bytes before a slow client is cut */
     unsigned live_auth_threads;    /* threads doing the blocking auth calls */
+    size_t live_max_connections;   /* live connections at once */
+    size_t live_max_connections_per_client;
     int live_session_status;       /* watch sessions and log their status changes */
 };
 

@@ -17,6 +17,7 @@
 static void read_cb(struct bufferevent *bev, void *arg);
 static void write_cb(struct bufferevent *bev, void *arg);
 static void event_cb(struct bufferevent *bev, short what, void *arg);
+static void deadline_cb(evutil_socket_t fd, short what, void *arg);
 static void process(struct live_conn *c);
 
 static void set_timeouts(struct live_conn *c, int reading)
@@ -48,16 +49,24 @@ static struct bufferevent *new_bufferevent(struct live *l, evutil_socket_t fd)
     return bev;
 }
 
-void live_conn_accept(struct live *l, evutil_socket_t fd)
+void live_conn_accept(struct live *l, evutil_socket_t fd, struct conn_guard_slot *slot)
 {
     struct live_conn *c = calloc(1, sizeof *c);
+    if (c && !(c->deadline = evtimer_new(l->base, deadline_cb, c))) {
+        free(c);
+        c = NULL;
+    }
     if (!c) {
+        conn_guard_leave(l->guard, slot);
         evutil_closesocket(fd);
         return;
     }
     c->l = l;
+    c->slot = *slot;
     c->bev = new_bufferevent(l, fd);
     if (!c->bev) {
+        conn_guard_leave(l->guard, &c->slot);
+        event_free(c->deadline);
         evutil_closesocket(fd);
         free(c);
         return;
@@ -102,6 +111,8 @@ static void conn_free(struct live_conn *c)
     if (c->next)
         c->next->prev = c->prev;
     l->n_conns--;
+    conn_guard_leave(l->guard, &c->slot);
+    event_free(c->deadline);
     wipe_token(c);
     http1_req_clear(&c->req);
     ws_reader_clear(&c->wsr);
@@ -135,6 +146,42 @@ static void close_after_flush(struct live_conn *c)
         live_conn_close(c);
 }
 
+/* ---- output bound ---- */
+
+/* Whether c (maybe freed by what just ran) is still an open connection. */
+static int still_open(const struct live *l, const struct live_conn *c)
+{
+    for (const struct live_conn *x = l->conns; x; x = x->next)
+        if (x == c)
+            return c->bev != NULL;
+    return 0;
+}
+
+/* Stops reading while the output is at pause_at or more (1), so what a
+ * client makes us answer — replies to pipelined requests, pongs, error
+ * frames — waits in its socket until it reads; write_cb resumes. */
+static int over_pause(struct live_conn *c)
+{
+    if (evbuffer_get_length(bufferevent_get_output(c->bev)) < c->l->pause_at) {
+        if (c->paused) {
+            c->paused = 0;
+            bufferevent_enable(c->bev, EV_READ);
+        }
+        return 0;
+    }
+    c->paused = 1;
+    bufferevent_disable(c->bev, EV_READ);
+    return 1;
+}
+
+/* ---- deadlines ---- */
+
+static void arm_deadline(struct live_conn *c, unsigned seconds)
+{
+    struct timeval tv = {.tv_sec = (time_t)seconds, .tv_usec = 0};
+    evtimer_add(c->deadline, &tv);
+}
+
 /* ---- HTTP replies ---- */
 
 static void reply_raw(struct live_conn *c, int status, const char *ctype, const char *body,
@@ -160,7 +207,7 @@ static void reply_raw(struct live_conn *c, int status, const char *ctype, const 
     bufferevent_setwatermark(c->bev, EV_READ, 0, c->l->max_headers + 1);
     bufferevent_enable(c->bev, EV_READ);
     /* a pipelined request may already be here (process() itself loops) */
-    if (!c->in_process && evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+    if (!over_pause(c) && !c->in_process && evbuffer_get_length(bufferevent_get_input(c->bev)))
         process(c);
 }
 
@@ -278,8 +325,12 @@ static void start_job(struct live_conn *c, char *body, size_t body_len)
     j->route = c->route;
     memcpy(j->project, c->project, sizeof j->project);
     memcpy(j->name, c->name, sizeof j->name);
-    j->token = c->token;
-    c->token = NULL;
+    /* a POST is authorized before its body is read; the body's job needs
+     * the token again (its answers come from the cache) */
+    if (c->body_next)
+        j->token = c->token ? strdup(c->token) : NULL;
+    else
+        j->token = c->token, c->token = NULL;
     j->body = body;
     j->body_len = body_len;
     j->ndjson = c->ndjson;
@@ -411,11 +462,6 @@ static void dispatch_with(struct live_conn *c, char *tok, size_t tok_len)
             reply_error(c, 413, "request body too large", d, NULL);
             return;
         }
-        if (l->body_reserved + (size_t)r->content_length > l->body_budget) {
-            reply_error(c, 503, "too many request bodies in flight", "try again shortly",
-                        "Retry-After: 1\r\n");
-            return;
-        }
         const char *ct = http1_header(r, "Content-Type", NULL);
         c->ndjson = 0;
         if (ct && c->route == LR_POST_EVENTS &&
@@ -440,19 +486,36 @@ static void dispatch_with(struct live_conn *c, char *tok, size_t tok_len)
         reply_error(c, 500, "out of memory", NULL, NULL);
         return;
     }
-    if (is_post) {
-        c->body_reserved = (size_t)r->content_length;
-        l->body_reserved += c->body_reserved;
-        c->state = LC_BODY;
-        bufferevent_setwatermark(c->bev, EV_READ, 0, l->max_event + 1);
-        /* curl waits a second for this before sending bodies over 1 KiB */
-        const char *expect = http1_header(r, "Expect", NULL);
-        if (expect && strcasecmp(expect, "100-continue") == 0 && r->content_length > 0 &&
-            evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
-            evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
-        return; /* process() continues with the body */
-    }
+    /* a POST's caller is known before its body is read (begin_body) */
+    c->body_next = is_post;
     start_job(c, NULL, 0);
+}
+
+/* The POST's caller may post: its body is read now, within the budget of
+ * bodies in flight and body_timeout. */
+static void begin_body(struct live_conn *c)
+{
+    struct live *l = c->l;
+    struct http1_req *r = &c->req;
+    c->body_next = 0;
+    if (l->body_reserved + (size_t)r->content_length > l->body_budget) {
+        reply_error(c, 503, "too many request bodies in flight", "try again shortly",
+                    "Retry-After: 1\r\n");
+        return;
+    }
+    c->body_reserved = (size_t)r->content_length;
+    l->body_reserved += c->body_reserved;
+    c->state = LC_BODY;
+    set_timeouts(c, 1);
+    arm_deadline(c, l->body_timeout_s);
+    bufferevent_setwatermark(c->bev, EV_READ, 0, l->max_event + 1);
+    /* curl waits a second for this before sending bodies over 1 KiB */
+    const char *expect = http1_header(r, "Expect", NULL);
+    if (expect && strcasecmp(expect, "100-continue") == 0 && r->content_length > 0 &&
+        evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
+        evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
+    bufferevent_enable(c->bev, EV_READ);
+    process(c);
 }
 
 static void dispatch(struct live_conn *c)
@@ -471,8 +534,10 @@ static void process(struct live_conn *c)
     while (c->bev && (c->state == LC_HEAD || c->state == LC_BODY)) {
         size_t avail = evbuffer_get_length(in);
         if (c->state == LC_HEAD) {
-            if (avail == 0)
+            if (avail == 0 || over_pause(c))
                 break;
+            if (!evtimer_pending(c->deadline, NULL))
+                arm_deadline(c, l->head_timeout_s); /* from the head's first byte */
             size_t n = avail < l->max_headers ? avail : l->max_headers;
             const char *data = (const char *)evbuffer_pullup(in, (ev_ssize_t)n);
             size_t hl = data ? http1_head_len(data, n) : 0;
@@ -485,6 +550,7 @@ static void process(struct live_conn *c)
             }
             int st = http1_parse(data, hl, &c->req);
             evbuffer_drain(in, hl);
+            evtimer_del(c->deadline);
             c->have_req = 1;
             if (st != 0) {
                 c->keep_alive = 0;
@@ -509,6 +575,7 @@ static void process(struct live_conn *c)
         evbuffer_remove(in, body, want);
         body[want] = '\0';
         c->body_unread = 0;
+        evtimer_del(c->deadline);
         start_job(c, body, want);
     }
     c->in_process = 0;
@@ -565,17 +632,14 @@ static void ws_message(struct live_conn *c, const uint8_t *data, size_t len)
     /* c may be cut as a slow subscriber by this very append */
     int st = live_hub_append(l, project, name, arr, &first, &last, msg, sizeof msg);
     json_decref(arr);
-    if (st != 0) {
-        for (struct live_conn *x = l->conns; x; x = x->next)
-            if (x == c && c->bev)
-                ws_send_error(c, msg);
-    }
+    if (st != 0 && still_open(l, c))
+        ws_send_error(c, msg);
 }
 
 static void ws_read(struct live_conn *c)
 {
     struct evbuffer *in = bufferevent_get_input(c->bev);
-    while (c->bev && c->state == LC_WS) {
+    while (c->bev && c->state == LC_WS && !over_pause(c)) {
         struct ws_msg m;
         enum ws_result r = ws_reader_next(&c->wsr, in, &m);
         switch (r) {
@@ -590,10 +654,7 @@ static void ws_read(struct live_conn *c)
                 /* the append below may close c: keep the list walk honest */
                 struct live *l = c->l;
                 ws_message(c, m.data, m.len);
-                int alive = 0;
-                for (struct live_conn *x = l->conns; x; x = x->next)
-                    alive |= x == c;
-                if (!alive || !c->bev)
+                if (!still_open(l, c))
                     return;
             }
             break;
@@ -645,8 +706,27 @@ static void write_cb(struct bufferevent *bev, void *arg)
             live_conn_close(c);
         return;
     }
+    struct live *l = c->l;
+    int paused = c->paused;
     if ((c->state == LC_WS || c->state == LC_SSE) && c->replaying)
-        live_hub_pump(c);
+        live_hub_pump(c); /* may close c */
+    if (paused && still_open(l, c) && !over_pause(c))
+        read_cb(c->bev, c); /* what waited in the input */
+}
+
+/* A head not complete head_timeout after its first byte, or a body not
+ * body_timeout after its head: 408, and the connection closes. */
+static void deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct live_conn *c = arg;
+    if (c->closed || (c->state != LC_HEAD && c->state != LC_BODY))
+        return;
+    c->keep_alive = 0;
+    c->body_unread = 1;
+    release_body(c);
+    reply_error(c, 408, "the request took too long to arrive", NULL, NULL);
 }
 
 static void event_cb(struct bufferevent *bev, short what, void *arg)
@@ -712,6 +792,11 @@ void live_conn_job_done(struct live *l, struct live_job *j)
         const char *extra = j->status == 401 ? "WWW-Authenticate: Bearer\r\n" : NULL;
         reply_error(c, j->status, j->message, NULL, extra);
         live_job_free(j);
+        return;
+    }
+    if (c->body_next) {
+        live_job_free(j);
+        begin_body(c);
         return;
     }
     switch (j->route) {

@@ -200,8 +200,8 @@ static void run_post_message(struct live *l, struct live_job *j)
     }
     if (in_a_project(j) != 0)
         return;
-    if (whoami(l, j) != 0)
-        return;
+    if (whoami(l, j) != 0 || !j->body)
+        return; /* no body: only who may post was asked (conn.c reads it next) */
     json_error_t jerr;
     json_t *b = json_loadb(j->body, j->body_len, 0, &jerr);
     json_t *ev = NULL;
@@ -238,8 +238,8 @@ static void run_post_events(struct live *l, struct live_job *j)
              NULL, NULL);
         return;
     }
-    if (in_a_project(j) != 0)
-        return;
+    if (in_a_project(j) != 0 || !j->body)
+        return; /* no body: only who may post was asked (conn.c reads it next) */
     int st = live_parse_events(j->body, j->body_len, j->ndjson, &j->events, j->message,
                                sizeof j->message);
     if (st)
