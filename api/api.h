@@ -70,6 +70,11 @@ int api_listen_socket(const char *listen_at, const char *key, int *out, char *ad
 struct ssl_ctx_st;
 int api_tls_context(const struct api_config *cfg, struct ssl_ctx_st **out,
                     struct amb_error *err);
+/* A connection's bufferevent on fd (-1: set later): plain, or speaking TLS
+ * with ssl (NULL for none); closes fd when freed. NULL: no memory. */
+struct bufferevent;
+struct event_base;
+struct bufferevent *api_bufferevent(struct event_base *base, int fd, struct ssl_ctx_st *ssl);
 
 /* ---- auth (auth.c): tokens, access reviews, identities ----
  * The cache is keyed by SHA-256 of the token, never the token, and holds

@@ -40,8 +40,6 @@
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent_ssl.h>
-#include <openssl/ssl.h>
 
 #include "conn_guard.h"
 #include "live/http1.h"
@@ -373,20 +371,6 @@ void rest_conns_free(struct rest_conns *cs)
     free(cs);
 }
 
-static struct bufferevent *socket_side(struct event_base *base, const struct rest_conn_policy *p)
-{
-    if (!p->ssl)
-        return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-    SSL *ssl = SSL_new(p->ssl);
-    if (!ssl)
-        return NULL;
-    struct bufferevent *bev = bufferevent_openssl_socket_new(
-        base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-    if (!bev)
-        SSL_free(ssl);
-    return bev;
-}
-
 struct bufferevent *rest_conn_bufferevent(struct event_base *base, void *conns)
 {
     struct rest_conns *cs = conns;
@@ -396,7 +380,7 @@ struct bufferevent *rest_conn_bufferevent(struct event_base *base, void *conns)
     c->cs = cs;
     c->admit = evtimer_new(base, admit_cb, c);
     c->deadline = evtimer_new(base, deadline_cb, c);
-    c->bev = c->admit && c->deadline ? socket_side(base, cs->p) : NULL;
+    c->bev = c->admit && c->deadline ? api_bufferevent(base, -1, cs->p->ssl) : NULL;
     c->watch = c->bev ? evbuffer_add_cb(bufferevent_get_input(c->bev), on_input, c) : NULL;
     if (!c->watch) {
         if (c->bev)

@@ -26,6 +26,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -475,6 +476,24 @@ int api_listen_socket(const char *listen_at, const char *key, int *out,
 }
 
 /* ---- TLS ---- */
+
+struct bufferevent *api_bufferevent(struct event_base *base, int fd, SSL_CTX *ssl)
+{
+    if (!ssl)
+        return bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+    SSL *s = SSL_new(ssl);
+    if (!s)
+        return NULL;
+    struct bufferevent *bev =
+        bufferevent_openssl_socket_new(base, fd, s, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+    if (!bev) {
+        SSL_free(s);
+        return NULL;
+    }
+    /* A client that just closes the socket (no close_notify) is common. */
+    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    return bev;
+}
 
 int api_tls_context(const struct api_config *cfg, SSL_CTX **out, struct amb_error *err)
 {

@@ -11,9 +11,6 @@
 
 #include "live/live_int.h"
 
-#include <event2/bufferevent_ssl.h>
-#include <openssl/ssl.h>
-
 static void read_cb(struct bufferevent *bev, void *arg);
 static void write_cb(struct bufferevent *bev, void *arg);
 static void event_cb(struct bufferevent *bev, short what, void *arg);
@@ -30,25 +27,6 @@ static void set_timeouts(struct live_conn *c, int reading)
     bufferevent_set_timeouts(c->bev, reading ? &tv : NULL, &tv);
 }
 
-/* A plain bufferevent, or one that speaks TLS (api.tls) on the socket. */
-static struct bufferevent *new_bufferevent(struct live *l, evutil_socket_t fd)
-{
-    if (!l->ssl)
-        return bufferevent_socket_new(l->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    SSL *ssl = SSL_new(l->ssl);
-    if (!ssl)
-        return NULL;
-    struct bufferevent *bev = bufferevent_openssl_socket_new(
-        l->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-    if (!bev) {
-        SSL_free(ssl);
-        return NULL;
-    }
-    /* A client that just closes the socket (no close_notify) is common. */
-    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-    return bev;
-}
-
 void live_conn_accept(struct live *l, evutil_socket_t fd, struct conn_guard_slot *slot)
 {
     struct live_conn *c = calloc(1, sizeof *c);
@@ -63,7 +41,7 @@ void live_conn_accept(struct live *l, evutil_socket_t fd, struct conn_guard_slot
     }
     c->l = l;
     c->slot = *slot;
-    c->bev = new_bufferevent(l, fd);
+    c->bev = api_bufferevent(l->base, fd, l->ssl);
     if (!c->bev) {
         conn_guard_leave(l->guard, &c->slot);
         event_free(c->deadline);
@@ -162,7 +140,18 @@ static int still_open(const struct live *l, const struct live_conn *c)
  * frames — waits in its socket until it reads; write_cb resumes. */
 static int over_pause(struct live_conn *c)
 {
-    if (evbuffer_get_length(bufferevent_get_output(c->bev)) < c->l->pause_at) {
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    if (evbuffer_get_length(out) > c->l->max_client_buffer && !c->cut) {
+        /* past the bound: drop what is queued now, close from the timer
+         * (callers up the stack still hold c) */
+        api_host->log(api_self, AMB_LOG_WARN, "live client too slow; disconnected", "project",
+                      c->project, "session", c->name, NULL);
+        evbuffer_drain(out, evbuffer_get_length(out));
+        c->cut = 1;
+        const struct timeval now = {0, 0};
+        evtimer_add(c->deadline, &now);
+    }
+    if (!c->cut && evbuffer_get_length(out) < c->l->pause_at) {
         if (c->paused) {
             c->paused = 0;
             bufferevent_enable(c->bev, EV_READ);
@@ -178,6 +167,8 @@ static int over_pause(struct live_conn *c)
 
 static void arm_deadline(struct live_conn *c, unsigned seconds)
 {
+    if (c->cut)
+        return; /* the timer closes it at once */
     struct timeval tv = {.tv_sec = (time_t)seconds, .tv_usec = 0};
     evtimer_add(c->deadline, &tv);
 }
@@ -715,12 +706,17 @@ static void write_cb(struct bufferevent *bev, void *arg)
 }
 
 /* A head not complete head_timeout after its first byte, or a body not
- * body_timeout after its head: 408, and the connection closes. */
+ * body_timeout after its head: 408, and the connection closes. A client
+ * cut for its output is closed here too. */
 static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
     struct live_conn *c = arg;
+    if (c->cut && !c->closed) {
+        live_conn_close(c);
+        return;
+    }
     if (c->closed || (c->state != LC_HEAD && c->state != LC_BODY))
         return;
     c->keep_alive = 0;

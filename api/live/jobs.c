@@ -173,7 +173,7 @@ static void run_read(struct live *l, struct live_job *j)
         char path[4096];
         json_t *items = NULL;
         uint64_t next = 0;
-        size_t max_bytes = l->max_event * 2 > (4u << 20) ? l->max_event * 2 : (4u << 20);
+        size_t max_bytes = l->max_client_buffer / 2; /* the reply fits the client's bound */
         if (store_path(l->cfg->live_dir, j->project, j->name, path, sizeof path) != 0 ||
             store_page(path, j->after, j->limit, max_bytes, &items, &next) != AMB_OK) {
             fail(j, 500, "cannot read the session's event log%s%s", NULL, NULL);

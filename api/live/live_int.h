@@ -50,6 +50,7 @@ struct live_conn {
     int closed; /* socket gone; freed when refs drops to 0 */
     int in_process; /* inside process(): replies must not re-enter it */
     int paused;     /* reading stopped until the output drains below pause_at */
+    int cut;        /* output went over max_client_buffer: closed by the deadline timer */
     struct live_conn *next, *prev; /* every connection */
     struct conn_guard_slot slot;   /* its share of the listener's guard */
     struct event *deadline;        /* of the head or body being read */

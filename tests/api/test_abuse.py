@@ -386,5 +386,35 @@ class AbuseTest(H.ApiTest):
             s.close()
 
 
+class LimitsConfigTest(unittest.TestCase):
+    """Bad limits fail the load, each named by its key."""
+
+    def test_bad_limits_are_named(self):
+        from daemon import run, write_config
+        conf = write_config(f"""
+plugins = [ "{H.PLUGINS['api']}" ];
+api = {{ listen = "127.0.0.1:0"; head_timeout = 0; max_connections = 10;
+         max_connections_per_client = 11;
+         live = {{ listen = "127.0.0.1:0"; dir = "{LIVE_DIR}"; max_connections = 0; }}; }};
+""")
+        try:
+            code, out, err = run("--check-config", conf)
+        finally:
+            os.unlink(conf)
+        self.assertEqual(code, 2, err)
+        for key in ("api.head_timeout", "api.live.max_connections"):
+            self.assertIn(key, err)
+        conf = write_config(f"""
+plugins = [ "{H.PLUGINS['api']}" ];
+api = {{ listen = "127.0.0.1:0"; max_connections = 10; max_connections_per_client = 11; }};
+""")
+        try:
+            code, out, err = run("--check-config", conf)
+        finally:
+            os.unlink(conf)
+        self.assertEqual(code, 2, err)
+        self.assertIn("api.max_connections_per_client", err)
+
+
 if __name__ == "__main__":
     unittest.main()
