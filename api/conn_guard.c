@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/event.h>
 #include <event2/listener.h>
 
 #include "api.h"
@@ -25,6 +26,7 @@
 #define LOG_EVERY_S 10   /* at most one line per kind of trouble this often */
 #define SHED_MAX 64      /* pending connections closed per descriptor shortage */
 #define MAX_WATCHED 128  /* listeners with a guard (REST threads + live) */
+#define PAUSE_MS 250     /* a listener out of descriptors stops accepting this long */
 
 struct client {
     struct client *next;
@@ -222,23 +224,45 @@ static int shed(struct conn_guard *g, int listen_fd)
     return n;
 }
 
-static void accept_error_cb(struct evconnlistener *lis, void *unused)
+static struct conn_guard *watcher(struct evconnlistener *lis)
 {
-    (void)unused;
-    int e = EVUTIL_SOCKET_ERROR();
     struct conn_guard *g = NULL;
     pthread_mutex_lock(&watched_mu);
     for (size_t i = 0; i < MAX_WATCHED && !g; i++)
         if (watched[i].lis == lis)
             g = watched[i].g;
     pthread_mutex_unlock(&watched_mu);
+    return g;
+}
+
+/* The pause is over, unless the listener was unwatched (freed) meanwhile. */
+static void resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    if (watcher(arg))
+        evconnlistener_enable(arg);
+}
+
+static void accept_error_cb(struct evconnlistener *lis, void *unused)
+{
+    (void)unused;
+    int e = EVUTIL_SOCKET_ERROR();
+    struct conn_guard *g = watcher(lis);
     if (!g)
         return;
     unsigned long quiet = 0;
     int shed_n = 0;
     pthread_mutex_lock(&g->mu);
-    if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM)
+    if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
         shed_n = shed(g, evconnlistener_get_fd(lis));
+        /* another thread may take the descriptor the reserve freed (REST
+         * loops share the socket): a short pause bounds the wake-ups then */
+        const struct timeval pause = {0, PAUSE_MS * 1000};
+        if (event_base_once(evconnlistener_get_base(lis), -1, EV_TIMEOUT, resume_cb, lis,
+                            &pause) == 0)
+            evconnlistener_disable(lis);
+    }
     int log_it = quiet_log_due(&g->accept_log, &quiet);
     pthread_mutex_unlock(&g->mu);
     if (log_it) {
@@ -263,4 +287,13 @@ void conn_guard_watch(struct evconnlistener *lis, struct conn_guard *g)
     }
     pthread_mutex_unlock(&watched_mu);
     evconnlistener_set_error_cb(lis, accept_error_cb);
+}
+
+void conn_guard_unwatch(struct evconnlistener *lis)
+{
+    pthread_mutex_lock(&watched_mu);
+    for (size_t i = 0; i < MAX_WATCHED; i++)
+        if (watched[i].lis == lis)
+            watched[i].lis = NULL, watched[i].g = NULL;
+    pthread_mutex_unlock(&watched_mu);
 }

@@ -30,10 +30,13 @@ int conn_guard_enter(struct conn_guard *g, const struct sockaddr *peer,
 void conn_guard_leave(struct conn_guard *g, struct conn_guard_slot *slot);
 
 /* Handles lis's accept errors: out of descriptors (EMFILE, ENFILE), it
- * frees a descriptor kept in reserve, accepts and closes what waits, and
- * takes the reserve again, so the listener sheds those clients instead of
- * being woken for them forever; every error is logged at most every few
- * seconds, with how many were not. */
+ * frees a descriptor kept in reserve, accepts and closes what waits, takes
+ * the reserve again and stops accepting for a quarter second, so the
+ * listener sheds those clients instead of being woken for them in a loop;
+ * every error is logged at most every few seconds, with how many were not.
+ * Call on lis's loop thread. */
 void conn_guard_watch(struct evconnlistener *lis, struct conn_guard *g);
+/* Before lis is freed. */
+void conn_guard_unwatch(struct evconnlistener *lis);
 
 #endif

@@ -623,6 +623,7 @@ static void stop_accepting(evutil_socket_t fd, short what, void *arg)
     (void)what;
     struct loop *l = arg;
     if (l->bound) {
+        conn_guard_unwatch(evhttp_bound_socket_get_listener(l->bound));
         evhttp_del_accept_socket(l->http, l->bound);
         l->bound = NULL;
     }
@@ -689,6 +690,8 @@ void api_server_free(struct api_server *s)
         return; /* a thread may still use it; the process is ending */
     for (unsigned i = 0; s->loops && i < s->n_loops; i++) {
         struct loop *l = &s->loops[i];
+        if (l->bound)
+            conn_guard_unwatch(evhttp_bound_socket_get_listener(l->bound));
         if (l->http)
             evhttp_free(l->http);
         rest_conns_free(l->conns); /* what evhttp_free let go of */

@@ -50,6 +50,7 @@ static void begin_stop(struct live *l)
 {
     l->stopping = 1;
     if (l->lis) {
+        conn_guard_unwatch(l->lis);
         evconnlistener_free(l->lis);
         l->lis = NULL;
     }
@@ -295,8 +296,10 @@ void live_free(struct live *l)
         live_conn_close(c);
     }
     live_hub_free(l);
-    if (l->lis)
+    if (l->lis) {
+        conn_guard_unwatch(l->lis);
         evconnlistener_free(l->lis);
+    }
     if (l->wake_ev)
         event_free(l->wake_ev);
     if (l->tick_ev)
