@@ -66,7 +66,7 @@ struct api_server {
     int stuck;             /* a loop did not end: its memory is left alone */
     struct ratelimit *limits; /* per caller; NULL: no limit */
     struct conn_guard *guard; /* connections in total and per client */
-    struct rest_conn_policy policy; /* what each connection's filter enforces */
+    struct rest_conn_policy policy; /* what each connection is held to (rest_conn.c) */
     char address[128];
 };
 
@@ -296,7 +296,7 @@ static int identify(struct api_req *r)
     return 1;
 }
 
-/* A head the connection filter refused (rest_conn.c): the connection
+/* A head rest_conn.c refused, handed over as a request: the connection
  * closes after this reply, as the refusal asked. */
 static void reply_refusal(struct api_server *s, struct api_req *r, int status,
                           const char *message)
