@@ -35,6 +35,10 @@ struct api_config {
     size_t max_body;         /* bytes of a request body (413 beyond) */
     size_t max_headers;      /* bytes of all request headers */
     unsigned timeout_s;      /* read/write timeout of a connection */
+    unsigned head_timeout_s; /* a request head, from its first byte (both listeners) */
+    unsigned body_timeout_s; /* a request body, from its head (both listeners) */
+    size_t max_connections;  /* REST connections at once */
+    size_t max_connections_per_client; /* of them from one address (IPv6: one /64) */
     unsigned threads;        /* REST loop threads */
     char **allowed_origins;  /* Origins allowed for browsers (WebSocket, CORS) */
     size_t n_allowed_origins;
@@ -50,6 +54,8 @@ struct api_config {
     unsigned long long live_max_store; /* bytes of all logs together; posts beyond get 507 */
     size_t live_max_client_buffer; /* queued bytes before a slow client is cut */
     unsigned live_auth_threads;    /* threads doing the blocking auth calls */
+    size_t live_max_connections;   /* live connections at once */
+    size_t live_max_connections_per_client;
     int live_session_status;       /* watch sessions and log their status changes */
 };
 
@@ -65,6 +71,11 @@ int api_listen_socket(const char *listen_at, const char *key, int *out, char *ad
 struct ssl_ctx_st;
 int api_tls_context(const struct api_config *cfg, struct ssl_ctx_st **out,
                     struct amb_error *err);
+/* A connection's bufferevent on fd (-1: set later): plain, or speaking TLS
+ * with ssl (NULL for none); closes fd when freed. NULL: no memory. */
+struct bufferevent;
+struct event_base;
+struct bufferevent *api_bufferevent(struct event_base *base, int fd, struct ssl_ctx_st *ssl);
 
 /* ---- auth (auth.c): tokens, access reviews, identities ----
  * The cache is keyed by SHA-256 of the token, never the token, and holds

@@ -4,6 +4,8 @@
  *     listen = "0.0.0.0:8080";          # REST; absent: REST off
  *     tls = { cert_file = "..."; key_file = "..."; };   # both or neither
  *     max_body = 1048576; max_headers = 16384; timeout = 30; threads = 4;
+ *     head_timeout = 10; body_timeout = 30;       # deadlines, both listeners
+ *     max_connections = 4096; max_connections_per_client = 1024;
  *     allowed_origins = ["https://ui.example"];  # browsers (CORS, WebSocket)
  *     auth_ttl = 30; auth_cache_size = 10000;
  *     rate_limit = { requests_per_second = 50; burst = 100; };  # per caller; 0: off
@@ -11,6 +13,7 @@
  *              max_event = 1048576; max_session = 67108864;
  *              max_store = 17179869184;
  *              max_client_buffer = 4194304; auth_threads = 2;
+ *              max_connections = 8192; max_connections_per_client = 1024;
  *              session_status = true; };
  *   };
  *
@@ -43,9 +46,16 @@ static const struct int_key int_keys[] = {
     {"live.auth_threads", 1, 32, 2},
     {"rate_limit.requests_per_second", 0, 1000000, 50},
     {"rate_limit.burst", 1, 1000000, 100},
+    {"head_timeout", 1, 3600, 10},
+    {"body_timeout", 1, 3600, 30},
+    {"max_connections", 1, 1000000, 4096},
+    {"max_connections_per_client", 1, 1000000, 1024},
+    {"live.max_connections", 1, 1000000, 8192},
+    {"live.max_connections_per_client", 1, 1000000, 1024},
 };
 enum { K_BODY, K_HEADERS, K_TIMEOUT, K_THREADS, K_TTL, K_CACHE, K_EVENT, K_SESSION, K_STORE,
-       K_CLIENT_BUF, K_AUTH_THREADS, K_RATE, K_BURST, K_N };
+       K_CLIENT_BUF, K_AUTH_THREADS, K_RATE, K_BURST, K_HEAD_TIMEOUT, K_BODY_TIMEOUT,
+       K_CONNS, K_CONNS_CLIENT, K_LIVE_CONNS, K_LIVE_CONNS_CLIENT, K_N };
 
 int api_split_hostport(const char *s, char *host, size_t host_len, unsigned *port)
 {
@@ -128,6 +138,11 @@ static int read_ints(long long *v, struct amb_error *err)
         rc = bad(err, "live.max_session", "must be at least api.live.max_event");
     if (rc == AMB_OK && v[K_CLIENT_BUF] < v[K_EVENT])
         rc = bad(err, "live.max_client_buffer", "must be at least api.live.max_event");
+    if (rc == AMB_OK && v[K_CONNS_CLIENT] > v[K_CONNS])
+        rc = bad(err, "max_connections_per_client", "must be at most api.max_connections");
+    if (rc == AMB_OK && v[K_LIVE_CONNS_CLIENT] > v[K_LIVE_CONNS])
+        rc = bad(err, "live.max_connections_per_client",
+                 "must be at most api.live.max_connections");
     return rc;
 }
 
@@ -230,6 +245,12 @@ int api_config_read(struct api_config *c, struct amb_error *err)
     c->live_auth_threads = (unsigned)v[K_AUTH_THREADS];
     c->rate_per_s = (unsigned)v[K_RATE];
     c->rate_burst = (unsigned)v[K_BURST];
+    c->head_timeout_s = (unsigned)v[K_HEAD_TIMEOUT];
+    c->body_timeout_s = (unsigned)v[K_BODY_TIMEOUT];
+    c->max_connections = (size_t)v[K_CONNS];
+    c->max_connections_per_client = (size_t)v[K_CONNS_CLIENT];
+    c->live_max_connections = (size_t)v[K_LIVE_CONNS];
+    c->live_max_connections_per_client = (size_t)v[K_LIVE_CONNS_CLIENT];
     return AMB_OK;
 fail:
     api_config_clear(c);

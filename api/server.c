@@ -34,7 +34,9 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "conn_guard.h"
 #include "ratelimit.h"
+#include "rest_conn.h"
 #include "serving.h"
 
 #define STOP_GRACE_MS 5000
@@ -45,6 +47,7 @@ struct loop {
     struct event_base *base;
     struct evhttp *http;
     struct evhttp_bound_socket *bound;
+    struct rest_conns *conns; /* this loop's connections (rest_conn.c) */
     pthread_t tid;
     int started; /* thread created */
     int joined;
@@ -62,6 +65,8 @@ struct api_server {
     int stopped;
     int stuck;             /* a loop did not end: its memory is left alone */
     struct ratelimit *limits; /* per caller; NULL: no limit */
+    struct conn_guard *guard; /* connections in total and per client */
+    struct rest_conn_policy policy; /* what each connection is held to (rest_conn.c) */
     char address[128];
 };
 
@@ -306,6 +311,20 @@ static int identify(struct api_req *r)
     return 1;
 }
 
+/* A head rest_conn.c refused, handed over as a request: the connection
+ * closes after this reply, as the refusal asked. */
+static void reply_refusal(struct api_server *s, struct api_req *r, int status,
+                          const char *message)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(r->ev);
+    json_t *details = NULL;
+    if (status == 401)
+        evhttp_add_header(h, "WWW-Authenticate", "Bearer");
+    if (status == 413)
+        details = json_pack("{s:I}", "maxBody", (json_int_t)s->cfg->max_body);
+    api_reply_error(r, status, message, details);
+}
+
 static void route_and_run(struct api_server *s, struct srv_req *q)
 {
     struct api_req *r = &q->r;
@@ -421,7 +440,14 @@ static void on_request(struct evhttp_request *ev, void *arg)
     char raw[256];
     snprintf(raw, sizeof raw, "%s", uri && evhttp_uri_get_path(uri) ? evhttp_uri_get_path(uri) : "-");
 
-    route_and_run(s, q);
+    const char *refusal = NULL;
+    int refused = rest_conn_refusal(&s->policy, raw, &refusal);
+    if (refused) {
+        reply_refusal(s, r, refused, refusal);
+        snprintf(raw, sizeof raw, "-"); /* the refusal's path is not the client's */
+    } else {
+        route_and_run(s, q);
+    }
 
     double secs = elapsed_s(&r->started);
     api_metrics_record(r->method, r->status, secs);
@@ -480,13 +506,22 @@ int api_listen_socket(const char *listen_at, const char *key, int *out,
 
 /* ---- TLS ---- */
 
-static struct bufferevent *tls_bufferevent(struct event_base *base, void *arg)
+struct bufferevent *api_bufferevent(struct event_base *base, int fd, SSL_CTX *ssl)
 {
-    SSL *ssl = SSL_new(arg);
     if (!ssl)
+        return bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+    SSL *s = SSL_new(ssl);
+    if (!s)
         return NULL;
-    return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                          BEV_OPT_CLOSE_ON_FREE);
+    struct bufferevent *bev =
+        bufferevent_openssl_socket_new(base, fd, s, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+    if (!bev) {
+        SSL_free(s);
+        return NULL;
+    }
+    /* A client that just closes the socket (no close_notify) is common. */
+    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    return bev;
 }
 
 int api_tls_context(const struct api_config *cfg, SSL_CTX **out, struct amb_error *err)
@@ -538,7 +573,8 @@ static int loop_init(struct api_server *s, struct loop *l, evutil_socket_t liste
 {
     const struct api_config *cfg = s->cfg;
     l->s = s;
-    if (!(l->base = event_base_new()) || !(l->http = evhttp_new(l->base)))
+    if (!(l->base = event_base_new()) || !(l->http = evhttp_new(l->base)) ||
+        !(l->conns = rest_conns_new(l->base, &s->policy)))
         return api_host->error_set(err, AMB_ENOMEM, NULL, "cannot create an event loop");
     evhttp_set_allowed_methods(l->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
                                             EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE |
@@ -546,11 +582,8 @@ static int loop_init(struct api_server *s, struct loop *l, evutil_socket_t liste
     evhttp_set_max_body_size(l->http, (ev_ssize_t)cfg->max_body);
     evhttp_set_max_headers_size(l->http, (ev_ssize_t)cfg->max_headers);
     evhttp_set_timeout(l->http, (int)cfg->timeout_s);
-    /* Read what a client still sends after an early 413, so it sees it. */
-    evhttp_set_flags(l->http, EVHTTP_SERVER_LINGERING_CLOSE);
     evhttp_set_gencb(l->http, on_request, s);
-    if (s->ssl)
-        evhttp_set_bevcb(l->http, tls_bufferevent, s->ssl);
+    evhttp_set_bevcb(l->http, rest_conn_bufferevent, l->conns);
     int fd = dup(listen_fd);
     if (fd < 0)
         return api_host->error_set(err, AMB_EIO, NULL, "dup: %s", strerror(errno));
@@ -558,6 +591,7 @@ static int loop_init(struct api_server *s, struct loop *l, evutil_socket_t liste
         close(fd);
         return api_host->error_set(err, AMB_EIO, NULL, "cannot accept on the listener");
     }
+    conn_guard_watch(evhttp_bound_socket_get_listener(l->bound), s->guard);
     return AMB_OK;
 }
 
@@ -574,10 +608,20 @@ int api_server_start(const struct api_config *cfg, const struct api_router *rt,
     s->rt = rt;
     s->n_loops = cfg->threads ? cfg->threads : 1;
     s->loops = calloc(s->n_loops, sizeof *s->loops);
+    s->guard = conn_guard_new("api", cfg->max_connections, cfg->max_connections_per_client);
     evutil_socket_t fd = -1;
-    int rc = s->loops ? AMB_OK : api_host->error_set(err, AMB_ENOMEM, NULL, "out of memory");
+    int rc = s->loops && s->guard && rest_conn_policy_init(&s->policy) == 0
+                 ? AMB_OK
+                 : api_host->error_set(err, AMB_ENOMEM, NULL, "out of memory");
     if (rc == AMB_OK && cfg->tls_cert_file)
         rc = api_tls_context(cfg, &s->ssl, err);
+    s->policy.guard = s->guard;
+    s->policy.rt = rt;
+    s->policy.ssl = s->ssl;
+    s->policy.max_body = cfg->max_body;
+    s->policy.max_headers = cfg->max_headers;
+    s->policy.head_timeout_s = cfg->head_timeout_s;
+    s->policy.body_timeout_s = cfg->body_timeout_s;
     if (rc == AMB_OK)
         rc = api_listen_socket(cfg->listen, "api.listen", &fd, s->address, sizeof s->address, err);
     for (unsigned i = 0; rc == AMB_OK && i < s->n_loops; i++)
@@ -608,6 +652,7 @@ static void stop_accepting(evutil_socket_t fd, short what, void *arg)
     (void)what;
     struct loop *l = arg;
     if (l->bound) {
+        conn_guard_unwatch(evhttp_bound_socket_get_listener(l->bound));
         evhttp_del_accept_socket(l->http, l->bound);
         l->bound = NULL;
     }
@@ -674,12 +719,16 @@ void api_server_free(struct api_server *s)
         return; /* a thread may still use it; the process is ending */
     for (unsigned i = 0; s->loops && i < s->n_loops; i++) {
         struct loop *l = &s->loops[i];
+        if (l->bound)
+            conn_guard_unwatch(evhttp_bound_socket_get_listener(l->bound));
         if (l->http)
             evhttp_free(l->http);
+        rest_conns_free(l->conns); /* what evhttp_free let go of */
         if (l->base)
             event_base_free(l->base);
     }
     free(s->loops);
+    conn_guard_free(s->guard); /* after the loops: their connections leave it */
     SSL_CTX_free(s->ssl);
     ratelimit_free(s->limits);
     free(s);

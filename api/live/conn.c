@@ -12,12 +12,10 @@
 
 #include "live/live_int.h"
 
-#include <event2/bufferevent_ssl.h>
-#include <openssl/ssl.h>
-
 static void read_cb(struct bufferevent *bev, void *arg);
 static void write_cb(struct bufferevent *bev, void *arg);
 static void event_cb(struct bufferevent *bev, short what, void *arg);
+static void deadline_cb(evutil_socket_t fd, short what, void *arg);
 static void process(struct live_conn *c);
 
 static long long now_s(void)
@@ -37,35 +35,24 @@ static void set_timeouts(struct live_conn *c, int reading)
     bufferevent_set_timeouts(c->bev, reading ? &tv : NULL, &tv);
 }
 
-/* A plain bufferevent, or one that speaks TLS (api.tls) on the socket. */
-static struct bufferevent *new_bufferevent(struct live *l, evutil_socket_t fd)
-{
-    if (!l->ssl)
-        return bufferevent_socket_new(l->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    SSL *ssl = SSL_new(l->ssl);
-    if (!ssl)
-        return NULL;
-    struct bufferevent *bev = bufferevent_openssl_socket_new(
-        l->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-    if (!bev) {
-        SSL_free(ssl);
-        return NULL;
-    }
-    /* A client that just closes the socket (no close_notify) is common. */
-    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-    return bev;
-}
-
-void live_conn_accept(struct live *l, evutil_socket_t fd)
+void live_conn_accept(struct live *l, evutil_socket_t fd, struct conn_guard_slot *slot)
 {
     struct live_conn *c = calloc(1, sizeof *c);
+    if (c && !(c->deadline = evtimer_new(l->base, deadline_cb, c))) {
+        free(c);
+        c = NULL;
+    }
     if (!c) {
+        conn_guard_leave(l->guard, slot);
         evutil_closesocket(fd);
         return;
     }
     c->l = l;
-    c->bev = new_bufferevent(l, fd);
+    c->slot = *slot;
+    c->bev = api_bufferevent(l->base, fd, l->ssl);
     if (!c->bev) {
+        conn_guard_leave(l->guard, &c->slot);
+        event_free(c->deadline);
         evutil_closesocket(fd);
         free(c);
         return;
@@ -110,6 +97,8 @@ static void conn_free(struct live_conn *c)
     if (c->next)
         c->next->prev = c->prev;
     l->n_conns--;
+    conn_guard_leave(l->guard, &c->slot);
+    event_free(c->deadline);
     wipe_token(c);
     http1_req_clear(&c->req);
     ws_reader_clear(&c->wsr);
@@ -143,6 +132,55 @@ static void close_after_flush(struct live_conn *c)
         live_conn_close(c);
 }
 
+/* ---- output bound ---- */
+
+/* Whether c (maybe freed by what just ran) is still an open connection. */
+static int still_open(const struct live *l, const struct live_conn *c)
+{
+    for (const struct live_conn *x = l->conns; x; x = x->next)
+        if (x == c)
+            return c->bev != NULL;
+    return 0;
+}
+
+/* Stops reading while the output is at pause_at or more (1), so what a
+ * client makes us answer — replies to pipelined requests, pongs, error
+ * frames — waits in its socket until it reads; write_cb resumes. */
+static int over_pause(struct live_conn *c)
+{
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    if (evbuffer_get_length(out) > c->l->max_client_buffer && !c->cut) {
+        /* past the bound: drop what is queued now, close from the timer
+         * (callers up the stack still hold c) */
+        api_host->log(api_self, AMB_LOG_WARN, "live client too slow; disconnected", "project",
+                      c->project, "session", c->name, NULL);
+        evbuffer_drain(out, evbuffer_get_length(out));
+        c->cut = 1;
+        const struct timeval now = {0, 0};
+        evtimer_add(c->deadline, &now);
+    }
+    if (!c->cut && evbuffer_get_length(out) < c->l->pause_at) {
+        if (c->paused) {
+            c->paused = 0;
+            bufferevent_enable(c->bev, EV_READ);
+        }
+        return 0;
+    }
+    c->paused = 1;
+    bufferevent_disable(c->bev, EV_READ);
+    return 1;
+}
+
+/* ---- deadlines ---- */
+
+static void arm_deadline(struct live_conn *c, unsigned seconds)
+{
+    if (c->cut)
+        return; /* the timer closes it at once */
+    struct timeval tv = {.tv_sec = (time_t)seconds, .tv_usec = 0};
+    evtimer_add(c->deadline, &tv);
+}
+
 /* ---- HTTP replies ---- */
 
 static void reply_raw(struct live_conn *c, int status, const char *ctype, const char *body,
@@ -168,7 +206,7 @@ static void reply_raw(struct live_conn *c, int status, const char *ctype, const 
     bufferevent_setwatermark(c->bev, EV_READ, 0, c->l->max_headers + 1);
     bufferevent_enable(c->bev, EV_READ);
     /* a pipelined request may already be here (process() itself loops) */
-    if (!c->in_process && evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+    if (!over_pause(c) && !c->in_process && evbuffer_get_length(bufferevent_get_input(c->bev)))
         process(c);
 }
 
@@ -286,12 +324,14 @@ static void start_job(struct live_conn *c, char *body, size_t body_len)
     j->route = c->route;
     memcpy(j->project, c->project, sizeof j->project);
     memcpy(j->name, c->name, sizeof j->name);
-    /* a stream keeps its token to re-check its access while it is open */
-    int stream = c->route == LR_WS || c->route == LR_SSE;
-    j->token = stream ? strdup(c->token) : c->token;
-    if (!stream)
+    /* a stream keeps its token to re-check its access while it is open; a
+     * POST is authorized before its body is read, and the body's job needs
+     * the token again (its answers come from the cache) */
+    int keep = c->route == LR_WS || c->route == LR_SSE || c->body_next;
+    j->token = keep && c->token ? strdup(c->token) : c->token;
+    if (!keep) {
         c->token = NULL;
-    else if (!j->token) {
+    } else if (c->token && !j->token) {
         free(j);
         free(body);
         reply_error(c, 500, "out of memory", NULL, NULL);
@@ -428,11 +468,6 @@ static void dispatch_with(struct live_conn *c, char *tok, size_t tok_len)
             reply_error(c, 413, "request body too large", d, NULL);
             return;
         }
-        if (l->body_reserved + (size_t)r->content_length > l->body_budget) {
-            reply_error(c, 503, "too many request bodies in flight", "try again shortly",
-                        "Retry-After: 1\r\n");
-            return;
-        }
         const char *ct = http1_header(r, "Content-Type", NULL);
         c->ndjson = 0;
         if (ct && c->route == LR_POST_EVENTS &&
@@ -457,19 +492,36 @@ static void dispatch_with(struct live_conn *c, char *tok, size_t tok_len)
         reply_error(c, 500, "out of memory", NULL, NULL);
         return;
     }
-    if (is_post) {
-        c->body_reserved = (size_t)r->content_length;
-        l->body_reserved += c->body_reserved;
-        c->state = LC_BODY;
-        bufferevent_setwatermark(c->bev, EV_READ, 0, l->max_event + 1);
-        /* curl waits a second for this before sending bodies over 1 KiB */
-        const char *expect = http1_header(r, "Expect", NULL);
-        if (expect && strcasecmp(expect, "100-continue") == 0 && r->content_length > 0 &&
-            evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
-            evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
-        return; /* process() continues with the body */
-    }
+    /* a POST's caller is known before its body is read (begin_body) */
+    c->body_next = is_post;
     start_job(c, NULL, 0);
+}
+
+/* The POST's caller may post: its body is read now, within the budget of
+ * bodies in flight and body_timeout. */
+static void begin_body(struct live_conn *c)
+{
+    struct live *l = c->l;
+    struct http1_req *r = &c->req;
+    c->body_next = 0;
+    if (l->body_reserved + (size_t)r->content_length > l->body_budget) {
+        reply_error(c, 503, "too many request bodies in flight", "try again shortly",
+                    "Retry-After: 1\r\n");
+        return;
+    }
+    c->body_reserved = (size_t)r->content_length;
+    l->body_reserved += c->body_reserved;
+    c->state = LC_BODY;
+    set_timeouts(c, 1);
+    arm_deadline(c, l->body_timeout_s);
+    bufferevent_setwatermark(c->bev, EV_READ, 0, l->max_event + 1);
+    /* curl waits a second for this before sending bodies over 1 KiB */
+    const char *expect = http1_header(r, "Expect", NULL);
+    if (expect && strcasecmp(expect, "100-continue") == 0 && r->content_length > 0 &&
+        evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
+        evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
+    bufferevent_enable(c->bev, EV_READ);
+    process(c);
 }
 
 static void dispatch(struct live_conn *c)
@@ -488,8 +540,10 @@ static void process(struct live_conn *c)
     while (c->bev && (c->state == LC_HEAD || c->state == LC_BODY)) {
         size_t avail = evbuffer_get_length(in);
         if (c->state == LC_HEAD) {
-            if (avail == 0)
+            if (avail == 0 || over_pause(c))
                 break;
+            if (!evtimer_pending(c->deadline, NULL))
+                arm_deadline(c, l->head_timeout_s); /* from the head's first byte */
             size_t n = avail < l->max_headers ? avail : l->max_headers;
             const char *data = (const char *)evbuffer_pullup(in, (ev_ssize_t)n);
             size_t hl = data ? http1_head_len(data, n) : 0;
@@ -502,6 +556,7 @@ static void process(struct live_conn *c)
             }
             int st = http1_parse(data, hl, &c->req);
             evbuffer_drain(in, hl);
+            evtimer_del(c->deadline);
             c->have_req = 1;
             if (st != 0) {
                 c->keep_alive = 0;
@@ -526,6 +581,7 @@ static void process(struct live_conn *c)
         evbuffer_remove(in, body, want);
         body[want] = '\0';
         c->body_unread = 0;
+        evtimer_del(c->deadline);
         start_job(c, body, want);
     }
     c->in_process = 0;
@@ -582,17 +638,14 @@ static void ws_message(struct live_conn *c, const uint8_t *data, size_t len)
     /* c may be cut as a slow subscriber by this very append */
     int st = live_hub_append(l, project, uid, "user", arr, &first, &last, msg, sizeof msg);
     json_decref(arr);
-    if (st != 0) {
-        for (struct live_conn *x = l->conns; x; x = x->next)
-            if (x == c && c->bev)
-                ws_send_error(c, msg);
-    }
+    if (st != 0 && still_open(l, c))
+        ws_send_error(c, msg);
 }
 
 static void ws_read(struct live_conn *c)
 {
     struct evbuffer *in = bufferevent_get_input(c->bev);
-    while (c->bev && c->state == LC_WS) {
+    while (c->bev && c->state == LC_WS && !over_pause(c)) {
         struct ws_msg m;
         enum ws_result r = ws_reader_next(&c->wsr, in, &m);
         switch (r) {
@@ -607,10 +660,7 @@ static void ws_read(struct live_conn *c)
                 /* the append below may close c: keep the list walk honest */
                 struct live *l = c->l;
                 ws_message(c, m.data, m.len);
-                int alive = 0;
-                for (struct live_conn *x = l->conns; x; x = x->next)
-                    alive |= x == c;
-                if (!alive || !c->bev)
+                if (!still_open(l, c))
                     return;
             }
             break;
@@ -662,8 +712,32 @@ static void write_cb(struct bufferevent *bev, void *arg)
             live_conn_close(c);
         return;
     }
+    struct live *l = c->l;
+    int paused = c->paused;
     if ((c->state == LC_WS || c->state == LC_SSE) && c->replaying)
-        live_hub_pump(c);
+        live_hub_pump(c); /* may close c */
+    if (paused && still_open(l, c) && !over_pause(c))
+        read_cb(c->bev, c); /* what waited in the input */
+}
+
+/* A head not complete head_timeout after its first byte, or a body not
+ * body_timeout after its head: 408, and the connection closes. A client
+ * cut for its output is closed here too. */
+static void deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct live_conn *c = arg;
+    if (c->cut && !c->closed) {
+        live_conn_close(c);
+        return;
+    }
+    if (c->closed || (c->state != LC_HEAD && c->state != LC_BODY))
+        return;
+    c->keep_alive = 0;
+    c->body_unread = 1;
+    release_body(c);
+    reply_error(c, 408, "the request took too long to arrive", NULL, NULL);
 }
 
 static void event_cb(struct bufferevent *bev, short what, void *arg)
@@ -757,6 +831,11 @@ void live_conn_job_done(struct live *l, struct live_job *j)
         const char *extra = j->status == 401 ? "WWW-Authenticate: Bearer\r\n" : NULL;
         reply_error(c, j->status, j->message, NULL, extra);
         live_job_free(j);
+        return;
+    }
+    if (c->body_next) {
+        live_job_free(j);
+        begin_body(c);
         return;
     }
     switch (j->route) {

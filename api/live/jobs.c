@@ -212,7 +212,7 @@ static void read_page(struct live *l, struct live_job *j)
     char path[4096];
     json_t *items = NULL;
     uint64_t next = 0;
-    size_t max_bytes = l->max_event * 2 > (4u << 20) ? l->max_event * 2 : (4u << 20);
+    size_t max_bytes = l->max_client_buffer / 2; /* the reply fits the client's bound */
     if (store_path(l->cfg->live_dir, j->project, j->uid, path, sizeof path) != 0 ||
         store_page(path, j->after, j->limit, max_bytes, &items, &next) != AMB_OK) {
         fail(j, 500, "cannot read the session's event log%s%s", NULL, NULL);
@@ -256,8 +256,8 @@ static void run_post_message(struct live *l, struct live_job *j)
         fail(j, 403, "forbidden: cannot update agenticsessions %s in %s", j->name, j->project);
         return;
     }
-    if (in_a_project(j) != 0 || whoami(l, j) != 0 || find_session(l, j) != 0)
-        return;
+    if (in_a_project(j) != 0 || whoami(l, j) != 0 || find_session(l, j) != 0 || !j->body)
+        return; /* no body: only who may post was asked (conn.c reads it next) */
     json_error_t jerr;
     json_t *b = json_loadb(j->body, j->body_len, 0, &jerr);
     json_t *ev = NULL;
@@ -294,8 +294,8 @@ static void run_post_events(struct live *l, struct live_job *j)
              NULL, NULL);
         return;
     }
-    if (in_a_project(j) != 0 || find_session(l, j) != 0)
-        return;
+    if (in_a_project(j) != 0 || find_session(l, j) != 0 || !j->body)
+        return; /* no body: only who may post was asked (conn.c reads it next) */
     int st = live_parse_events(j->body, j->body_len, j->ndjson, &j->events, j->message,
                                sizeof j->message);
     if (!st)

@@ -22,7 +22,6 @@
 
 #define LIVE_TICK_S 20     /* keep-alive pings on idle streams */
 #define LIVE_STOP_GRACE_S 5
-#define LIVE_MAX_CONNS 8192 /* each costs a socket and a few KiB at rest */
 
 void live_wake(struct live *l)
 {
@@ -51,6 +50,7 @@ static void begin_stop(struct live *l)
 {
     l->stopping = 1;
     if (l->lis) {
+        conn_guard_unwatch(l->lis);
         evconnlistener_free(l->lis);
         l->lis = NULL;
     }
@@ -106,30 +106,15 @@ static void accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 {
     struct live *l = arg;
     (void)lis;
-    (void)sa;
     (void)salen;
-    if (l->stopping || l->n_conns >= LIVE_MAX_CONNS) {
-        if (!l->stopping && !l->warned_full) {
-            l->warned_full = 1;
-            api_host->log(api_self, AMB_LOG_WARN, "live: too many connections; refusing",
-                          NULL);
-        }
+    struct conn_guard_slot slot;
+    if (l->stopping || conn_guard_enter(l->guard, sa, &slot) != 0) {
         evutil_closesocket(fd);
         return;
     }
-    l->warned_full = 0;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    live_conn_accept(l, fd);
-}
-
-static void accept_error_cb(struct evconnlistener *lis, void *arg)
-{
-    (void)lis;
-    (void)arg;
-    /* EMFILE and friends: libevent retries on the next readiness */
-    api_host->log(api_self, AMB_LOG_WARN, "live: accept failed", "error",
-                  evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()), NULL);
+    live_conn_accept(l, fd, &slot);
 }
 
 static void *loop_main(void *arg)
@@ -194,11 +179,21 @@ int live_start(const struct api_config *cfg, struct api_auth *auth, struct live 
     l->recheck_s = cfg->auth_ttl_s ? cfg->auth_ttl_s : 1;
     l->max_headers = cfg->max_headers ? cfg->max_headers : 16384;
     l->timeout_s = cfg->timeout_s;
+    l->head_timeout_s = cfg->head_timeout_s;
+    l->body_timeout_s = cfg->body_timeout_s;
     l->replay_high = l->max_client_buffer / 2;
     if (l->replay_high > 256 * 1024)
         l->replay_high = 256 * 1024;
     if (l->replay_high < 4096)
         l->replay_high = 4096;
+    l->pause_at = l->replay_high;
+    l->guard = conn_guard_new("live", cfg->live_max_connections,
+                              cfg->live_max_connections_per_client);
+    if (!l->guard) {
+        SSL_CTX_free(l->ssl);
+        free(l);
+        return api_host->error_set(err, AMB_ENOMEM, NULL, "out of memory");
+    }
     l->lock_fd = -1;
     pthread_mutex_init(&l->mu, NULL);
 
@@ -241,7 +236,7 @@ int live_start(const struct api_config *cfg, struct api_auth *auth, struct live 
         goto fail;
     }
     fd = -1; /* the listener's now */
-    evconnlistener_set_error_cb(l->lis, accept_error_cb);
+    conn_guard_watch(l->lis, l->guard);
 
     /* the session watch first: workers look uids up in it */
     if ((rc = live_feed_start(l)) != AMB_OK) {
@@ -314,8 +309,10 @@ void live_free(struct live *l)
         live_conn_close(c);
     }
     live_hub_free(l);
-    if (l->lis)
+    if (l->lis) {
+        conn_guard_unwatch(l->lis);
         evconnlistener_free(l->lis);
+    }
     if (l->wake_ev)
         event_free(l->wake_ev);
     if (l->tick_ev)
@@ -334,5 +331,6 @@ void live_free(struct live *l)
         close(l->lock_fd);
     pthread_mutex_destroy(&l->mu);
     SSL_CTX_free(l->ssl);
+    conn_guard_free(l->guard); /* after the connections: they leave it */
     free(l);
 }

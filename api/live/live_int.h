@@ -13,6 +13,7 @@
 #include <event2/listener.h>
 
 #include "api.h"
+#include "conn_guard.h"
 #include "live/http1.h"
 #include "live/live.h"
 #include "live/store.h"
@@ -49,7 +50,11 @@ struct live_conn {
     int refs;   /* jobs in flight that point here */
     int closed; /* socket gone; freed when refs drops to 0 */
     int in_process; /* inside process(): replies must not re-enter it */
+    int paused;     /* reading stopped until the output drains below pause_at */
+    int cut;        /* output went over max_client_buffer: closed by the deadline timer */
     struct live_conn *next, *prev; /* every connection */
+    struct conn_guard_slot slot;   /* its share of the listener's guard */
+    struct event *deadline;        /* of the head or body being read */
 
     /* the request */
     struct http1_req req;
@@ -60,6 +65,7 @@ struct live_conn {
     char uid[STORE_UID_MAX]; /* the session's, once a job found it */
     int keep_alive;
     int body_unread; /* a body we did not read: close after the reply */
+    int body_next;   /* a POST whose caller is known: its body comes next */
     size_t body_reserved; /* this request's share of l->body_reserved */
     int ndjson;
     char *token;     /* malloc'd; wiped and freed after the job */
@@ -163,7 +169,11 @@ struct live {
      * make us hold max_event each. */
     size_t body_budget, body_reserved;
     size_t replay_high; /* replay stops filling a client's output here */
-    unsigned timeout_s;
+    /* A connection stops reading while its output is over this, so what a
+     * client makes us answer waits in its socket, not in our memory. */
+    size_t pause_at;
+    unsigned timeout_s, head_timeout_s, body_timeout_s;
+    struct conn_guard *guard; /* connections in total and per client */
 
     struct event_base *base;
     struct evconnlistener *lis;
@@ -190,11 +200,11 @@ struct live {
     size_t n_conns;
     struct live_session *sessions;
     int stopping;
-    int warned_full; /* logged the connection cap once per episode */
 };
 
 /* conn.c: the HTTP/1.1 connection state machine (loop thread) */
-void live_conn_accept(struct live *l, evutil_socket_t fd);
+/* Takes fd and its admitted slot (given back when the connection ends). */
+void live_conn_accept(struct live *l, evutil_socket_t fd, struct conn_guard_slot *slot);
 /* Frees a connection now, or marks it closed while a job holds it. */
 void live_conn_close(struct live_conn *c);
 /* Applies a finished job to its connection; frees the job. */

@@ -510,7 +510,8 @@ class LiveTest(H.ApiTest):
     def test_bodies_in_flight_are_bounded(self):
         """Clients that announce big bodies and never send them hold at most
         16 x max_event between them; past that a POST gets 503 + Retry-After,
-        and once they go, posts work again."""
+        and once they go, posts work again. A body's share is taken once
+        its caller is known, which 100 Continue tells."""
         host, port = self.addr.rsplit(":", 1)
         name = self.session()
         token = self.runner_token(name)
@@ -521,8 +522,11 @@ class LiveTest(H.ApiTest):
         try:
             for _ in range(16):
                 s = socket.create_connection((host, int(port)), timeout=H.WAIT)
-                s.sendall(head)
+                s.sendall(head.replace(b"\r\n\r\n{", b"\r\nExpect: 100-continue\r\n\r\n"))
                 holders.append(s)
+            for s in holders:
+                self.assertIn(b" 100 Continue", s.recv(4096))
+                s.sendall(b"{")
             def refused():
                 s = socket.create_connection((host, int(port)), timeout=H.WAIT)
                 try:
