@@ -311,7 +311,7 @@ class AbuseTest(H.ApiTest):
     def fat_session(self):
         """A session whose transcript page is ~CLIENT_BUF/2: each GET of it
         answers a few hundred bytes of request with that much."""
-        name = H.uniq("s")
+        name = self.cluster.make_session(self.ns)["name"]  # live serves only sessions that exist
         runner = self.cluster.service_account_token(self.ns, "ambient-session-" + name)
         for _ in range(3):
             r = H.http_request(self.live, "POST", self.path(name, "events"), token=runner,
@@ -335,7 +335,7 @@ class AbuseTest(H.ApiTest):
     def test_live_ws_frames_without_reading_are_bounded(self):
         """Pings (answered by pongs) and bad messages (answered by error
         frames) from a client that never reads."""
-        name = H.uniq("s")
+        name = self.cluster.make_session(self.ns)["name"]  # live serves only sessions that exist
         before = rss_bytes(self.pid)
         s = connect(self.live)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -355,7 +355,7 @@ class AbuseTest(H.ApiTest):
         self.assertServed(self.live, self.path("x", "messages"))
 
     def test_live_junk_token_bodies_do_not_block_the_runner(self):
-        name = H.uniq("s")
+        name = self.cluster.make_session(self.ns)["name"]  # live serves only sessions that exist
         runner = self.cluster.service_account_token(self.ns, "ambient-session-" + name)
         slow = []
         try:
