@@ -233,6 +233,58 @@ static void reply_error(struct live_conn *c, int status, const char *message, co
     reply_json(c, status, b, extra);
 }
 
+/* ---- what missing and rejected tokens cost their address ---- */
+
+static void budget_key(const struct live_conn *c, char key[40])
+{
+    static const char hex[] = "0123456789abcdef";
+    memcpy(key, "ip:", 3);
+    for (size_t i = 0; i < sizeof c->slot.key; i++) {
+        key[3 + 2 * i] = hex[c->slot.key[i] >> 4];
+        key[4 + 2 * i] = hex[c->slot.key[i] & 15];
+    }
+    key[3 + 2 * sizeof c->slot.key] = '\0';
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void spend_token_budget(struct live_conn *c)
+{
+    char key[40];
+    budget_key(c, key);
+    if (c->l->bad_tokens)
+        ratelimit_take(c->l->bad_tokens, key, mono_s(), NULL);
+}
+
+/* A token not known yet costs a review; none at all costs the address
+ * at once. An address whose budget is spent gets 429 instead, before any
+ * review. Returns 0 when it replied. */
+static int token_budget_left(struct live_conn *c, const char *token)
+{
+    char hash[API_TOKEN_HASH_LEN + 1], key[40], wait_h[48], wait_d[32];
+    if (!c->l->bad_tokens)
+        return 1;
+    if (token) {
+        api_token_hash(token, hash);
+        if (api_auth_known(c->l->auth, hash))
+            return 1;
+    }
+    budget_key(c, key);
+    unsigned wait = 1;
+    if (token ? ratelimit_peek(c->l->bad_tokens, key, mono_s(), &wait)
+              : ratelimit_take(c->l->bad_tokens, key, mono_s(), &wait))
+        return 1;
+    snprintf(wait_h, sizeof wait_h, "Retry-After: %u\r\n", wait);
+    snprintf(wait_d, sizeof wait_d, "retry after %u s", wait);
+    reply_error(c, 429, "too many requests", wait_d, wait_h);
+    return 0;
+}
+
 /* ---- routing ---- */
 
 /* "/api/projects/P/agentic-sessions/N/TAIL" into project, name and the
@@ -482,6 +534,8 @@ static void dispatch_with(struct live_conn *c, char *tok, size_t tok_len)
             return;
         }
     }
+    if (!token_budget_left(c, token))
+        return;
     if (!token) {
         reply_error(c, 401, "a bearer token is required", NULL,
                     "WWW-Authenticate: Bearer\r\n");
@@ -827,6 +881,8 @@ void live_conn_job_done(struct live *l, struct live_job *j)
         live_job_free(j);
         return;
     }
+    if (j->status == 401)
+        spend_token_budget(c); /* a rejected token: its address pays */
     if (j->status) {
         const char *extra = j->status == 401 ? "WWW-Authenticate: Bearer\r\n" : NULL;
         reply_error(c, j->status, j->message, NULL, extra);

@@ -189,7 +189,10 @@ int live_start(const struct api_config *cfg, struct api_auth *auth, struct live 
     l->pause_at = l->replay_high;
     l->guard = conn_guard_new("live", cfg->live_max_connections,
                               cfg->live_max_connections_per_client);
-    if (!l->guard) {
+    l->bad_tokens = ratelimit_new(cfg->rate_per_s, cfg->rate_burst, 4096);
+    if (!l->guard || (cfg->rate_per_s && !l->bad_tokens)) {
+        conn_guard_free(l->guard);
+        ratelimit_free(l->bad_tokens);
         SSL_CTX_free(l->ssl);
         free(l);
         return api_host->error_set(err, AMB_ENOMEM, NULL, "out of memory");
@@ -332,5 +335,6 @@ void live_free(struct live *l)
     pthread_mutex_destroy(&l->mu);
     SSL_CTX_free(l->ssl);
     conn_guard_free(l->guard); /* after the connections: they leave it */
+    ratelimit_free(l->bad_tokens);
     free(l);
 }

@@ -14,6 +14,7 @@
 
 #include "api.h"
 #include "conn_guard.h"
+#include "ratelimit.h"
 #include "live/http1.h"
 #include "live/live.h"
 #include "live/store.h"
@@ -174,6 +175,10 @@ struct live {
     size_t pause_at;
     unsigned timeout_s, head_timeout_s, body_timeout_s;
     struct conn_guard *guard; /* connections in total and per client */
+    /* Per client address, what missing and rejected tokens cost (as on
+     * REST): once empty, its unknown tokens get 429 before any review, so
+     * random tokens cannot each cost one. NULL when rate limits are off. */
+    struct ratelimit *bad_tokens;
 
     struct event_base *base;
     struct evconnlistener *lis;

@@ -314,6 +314,27 @@ class LiveStoreFullTest(LiveAbuseBase):
         ok = H.http_request(c.rest_address, "GET", "/api/projects", token=H.ALICE)
         self.assertEqual(ok.status, 200, ok)
 
+    def test_random_tokens_on_the_live_port_are_rate_limited(self):
+        """The live listener charges missing and rejected tokens to their
+        address too: random tokens cannot each cost an access review."""
+        c = self.cluster
+        k = c.kube
+        ns = c.make_project(admins=["alice"])
+        name = c.make_session(ns)["name"]
+        self.assertEqual(self.req("GET", sess_path(ns, name, "messages"), token=H.ALICE).status,
+                         200)
+        self.assertEqual(k.delete("/kubesim/requests").status, 200)
+        codes = {}
+        for _ in range(300):
+            r = self.req("GET", sess_path(ns, name, "messages"), token=uuid.uuid4().hex)
+            codes[r.status] = codes.get(r.status, 0) + 1
+        reviews = len(c.ok(k.get("/kubesim/requests?path=review"), 200)["requests"])
+        sys.stderr.write("300 random tokens on live: %r, %d reviews\n" % (codes, reviews))
+        self.assertGreaterEqual(codes.get(429, 0), 250, codes)
+        self.assertLessEqual(reviews, 40)
+        self.assertEqual(self.req("GET", sess_path(ns, name, "messages"), token=H.ALICE).status,
+                         200)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
