@@ -39,6 +39,8 @@ struct api_config {
     unsigned body_timeout_s; /* a request body, from its head (both listeners) */
     size_t max_connections;  /* REST connections at once */
     size_t max_connections_per_client; /* of them from one address (IPv6: one /64) */
+    size_t max_bodies;            /* REST request body bytes being read, in all */
+    size_t max_bodies_per_client; /* ... from one address: past either, 503 */
     unsigned threads;        /* REST loop threads */
     char **allowed_origins;  /* Origins allowed for browsers (WebSocket, CORS) */
     size_t n_allowed_origins;

@@ -6,6 +6,7 @@
  *     max_body = 1048576; max_headers = 16384; timeout = 30; threads = 4;
  *     head_timeout = 10; body_timeout = 30;       # deadlines, both listeners
  *     max_connections = 4096; max_connections_per_client = 1024;
+ *     max_bodies = 67108864; max_bodies_per_client = 16777216;  # bytes being read
  *     allowed_origins = ["https://ui.example"];  # browsers (CORS, WebSocket)
  *     auth_ttl = 30; auth_cache_size = 10000;
  *     rate_limit = { requests_per_second = 50; burst = 100; };  # per caller; 0: off
@@ -52,10 +53,13 @@ static const struct int_key int_keys[] = {
     {"max_connections_per_client", 1, 1000000, 1024},
     {"live.max_connections", 1, 1000000, 8192},
     {"live.max_connections_per_client", 1, 1000000, 1024},
+    {"max_bodies", 1024, 1LL << 40, 64LL << 20},
+    {"max_bodies_per_client", 1024, 1LL << 40, 16LL << 20},
 };
 enum { K_BODY, K_HEADERS, K_TIMEOUT, K_THREADS, K_TTL, K_CACHE, K_EVENT, K_SESSION, K_STORE,
        K_CLIENT_BUF, K_AUTH_THREADS, K_RATE, K_BURST, K_HEAD_TIMEOUT, K_BODY_TIMEOUT,
-       K_CONNS, K_CONNS_CLIENT, K_LIVE_CONNS, K_LIVE_CONNS_CLIENT, K_N };
+       K_CONNS, K_CONNS_CLIENT, K_LIVE_CONNS, K_LIVE_CONNS_CLIENT, K_BODIES, K_BODIES_CLIENT,
+       K_N };
 
 int api_split_hostport(const char *s, char *host, size_t host_len, unsigned *port)
 {
@@ -140,6 +144,10 @@ static int read_ints(long long *v, struct amb_error *err)
         rc = bad(err, "live.max_client_buffer", "must be at least api.live.max_event");
     if (rc == AMB_OK && v[K_CONNS_CLIENT] > v[K_CONNS])
         rc = bad(err, "max_connections_per_client", "must be at most api.max_connections");
+    if (rc == AMB_OK && v[K_BODIES_CLIENT] > v[K_BODIES])
+        rc = bad(err, "max_bodies_per_client", "must be at most api.max_bodies");
+    if (rc == AMB_OK && v[K_BODIES_CLIENT] < v[K_BODY])
+        rc = bad(err, "max_bodies_per_client", "must be at least api.max_body");
     if (rc == AMB_OK && v[K_LIVE_CONNS_CLIENT] > v[K_LIVE_CONNS])
         rc = bad(err, "live.max_connections_per_client",
                  "must be at most api.live.max_connections");
@@ -251,6 +259,8 @@ int api_config_read(struct api_config *c, struct amb_error *err)
     c->max_connections_per_client = (size_t)v[K_CONNS_CLIENT];
     c->live_max_connections = (size_t)v[K_LIVE_CONNS];
     c->live_max_connections_per_client = (size_t)v[K_LIVE_CONNS_CLIENT];
+    c->max_bodies = (size_t)v[K_BODIES];
+    c->max_bodies_per_client = (size_t)v[K_BODIES_CLIENT];
     return AMB_OK;
 fail:
     api_config_clear(c);

@@ -32,6 +32,7 @@ struct client {
     struct client *next;
     unsigned char key[17];
     size_t n;
+    size_t body; /* request body bytes its connections are reading */
 };
 
 /* One kind of log line, rate-limited. */
@@ -43,8 +44,9 @@ struct quiet_log {
 struct conn_guard {
     char name[16];
     size_t max_total, max_per_client;
+    size_t max_body_total, max_body_per_client; /* 0: no body budget */
     pthread_mutex_t mu;
-    size_t total;
+    size_t total, body_total;
     struct client *buckets[GUARD_BUCKETS];
     int reserve_fd; /* /dev/null, given up to shed connections past EMFILE */
     struct quiet_log refused_log, accept_log;
@@ -187,6 +189,42 @@ int conn_guard_enter(struct conn_guard *g, const struct sockaddr *peer,
         api_host->log(api_self, AMB_LOG_WARN, msg, "suppressed", n, NULL);
     }
     return why ? -1 : 0;
+}
+
+void conn_guard_set_body_budget(struct conn_guard *g, size_t total, size_t per_client)
+{
+    g->max_body_total = total;
+    g->max_body_per_client = per_client;
+}
+
+int conn_guard_reserve_body(struct conn_guard *g, const struct conn_guard_slot *slot,
+                            size_t bytes)
+{
+    if (!g->max_body_total || !slot->admitted)
+        return 0;
+    pthread_mutex_lock(&g->mu);
+    struct client *c = *find(g, slot->key);
+    int ok = c && g->body_total + bytes <= g->max_body_total &&
+             c->body + bytes <= g->max_body_per_client;
+    if (ok) {
+        c->body += bytes;
+        g->body_total += bytes;
+    }
+    pthread_mutex_unlock(&g->mu);
+    return ok ? 0 : -1;
+}
+
+void conn_guard_release_body(struct conn_guard *g, const struct conn_guard_slot *slot,
+                             size_t bytes)
+{
+    if (!g->max_body_total || !slot->admitted || !bytes)
+        return;
+    pthread_mutex_lock(&g->mu);
+    struct client *c = *find(g, slot->key);
+    if (c)
+        c->body -= bytes < c->body ? bytes : c->body;
+    g->body_total -= bytes < g->body_total ? bytes : g->body_total;
+    pthread_mutex_unlock(&g->mu);
 }
 
 void conn_guard_leave(struct conn_guard *g, struct conn_guard_slot *slot)

@@ -26,7 +26,17 @@ void conn_guard_free(struct conn_guard *g);
  * max_per_client; a refusal is logged at most every few seconds. */
 int conn_guard_enter(struct conn_guard *g, const struct sockaddr *peer,
                      struct conn_guard_slot *slot);
-/* Gives an admitted slot back (no-op for one that was not). */
+/* Request bodies being read, in total and per client: past either budget
+ * a reservation fails, so slow bodies from one address (with any token)
+ * cannot hold the memory every client shares. 0 (the default): none. */
+void conn_guard_set_body_budget(struct conn_guard *g, size_t total, size_t per_client);
+/* 0, or -1 when bytes more would pass a budget. Any thread. */
+int conn_guard_reserve_body(struct conn_guard *g, const struct conn_guard_slot *slot,
+                            size_t bytes);
+void conn_guard_release_body(struct conn_guard *g, const struct conn_guard_slot *slot,
+                             size_t bytes);
+/* Gives an admitted slot back (no-op for one that was not; release its
+ * body bytes first). */
 void conn_guard_leave(struct conn_guard *g, struct conn_guard_slot *slot);
 
 /* Handles lis's accept errors: out of descriptors (EMFILE, ENFILE), it

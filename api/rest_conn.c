@@ -63,11 +63,13 @@ struct rest_conn {
     struct conn_guard_slot slot;
     enum rc_state state;
     unsigned long long body_left;
+    size_t body_reserved;          /* of the guard's body budget, until the body is in */
     unsigned long long seen;       /* bytes the client sent so far */
     unsigned long long head_start; /* where the current head began in that stream */
     char *head;                    /* the head so far (max_headers) */
     size_t head_len;
     int rewriting; /* our own change of the input: not the client's bytes */
+    int admit_tried;
 };
 
 struct rest_conns {
@@ -96,6 +98,7 @@ static const struct {
     {401, "a bearer token is required"},
     {411, "a request body needs Content-Length (Transfer-Encoding is not accepted)"},
     {413, "request body too large"},
+    {503, "too many request bodies in flight from this client or in all; retry later"},
     {431, "request head too large"},
     {505, "HTTP version not supported"},
 };
@@ -137,16 +140,29 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
     end_connection(arg);
 }
 
-static void admit_cb(evutil_socket_t fd, short what, void *arg)
+/* Counts the connection in the guard, once: 0, or -1 when it is refused.
+ * From the admission timer, or earlier from the first head when the
+ * client's bytes beat the timer (the head's body needs the client's share). */
+static int admit(struct rest_conn *c)
 {
-    (void)fd;
-    (void)what;
-    struct rest_conn *c = arg;
+    if (c->admit_tried)
+        return c->slot.admitted ? 0 : -1;
+    c->admit_tried = 1;
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
     evutil_socket_t s = bufferevent_getfd(c->bev);
     if (s < 0 || getpeername(s, (struct sockaddr *)&ss, &sl) != 0 ||
         conn_guard_enter(c->cs->p->guard, (struct sockaddr *)&ss, &c->slot) != 0)
+        return -1;
+    return 0;
+}
+
+static void admit_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct rest_conn *c = arg;
+    if (admit(c) != 0)
         end_connection(c);
 }
 
@@ -261,7 +277,13 @@ static size_t take_head(struct rest_conn *c, struct evbuffer *buf, const char *d
         return 0;
     }
     evtimer_del(c->deadline);
+    if (length > 0 && (admit(c) != 0 ||
+                       conn_guard_reserve_body(p->guard, &c->slot, (size_t)length) != 0)) {
+        refuse(c, buf, 503);
+        return 0;
+    }
     if (length > 0) {
+        c->body_reserved = (size_t)length;
         c->state = RC_BODY;
         c->body_left = (unsigned long long)length;
         bound_input(c, (size_t)length);
@@ -287,6 +309,8 @@ static void on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, 
                 n = (size_t)c->body_left;
             c->body_left -= n;
             if (c->body_left == 0) {
+                conn_guard_release_body(c->cs->p->guard, &c->slot, c->body_reserved);
+                c->body_reserved = 0;
                 c->state = RC_HEAD;
                 bound_input(c, 0);
                 evtimer_del(c->deadline);
@@ -318,6 +342,7 @@ static void release(struct rest_conn *c)
         cs->list = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    conn_guard_release_body(cs->p->guard, &c->slot, c->body_reserved);
     conn_guard_leave(cs->p->guard, &c->slot);
     event_free(c->admit);
     event_free(c->deadline);

@@ -322,6 +322,8 @@ static void reply_refusal(struct api_server *s, struct api_req *r, int status,
         evhttp_add_header(h, "WWW-Authenticate", "Bearer");
     if (status == 413)
         details = json_pack("{s:I}", "maxBody", (json_int_t)s->cfg->max_body);
+    if (status == 503)
+        evhttp_add_header(h, "Retry-After", "1");
     api_reply_error(r, status, message, details);
 }
 
@@ -609,6 +611,8 @@ int api_server_start(const struct api_config *cfg, const struct api_router *rt,
     s->n_loops = cfg->threads ? cfg->threads : 1;
     s->loops = calloc(s->n_loops, sizeof *s->loops);
     s->guard = conn_guard_new("api", cfg->max_connections, cfg->max_connections_per_client);
+    if (s->guard)
+        conn_guard_set_body_budget(s->guard, cfg->max_bodies, cfg->max_bodies_per_client);
     evutil_socket_t fd = -1;
     int rc = s->loops && s->guard && rest_conn_policy_init(&s->policy) == 0
                  ? AMB_OK

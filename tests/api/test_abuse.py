@@ -30,6 +30,7 @@ HEAD_TIMEOUT = 2
 BODY_TIMEOUT = 3
 MAX_CONNS = 64
 PER_CLIENT = 16
+BODIES_PER_CLIENT = 4 * MAX_BODY
 ATTACK_S = 3.0
 MIB = 1 << 20
 LIVE_DIR = tempfile.mkdtemp(prefix="abuse-events-")
@@ -40,6 +41,7 @@ os.environ["ASAN_OPTIONS"] = ":".join(
     x for x in (os.environ.get("ASAN_OPTIONS", ""), "quarantine_size_mb=1") if x)
 CONF = (f'max_body = {MAX_BODY}; head_timeout = {HEAD_TIMEOUT}; body_timeout = {BODY_TIMEOUT}; '
         f'max_connections = {MAX_CONNS}; max_connections_per_client = {PER_CLIENT}; '
+        f'max_bodies = {4 * BODIES_PER_CLIENT}; max_bodies_per_client = {BODIES_PER_CLIENT}; '
         f'rate_limit = {{ requests_per_second = 0; }}; '
         f'live = {{ listen = "127.0.0.1:0"; dir = "{LIVE_DIR}"; max_event = {MAX_EVENT}; '
         f'max_client_buffer = {CLIENT_BUF}; max_connections = {MAX_CONNS}; '
@@ -369,6 +371,33 @@ class AbuseTest(H.ApiTest):
             r = H.http_request(self.live, "POST", self.path(name, "events"), token=runner,
                                body={"type": "hello"}, timeout=10)
             self.assertEqual(r.status, 201, r)
+        finally:
+            for s in slow:
+                s.close()
+
+    def test_rest_slow_bodies_with_a_junk_token_hold_only_their_share(self):
+        """A body with any token is read before its review; slow ones from
+        one address may hold at most max_bodies_per_client, so the next
+        gets 503 at once and other clients' bodies still go through."""
+        path = f"/api/projects/{self.ns}/agentic-sessions"
+        head = (f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer junk\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {MAX_BODY}\r\n\r\n{{")
+        slow = []
+        try:
+            for _ in range(BODIES_PER_CLIENT // MAX_BODY):
+                s = connect(self.rest, "127.0.0.30")
+                s.sendall(head.encode())
+                slow.append(s)
+            time.sleep(0.3)
+            s = connect(self.rest, "127.0.0.30")
+            slow.append(s)
+            s.sendall(head.encode())
+            st, headers, body = read_reply(s)
+            self.assertEqual(st, 503, body)
+            self.assertEqual(headers.get("retry-after"), "1", headers)
+            r = H.http_request(self.rest, "POST", path, token=H.ALICE, body={"bogus": 1},
+                               timeout=10)
+            self.assertIn(r.status, (400, 422), r)
         finally:
             for s in slow:
                 s.close()
