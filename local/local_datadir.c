@@ -15,6 +15,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "error-internal.h"
+#include "executor-internal.h" /* lx_mkdirs */
+
 #define MARKER_TEXT "Ambient data directory (ambientd --local), format 1\n"
 #define LOCK_FILE "lock"
 
@@ -49,26 +52,6 @@ char *local_datadir_default(char *err, size_t err_len)
         return NULL;
     }
     return strdup(buf);
-}
-
-/* mkdir -p, each new directory 0700. */
-static int make_dirs(const char *path, char *err, size_t err_len)
-{
-    char buf[PATH_MAX];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return fail(err, err_len, "%s: path too long", path);
-    for (char *p = buf + 1;; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char saved = *p;
-        *p = '\0';
-        if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-            return fail(err, err_len, "%s: cannot create the data directory: %s", buf,
-                        strerror(errno));
-        *p = saved;
-        if (!saved)
-            return 0;
-    }
 }
 
 /* 1 when dir has no entries, 0 when it has, -1 on error. */
@@ -177,8 +160,14 @@ int local_datadir_open(const char *path, struct local_datadir *out, char *err, s
     out->lock_fd = -1;
     if (!path[0])
         return fail(err, err_len, "the data directory's path is empty");
-    if (make_dirs(path, err, err_len) != 0)
+    struct amb_error made = AMBD_ERROR_INIT;
+    if (lx_mkdirs(path, &made) != AMB_OK) {
+        char *line = ambd_error_line(&made);
+        fail(err, err_len, "the data directory: %s", line ? line : "out of memory");
+        free(line);
+        ambd_error_clear(&made);
         return -1;
+    }
     char *abs = realpath(path, NULL);
     if (!abs)
         return fail(err, err_len, "%s: %s", path, strerror(errno));
