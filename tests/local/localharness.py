@@ -18,14 +18,15 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.parse
 import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "common"))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "kubesim", "tests"))
 
-from servers import ServerProcess  # noqa: E402  (tests/common/servers.py)
+import harness  # noqa: E402  (tests/kubesim/tests/harness.py: wait_for)
+from servers import ServerProcess, http_json  # noqa: E402  (tests/common/servers.py)
 
 AMBIENTD = os.environ["AMBIENTD"]
 FAKE_CLAUDE = os.environ.get("FAKE_CLAUDE", "")
@@ -39,37 +40,16 @@ def uniq(prefix):
 
 def wait_until(check, timeout, what, interval=0.1):
     """check()'s first truthy answer, polling; AssertionError after timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = check()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError("%s: not within %ss" % (what, timeout))
-        time.sleep(interval)
+    return harness.wait_for(check, timeout, interval, what)
 
 
-def call(url, method, path, body=None, token=None, timeout=30, content_type=None):
-    """(status, parsed JSON or text) of one request on a fresh connection."""
+def call(url, method, path, body=None, token=None, content_type=None):
+    """(status, parsed JSON or raw bytes) of one request to url's host."""
     u = urllib.parse.urlsplit(url)
-    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
-    headers = {}
-    if token:
-        headers["Authorization"] = "Bearer " + token
-    data = None
-    if body is not None:
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        headers["Content-Type"] = content_type or "application/json"
-    try:
-        conn.request(method, path, body=data, headers=headers)
-        r = conn.getresponse()
-        raw = r.read()
-    finally:
-        conn.close()
-    try:
-        return r.status, json.loads(raw)
-    except ValueError:
-        return r.status, raw.decode(errors="replace")
+    headers = {"Authorization": "Bearer " + token} if token else {}
+    if content_type:
+        headers["Content-Type"] = content_type
+    return http_json(u.hostname, u.port, method, path, body, headers)
 
 
 def runner_processes(data_dir):
