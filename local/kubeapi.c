@@ -104,7 +104,10 @@ static int truthy(const char *v)
 /* The Kubernetes verb of the request, or NULL when the method does not fit. */
 static const char *verb_of(struct kreq *r)
 {
-    switch (evhttp_request_get_command(r->ev)) {
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(r->ev);
+    if (!strcmp(r->sub, "token") && cmd != EVHTTP_REQ_POST)
+        return NULL; /* TokenRequest is create-only */
+    switch (cmd) {
     case EVHTTP_REQ_GET:
         return r->name[0] ? "get" : truthy(kapi_query(r, "watch")) ? "watch" : "list";
     case EVHTTP_REQ_POST:
