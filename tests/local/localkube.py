@@ -54,6 +54,8 @@ class LocalKube:
         lines = self._read_lines(2)
         if len(lines) < 2:
             code = self.proc.wait(timeout=START_TIMEOUT)
+            self.proc.stdout.close()
+            self._err.close()
             raise StartFailed(code, self.stderr())
         self.url = lines[0].split(" ", 1)[1]
         self.port = int(self.url.rsplit(":", 1)[1])
@@ -97,6 +99,7 @@ class LocalKube:
     def kill9(self):
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=START_TIMEOUT)
+        self.proc.stdout.close()
         self._err.close()
 
     def stop(self):
@@ -110,6 +113,7 @@ class LocalKube:
                 self.proc.wait()
         if not self._err.closed:
             self._err.close()
+        self.proc.stdout.close()
         err = self.stderr()
         for mark in SANITIZER_MARKS:
             if mark in err:
