@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -428,6 +429,15 @@ int kstore_token_put(struct kstore *s, const char *hash, const json_t *info, int
     char *text = json_dumps(info, JSON_COMPACT);
     if (!text)
         return KSTORE_IO;
+    /* Expired tokens go as new ones come, so the table stays as small as
+     * the set of live tokens. */
+    char sql[96];
+    snprintf(sql, sizeof sql, "DELETE FROM tokens WHERE exp < %lld", (long long)time(NULL));
+    int rc = exec(s, sql);
+    if (rc) {
+        free(text);
+        return rc;
+    }
     sqlite3_bind_text(s->tok_put, 1, hash, -1, SQLITE_STATIC);
     sqlite3_bind_text(s->tok_put, 2, text, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s->tok_put, 3, exp);
