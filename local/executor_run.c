@@ -300,7 +300,6 @@ static int spawn(struct lx_run *run, struct lx_spec *s)
     run->grace_s = s->grace_s;
     lx_now(run->started_at, sizeof run->started_at);
     ex->running++;
-    atomic_store(&ex->running_now, ex->running);
     if (ex->running > atomic_load(&ex->peak))
         atomic_store(&ex->peak, ex->running);
     run->exit_ev = event_new(ex->base, run->pidfd, EV_READ, on_exit_ready, run);
@@ -503,7 +502,6 @@ static void ended(struct lx_run *run, int code, int sig)
     stop_process_events(run);
     lx_proc_forget(run->dir);
     ex->running--;
-    atomic_store(&ex->running_now, ex->running);
     char msg[96] = "", rcs[16];
     if (sig)
         snprintf(msg, sizeof msg, "killed by signal %d (SIG%s)", sig,
@@ -554,8 +552,8 @@ void lx_run_fail_leftover(struct lx_run *run)
              "namespace", run->ns, "job", run->name, NULL);
     run->pod_spec = json_object_get(json_object_get(json_object_get(run->job, "spec"),
                                                        "template"), "spec");
-    char selector[128];
-    snprintf(selector, sizeof selector, "controller-uid=%s", run->uid);
+    char selector[160];
+    snprintf(selector, sizeof selector, "labelSelector=controller-uid%%3D%s", run->uid);
     json_t *list = NULL;
     if (ambd_kube_list(run->ex->kube, &pods, run->ns, selector, &list, &err) == AMB_OK) {
         /* Newest pod last is what phase.c reads; one pod per Job here. */
