@@ -221,16 +221,21 @@ static int secret_value(void *ud, const char *ns, const char *name, const char *
     const json_t *v = json_object_get(json_object_get(secret, "data"), key);
     if (rc == AMB_OK && !json_is_string(v))
         rc = AMB_ENOTFOUND;
+    size_t n = json_string_length(v);
+    if (rc == AMB_OK && n > MAX_FILE_BYTES)
+        rc = ambd_error_set(err, AMB_EINVAL, key, "Secret %s/%s: the value is larger than %d bytes",
+                            ns, name, MAX_FILE_BYTES);
+    unsigned char *out = rc == AMB_OK ? malloc(n / 4 * 3 + 4) : NULL;
+    if (rc == AMB_OK && !out)
+        rc = ambd_error_set(err, AMB_ENOMEM, NULL, NULL);
     if (rc == AMB_OK) {
-        size_t n = json_string_length(v);
         const char *b64 = json_string_value(v);
-        unsigned char *out = n <= MAX_FILE_BYTES ? malloc(n / 4 * 3 + 4) : NULL;
-        int len = out && n % 4 == 0 ? EVP_DecodeBlock(out, (const unsigned char *)b64, (int)n)
-                                    : -1;
+        int len = n % 4 == 0 ? EVP_DecodeBlock(out, (const unsigned char *)b64, (int)n) : -1;
         /* EVP_DecodeBlock counts the padding's bytes too. */
         for (size_t k = n; len > 0 && k > 0 && b64[k - 1] == '='; k--)
             len--;
         if (len < 0) {
+            explicit_bzero(out, n / 4 * 3 + 4);
             free(out);
             rc = ambd_error_set(err, AMB_EINVAL, key, "Secret %s/%s: not valid base64", ns, name);
         } else {
