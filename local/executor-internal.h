@@ -74,7 +74,7 @@ struct local_executor {
     struct ambd_strmap runs; /* uid -> struct lx_run */
     struct lx_run *queue;    /* QUEUED and LEFTOVER runs, oldest first */
     unsigned running;
-    atomic_uint running_now, peak;
+    atomic_uint peak;
     atomic_uint stop_grace_s;
     int stopping;
     int stop_killed; /* the stop's SIGKILL was sent */

@@ -148,8 +148,9 @@ static struct lx_run *new_run(struct local_executor *ex, const json_t *job, enum
 {
     const char *ns = meta(job, "namespace"), *name = meta(job, "name"), *uid = meta(job, "uid");
     /* Names become directories: they must be what the API server allows. */
-    if (!lx_dns_name(ns, 63) || !lx_dns_name(name, 253) || !uid || !*uid) {
-        ambd_log("executor", AMB_LOG_WARN, "skipping a Job without a valid namespace, name or uid",
+    if (!lx_dns_name(ns, 63) || !lx_dns_name(name, 253) || !uid || !*uid || strlen(uid) > 64 ||
+        uid[strspn(uid, "0123456789abcdefABCDEF-")]) {
+        ambd_log("executor", AMB_LOG_WARN, "skipping a Job without a valid namespace, name or uid (a UUID)",
                  NULL);
         return NULL;
     }
@@ -430,5 +431,4 @@ void local_executor_free(struct local_executor *ex)
     free(ex);
 }
 
-unsigned local_executor_running(struct local_executor *ex) { return atomic_load(&ex->running_now); }
 unsigned local_executor_peak(struct local_executor *ex) { return atomic_load(&ex->peak); }

@@ -50,16 +50,16 @@ struct local_executor;
  * and runs Jobs from then on. */
 int local_executor_start(const struct local_executor_config *cfg, struct local_executor **out,
                          struct amb_error *err);
-/* Stops taking Jobs, sends SIGTERM to every runner, SIGKILL to those left
- * after their grace period (at most stop_grace_s seconds), and marks their
- * Jobs Failed (reason ExecutorStopped). Returns once every runner is
- * reaped and the thread has ended. Idempotent. */
+/* Stops taking Jobs (queued ones stay pending for the next start), sends
+ * SIGTERM to every runner and SIGKILL to those left after their grace
+ * period (at most stop_grace_s seconds), and writes their ends as any exit
+ * (the Pod terminated, the Job Failed). Returns once every runner is reaped
+ * and the thread has ended. Idempotent. */
 void local_executor_stop(struct local_executor *ex, unsigned stop_grace_s);
 /* Stops it if still running, then frees it. NULL is a no-op. */
 void local_executor_free(struct local_executor *ex);
 
-/* How many runners run now, and the most that ever ran at once. */
-unsigned local_executor_running(struct local_executor *ex);
+/* The most runners that ran at once so far. Any thread. */
 unsigned local_executor_peak(struct local_executor *ex);
 
 #endif

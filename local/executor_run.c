@@ -221,16 +221,21 @@ static int secret_value(void *ud, const char *ns, const char *name, const char *
     const json_t *v = json_object_get(json_object_get(secret, "data"), key);
     if (rc == AMB_OK && !json_is_string(v))
         rc = AMB_ENOTFOUND;
+    size_t n = json_string_length(v);
+    if (rc == AMB_OK && n > MAX_FILE_BYTES)
+        rc = ambd_error_set(err, AMB_EINVAL, key, "Secret %s/%s: the value is larger than %d bytes",
+                            ns, name, MAX_FILE_BYTES);
+    unsigned char *out = rc == AMB_OK ? malloc(n / 4 * 3 + 4) : NULL;
+    if (rc == AMB_OK && !out)
+        rc = ambd_error_set(err, AMB_ENOMEM, NULL, NULL);
     if (rc == AMB_OK) {
-        size_t n = json_string_length(v);
         const char *b64 = json_string_value(v);
-        unsigned char *out = n <= MAX_FILE_BYTES ? malloc(n / 4 * 3 + 4) : NULL;
-        int len = out && n % 4 == 0 ? EVP_DecodeBlock(out, (const unsigned char *)b64, (int)n)
-                                    : -1;
+        int len = n % 4 == 0 ? EVP_DecodeBlock(out, (const unsigned char *)b64, (int)n) : -1;
         /* EVP_DecodeBlock counts the padding's bytes too. */
         for (size_t k = n; len > 0 && k > 0 && b64[k - 1] == '='; k--)
             len--;
         if (len < 0) {
+            explicit_bzero(out, n / 4 * 3 + 4);
             free(out);
             rc = ambd_error_set(err, AMB_EINVAL, key, "Secret %s/%s: not valid base64", ns, name);
         } else {
@@ -300,7 +305,6 @@ static int spawn(struct lx_run *run, struct lx_spec *s)
     run->grace_s = s->grace_s;
     lx_now(run->started_at, sizeof run->started_at);
     ex->running++;
-    atomic_store(&ex->running_now, ex->running);
     if (ex->running > atomic_load(&ex->peak))
         atomic_store(&ex->peak, ex->running);
     run->exit_ev = event_new(ex->base, run->pidfd, EV_READ, on_exit_ready, run);
@@ -503,7 +507,6 @@ static void ended(struct lx_run *run, int code, int sig)
     stop_process_events(run);
     lx_proc_forget(run->dir);
     ex->running--;
-    atomic_store(&ex->running_now, ex->running);
     char msg[96] = "", rcs[16];
     if (sig)
         snprintf(msg, sizeof msg, "killed by signal %d (SIG%s)", sig,
@@ -554,8 +557,8 @@ void lx_run_fail_leftover(struct lx_run *run)
              "namespace", run->ns, "job", run->name, NULL);
     run->pod_spec = json_object_get(json_object_get(json_object_get(run->job, "spec"),
                                                        "template"), "spec");
-    char selector[128];
-    snprintf(selector, sizeof selector, "controller-uid=%s", run->uid);
+    char selector[160];
+    snprintf(selector, sizeof selector, "labelSelector=controller-uid%%3D%s", run->uid);
     json_t *list = NULL;
     if (ambd_kube_list(run->ex->kube, &pods, run->ns, selector, &list, &err) == AMB_OK) {
         /* Newest pod last is what phase.c reads; one pod per Job here. */
