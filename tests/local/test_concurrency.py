@@ -1,7 +1,7 @@
 """Laptop mode's concurrency limit: 100 sessions with local.max_sessions 4
 all complete, and never more than 4 run at once — counted by the CLI each
 runner starts (a wrapper around tests/runner/fake_claude.py that keeps a
-count under a lock) and by sampling the runner processes."""
+count under a lock) and by sampling the runners' process sessions."""
 import os
 import shutil
 import stat
@@ -44,17 +44,19 @@ sys.exit(rc)
 
 
 def runners_now(data_dir):
-    """ambient-runner processes working under data_dir/sessions."""
+    """Runners alive under data_dir/sessions: the executor starts each in a
+    session of its own, so distinct session ids of the processes working
+    there (a runner's children, mid-fork or not, share its id)."""
     root = os.path.join(os.path.realpath(data_dir), "sessions") + "/"
-    n = 0
+    sids = set()
     for p in os.listdir("/proc"):
         try:
-            if (p.isdigit() and os.readlink("/proc/%s/exe" % p).endswith("/ambient-runner")
-                    and (os.readlink("/proc/%s/cwd" % p) + "/").startswith(root)):
-                n += 1
+            if p.isdigit() and (os.readlink("/proc/%s/cwd" % p) + "/").startswith(root):
+                with open("/proc/%s/stat" % p) as f:
+                    sids.add(f.read().rsplit(")", 1)[1].split()[3])
         except OSError:
             pass
-    return n
+    return len(sids)
 
 
 class ConcurrencyTest(unittest.TestCase):
