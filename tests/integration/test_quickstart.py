@@ -5,8 +5,7 @@ and kube addresses and the token file; the README's curl commands make a
 project, put the model key into its runner Secret, create a session and
 watch it stream; the session runs the real Claude Code CLI (against
 tests/mock-anthropic here, set with AMBIENT_CONFIG) to Completed;
-`kubectl get agenticsessions` at the printed kube address shows the phase
-(when kubectl is installed). SIGTERM stops up.sh and ambientd.
+the printed kube address lists the session with its phase. SIGTERM stops up.sh and ambientd.
 
 Environment (set by CMake): UP_SH, AMBIENT_BUILD_DIR (the quick start's own
 build), CLAUDE_CLI. Debian's /usr/bin/python3, standard library only."""
@@ -32,7 +31,6 @@ from servers import MockAnthropic  # noqa: E402
 UP_SH = os.environ["UP_SH"]
 BUILD_WAIT = 540  # the first run of up.sh builds Ambient (release) from scratch
 KEY = "sk-ant-quickstart"
-KUBECTL = harness.find_kubectl("integration.quickstart_up: kubectl get agenticsessions")
 
 
 class Up:
@@ -147,16 +145,11 @@ class QuickStart(unittest.TestCase):
         self.assertEqual(self.phase("demo", name), "Completed")
         self.assertEqual(self.mock.requests()[0]["headers"]["x-api-key"], KEY)
 
-        if KUBECTL:
-            cache = tempfile.mkdtemp(prefix="quickstart-kubectl-")
-            self.addCleanup(shutil.rmtree, cache, True)
-            p = subprocess.run([KUBECTL, f"--server={kube}", f"--token={self.token}",
-                                f"--cache-dir={cache}", "get", "agenticsessions", "-A"],
-                               capture_output=True, text=True, timeout=harness.WAIT,
-                               env=dict(os.environ, KUBECONFIG=os.devnull))
-            self.assertEqual(p.returncode, 0, p.stderr)
-            self.assertRegex(p.stdout, r"NAMESPACE\s+NAME\s+PHASE\s+MODEL\s+AGE")
-            self.assertRegex(p.stdout, rf"\ndemo\s+{name}\s+Completed\s")
+        # the printed kube address is the Kubernetes API the README shows
+        code, sessions = self.curl(kube + "/apis/vteam.ambient-code/v1alpha1/agenticsessions")
+        self.assertEqual(code, 200, sessions)
+        self.assertIn((name, "Completed"), [(o["metadata"]["name"], o["status"]["phase"])
+                                            for o in sessions["items"]])
 
         self.assertEqual(up.stop(), 0, up.text()[-6000:])
         self.assertIn('"msg":"ambientd stopped"', up.text())
