@@ -20,8 +20,8 @@
 #include "local_listen.h"
 #include "log-internal.h"
 
-/* Seconds runners get to stop when ambientd stops (their Jobs end Failed,
- * ExecutorStopped), before SIGKILL. */
+/* Seconds runners get to stop when ambientd stops (their ends are written
+ * as any exit's, most often the Job Failed), before SIGKILL. */
 #define RUNNER_STOP_GRACE_S 10
 
 struct local_run {
