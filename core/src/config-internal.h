@@ -32,6 +32,15 @@ struct ambd_config {
  * "FILE:LINE: message" causes and returns AMB_EINVAL (or AMB_ENOTFOUND /
  * AMB_ETOOLARGE / AMB_EIO for an unreadable file). */
 int ambd_config_load(const char *path, struct ambd_config **out, struct amb_error *err);
+
+/* ambd_config_load in two steps, for laptop mode, which adds its own
+ * settings in between: read (parse only; errors as above), or start from
+ * an empty config whose messages name `name` and whose relative paths are
+ * relative to dir; then the core settings. */
+int ambd_config_read(const char *path, struct ambd_config **out, struct amb_error *err);
+int ambd_config_new_empty(const char *name, const char *dir, struct ambd_config **out,
+                          struct amb_error *err);
+int ambd_config_load_core(struct ambd_config *c, struct amb_error *err);
 void ambd_config_free(struct ambd_config *c);
 
 /* The top-level group called name, or NULL. */

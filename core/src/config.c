@@ -179,25 +179,40 @@ static int load_core_settings(struct ambd_config *c, struct amb_error *err)
     return rc;
 }
 
-int ambd_config_load(const char *path, struct ambd_config **out, struct amb_error *err)
+/* A config with nothing in it yet, its messages naming `path`. */
+static struct ambd_config *config_new(const char *path, const char *dir)
+{
+    struct ambd_config *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    config_init(&c->cfg);
+    c->path = strdup(path);
+    c->dir = strdup(dir);
+    if (!c->path || !c->dir) {
+        ambd_config_free(c);
+        return NULL;
+    }
+    config_set_include_dir(&c->cfg, c->dir);
+    return c;
+}
+
+int ambd_config_new_empty(const char *name, const char *dir, struct ambd_config **out,
+                          struct amb_error *err)
+{
+    return (*out = config_new(name, dir)) ? AMB_OK : ambd_error_set(err, AMB_ENOMEM, NULL, NULL);
+}
+
+int ambd_config_read(const char *path, struct ambd_config **out, struct amb_error *err)
 {
     *out = NULL;
     int rc = read_file_checks(path, err);
     if (rc != AMB_OK)
         return rc;
-    struct ambd_config *c = calloc(1, sizeof *c);
+    char *copy = strdup(path);
+    struct ambd_config *c = copy ? config_new(path, dirname(copy)) : NULL;
+    free(copy);
     if (!c)
         return ambd_error_set(err, AMB_ENOMEM, NULL, NULL);
-    config_init(&c->cfg);
-    c->path = strdup(path);
-    char *copy = strdup(path);
-    c->dir = copy ? strdup(dirname(copy)) : NULL;
-    free(copy);
-    if (!c->path || !c->dir) {
-        rc = ambd_error_set(err, AMB_ENOMEM, NULL, NULL);
-        goto fail;
-    }
-    config_set_include_dir(&c->cfg, c->dir);
     if (config_read_file(&c->cfg, path) != CONFIG_TRUE) {
         const char *file = config_error_file(&c->cfg);
         if (config_error_type(&c->cfg) == CONFIG_ERR_FILE_IO)
@@ -205,14 +220,25 @@ int ambd_config_load(const char *path, struct ambd_config **out, struct amb_erro
         else
             rc = ambd_error_set(err, AMB_EINVAL, NULL, "%s:%d: %s", file ? file : path,
                                 config_error_line(&c->cfg), config_error_text(&c->cfg));
-        goto fail;
+        ambd_config_free(c);
+        return rc;
     }
-    if ((rc = load_core_settings(c, err)) != AMB_OK)
-        goto fail;
     *out = c;
     return AMB_OK;
-fail:
-    ambd_config_free(c);
+}
+
+int ambd_config_load_core(struct ambd_config *c, struct amb_error *err)
+{
+    return load_core_settings(c, err);
+}
+
+int ambd_config_load(const char *path, struct ambd_config **out, struct amb_error *err)
+{
+    int rc = ambd_config_read(path, out, err);
+    if (rc == AMB_OK && (rc = load_core_settings(*out, err)) != AMB_OK) {
+        ambd_config_free(*out);
+        *out = NULL;
+    }
     return rc;
 }
 

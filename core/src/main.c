@@ -1,210 +1,29 @@
-/* main.c — ambientd: parses the command line, loads ambient.conf and its
- * plugins, and runs until SIGTERM/SIGINT. SIGHUP re-reads the log settings.
- * Exit codes: 0 clean, 2 bad usage/config/plugin, 1 failure while running. */
+/* main.c — ambientd: parses the command line, then runs the daemon on
+ * ambient.conf (daemon.c), checks a config, or runs laptop mode
+ * (local/local_main.c: the whole platform on one machine).
+ * Exit codes: 0 clean, 2 bad usage/config/plugin/data dir, 1 failure while running. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <curl/curl.h>
 
-#include "config-internal.h"
-#include "controller-internal.h"
-#include "host-ctx-internal.h"
+#include "daemon-internal.h"
+#include "local_main.h"
 #include "log-internal.h"
-#include "report-internal.h"
-#include "runtime-internal.h"
-
-#define EXIT_BAD_CONFIG 2
-
-struct daemon {
-    const char *config_path;
-    struct ambd_config *config;
-    struct ambd_runtime *rt;
-    struct ambd_controller_config controller_config;
-    struct ambd_controller *controller;
-    struct ambd_kube *direct_kube; /* the api role's client (ctx_new) */
-    struct event_base *base;
-    int quiet; /* --check-config: only warnings and errors go to stderr */
-};
 
 static void usage(FILE *to)
 {
     fprintf(to,
             "usage: ambientd --config FILE       run until SIGTERM or SIGINT\n"
+            "       ambientd --local [--data-dir DIR] [--listen HOST:PORT] [--config FILE]\n"
+            "                                    laptop mode: the whole platform on this machine,\n"
+            "                                    no Kubernetes (FILE sets or overrides groups)\n"
             "       ambientd --check-config FILE check the config and its plugins, then exit\n"
             "       ambientd --version           print the version and plugin ABI\n");
-}
-
-/* Prints one line naming what is wrong and returns the exit code. */
-static int fail_line(const struct amb_error *err)
-{
-    char *line = ambd_error_line(err);
-    fprintf(stderr, "ambientd: %s\n", line ? line : "out of memory");
-    free(line);
-    return EXIT_BAD_CONFIG;
-}
-
-static void apply_log_settings(const struct ambd_config *c, int quiet)
-{
-    ambd_log_set_level(quiet && c->log_level > AMB_LOG_WARN ? AMB_LOG_WARN : c->log_level);
-    ambd_log_set_format((enum ambd_log_format)c->log_format);
-}
-
-static int load(struct daemon *d, struct amb_error *err)
-{
-    int rc = ambd_config_load(d->config_path, &d->config, err);
-    if (rc != AMB_OK)
-        return rc;
-    apply_log_settings(d->config, d->quiet);
-    char *dir = ambd_default_plugin_dir();
-    d->rt = ambd_runtime_new(d->config, dir);
-    free(dir);
-    if (!d->rt)
-        return ambd_error_set(err, AMB_ENOMEM, NULL, NULL);
-    rc = ambd_runtime_load(d->rt, err);
-    if (rc == AMB_OK)
-        rc = ambd_controller_config_load(d->config, &d->controller_config, err);
-    return rc;
-}
-
-static void unload(struct daemon *d)
-{
-    /* Workers call plugin code: they stop before the plugins go. */
-    ambd_controller_stop(d->controller);
-    d->controller = NULL;
-    if (d->rt)
-        ambd_runtime_stop(d->rt); /* plugins' threads end before their client goes */
-    ambd_host_ctx_set_kube(NULL);
-    ambd_host_ctx_reset_routes(); /* the server's ops go with its plugin */
-    ambd_kube_free(d->direct_kube);
-    d->direct_kube = NULL;
-    ambd_controller_config_clear(&d->controller_config);
-    ambd_runtime_free(d->rt);
-    ambd_config_free(d->config);
-    d->rt = NULL;
-    d->config = NULL;
-}
-
-static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
-{
-    (void)what;
-    struct daemon *d = arg;
-    ambd_log("core", AMB_LOG_INFO, "shutting down", "signal", strsignal((int)sig), NULL);
-    event_base_loopbreak(d->base);
-}
-
-/* Only the log group is re-read: plugins keep the config they started with. */
-static void on_reload_signal(evutil_socket_t sig, short what, void *arg)
-{
-    (void)sig;
-    (void)what;
-    struct daemon *d = arg;
-    struct ambd_config *fresh;
-    struct amb_error err = AMBD_ERROR_INIT;
-    if (ambd_config_load(d->config_path, &fresh, &err) != AMB_OK) {
-        char *line = ambd_error_line(&err);
-        ambd_log("core", AMB_LOG_ERROR, "reload failed; keeping the log settings", "error",
-                 line ? line : "out of memory", NULL);
-        free(line);
-        ambd_error_clear(&err);
-        return;
-    }
-    apply_log_settings(fresh, 0);
-    ambd_log("core", AMB_LOG_INFO, "log settings reloaded", "log_level",
-             ambd_log_level_name(fresh->log_level), NULL);
-    ambd_config_free(fresh);
-}
-
-static int run(struct daemon *d)
-{
-    struct amb_error err = AMBD_ERROR_INIT;
-    int status = 0;
-    struct event *sigs[3] = {NULL, NULL, NULL};
-    if (load(d, &err) != AMB_OK) {
-        status = fail_line(&err);
-        goto out;
-    }
-    if (!(d->base = event_base_new())) {
-        ambd_log("core", AMB_LOG_ERROR, "cannot create the event loop", NULL);
-        status = 1;
-        goto out;
-    }
-    sigs[0] = evsignal_new(d->base, SIGTERM, on_stop_signal, d);
-    sigs[1] = evsignal_new(d->base, SIGINT, on_stop_signal, d);
-    sigs[2] = evsignal_new(d->base, SIGHUP, on_reload_signal, d);
-    for (size_t i = 0; i < 3; i++) {
-        if (!sigs[i] || event_add(sigs[i], NULL) != 0) {
-            ambd_log("core", AMB_LOG_ERROR, "cannot install signal handlers", NULL);
-            status = 1;
-            goto out;
-        }
-    }
-    if (d->controller_config.kube_ready) {
-        if (ambd_kube_new(&d->controller_config.kube, &d->direct_kube, &err) != AMB_OK) {
-            status = fail_line(&err);
-            goto out;
-        }
-        ambd_host_ctx_set_kube(d->direct_kube);
-    }
-    if (ambd_runtime_start(d->rt, &err) != AMB_OK) {
-        char *line = ambd_error_line(&err);
-        ambd_log("core", AMB_LOG_ERROR, "start failed", "error", line ? line : "", NULL);
-        free(line);
-        status = 1;
-        goto out;
-    }
-    if (d->controller_config.enabled &&
-        ambd_controller_start(d->base, &d->controller_config, &d->rt->registry, &d->controller,
-                              &err) != AMB_OK) {
-        char *line = ambd_error_line(&err);
-        ambd_log("core", AMB_LOG_ERROR, "controller failed to start", "error", line ? line : "",
-                 NULL);
-        free(line);
-        status = 1;
-        goto out;
-    }
-    char count[32];
-    snprintf(count, sizeof count, "%zu", d->rt->n_modules);
-    ambd_log("core", AMB_LOG_INFO, "ambientd running", "version", AMBIENT_VERSION, "plugins",
-             count, "config", d->config_path, NULL);
-    event_base_dispatch(d->base);
-    if (ambd_controller_failed(d->controller))
-        status = 1;
-out:
-    for (size_t i = 0; i < 3; i++) {
-        if (sigs[i])
-            event_free(sigs[i]);
-    }
-    /* Already stopping: a second SIGTERM (a supervisor's, after a failed
-     * start or a lost lease) must not kill the teardown, which releases the
-     * lease and lets requests in flight finish. SIGKILL still ends it. */
-    signal(SIGTERM, SIG_IGN);
-    signal(SIGINT, SIG_IGN);
-    unload(d);
-    if (d->base)
-        event_base_free(d->base);
-    ambd_error_clear(&err);
-    if (status == 0)
-        ambd_log("core", AMB_LOG_INFO, "ambientd stopped", NULL);
-    return status;
-}
-
-static int check_config(struct daemon *d)
-{
-    struct amb_error err = AMBD_ERROR_INIT;
-    int status = 0;
-    d->quiet = 1;
-    if (load(d, &err) != AMB_OK)
-        status = fail_line(&err);
-    else
-        ambd_report_plugins(stdout, d->rt);
-    unload(d);
-    ambd_error_clear(&err);
-    return status;
 }
 
 int main(int argc, char **argv)
@@ -212,12 +31,16 @@ int main(int argc, char **argv)
     static const struct option options[] = {
         {"config", required_argument, NULL, 'c'},
         {"check-config", required_argument, NULL, 'k'},
+        {"local", no_argument, NULL, 'L'},
+        {"data-dir", required_argument, NULL, 'D'},
+        {"listen", required_argument, NULL, 'l'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct daemon d = {0};
-    int mode = 0, opt;
+    struct local_options local = {0};
+    const char *config_path = NULL;
+    int mode = 0, is_local = 0, opt;
     /* A peer that hangs up mid-write (an HTTP client, a watch) is an EPIPE
      * for the writer to handle, never a reason for the daemon to die. */
     signal(SIGPIPE, SIG_IGN);
@@ -227,10 +50,19 @@ int main(int argc, char **argv)
         case 'k':
             if (mode) {
                 usage(stderr);
-                return EXIT_BAD_CONFIG;
+                return AMBD_EXIT_BAD_CONFIG;
             }
             mode = opt;
-            d.config_path = optarg;
+            config_path = optarg;
+            break;
+        case 'L':
+            is_local = 1;
+            break;
+        case 'D':
+            local.data_dir = optarg;
+            break;
+        case 'l':
+            local.listen = optarg;
             break;
         case 'V':
             printf("ambientd %s (plugin ABI %d.%d)\n", AMBIENT_VERSION, AMB_ABI_MAJOR,
@@ -241,17 +73,27 @@ int main(int argc, char **argv)
             return 0;
         default:
             usage(stderr);
-            return EXIT_BAD_CONFIG;
+            return AMBD_EXIT_BAD_CONFIG;
         }
     }
-    if (!mode || optind != argc) {
+    /* --local takes an optional --config; --data-dir and --listen only go with --local. */
+    int bad = optind != argc ||
+              (is_local ? mode == 'k' : !mode || local.data_dir || local.listen);
+    if (bad) {
         usage(stderr);
-        return EXIT_BAD_CONFIG;
+        return AMBD_EXIT_BAD_CONFIG;
     }
     evthread_use_pthreads();
     ambd_log_capture_libevent();
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    int status = mode == 'k' ? check_config(&d) : run(&d);
+    int status;
+    if (is_local) {
+        local.config_path = config_path;
+        status = local_main(&local);
+    } else {
+        status = mode == 'k' ? ambd_daemon_check_config(config_path)
+                             : ambd_daemon_run(config_path, NULL, NULL);
+    }
     curl_global_cleanup();
     ambd_log_clear_secrets();
     libevent_global_shutdown();

@@ -124,19 +124,7 @@ class ServerProcess:
     # ---- JSON over HTTP to the server's control endpoints ----
     def call(self, method, path, body=None, timeout=30):
         """(status, parsed JSON or raw bytes) for one request on a fresh connection."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        try:
-            data = None if body is None else json.dumps(body).encode()
-            headers = {"Content-Type": "application/json"} if data is not None else {}
-            conn.request(method, path, body=data, headers=headers)
-            r = conn.getresponse()
-            raw = r.read()
-        finally:
-            conn.close()
-        try:
-            return r.status, json.loads(raw)
-        except ValueError:
-            return r.status, raw
+        return http_json("127.0.0.1", self.port, method, path, body, timeout=timeout)
 
     def call_ok(self, method, path, body=None):
         status, obj = self.call(method, path, body)
@@ -282,6 +270,27 @@ class GitHttp(ServerProcess):
         in a URL), answering username and `token` (default: the first)."""
         token = self.tokens[0] if token is None else token
         return git_credential_env(base or self.url, username, token)
+
+
+def http_json(host, port, method, path, body=None, headers=None, timeout=30):
+    """(status, parsed JSON or raw bytes) for one request on a fresh
+    connection; a body that is not bytes is sent as JSON."""
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    headers = dict(headers or {})
+    data = body
+    if body is not None and not isinstance(body, bytes):
+        data = json.dumps(body).encode()
+        headers.setdefault("Content-Type", "application/json")
+    try:
+        conn.request(method, path, body=data, headers=headers)
+        r = conn.getresponse()
+        raw = r.read()
+    finally:
+        conn.close()
+    try:
+        return r.status, json.loads(raw)
+    except ValueError:
+        return r.status, raw
 
 
 def git_credential_env(url, username, password):

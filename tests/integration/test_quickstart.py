@@ -1,13 +1,14 @@
 #!/usr/bin/python3
 """The README's quick start as a new user runs it: deploy/dev/up.sh builds
-Ambient, starts kubesim and ambientd with the sample config; the README's
-curl commands create a project and a session, which stays Pending (nothing
-runs Jobs there); the README's kubesimctl commands move it through Running to
-Completed; `kubectl get agenticsessions` shows the phase (when kubectl is
-installed). SIGTERM stops up.sh, ambientd and kubesim.
+Ambient and runs laptop mode (`ambientd --local`); it prints the api, live
+and kube addresses and the token file; the README's curl commands make a
+project, put the model key into its runner Secret, create a session and
+watch it stream; the session runs the real Claude Code CLI (against
+tests/mock-anthropic here, set with AMBIENT_CONFIG) to Completed;
+the printed kube address lists the session with its phase. SIGTERM stops up.sh and ambientd.
 
-Environment (set by CMake): UP_SH, KUBESIMCTL, AMBIENT_BUILD_DIR (the
-quick start's own build). Debian's /usr/bin/python3, standard library only."""
+Environment (set by CMake): UP_SH, AMBIENT_BUILD_DIR (the quick start's own
+build), CLAUDE_CLI. Debian's /usr/bin/python3, standard library only."""
 import json
 import os
 import re
@@ -21,22 +22,23 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "kubesim", "tests"))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "common"))
 
 import harness  # noqa: E402  (tests/kubesim/tests/harness.py: WAIT, wait_for)
+from claudecli import claude_cli  # noqa: E402
+from servers import MockAnthropic  # noqa: E402
 
 UP_SH = os.environ["UP_SH"]
-KUBESIMCTL = os.environ["KUBESIMCTL"]
 BUILD_WAIT = 540  # the first run of up.sh builds Ambient (release) from scratch
-TOKEN = "kubesim-admin"
-KUBECTL = harness.find_kubectl("integration.quickstart_up: kubectl get agenticsessions")
+KEY = "sk-ant-quickstart"
 
 
 class Up:
     """deploy/dev/up.sh in the background, its output collected line by line."""
 
-    def __init__(self):
-        env = dict(os.environ, AMBIENT_SKIP_DEPS="1", AMBIENT_CONTROLLER_PORT="0",
-                   AMBIENT_API_PORT="0", AMBIENT_LIVE_PORT="0")
+    def __init__(self, data_dir, config):
+        env = dict(os.environ, AMBIENT_SKIP_DEPS="1", AMBIENT_LISTEN="127.0.0.1:0",
+                   AMBIENT_DATA_DIR=data_dir, AMBIENT_CONFIG=config)
         self.proc = subprocess.Popen([UP_SH], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      text=True, env=env)
         self.lines = []
@@ -56,7 +58,7 @@ class Up:
     def find(self, pattern, timeout=harness.WAIT):
         """The first match of pattern in the output so far, waiting for it."""
         def found():
-            m = re.search(pattern, self.text())
+            m = re.search(pattern, self.text(), re.M)
             if m is None and self.proc.poll() is not None:
                 raise AssertionError("up.sh exited %s:\n%s" % (self.proc.returncode,
                                                                 self.text()[-6000:]))
@@ -74,70 +76,80 @@ class Up:
 
 class QuickStart(unittest.TestCase):
     def setUp(self):
-        self.up = Up()
+        tmp = tempfile.mkdtemp(prefix="quickstart-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        self.mock = MockAnthropic(scenario="write")
+        self.addCleanup(self.mock.stop)
+        config = os.path.join(tmp, "local.conf")
+        with open(config, "w") as f:
+            f.write('agenticsession = { model_api_url = "%s"; };\n'
+                    'local = { runner_env = [ "AMBIENT_CLAUDE=%s", "CLAUDE_CODE_MAX_RETRIES=0" ]; };\n'
+                    % (self.mock.url, claude_cli() or "claude"))
+        self.up = Up(os.path.join(tmp, "data"), config)
         self.addCleanup(self.stop_up)
 
     def stop_up(self):
         if self.up.proc.poll() is None:
             self.up.stop()
 
-    def rest(self, method, path, body=None):
-        """curl as the README does: the admin token, JSON bodies."""
-        cmd = ["curl", "-sS", "-X", method, "-H", "Authorization: Bearer " + TOKEN,
-               "-w", "\n%{http_code}"]
-        if body is not None:
-            cmd += ["-H", "Content-Type: application/json", "-d", json.dumps(body)]
-        p = subprocess.run(cmd + [self.api + path], capture_output=True, text=True,
-                           timeout=harness.WAIT)
+    def curl(self, *args, stdin=None):
+        """curl as the README does, with the admin token; (status, JSON)."""
+        p = subprocess.run(["curl", "-sS", "-H", "Authorization: Bearer " + self.token,
+                            "-w", "\n%{http_code}", *args], input=stdin, capture_output=True,
+                           text=True, timeout=harness.WAIT)
         out, _, code = p.stdout.rpartition("\n")
         return int(code or 0), json.loads(out) if out else None
 
     def phase(self, project, name):
-        code, s = self.rest("GET", f"/api/projects/{project}/agentic-sessions/{name}")
+        code, s = self.curl(f"{self.api}/api/projects/{project}/agentic-sessions/{name}")
         self.assertEqual(code, 200, s)
         return (s.get("status") or {}).get("phase")
 
-    def wait_phase(self, project, name, want):
-        harness.wait_for(lambda: self.phase(project, name) == want, interval=0.1,
-                         what=f"session {name} {want}")
-
-    def kubesimctl(self, *args):
-        p = subprocess.run([KUBESIMCTL, "--server", self.kubesim, *args], capture_output=True,
-                           text=True, timeout=harness.WAIT)
-        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-        return json.loads(p.stdout)
-
-    def test_a_session_goes_pending_running_completed(self):
+    def test_a_session_runs_to_completed_and_streams(self):
         up = self.up
         up.find(r"up: built ambientd", timeout=BUILD_WAIT)
-        self.kubesim = up.find(r"up: kubesim \(test Kubernetes API\) at (https://\S+)").group(1)
-        self.api = "http://" + up.find(r'"msg":"api listening","address":"([^"]+)"').group(1)
-        up.find(r'"msg":"live listening"')
-        up.find(r'"msg":"became the leader"')
+        self.api = up.find(r"^api (http://\S+)$").group(1)
+        live = up.find(r"^live (http://\S+)$").group(1)
+        kube = up.find(r"^kube (http://\S+)$").group(1)
+        with open(up.find(r"^token (\S+)$").group(1)) as f:
+            self.token = f.read().strip()
 
-        code, project = self.rest("POST", "/api/projects", {"name": "demo"})
+        json_type = ["-H", "Content-Type: application/json"]
+        code, project = self.curl(*json_type, "-d", '{"name": "demo"}', self.api + "/api/projects")
         self.assertEqual((code, project["name"]), (201, "demo"), project)
-        code, created = self.rest("POST", "/api/projects/demo/agentic-sessions", {
-            "initialPrompt": "fix the typo", "repos": [{"url": "https://github.com/org/repo"}]})
+        code, secret = self.curl("-X", "PUT", *json_type, "-d", "@-",
+                                 self.api + "/api/projects/demo/runner-secrets",
+                                 stdin='{"data": {"ANTHROPIC_API_KEY": "%s"}}' % KEY)
+        self.assertEqual(code, 200, secret)
+        code, created = self.curl(*json_type, "-d",
+                                  '{"initialPrompt": "write a haiku about laptops into HAIKU.md"}',
+                                  self.api + "/api/projects/demo/agentic-sessions")
         self.assertEqual(code, 201, created)
         name = created["name"]
-        self.wait_phase("demo", name, "Pending")
-        job = self.kubesimctl("job", "start", "demo", name + "-runner")
-        self.assertEqual(job["metadata"]["name"], name + "-runner")
-        self.wait_phase("demo", name, "Running")
-        self.kubesimctl("job", "succeed", "demo", name + "-runner")
-        self.wait_phase("demo", name, "Completed")
+        # curl -N on the events: it streams until the session is Completed
+        stream = subprocess.Popen(["curl", "-sS", "-N", "-H", "Authorization: Bearer " + self.token,
+                                   f"{live}/api/projects/demo/agentic-sessions/{name}/events"],
+                                  stdout=subprocess.PIPE, text=True)
+        self.addCleanup(stream.kill)
+        events = []
+        for line in stream.stdout:
+            if line.startswith("data: "):
+                events.append(json.loads(line[len("data: "):]))
+                if events[-1].get("type") == "status" and events[-1].get("phase") in (
+                        "Completed", "Failed"):
+                    break
+        stream.kill()
+        stream.wait(10)
+        self.assertEqual(events[-1]["phase"], "Completed", events[-1])
+        self.assertIn("assistant", {e.get("type") for e in events})
+        self.assertEqual(self.phase("demo", name), "Completed")
+        self.assertEqual(self.mock.requests()[0]["headers"]["x-api-key"], KEY)
 
-        if KUBECTL:
-            cache = tempfile.mkdtemp(prefix="quickstart-kubectl-")
-            self.addCleanup(shutil.rmtree, cache, True)
-            p = subprocess.run([KUBECTL, f"--server={self.kubesim}", "--insecure-skip-tls-verify",
-                                f"--token={TOKEN}", f"--cache-dir={cache}", "get",
-                                "agenticsessions", "-A"], capture_output=True, text=True,
-                               timeout=harness.WAIT, env=dict(os.environ, KUBECONFIG=os.devnull))
-            self.assertEqual(p.returncode, 0, p.stderr)
-            self.assertRegex(p.stdout, r"NAMESPACE\s+NAME\s+PHASE\s+MODEL\s+AGE")
-            self.assertRegex(p.stdout, rf"\ndemo\s+{name}\s+Completed\s")
+        # the printed kube address is the Kubernetes API the README shows
+        code, sessions = self.curl(kube + "/apis/vteam.ambient-code/v1alpha1/agenticsessions")
+        self.assertEqual(code, 200, sessions)
+        self.assertIn((name, "Completed"), [(o["metadata"]["name"], o["status"]["phase"])
+                                            for o in sessions["items"]])
 
         self.assertEqual(up.stop(), 0, up.text()[-6000:])
         self.assertIn('"msg":"ambientd stopped"', up.text())

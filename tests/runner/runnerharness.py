@@ -51,9 +51,13 @@ def uniq(prefix):
 class Stack:
     """api_plugins(stack) -> (plugin paths, config text), called once the
     git server runs: more plugins for the api role (a forge's webhook
-    route) and their config. git_tokens: more tokens the git server takes."""
+    route) and their config. git_tokens: more tokens the git server takes.
+    pods(stack, env, api_url) -> what runs the Jobs in podsim's place (the
+    local executor: tests/local/localexec.py), given the runner's extra env
+    and the live service's URL."""
 
-    def __init__(self, mock_scenario="write", runner_env=None, api_plugins=None, git_tokens=()):
+    def __init__(self, mock_scenario="write", runner_env=None, api_plugins=None, git_tokens=(),
+                 pods=None):
         self.mock = MockAnthropic(scenario=mock_scenario)
         self.git = None
         self.cluster = None
@@ -73,10 +77,14 @@ class Stack:
             env.update(runner_env or {})
             # The Job names the live service by its cluster address; here it
             # is the port ambientd bound.
-            self.pods = JobRunner(lambda: harness.Client(self.cluster.ks.port, harness.ADMIN),
-                                  self.cluster.ks.url, RUNNER,
-                                  os.path.join(self.cluster.tmp, "pods"), env=env,
-                                  api_url="http://" + self.cluster.live_address)
+            api_url = "http://" + self.cluster.live_address
+            if pods:
+                self.pods = pods(self, env, api_url)
+            else:
+                self.pods = JobRunner(lambda: harness.Client(self.cluster.ks.port, harness.ADMIN),
+                                      self.cluster.ks.url, RUNNER,
+                                      os.path.join(self.cluster.tmp, "pods"), env=env,
+                                      api_url=api_url)
         except BaseException:
             self.close()
             raise
