@@ -95,6 +95,14 @@ json_t *kapi_body(struct kreq *r)
         kapi_fail(r, 400, "BadRequest", "the request needs a body");
         return NULL;
     }
+    if (ct && strstr(ct, "protobuf")) {
+        /* kubectl's typed commands (create namespace, create token, auth
+         * can-i) send protobuf; apply and create -f send JSON. */
+        kapi_fail(r, 415, "UnsupportedMediaType",
+                  "this server reads JSON and YAML bodies, not protobuf; use kubectl apply "
+                  "or create -f");
+        return NULL;
+    }
     json_t *v = NULL;
     char why[200] = "";
     if (media_is(ct, "application/apply-patch+yaml") || media_is(ct, "application/yaml")) {

@@ -1,0 +1,124 @@
+"""kubectl against the local Kubernetes API, through the kubeconfig it
+writes (TLS with its own certificate and the admin token file): get,
+apply (client- and server-side), patch, get -w, delete; and the typed
+create commands' protobuf bodies, refused with a clear 415.
+Without kubectl on PATH it says so and exits 77 (skipped)."""
+import json
+import os
+import select
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from localkube import LocalKube, harness  # noqa: E402
+
+KUBECTL = harness.find_kubectl("local.kubectl")
+
+MANIFEST = """apiVersion: v1
+kind: Namespace
+metadata:
+  name: demo
+---
+apiVersion: vteam.ambient-code/v1alpha1
+kind: AgenticSession
+metadata:
+  name: s1
+  namespace: demo
+spec:
+  prompt: {prompt}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: cfg
+  namespace: demo
+data:
+  a: "{a}"
+"""
+
+
+class Kubectl(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="localkube-kubectl-")
+        cls.lk = LocalKube(os.path.join(cls.tmp, "data"))
+        cls.env = dict(os.environ, KUBECONFIG=cls.lk.kubeconfig, HOME=cls.tmp)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.lk.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def kubectl(self, *args, stdin=None, ok=True):
+        r = subprocess.run([KUBECTL, *args], input=stdin, capture_output=True, text=True,
+                           env=self.env, timeout=harness.WAIT)
+        if ok:
+            self.assertEqual(r.returncode, 0, f"kubectl {' '.join(args)}: {r.stderr}")
+        return r
+
+    def test_get_apply_patch_watch_delete(self):
+        out = self.kubectl("get", "ns", "-o", "name").stdout.split()
+        self.assertIn("namespace/default", out)
+        r = self.kubectl("apply", "-f", "-", stdin=MANIFEST.format(prompt="hello", a=1))
+        self.assertIn("agenticsession.vteam.ambient-code/s1 created", r.stdout)
+        r = self.kubectl("apply", "-f", "-", stdin=MANIFEST.format(prompt="changed", a=2))
+        self.assertIn("agenticsession.vteam.ambient-code/s1 configured", r.stdout)
+        self.assertIn("configmap/cfg configured", r.stdout)
+        s = json.loads(self.kubectl("get", "agenticsession", "s1", "-n", "demo", "-o",
+                                    "json").stdout)
+        self.assertEqual((s["spec"]["prompt"], s["metadata"]["generation"]), ("changed", 2))
+        self.assertEqual(self.kubectl("get", "cm", "cfg", "-n", "demo", "-o",
+                                      "jsonpath={.data.a}").stdout, "2")
+        r = self.kubectl("apply", "--server-side", "-f", "-",
+                         stdin=MANIFEST.format(prompt="third", a=3))
+        self.assertIn("serverside-applied", r.stdout)
+        self.assertEqual(self.kubectl("get", "as", "s1", "-n", "demo", "-o",
+                                      "jsonpath={.spec.prompt}").stdout, "third")
+        watch = subprocess.Popen([KUBECTL, "get", "as", "-n", "demo", "-w",
+                                  "--output-watch-events", "--no-headers"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env)
+        try:
+            time.sleep(1)  # its list and watch are open
+            self.kubectl("patch", "as", "s1", "-n", "demo", "--type", "merge", "-p",
+                         '{"spec":{"prompt":"p4"}}')
+            self.kubectl("delete", "as", "s1", "-n", "demo")
+            deadline = time.monotonic() + harness.WAIT
+            text = ""
+            fd = watch.stdout.fileno()
+            while time.monotonic() < deadline and "DELETED" not in text:
+                if select.select([fd], [], [], 0.5)[0]:
+                    chunk = os.read(fd, 4096).decode()
+                    if not chunk:
+                        break
+                    text += chunk
+            lines = [" ".join(x.split()[:2]) for x in text.splitlines()]
+        finally:
+            watch.kill()
+            watch.communicate()
+        self.assertEqual(lines[0], "ADDED s1", lines)
+        self.assertIn("MODIFIED s1", lines)
+        self.assertIn("DELETED s1", lines)
+        r = self.kubectl("get", "as", "s1", "-n", "demo", ok=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("NotFound", r.stderr)
+        self.kubectl("delete", "ns", "demo")
+        self.assertNotIn("namespace/demo", self.kubectl("get", "ns", "-o", "name").stdout)
+
+    def test_typed_commands_get_a_clear_415(self):
+        """kubectl's typed create commands send protobuf, which this server
+        does not read: the answer says what to use instead."""
+        r = self.kubectl("create", "namespace", "typed", ok=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("not protobuf; use kubectl apply or create -f", r.stderr)
+        r = self.kubectl("create", "-f", "-", stdin=json.dumps(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "typed"}}))
+        self.assertIn("namespace/typed created", r.stdout)
+
+if __name__ == "__main__":
+    if not KUBECTL:
+        sys.exit(harness.SKIP)
+    unittest.main(verbosity=2)
