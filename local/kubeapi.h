@@ -165,6 +165,8 @@ struct kselector;
 struct kselector *kapi_selector_parse(const char *labels, const char *fields,
                                       const char **problem);
 int kapi_selector_match(const struct kselector *s, const json_t *obj);
+/* 1 when s matches everything (no requirement): no need to parse objects. */
+int kapi_selector_empty(const struct kselector *s);
 void kapi_selector_free(struct kselector *s);
 
 /* ---- kubeapi_watch.c ---- */

@@ -150,6 +150,8 @@ static int initial(const char *res, const char *ns, const char *name, const char
 {
     (void)res, (void)ns, (void)name;
     struct kwatch *w = arg;
+    if (kapi_selector_empty(w->sel))
+        return send_line(w, "ADDED", body);
     json_t *obj = json_loads(body, 0, NULL);
     int match = obj && kapi_selector_match(w->sel, obj);
     json_decref(obj);

@@ -381,21 +381,26 @@ static int visit_rows(struct kstore *s, sqlite3_stmt *st, kstore_visit visit, vo
 int kstore_scan(struct kstore *s, const char *res, const char *ns, const char *after_ns,
                 const char *after_name, kstore_visit visit, void *arg)
 {
+    /* Only the conditions that apply, so the primary key orders the rows
+     * and no sort is needed. */
     char sql[320];
     snprintf(sql, sizeof sql,
-             "SELECT res, ns, name, body FROM objects WHERE (?1 IS NULL OR res=?1)"
-             " AND (?2 IS NULL OR ns=?2)%s ORDER BY %sns, name",
-             after_name ? " AND (ns, name) > (?3, ?4)" : "", res ? "" : "res, ");
+             "SELECT res, ns, name, body FROM objects WHERE 1%s%s%s ORDER BY %sns, name",
+             res ? " AND res=?1" : "", ns ? " AND ns=?2" : "",
+             !after_name ? "" : ns ? " AND name > ?4" : " AND (ns, name) > (?3, ?4)",
+             res ? "" : "res, ");
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
     if (rc != SQLITE_OK)
         return classify(s, rc);
-    sqlite3_bind_text(st, 1, res, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, ns, -1, SQLITE_STATIC);
-    if (after_name) {
+    if (res)
+        sqlite3_bind_text(st, 1, res, -1, SQLITE_STATIC);
+    if (ns)
+        sqlite3_bind_text(st, 2, ns, -1, SQLITE_STATIC);
+    if (after_name && !ns)
         sqlite3_bind_text(st, 3, after_ns ? after_ns : "", -1, SQLITE_STATIC);
+    if (after_name)
         sqlite3_bind_text(st, 4, after_name, -1, SQLITE_STATIC);
-    }
     return visit_rows(s, st, visit, arg);
 }
 
