@@ -477,6 +477,10 @@ class Bounds(LocalKubeTest):
         self.assertEqual((r.status, r.body["reason"]), (429, "TooManyRequests"))
         for w in watches:
             w.close()
+        # A closed watch gives its slot back.
+        harness.wait_for(lambda: self.c.get(CM.format(ns=ns) + "?watch=1&timeoutSeconds=1",
+                                            raw=True).status == 200,
+                         what="a watch slot to come back")
         # Idle sockets past the limit are closed; the server keeps serving.
         socks = []
         for _ in range(40):
