@@ -425,8 +425,10 @@ void local_kube_stop(struct local_kube *k)
         event_base_free(api->base);
     kstore_close(api->store);
     SSL_CTX_free(api->ssl);
-    for (size_t i = 0; i < api->ntypes; i++)
+    for (size_t i = 0; i < api->ntypes; i++) {
         json_decref(api->types[i].short_names);
+        json_decref(api->types[i].categories);
+    }
     free(api->types);
     free(api);
 }

@@ -31,6 +31,7 @@ struct ktype {
     int orphans;            /* DELETE without a policy orphans dependents (Jobs) */
     int crd;                /* from a CustomResourceDefinition */
     json_t *short_names;    /* array or NULL */
+    json_t *categories;     /* array or NULL ("all": kubectl get all) */
 };
 
 struct kuser {

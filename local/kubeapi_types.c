@@ -16,6 +16,7 @@ enum {
     RETURNS_OBJ = 1 << 5,
     REVIEW = 1 << 6,
     ORPHANS = 1 << 7,
+    IN_ALL = 1 << 8, /* category "all" */
 };
 
 struct builtin {
@@ -30,8 +31,8 @@ static const struct builtin builtins[] = {
     {"", "ServiceAccount", "serviceaccounts", "sa", NS},
     {"", "PersistentVolumeClaim", "persistentvolumeclaims", "pvc", NS | STATUS},
     {"", "Event", "events", "ev", NS | PUT_CREATES},
-    {"", "Pod", "pods", "po", NS | STATUS | RETURNS_OBJ},
-    {"", "Service", "services", "svc", NS | STATUS},
+    {"", "Pod", "pods", "po", NS | STATUS | RETURNS_OBJ | IN_ALL},
+    {"", "Service", "services", "svc", NS | STATUS | IN_ALL},
     {"coordination.k8s.io", "Lease", "leases", NULL, NS | PUT_CREATES | NEEDS_RV},
     {"rbac.authorization.k8s.io", "Role", "roles", NULL, NS | PUT_CREATES},
     {"rbac.authorization.k8s.io", "RoleBinding", "rolebindings", NULL, NS | PUT_CREATES},
@@ -40,7 +41,7 @@ static const struct builtin builtins[] = {
      PUT_CREATES},
     /* batch/v1 Jobs orphan their Pods unless the client names a policy, as
      * the real Job strategy does. */
-    {"batch", "Job", "jobs", NULL, NS | STATUS | GEN | ORPHANS},
+    {"batch", "Job", "jobs", NULL, NS | STATUS | GEN | ORPHANS | IN_ALL},
     {"apiextensions.k8s.io", "CustomResourceDefinition", "customresourcedefinitions", "crd",
      STATUS | GEN | NEEDS_RV},
     {"authorization.k8s.io", "SelfSubjectAccessReview", "selfsubjectaccessreviews", NULL,
@@ -98,6 +99,7 @@ void kapi_types_builtin(struct kapi *api)
         t->review = !!(b->flags & REVIEW);
         t->orphans = !!(b->flags & ORPHANS);
         t->short_names = b->short_name ? json_pack("[s]", b->short_name) : NULL;
+        t->categories = b->flags & IN_ALL ? json_pack("[s]", "all") : NULL;
     }
 }
 
@@ -181,6 +183,7 @@ void kapi_types_crd(struct kapi *api, const json_t *crd, int deleted)
             struct ktype *t = &api->types[i];
             if (t->crd && !strcmp(t->group, group) && !strcmp(t->plural, plural)) {
                 json_decref(t->short_names);
+                json_decref(t->categories);
                 api->types[i] = api->types[--api->ntypes];
                 return;
             }
@@ -193,6 +196,7 @@ void kapi_types_crd(struct kapi *api, const json_t *crd, int deleted)
     const json_t *v = storage_version(spec);
     const char *singular = json_string_value(json_object_get(names, "singular"));
     json_decref(t->short_names);
+    json_decref(t->categories);
     snprintf(t->group, sizeof t->group, "%s", group);
     snprintf(t->version, sizeof t->version, "%s", json_string_value(json_object_get(v, "name")));
     snprintf(t->kind, sizeof t->kind, "%s", json_string_value(json_object_get(names, "kind")));
@@ -211,4 +215,6 @@ void kapi_types_crd(struct kapi *api, const json_t *crd, int deleted)
     t->crd = 1;
     const json_t *sn = json_object_get(names, "shortNames");
     t->short_names = json_is_array(sn) ? json_deep_copy(sn) : NULL;
+    const json_t *cat = json_object_get(names, "categories");
+    t->categories = json_is_array(cat) ? json_deep_copy(cat) : NULL;
 }
