@@ -140,33 +140,33 @@ static void forbidden(struct kreq *r)
               res, r->t->group, where);
 }
 
+static const struct {
+    const char *verb;
+    void (*serve)(struct kreq *r);
+} handlers[] = {
+    {"get", kapi_get},       {"list", kapi_list},     {"watch", kapi_watch},
+    {"create", kapi_create}, {"update", kapi_update}, {"patch", kapi_patch},
+    {"delete", kapi_delete}, {"deletecollection", kapi_delete_collection},
+};
+
 static void dispatch(struct kreq *r)
 {
-    const char *v = r->verb;
     if (r->t->review) {
-        if (strcmp(v, "create") || r->name[0])
+        if (strcmp(r->verb, "create") || r->name[0])
             kapi_fail(r, 405, "MethodNotAllowed", "only create is allowed on %s", r->t->plural);
         else
             kapi_review(r);
-    } else if (!strcmp(r->sub, "token")) {
-        kapi_token_request(r);
-    } else if (!strcmp(v, "get")) {
-        kapi_get(r);
-    } else if (!strcmp(v, "list")) {
-        kapi_list(r);
-    } else if (!strcmp(v, "watch")) {
-        kapi_watch(r);
-    } else if (!strcmp(v, "create")) {
-        kapi_create(r);
-    } else if (!strcmp(v, "update")) {
-        kapi_update(r);
-    } else if (!strcmp(v, "patch")) {
-        kapi_patch(r);
-    } else if (!strcmp(v, "delete")) {
-        kapi_delete(r);
-    } else {
-        kapi_delete_collection(r);
+        return;
     }
+    if (!strcmp(r->sub, "token")) {
+        kapi_token_request(r);
+        return;
+    }
+    for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++)
+        if (!strcmp(handlers[i].verb, r->verb)) {
+            handlers[i].serve(r);
+            return;
+        }
 }
 
 static void handle(struct evhttp_request *ev, void *arg)

@@ -185,23 +185,20 @@ int kobj_finalize(struct kapi *api, const struct ktype *t, const char *ns, const
 static int preconditions_hold(const struct ktype *t, const json_t *obj, const json_t *pre,
                               struct kerr *e)
 {
-    const char *uid = json_string_value(json_object_get(pre, "uid"));
-    const char *rv = json_string_value(json_object_get(pre, "resourceVersion"));
+    static const char *const fields[][2] = {{"uid", "UID"},
+                                            {"resourceVersion", "ResourceVersion"}};
     char q[256];
     kapi_qualified(t, q, sizeof q);
-    if (uid && strcmp(uid, meta_str(obj, "uid"))) {
-        kerr_set(e, 409, "Conflict",
-                 "Operation cannot be fulfilled on %s \"%s\": Precondition failed: UID in "
-                 "precondition: %s, UID in object meta: %s",
-                 q, meta_str(obj, "name"), uid, meta_str(obj, "uid"));
-        return 0;
-    }
-    if (rv && strcmp(rv, meta_str(obj, "resourceVersion"))) {
-        kerr_set(e, 409, "Conflict",
-                 "Operation cannot be fulfilled on %s \"%s\": Precondition failed: "
-                 "ResourceVersion in precondition: %s, ResourceVersion in object meta: %s",
-                 q, meta_str(obj, "name"), rv, meta_str(obj, "resourceVersion"));
-        return 0;
+    for (size_t i = 0; i < 2; i++) {
+        const char *want = json_string_value(json_object_get(pre, fields[i][0]));
+        const char *have = meta_str(obj, fields[i][0]);
+        if (want && strcmp(want, have)) {
+            kerr_set(e, 409, "Conflict",
+                     "Operation cannot be fulfilled on %s \"%s\": Precondition failed: %s in "
+                     "precondition: %s, %s in object meta: %s",
+                     q, meta_str(obj, "name"), fields[i][1], want, fields[i][1], have);
+            return 0;
+        }
     }
     return 1;
 }

@@ -267,6 +267,19 @@ static int prepare_create(const struct ktype *t, json_t *obj, struct kerr *e)
     return 0;
 }
 
+/* Writes obj and hands it back; NULL with e (obj freed) when the store fails. */
+static json_t *store_obj(struct kapi *api, const struct ktype *t, const char *ns, const char *name,
+                   json_t *obj, const char *type, struct kerr *e)
+{
+    int rc = kstore_put(api->store, t->res, t->namespaced ? ns : "", name, obj, type);
+    if (rc) {
+        store_failed(e, rc);
+        json_decref(obj);
+        return NULL;
+    }
+    return obj;
+}
+
 /* The namespace exists and is not terminating: 0, or -1 with e. */
 static int namespace_open(struct kapi *api, const char *ns, struct kerr *e)
 {
@@ -398,13 +411,7 @@ json_t *kobj_create(struct kapi *api, const struct ktype *t, const char *ns, jso
         json_decref(obj);
         return NULL;
     }
-    rc = kstore_put(api->store, t->res, t->namespaced ? ns : "", name, obj, "ADDED");
-    if (rc) {
-        store_failed(e, rc);
-        json_decref(obj);
-        return NULL;
-    }
-    return obj;
+    return store_obj(api, t, ns, name, obj, "ADDED", e);
 }
 
 /* obj without metadata and status: what generation counts. */
@@ -571,13 +578,7 @@ json_t *kobj_update(struct kapi *api, const struct ktype *t, const char *ns, con
         }
         return next;
     }
-    rc = kstore_put(api->store, t->res, t->namespaced ? ns : "", name, next, "MODIFIED");
-    if (rc) {
-        store_failed(e, rc);
-        json_decref(next);
-        return NULL;
-    }
-    return next;
+    return store_obj(api, t, ns, name, next, "MODIFIED", e);
 fail:
     json_decref(old);
     json_decref(obj);

@@ -127,7 +127,7 @@ def main():
     os.environ.setdefault("CRD_DIR", os.path.join(SRC, "deploy", "crds"))
     os.environ.setdefault("RBAC_DIR", os.path.join(SRC, "deploy", "rbac"))
     sys.path.insert(0, os.path.join(SRC, "tests", "local"))
-    from localkube import LocalKube, harness
+    from localkube import LocalKube, harness, rss_kib
 
     class Sim(harness.Kubesim):
         def watch(self, path):
@@ -144,7 +144,7 @@ def main():
         sim = Sim(crds=False, *["--crd-dir", os.environ["CRD_DIR"],
                                 "--history-size", str(PATCHES + args.sessions + 100)])
         try:
-            results["kubesim"] = measure(sim, lambda: rss_of(sim.proc.pid), args.sessions)
+            results["kubesim"] = measure(sim, lambda: rss_kib(sim.proc.pid), args.sessions)
         finally:
             sim.stop()
     finally:
@@ -154,14 +154,6 @@ def main():
     print("%-16s" % "" + "".join("%12s" % k for k in keys))
     for name, r in results.items():
         print("%-16s" % name + "".join("%12.2f" % r[k] for k in keys))
-
-
-def rss_of(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 if __name__ == "__main__":

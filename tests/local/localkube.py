@@ -30,6 +30,18 @@ SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
 START_TIMEOUT = 30
 
 
+def rss_kib(pid):
+    """VmRSS of a process in KiB (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 class StartFailed(Exception):
     def __init__(self, code, stderr):
         super().__init__(f"kubeapi_main exited {code}: {stderr}")
@@ -93,11 +105,7 @@ class LocalKube:
                              timeout=timeout)
 
     def rss_kib(self):
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-        return 0
+        return rss_kib(self.proc.pid)
 
     def kill9(self):
         self.proc.send_signal(signal.SIGKILL)
