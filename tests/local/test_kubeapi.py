@@ -244,6 +244,18 @@ class Watches(LocalKubeTest):
         self.assertIsNone(w.next(10), "timeoutSeconds ends the stream")
         w.close()
 
+    def test_bookmark_before_the_timeout(self):
+        ns = self.namespace()
+        rv = self.session(ns, "b")["metadata"]["resourceVersion"]
+        w = self.lk.watch(AS.format(ns=ns) + f"?watch=1&resourceVersion={rv}"
+                          "&allowWatchBookmarks=true&timeoutSeconds=1")
+        ev = w.next(10)
+        self.assertEqual(ev["type"], "BOOKMARK")
+        self.assertEqual(ev["object"]["kind"], "AgenticSession")
+        self.assertGreaterEqual(int(ev["object"]["metadata"]["resourceVersion"]), int(rv))
+        self.assertIsNone(w.next(10))
+        w.close()
+
     def test_too_old_resource_version_is_410(self):
         ns = self.namespace()
         old = self.session(ns, "old")["metadata"]["resourceVersion"]

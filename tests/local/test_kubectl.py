@@ -63,6 +63,7 @@ class Kubectl(unittest.TestCase):
     def test_get_apply_patch_watch_delete(self):
         out = self.kubectl("get", "ns", "-o", "name").stdout.split()
         self.assertIn("namespace/default", out)
+        self.kubectl("get", "all", "-A")  # the "all" category is served
         r = self.kubectl("apply", "-f", "-", stdin=MANIFEST.format(prompt="hello", a=1))
         self.assertIn("agenticsession.vteam.ambient-code/s1 created", r.stdout)
         r = self.kubectl("apply", "-f", "-", stdin=MANIFEST.format(prompt="changed", a=2))
