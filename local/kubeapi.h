@@ -214,6 +214,11 @@ int kapi_authorize(struct kapi *api, const struct kuser *u, const char *verb,
 /* The bootstrap ClusterRoles and bindings of a fresh cluster. */
 json_t *kapi_rbac_bootstrap(void);
 
+/* ---- protobuf.c ---- */
+/* A protobuf request body of kubectl's typed commands as JSON; NULL with
+ * why for a kind not read here or bytes that are not protobuf. */
+json_t *kapi_protobuf_decode(const void *body, size_t len, char *why, size_t n);
+
 /* ---- merge_patch.c ---- */
 /* RFC 7386 merge of patch into target (modified in place). */
 void kapi_merge_patch(json_t *target, const json_t *patch);

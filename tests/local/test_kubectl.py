@@ -1,7 +1,7 @@
 """kubectl against the local Kubernetes API, through the kubeconfig it
 writes (TLS with its own certificate and the admin token file): get,
-apply (client- and server-side), patch, get -w, delete; and the typed
-create commands' protobuf bodies, refused with a clear 415.
+apply (client- and server-side), patch, get -w, delete; the typed create
+commands (protobuf bodies), auth can-i and whoami with a minted token.
 Without kubectl on PATH it says so and exits 77 (skipped)."""
 import json
 import os
@@ -109,15 +109,37 @@ class Kubectl(unittest.TestCase):
         self.kubectl("delete", "ns", "demo")
         self.assertNotIn("namespace/demo", self.kubectl("get", "ns", "-o", "name").stdout)
 
-    def test_typed_commands_get_a_clear_415(self):
-        """kubectl's typed create commands send protobuf, which this server
-        does not read: the answer says what to use instead."""
-        r = self.kubectl("create", "namespace", "typed", ok=False)
+    def test_typed_commands_and_auth_can_i(self):
+        """kubectl's typed commands send protobuf bodies."""
+        self.kubectl("create", "namespace", "cani")
+        self.kubectl("create", "serviceaccount", "runner", "-n", "cani")
+        self.kubectl("create", "configmap", "cfg", "-n", "cani", "--from-literal=a=1")
+        self.kubectl("create", "secret", "generic", "sec", "-n", "cani", "--from-literal=k=v")
+        self.assertEqual(self.kubectl("get", "secret", "sec", "-n", "cani", "-o",
+                                      "jsonpath={.data.k}").stdout, "dg==")
+        self.kubectl("create", "role", "reader", "-n", "cani", "--verb=get",
+                     "--resource=configmaps")
+        self.kubectl("create", "rolebinding", "reader", "-n", "cani", "--role=reader",
+                     "--serviceaccount=cani:runner")
+        token = self.kubectl("create", "token", "runner", "-n", "cani").stdout.strip()
+        self.assertTrue(token)
+        # The kubeconfig's tokenFile would win over --token: the runner's
+        # kubectl names the server and certificate itself.
+        as_runner = ("--kubeconfig=/dev/null", "--server=" + self.lk.tls_url,
+                     "--certificate-authority=" + os.path.join(self.lk.data_dir, "kube-tls.crt"),
+                     "--token=" + token)
+        yes = self.kubectl(*as_runner, "auth", "can-i", "get", "configmaps", "-n", "cani")
+        self.assertEqual(yes.stdout.strip(), "yes")
+        no = self.kubectl(*as_runner, "auth", "can-i", "delete", "configmaps", "-n", "cani",
+                          ok=False)
+        self.assertEqual(no.stdout.strip(), "no")
+        who = self.kubectl(*as_runner, "auth", "whoami", "-o",
+                           "jsonpath={.status.userInfo.username}")
+        self.assertEqual(who.stdout, "system:serviceaccount:cani:runner")
+        # A kind whose protobuf this server does not read: a 415 that says so.
+        r = self.kubectl("create", "job", "j", "-n", "cani", "--image=x", ok=False)
         self.assertNotEqual(r.returncode, 0)
-        self.assertIn("not protobuf; use kubectl apply or create -f", r.stderr)
-        r = self.kubectl("create", "-f", "-", stdin=json.dumps(
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "typed"}}))
-        self.assertIn("namespace/typed created", r.stdout)
+        self.assertIn('protobuf bodies of kind \"Job\" are not read here', r.stderr)
 
 if __name__ == "__main__":
     if not KUBECTL:
