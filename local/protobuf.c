@@ -130,6 +130,8 @@ static int varint(struct pbuf *b, unsigned long long *v)
  * when the bytes are not protobuf. */
 static int next_field(struct pbuf *b, int *num, unsigned long long *v, struct pbuf *bytes)
 {
+    bytes->p = bytes->end = NULL; /* only a length-delimited field has bytes */
+    *v = 0;
     if (b->p >= b->end)
         return 0;
     unsigned long long key;
@@ -152,7 +154,6 @@ static int next_field(struct pbuf *b, int *num, unsigned long long *v, struct pb
         if ((size_t)(b->end - b->p) < skip)
             return -1;
         b->p += skip;
-        bytes->p = bytes->end = NULL;
         return 1;
     }
     default:
@@ -238,7 +239,7 @@ static json_t *value(const struct pfield *f, unsigned long long x, struct pbuf b
 static json_t *decode(struct pbuf b, const struct pfield *schema, int depth)
 {
     json_t *out = json_object();
-    int num, rc;
+    int num, rc = out ? 0 : -1;
     unsigned long long x = 0;
     struct pbuf bytes;
     if (depth > 8)
