@@ -4,6 +4,8 @@
 #include "store.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -147,6 +149,16 @@ struct kstore *kstore_open(const char *path, unsigned history, int *fresh, char 
         return NULL;
     }
     s->history = history;
+    /* Made 0600 before SQLite opens it: its -wal and -shm files take the
+     * database's mode, and they hold the same Secrets. */
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(err, err_len, "%s: cannot open the store: %s", path, strerror(errno));
+        free(s);
+        return NULL;
+    }
+    fchmod(fd, 0600);
+    close(fd);
     int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
     if (rc != SQLITE_OK) {
         snprintf(err, err_len, "%s: cannot open the store: %s", path,
@@ -172,7 +184,6 @@ struct kstore *kstore_open(const char *path, unsigned history, int *fresh, char 
         kstore_close(s);
         return NULL;
     }
-    chmod(path, 0600);
     return s;
 }
 
