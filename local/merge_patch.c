@@ -90,7 +90,7 @@ static json_t *locate(json_t *root, const char *ptr, char *tok, size_t n, size_t
 static json_t *pointer_get(json_t *root, const char *ptr)
 {
     char tok[256];
-    size_t i;
+    size_t i = 0;
     if (ptr && !*ptr)
         return root;
     json_t *parent = locate(root, ptr, tok, sizeof tok, &i);
@@ -100,7 +100,7 @@ static json_t *pointer_get(json_t *root, const char *ptr)
 static int pointer_remove(json_t *root, const char *ptr)
 {
     char tok[256];
-    size_t i;
+    size_t i = 0;
     json_t *parent = locate(root, ptr, tok, sizeof tok, &i);
     if (!parent)
         return -1;
