@@ -494,6 +494,7 @@ class Bounds(LocalKubeTest):
                                             raw=True).status == 200,
                          what="a watch slot to come back")
         # Idle sockets past the limit are closed; the server keeps serving.
+        rss_before = self.lk.rss_kib()
         socks = []
         for _ in range(40):
             s = socket.create_connection(("127.0.0.1", self.lk.port), timeout=5)
@@ -509,6 +510,28 @@ class Bounds(LocalKubeTest):
         self.assertGreaterEqual(closed, 40 - 16, "connections past the limit were kept")
         for s in socks:
             s.close()
+        # Bodies past the limit are refused on their Content-Length, unread.
+        big = b"x" * (3 << 20)
+        head = (f"POST {CM.format(ns=ns)} HTTP/1.1\r\nHost: l\r\nAuthorization: Bearer "
+                f"{self.lk.token}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(big)}\r\n\r\n").encode()
+
+        def post():
+            with socket.create_connection(("127.0.0.1", self.lk.port), timeout=10) as s:
+                try:
+                    s.sendall(head + big)
+                    s.recv(64)
+                except OSError:
+                    pass
+        posters = [threading.Thread(target=post) for _ in range(16)]
+        for t in posters:
+            t.start()
+        peak = 0
+        while any(t.is_alive() for t in posters):
+            peak = max(peak, self.lk.rss_kib())
+            time.sleep(0.02)
+        self.assertLess(peak - rss_before, 32 * 1024,
+                        f"RSS grew from {rss_before} to {peak} KiB under the attacks")
         harness.wait_for(lambda: self.c.get("/api/v1/namespaces").status == 200,
                          what="the server to serve again")
 
