@@ -236,6 +236,15 @@ void kapi_watch(struct kreq *r)
         kapi_fail(r, 400, "BadRequest", "%s", problem);
         return;
     }
+    if (rv > kstore_rv(api->store)) {
+        /* A resourceVersion this store has not reached (another store's,
+         * or one restored from an older copy): resuming from it would skip
+         * events, so the client must list again. */
+        kapi_selector_free(sel);
+        kapi_fail(r, 504, "Timeout", "Too large resource version: %lld, current: %lld", rv,
+                  (long long)kstore_rv(api->store));
+        return;
+    }
     if (rv > 0 && rv < kstore_floor(api->store)) {
         kapi_selector_free(sel);
         expired(r, rv);

@@ -269,6 +269,13 @@ class Watches(LocalKubeTest):
         self.assertIsNone(w.next(10))
         w.close()
 
+    def test_resource_version_from_the_future_is_refused(self):
+        ns = self.namespace()
+        now = int(self.c.get(CM.format(ns=ns)).body["metadata"]["resourceVersion"])
+        r = self.c.get(CM.format(ns=ns) + f"?watch=1&resourceVersion={now + 1000}")
+        self.assertEqual((r.status, r.body["reason"]), (504, "Timeout"), r)
+        self.assertIn("Too large resource version", r.body["message"])
+
     def test_selectors_filter_watches(self):
         ns = self.namespace()
         w = self.lk.watch(CM.format(ns=ns) + "?watch=1&labelSelector=app%3Dyes&resourceVersion="
