@@ -70,7 +70,7 @@ static int cascade(struct kapi *api, const char *uid, int cascade_delete, struct
         } else {
             if (json_array_size(refs) == 0)
                 json_object_del(json_object_get(dep, "metadata"), "ownerReferences");
-            rc = kstore_put(api->store, t->res, ns, name, dep, "MODIFIED");
+            rc = kstore_put(api->store, t->res, ns, name, dep, "MODIFIED", NULL);
         }
         json_decref(dep);
     }
@@ -238,7 +238,7 @@ static json_t *delete_at(struct kapi *api, const struct ktype *t, const char *ns
                                                                    : obj,
                                     "phase", json_string("Terminating"));
             int rc = kstore_put(api->store, t->res, t->namespaced ? ns : "", name, obj,
-                                "MODIFIED");
+                                "MODIFIED", NULL);
             if (rc) {
                 store_err(e, rc);
                 json_decref(obj);

@@ -267,11 +267,13 @@ static int prepare_create(const struct ktype *t, json_t *obj, struct kerr *e)
     return 0;
 }
 
-/* Writes obj and hands it back; NULL with e (obj freed) when the store fails. */
-static json_t *store_obj(struct kapi *api, const struct ktype *t, const char *ns, const char *name,
-                   json_t *obj, const char *type, struct kerr *e)
+/* Writes obj (replacing prev, or NULL) and hands it back; NULL with e (obj
+ * freed) when the store fails. */
+static json_t *store_obj(struct kapi *api, const struct ktype *t, const char *ns,
+                         const char *name, json_t *obj, const char *type, const json_t *prev,
+                         struct kerr *e)
 {
-    int rc = kstore_put(api->store, t->res, t->namespaced ? ns : "", name, obj, type);
+    int rc = kstore_put(api->store, t->res, t->namespaced ? ns : "", name, obj, type, prev);
     if (rc) {
         store_failed(e, rc);
         json_decref(obj);
@@ -411,7 +413,7 @@ json_t *kobj_create(struct kapi *api, const struct ktype *t, const char *ns, jso
         json_decref(obj);
         return NULL;
     }
-    return store_obj(api, t, ns, name, obj, "ADDED", e);
+    return store_obj(api, t, ns, name, obj, "ADDED", NULL, e);
 }
 
 /* obj without metadata and status: what generation counts. */
@@ -569,16 +571,18 @@ json_t *kobj_update(struct kapi *api, const struct ktype *t, const char *ns, con
         json_decref(next);
         return old;
     }
-    json_decref(old);
     if (meta_str(next, "deletionTimestamp") &&
         json_array_size(json_object_get(meta(next), "finalizers")) == 0) {
+        json_decref(old);
         if (kobj_finalize(api, t, ns, name, next, e) != 0) {
             json_decref(next);
             return NULL;
         }
         return next;
     }
-    return store_obj(api, t, ns, name, next, "MODIFIED", e);
+    next = store_obj(api, t, ns, name, next, "MODIFIED", old, e);
+    json_decref(old);
+    return next;
 fail:
     json_decref(old);
     json_decref(obj);

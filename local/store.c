@@ -294,7 +294,7 @@ json_t *kstore_get(struct kstore *s, const char *res, const char *ns, const char
 
 /* Takes the next resourceVersion into obj and queues the event. */
 static int record(struct kstore *s, const char *type, const char *res, const char *ns,
-                  json_t *obj)
+                  json_t *obj, const json_t *prev)
 {
     char rv[24];
     snprintf(rv, sizeof rv, "%lld", (long long)++s->rv);
@@ -313,6 +313,8 @@ static int record(struct kstore *s, const char *type, const char *res, const cha
     if (!rc) {
         /* The queued copy must not change with the caller's object. */
         json_object_set_new(ev, "object", json_deep_copy(obj));
+        if (prev)
+            json_object_set_new(ev, "prev", json_deep_copy(prev));
         json_array_append(s->pending, ev);
     }
     json_decref(ev);
@@ -342,9 +344,9 @@ static int index_owners(struct kstore *s, const char *res, const char *ns, const
 }
 
 int kstore_put(struct kstore *s, const char *res, const char *ns, const char *name, json_t *obj,
-               const char *type)
+               const char *type, const json_t *prev)
 {
-    int rc = record(s, type, res, ns, obj);
+    int rc = record(s, type, res, ns, obj, prev);
     char *text = rc ? NULL : json_dumps(obj, JSON_COMPACT);
     if (!rc && !text)
         rc = KSTORE_IO;
@@ -360,7 +362,7 @@ int kstore_put(struct kstore *s, const char *res, const char *ns, const char *na
 int kstore_remove(struct kstore *s, const char *res, const char *ns, const char *name,
                   json_t *last)
 {
-    int rc = record(s, "DELETED", res, ns, last);
+    int rc = record(s, "DELETED", res, ns, last, NULL);
     if (!rc) {
         bind_key(s->del, res, ns, name);
         rc = step_done(s, s->del);

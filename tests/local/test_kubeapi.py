@@ -284,6 +284,13 @@ class Watches(LocalKubeTest):
         self.c.post(CM.format(ns=ns), {"metadata": {"name": "yes", "labels": {"app": "yes"}}})
         ev = w.events_until(lambda e: True)[0]
         self.assertEqual(ev["object"]["metadata"]["name"], "yes")
+        # Starting to match is ADDED, stopping is DELETED.
+        self.c.patch(CM.format(ns=ns) + "/no", {"metadata": {"labels": {"app": "yes"}}})
+        ev = w.events_until(lambda e: True)[0]
+        self.assertEqual((ev["type"], ev["object"]["metadata"]["name"]), ("ADDED", "no"))
+        self.c.patch(CM.format(ns=ns) + "/yes", {"metadata": {"labels": {"app": "gone"}}})
+        ev = w.events_until(lambda e: True)[0]
+        self.assertEqual((ev["type"], ev["object"]["metadata"]["name"]), ("DELETED", "yes"))
         w.close()
 
 
