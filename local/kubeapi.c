@@ -13,6 +13,7 @@
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/thread.h>
+#include <openssl/ssl.h>
 
 #include "kubeapi.h"
 
@@ -139,33 +140,33 @@ static void forbidden(struct kreq *r)
               res, r->t->group, where);
 }
 
+static const struct {
+    const char *verb;
+    void (*serve)(struct kreq *r);
+} handlers[] = {
+    {"get", kapi_get},       {"list", kapi_list},     {"watch", kapi_watch},
+    {"create", kapi_create}, {"update", kapi_update}, {"patch", kapi_patch},
+    {"delete", kapi_delete}, {"deletecollection", kapi_delete_collection},
+};
+
 static void dispatch(struct kreq *r)
 {
-    const char *v = r->verb;
     if (r->t->review) {
-        if (strcmp(v, "create") || r->name[0])
+        if (strcmp(r->verb, "create") || r->name[0])
             kapi_fail(r, 405, "MethodNotAllowed", "only create is allowed on %s", r->t->plural);
         else
             kapi_review(r);
-    } else if (!strcmp(r->sub, "token")) {
-        kapi_token_request(r);
-    } else if (!strcmp(v, "get")) {
-        kapi_get(r);
-    } else if (!strcmp(v, "list")) {
-        kapi_list(r);
-    } else if (!strcmp(v, "watch")) {
-        kapi_watch(r);
-    } else if (!strcmp(v, "create")) {
-        kapi_create(r);
-    } else if (!strcmp(v, "update")) {
-        kapi_update(r);
-    } else if (!strcmp(v, "patch")) {
-        kapi_patch(r);
-    } else if (!strcmp(v, "delete")) {
-        kapi_delete(r);
-    } else {
-        kapi_delete_collection(r);
+        return;
     }
+    if (!strcmp(r->sub, "token")) {
+        kapi_token_request(r);
+        return;
+    }
+    for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++)
+        if (!strcmp(handlers[i].verb, r->verb)) {
+            handlers[i].serve(r);
+            return;
+        }
 }
 
 static void handle(struct evhttp_request *ev, void *arg)
@@ -296,48 +297,61 @@ static int open_store(struct kapi *api, const struct local_kube_options *o, char
     return kapi_bootstrap(api, kstore_rv(api->store) == 0, o->crd_dir, o->rbac_dir, err, n);
 }
 
-static int listen_on(struct kapi *api, const char *host, int port, char *err, size_t n)
+/* A new evhttp for api on host:port (TLS with ssl); its address into url. */
+static struct evhttp *listen_on(struct kapi *api, const char *host, int port, SSL_CTX *ssl,
+                                struct evhttp_bound_socket **bound, char *url, size_t url_len,
+                                char *err, size_t n)
 {
-    api->http = evhttp_new(api->base);
-    if (!api->http) {
+    struct evhttp *http = evhttp_new(api->base);
+    if (!http) {
         snprintf(err, n, "out of memory");
-        return -1;
+        return NULL;
     }
-    evhttp_set_max_body_size(api->http, (ev_ssize_t)api->lim.max_body);
-    evhttp_set_max_headers_size(api->http, (ev_ssize_t)api->lim.max_headers);
-    evhttp_set_timeout(api->http, (int)api->lim.idle_timeout_s);
-    evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-                                              EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE);
-    evhttp_set_gencb(api->http, handle, api);
-    if (kapi_conns_attach(api) != 0) {
+    evhttp_set_max_body_size(http, (ev_ssize_t)api->lim.max_body);
+    evhttp_set_max_headers_size(http, (ev_ssize_t)api->lim.max_headers);
+    evhttp_set_timeout(http, (int)api->lim.idle_timeout_s);
+    evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+                                         EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE);
+    evhttp_set_gencb(http, handle, api);
+    if (kapi_conns_attach(api, http, ssl) != 0) {
         snprintf(err, n, "out of memory");
-        return -1;
+        return http;
     }
-    api->bound = evhttp_bind_socket_with_handle(api->http, host, (ev_uint16_t)port);
-    if (!api->bound) {
-        snprintf(err, n, "cannot listen on %s:%d: %s", host, port, strerror(errno));
-        return -1;
-    }
+    *bound = evhttp_bind_socket_with_handle(http, host, (ev_uint16_t)port);
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
-    if (getsockname(evhttp_bound_socket_get_fd(api->bound), (struct sockaddr *)&ss, &sl) != 0) {
-        snprintf(err, n, "cannot read the bound address: %s", strerror(errno));
-        return -1;
+    if (!*bound ||
+        getsockname(evhttp_bound_socket_get_fd(*bound), (struct sockaddr *)&ss, &sl) != 0) {
+        snprintf(err, n, "cannot listen on %s:%d: %s", host, port, strerror(errno));
+        return http;
     }
     char addr[INET6_ADDRSTRLEN] = "";
-    int bound_port = 0;
+    const char *scheme = ssl ? "https" : "http";
     if (ss.ss_family == AF_INET6) {
         struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
         inet_ntop(AF_INET6, &s6->sin6_addr, addr, sizeof addr);
-        bound_port = ntohs(s6->sin6_port);
-        snprintf(api->url, sizeof api->url, "http://[%s]:%d", addr, bound_port);
+        snprintf(url, url_len, "%s://[%s]:%d", scheme, addr, ntohs(s6->sin6_port));
     } else {
         struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
         inet_ntop(AF_INET, &s4->sin_addr, addr, sizeof addr);
-        bound_port = ntohs(s4->sin_port);
-        snprintf(api->url, sizeof api->url, "http://%s:%d", addr, bound_port);
+        snprintf(url, url_len, "%s://%s:%d", scheme, addr, ntohs(s4->sin_port));
     }
-    return 0;
+    return http;
+}
+
+/* Both listeners and the kubeconfig for the TLS one; 0, or -1 with err. */
+static int listen_all(struct kapi *api, const struct local_kube_options *o, char *err, size_t n)
+{
+    const char *host = o->host ? o->host : "127.0.0.1";
+    api->http = listen_on(api, host, o->port, NULL, &api->bound, api->url, sizeof api->url, err,
+                          n);
+    if (!api->bound)
+        return -1;
+    api->https = listen_on(api, host, o->tls_port, api->ssl, &api->tls_bound, api->tls_url,
+                           sizeof api->tls_url, err, n);
+    if (!api->tls_bound)
+        return -1;
+    return kapi_write_kubeconfig(api, err, n);
 }
 
 struct local_kube *local_kube_start(const struct local_kube_options *o, char *err,
@@ -352,8 +366,9 @@ struct local_kube *local_kube_start(const struct local_kube_options *o, char *er
     defaults(&api->lim);
     evthread_use_pthreads();
     struct timeval second = {1, 0};
-    int ok = open_store(api, o, err, err_len) == 0 && (api->base = event_base_new()) &&
-             listen_on(api, o->host ? o->host : "127.0.0.1", o->port, err, err_len) == 0 &&
+    int ok = open_store(api, o, err, err_len) == 0 &&
+             kapi_tls_init(api, o->data_dir, err, err_len) == 0 &&
+             (api->base = event_base_new()) && listen_all(api, o, err, err_len) == 0 &&
              (api->tick = event_new(api->base, -1, EV_PERSIST, on_tick, api)) &&
              (api->stop_ev = event_new(api->base, -1, 0, on_stop, api)) &&
              event_add(api->tick, &second) == 0;
@@ -370,6 +385,16 @@ struct local_kube *local_kube_start(const struct local_kube_options *o, char *er
 const char *local_kube_url(const struct local_kube *k)
 {
     return ((const struct kapi *)k)->url;
+}
+
+const char *local_kube_tls_url(const struct local_kube *k)
+{
+    return ((const struct kapi *)k)->tls_url;
+}
+
+const char *local_kube_kubeconfig_file(const struct local_kube *k)
+{
+    return ((const struct kapi *)k)->kubeconfig_file;
 }
 
 const char *local_kube_admin_token_file(const struct local_kube *k)
@@ -389,6 +414,8 @@ void local_kube_stop(struct local_kube *k)
     kapi_watch_end_all(api);
     if (api->http)
         evhttp_free(api->http);
+    if (api->https)
+        evhttp_free(api->https);
     kapi_conns_detach(api);
     if (api->tick)
         event_free(api->tick);
@@ -397,8 +424,11 @@ void local_kube_stop(struct local_kube *k)
     if (api->base)
         event_base_free(api->base);
     kstore_close(api->store);
-    for (size_t i = 0; i < api->ntypes; i++)
+    SSL_CTX_free(api->ssl);
+    for (size_t i = 0; i < api->ntypes; i++) {
         json_decref(api->types[i].short_names);
+        json_decref(api->types[i].categories);
+    }
     free(api->types);
     free(api);
 }

@@ -31,6 +31,7 @@ struct ktype {
     int orphans;            /* DELETE without a policy orphans dependents (Jobs) */
     int crd;                /* from a CustomResourceDefinition */
     json_t *short_names;    /* array or NULL */
+    json_t *categories;     /* array or NULL ("all": kubectl get all) */
 };
 
 struct kuser {
@@ -48,6 +49,9 @@ struct kapi {
     struct event_base *base;
     struct evhttp *http;
     struct evhttp_bound_socket *bound;
+    struct evhttp *https; /* the same API over TLS (kubeapi_tls.c) */
+    struct evhttp_bound_socket *tls_bound;
+    struct ssl_ctx_st *ssl;
     struct event *tick, *stop_ev;
     pthread_t thread;
     int thread_started;
@@ -58,8 +62,8 @@ struct kapi {
     size_t nwatches;
     struct kconns *conns; /* kubeapi_conns.c */
     char admin_hash[65]; /* SHA-256 of the admin token, hex */
-    char url[64];
-    char token_file[PATH_MAX];
+    char url[64], tls_url[64];
+    char token_file[PATH_MAX], cert_file[PATH_MAX], kubeconfig_file[PATH_MAX];
 };
 
 /* One request being served. */
@@ -162,6 +166,8 @@ struct kselector;
 struct kselector *kapi_selector_parse(const char *labels, const char *fields,
                                       const char **problem);
 int kapi_selector_match(const struct kselector *s, const json_t *obj);
+/* 1 when s matches everything (no requirement): no need to parse objects. */
+int kapi_selector_empty(const struct kselector *s);
 void kapi_selector_free(struct kselector *s);
 
 /* ---- kubeapi_watch.c ---- */
@@ -171,11 +177,18 @@ void kapi_watch_tick(struct kapi *api);
 void kapi_watch_end_all(struct kapi *api);
 
 /* ---- kubeapi_conns.c: at most limits.max_connections ---- */
-/* Makes api->http's connections counted; 0, or -1 without memory. */
-int kapi_conns_attach(struct kapi *api);
+/* Makes http's connections counted (both listeners share the limit),
+ * over TLS with ssl; 0, or -1 without memory. */
+int kapi_conns_attach(struct kapi *api, struct evhttp *http, struct ssl_ctx_st *ssl);
 size_t kapi_conns_open(const struct kapi *api);
 /* After evhttp_free. */
 void kapi_conns_detach(struct kapi *api);
+
+/* ---- kubeapi_tls.c ---- */
+/* Loads (or makes, at the first start) the certificate and api->ssl. */
+int kapi_tls_init(struct kapi *api, const char *data_dir, char *err, size_t n);
+/* Writes <data>/kubeconfig for the bound TLS address. */
+int kapi_write_kubeconfig(const struct kapi *api, char *err, size_t n);
 
 /* ---- kubeapi_discovery.c ---- */
 /* 1 when the path was a discovery, version or OpenAPI document (answered). */
@@ -200,6 +213,11 @@ int kapi_authorize(struct kapi *api, const struct kuser *u, const char *verb,
                    const char *ns, const char *name, const char *path);
 /* The bootstrap ClusterRoles and bindings of a fresh cluster. */
 json_t *kapi_rbac_bootstrap(void);
+
+/* ---- protobuf.c ---- */
+/* A protobuf request body of kubectl's typed commands as JSON; NULL with
+ * why for a kind not read here or bytes that are not protobuf. */
+json_t *kapi_protobuf_decode(const void *body, size_t len, char *why, size_t n);
 
 /* ---- merge_patch.c ---- */
 /* RFC 7386 merge of patch into target (modified in place). */

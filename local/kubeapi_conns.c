@@ -7,15 +7,25 @@
 #include <stdlib.h>
 
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/ssl.h>
 
 #include "kubeapi.h"
 
 #define SWEEP_MS 50
 
+/* What a listener's connections are made with. */
+struct klistener {
+    struct kapi *api;
+    SSL_CTX *ssl; /* NULL: plain HTTP */
+};
+
 struct kconns {
     struct bufferevent **held;
     size_t n, cap;
     struct event *sweep;
+    struct klistener listeners[2];
+    size_t nlisteners;
 };
 
 static void sweep(struct kconns *c)
@@ -48,10 +58,23 @@ static void on_refuse(evutil_socket_t fd, short what, void *arg)
 
 static struct bufferevent *make_bev(struct event_base *base, void *arg)
 {
-    struct kapi *api = arg;
+    struct klistener *l = arg;
+    struct kapi *api = l->api;
     struct kconns *c = api->conns;
     sweep(c);
-    struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    struct bufferevent *bev = NULL;
+    if (l->ssl) {
+        SSL *ssl = SSL_new(l->ssl);
+        bev = ssl ? bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                                   BEV_OPT_CLOSE_ON_FREE)
+                  : NULL;
+        if (bev)
+            bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+        else
+            SSL_free(ssl);
+    } else {
+        bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    }
     if (!bev)
         return NULL;
     bufferevent_incref(bev);
@@ -65,19 +88,26 @@ static struct bufferevent *make_bev(struct event_base *base, void *arg)
     return bev;
 }
 
-int kapi_conns_attach(struct kapi *api)
+int kapi_conns_attach(struct kapi *api, struct evhttp *http, SSL_CTX *ssl)
 {
-    struct kconns *c = calloc(1, sizeof *c);
-    api->conns = c;
-    if (!c)
+    struct kconns *c = api->conns;
+    if (!c) {
+        c = api->conns = calloc(1, sizeof *c);
+        if (!c)
+            return -1;
+        c->cap = api->lim.max_connections;
+        c->held = calloc(c->cap, sizeof *c->held);
+        c->sweep = event_new(api->base, -1, EV_PERSIST, on_sweep, c);
+        struct timeval tv = {0, SWEEP_MS * 1000};
+        if (!c->held || !c->sweep || event_add(c->sweep, &tv) != 0)
+            return -1;
+    }
+    if (c->nlisteners == sizeof c->listeners / sizeof c->listeners[0])
         return -1;
-    c->cap = api->lim.max_connections;
-    c->held = calloc(c->cap, sizeof *c->held);
-    c->sweep = event_new(api->base, -1, EV_PERSIST, on_sweep, c);
-    struct timeval tv = {0, SWEEP_MS * 1000};
-    if (!c->held || !c->sweep || event_add(c->sweep, &tv) != 0)
-        return -1;
-    evhttp_set_bevcb(api->http, make_bev, api);
+    struct klistener *l = &c->listeners[c->nlisteners++];
+    l->api = api;
+    l->ssl = ssl;
+    evhttp_set_bevcb(http, make_bev, l);
     return 0;
 }
 

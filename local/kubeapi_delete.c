@@ -70,7 +70,7 @@ static int cascade(struct kapi *api, const char *uid, int cascade_delete, struct
         } else {
             if (json_array_size(refs) == 0)
                 json_object_del(json_object_get(dep, "metadata"), "ownerReferences");
-            rc = kstore_put(api->store, t->res, ns, name, dep, "MODIFIED");
+            rc = kstore_put(api->store, t->res, ns, name, dep, "MODIFIED", NULL);
         }
         json_decref(dep);
     }
@@ -185,23 +185,20 @@ int kobj_finalize(struct kapi *api, const struct ktype *t, const char *ns, const
 static int preconditions_hold(const struct ktype *t, const json_t *obj, const json_t *pre,
                               struct kerr *e)
 {
-    const char *uid = json_string_value(json_object_get(pre, "uid"));
-    const char *rv = json_string_value(json_object_get(pre, "resourceVersion"));
+    static const char *const fields[][2] = {{"uid", "UID"},
+                                            {"resourceVersion", "ResourceVersion"}};
     char q[256];
     kapi_qualified(t, q, sizeof q);
-    if (uid && strcmp(uid, meta_str(obj, "uid"))) {
-        kerr_set(e, 409, "Conflict",
-                 "Operation cannot be fulfilled on %s \"%s\": Precondition failed: UID in "
-                 "precondition: %s, UID in object meta: %s",
-                 q, meta_str(obj, "name"), uid, meta_str(obj, "uid"));
-        return 0;
-    }
-    if (rv && strcmp(rv, meta_str(obj, "resourceVersion"))) {
-        kerr_set(e, 409, "Conflict",
-                 "Operation cannot be fulfilled on %s \"%s\": Precondition failed: "
-                 "ResourceVersion in precondition: %s, ResourceVersion in object meta: %s",
-                 q, meta_str(obj, "name"), rv, meta_str(obj, "resourceVersion"));
-        return 0;
+    for (size_t i = 0; i < 2; i++) {
+        const char *want = json_string_value(json_object_get(pre, fields[i][0]));
+        const char *have = meta_str(obj, fields[i][0]);
+        if (want && strcmp(want, have)) {
+            kerr_set(e, 409, "Conflict",
+                     "Operation cannot be fulfilled on %s \"%s\": Precondition failed: %s in "
+                     "precondition: %s, %s in object meta: %s",
+                     q, meta_str(obj, "name"), fields[i][1], want, fields[i][1], have);
+            return 0;
+        }
     }
     return 1;
 }
@@ -241,7 +238,7 @@ static json_t *delete_at(struct kapi *api, const struct ktype *t, const char *ns
                                                                    : obj,
                                     "phase", json_string("Terminating"));
             int rc = kstore_put(api->store, t->res, t->namespaced ? ns : "", name, obj,
-                                "MODIFIED");
+                                "MODIFIED", NULL);
             if (rc) {
                 store_err(e, rc);
                 json_decref(obj);

@@ -17,6 +17,8 @@ static json_t *resource_entry(const struct ktype *t, const char *name, const cha
                           "kind", kind ? kind : t->kind, "verbs", verbs);
     if (e && !name && t->short_names)
         json_object_set(e, "shortNames", t->short_names);
+    if (e && !name && t->categories)
+        json_object_set(e, "categories", t->categories);
     return e;
 }
 

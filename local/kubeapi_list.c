@@ -23,7 +23,7 @@ static int visit(const char *res, const char *ns, const char *name, const char *
 {
     (void)res;
     struct page *p = arg;
-    if (p->sel) {
+    if (!kapi_selector_empty(p->sel)) {
         json_t *obj = json_loads(body, 0, NULL);
         int match = obj && kapi_selector_match(p->sel, obj);
         json_decref(obj);

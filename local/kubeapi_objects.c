@@ -267,6 +267,21 @@ static int prepare_create(const struct ktype *t, json_t *obj, struct kerr *e)
     return 0;
 }
 
+/* Writes obj (replacing prev, or NULL) and hands it back; NULL with e (obj
+ * freed) when the store fails. */
+static json_t *store_obj(struct kapi *api, const struct ktype *t, const char *ns,
+                         const char *name, json_t *obj, const char *type, const json_t *prev,
+                         struct kerr *e)
+{
+    int rc = kstore_put(api->store, t->res, t->namespaced ? ns : "", name, obj, type, prev);
+    if (rc) {
+        store_failed(e, rc);
+        json_decref(obj);
+        return NULL;
+    }
+    return obj;
+}
+
 /* The namespace exists and is not terminating: 0, or -1 with e. */
 static int namespace_open(struct kapi *api, const char *ns, struct kerr *e)
 {
@@ -398,13 +413,7 @@ json_t *kobj_create(struct kapi *api, const struct ktype *t, const char *ns, jso
         json_decref(obj);
         return NULL;
     }
-    rc = kstore_put(api->store, t->res, t->namespaced ? ns : "", name, obj, "ADDED");
-    if (rc) {
-        store_failed(e, rc);
-        json_decref(obj);
-        return NULL;
-    }
-    return obj;
+    return store_obj(api, t, ns, name, obj, "ADDED", NULL, e);
 }
 
 /* obj without metadata and status: what generation counts. */
@@ -562,21 +571,17 @@ json_t *kobj_update(struct kapi *api, const struct ktype *t, const char *ns, con
         json_decref(next);
         return old;
     }
-    json_decref(old);
     if (meta_str(next, "deletionTimestamp") &&
         json_array_size(json_object_get(meta(next), "finalizers")) == 0) {
+        json_decref(old);
         if (kobj_finalize(api, t, ns, name, next, e) != 0) {
             json_decref(next);
             return NULL;
         }
         return next;
     }
-    rc = kstore_put(api->store, t->res, t->namespaced ? ns : "", name, next, "MODIFIED");
-    if (rc) {
-        store_failed(e, rc);
-        json_decref(next);
-        return NULL;
-    }
+    next = store_obj(api, t, ns, name, next, "MODIFIED", old, e);
+    json_decref(old);
     return next;
 fail:
     json_decref(old);

@@ -97,7 +97,15 @@ json_t *kapi_body(struct kreq *r)
     }
     json_t *v = NULL;
     char why[200] = "";
-    if (media_is(ct, "application/apply-patch+yaml") || media_is(ct, "application/yaml")) {
+    if (media_is(ct, "application/vnd.kubernetes.protobuf")) {
+        /* kubectl's typed commands (create namespace, create token, auth
+         * can-i) send protobuf. */
+        v = kapi_protobuf_decode(text, len, why, sizeof why);
+        if (!v) {
+            kapi_fail(r, 415, "UnsupportedMediaType", "%s", why);
+            return NULL;
+        }
+    } else if (media_is(ct, "application/apply-patch+yaml") || media_is(ct, "application/yaml")) {
         json_t *docs = yaml_to_json(text, len, why, sizeof why);
         if (docs && json_array_size(docs) == 1)
             v = json_incref(json_array_get(docs, 0));

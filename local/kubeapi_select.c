@@ -225,3 +225,8 @@ int kapi_selector_match(const struct kselector *s, const json_t *obj)
             return 0;
     return 1;
 }
+
+int kapi_selector_empty(const struct kselector *s)
+{
+    return !s || s->n == 0;
+}

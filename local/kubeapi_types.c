@@ -16,6 +16,7 @@ enum {
     RETURNS_OBJ = 1 << 5,
     REVIEW = 1 << 6,
     ORPHANS = 1 << 7,
+    IN_ALL = 1 << 8, /* category "all" */
 };
 
 struct builtin {
@@ -30,8 +31,8 @@ static const struct builtin builtins[] = {
     {"", "ServiceAccount", "serviceaccounts", "sa", NS},
     {"", "PersistentVolumeClaim", "persistentvolumeclaims", "pvc", NS | STATUS},
     {"", "Event", "events", "ev", NS | PUT_CREATES},
-    {"", "Pod", "pods", "po", NS | STATUS | RETURNS_OBJ},
-    {"", "Service", "services", "svc", NS | STATUS},
+    {"", "Pod", "pods", "po", NS | STATUS | RETURNS_OBJ | IN_ALL},
+    {"", "Service", "services", "svc", NS | STATUS | IN_ALL},
     {"coordination.k8s.io", "Lease", "leases", NULL, NS | PUT_CREATES | NEEDS_RV},
     {"rbac.authorization.k8s.io", "Role", "roles", NULL, NS | PUT_CREATES},
     {"rbac.authorization.k8s.io", "RoleBinding", "rolebindings", NULL, NS | PUT_CREATES},
@@ -40,7 +41,7 @@ static const struct builtin builtins[] = {
      PUT_CREATES},
     /* batch/v1 Jobs orphan their Pods unless the client names a policy, as
      * the real Job strategy does. */
-    {"batch", "Job", "jobs", NULL, NS | STATUS | GEN | ORPHANS},
+    {"batch", "Job", "jobs", NULL, NS | STATUS | GEN | ORPHANS | IN_ALL},
     {"apiextensions.k8s.io", "CustomResourceDefinition", "customresourcedefinitions", "crd",
      STATUS | GEN | NEEDS_RV},
     {"authorization.k8s.io", "SelfSubjectAccessReview", "selfsubjectaccessreviews", NULL,
@@ -75,6 +76,31 @@ static void lower(char *s)
             *s = (char)(*s - 'A' + 'a');
 }
 
+/* Names and behaviour of a type; singular NULL: the kind in lower case. */
+static void fill(struct ktype *t, const char *group, const char *version, const char *kind,
+                 const char *plural, const char *singular, unsigned flags)
+{
+    json_decref(t->short_names);
+    json_decref(t->categories);
+    memset(t, 0, sizeof *t);
+    snprintf(t->group, sizeof t->group, "%s", group);
+    snprintf(t->version, sizeof t->version, "%s", version);
+    snprintf(t->kind, sizeof t->kind, "%s", kind);
+    snprintf(t->plural, sizeof t->plural, "%s", plural);
+    snprintf(t->singular, sizeof t->singular, "%s", singular ? singular : kind);
+    lower(t->singular);
+    snprintf(t->res, sizeof t->res, "%s/%s", group, plural);
+    t->namespaced = !!(flags & NS);
+    t->status = !!(flags & STATUS);
+    t->generation = !!(flags & GEN);
+    t->create_on_update = !!(flags & PUT_CREATES);
+    t->needs_rv = !!(flags & NEEDS_RV);
+    t->returns_object = !!(flags & RETURNS_OBJ);
+    t->review = !!(flags & REVIEW);
+    t->orphans = !!(flags & ORPHANS);
+    t->categories = flags & IN_ALL ? json_pack("[s]", "all") : NULL;
+}
+
 void kapi_types_builtin(struct kapi *api)
 {
     for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++) {
@@ -82,21 +108,7 @@ void kapi_types_builtin(struct kapi *api)
         struct ktype *t = slot(api, b->group, b->plural);
         if (!t)
             return;
-        snprintf(t->group, sizeof t->group, "%s", b->group);
-        snprintf(t->version, sizeof t->version, "v1");
-        snprintf(t->kind, sizeof t->kind, "%s", b->kind);
-        snprintf(t->plural, sizeof t->plural, "%s", b->plural);
-        snprintf(t->singular, sizeof t->singular, "%s", b->kind);
-        lower(t->singular);
-        snprintf(t->res, sizeof t->res, "%s/%s", b->group, b->plural);
-        t->namespaced = !!(b->flags & NS);
-        t->status = !!(b->flags & STATUS);
-        t->generation = !!(b->flags & GEN);
-        t->create_on_update = !!(b->flags & PUT_CREATES);
-        t->needs_rv = !!(b->flags & NEEDS_RV);
-        t->returns_object = !!(b->flags & RETURNS_OBJ);
-        t->review = !!(b->flags & REVIEW);
-        t->orphans = !!(b->flags & ORPHANS);
+        fill(t, b->group, "v1", b->kind, b->plural, NULL, b->flags);
         t->short_names = b->short_name ? json_pack("[s]", b->short_name) : NULL;
     }
 }
@@ -181,6 +193,7 @@ void kapi_types_crd(struct kapi *api, const json_t *crd, int deleted)
             struct ktype *t = &api->types[i];
             if (t->crd && !strcmp(t->group, group) && !strcmp(t->plural, plural)) {
                 json_decref(t->short_names);
+                json_decref(t->categories);
                 api->types[i] = api->types[--api->ntypes];
                 return;
             }
@@ -191,24 +204,15 @@ void kapi_types_crd(struct kapi *api, const json_t *crd, int deleted)
     if (!t)
         return;
     const json_t *v = storage_version(spec);
-    const char *singular = json_string_value(json_object_get(names, "singular"));
-    json_decref(t->short_names);
-    snprintf(t->group, sizeof t->group, "%s", group);
-    snprintf(t->version, sizeof t->version, "%s", json_string_value(json_object_get(v, "name")));
-    snprintf(t->kind, sizeof t->kind, "%s", json_string_value(json_object_get(names, "kind")));
-    snprintf(t->plural, sizeof t->plural, "%s", plural);
-    snprintf(t->singular, sizeof t->singular, "%s", singular ? singular : t->kind);
-    lower(t->singular);
-    snprintf(t->res, sizeof t->res, "%s/%s", group, plural);
-    t->namespaced = !strcmp(json_string_value(json_object_get(spec, "scope")), "Namespaced");
-    t->status = json_object_get(json_object_get(v, "subresources"), "status") != NULL;
-    t->generation = 1;
-    t->create_on_update = 0;
-    t->needs_rv = 1;
-    t->returns_object = 0;
-    t->review = 0;
-    t->orphans = 0;
+    int namespaced = !strcmp(json_string_value(json_object_get(spec, "scope")), "Namespaced");
+    int status = json_object_get(json_object_get(v, "subresources"), "status") != NULL;
+    fill(t, group, json_string_value(json_object_get(v, "name")),
+         json_string_value(json_object_get(names, "kind")), plural,
+         json_string_value(json_object_get(names, "singular")),
+         (namespaced ? NS : 0) | (status ? STATUS : 0) | GEN | NEEDS_RV);
     t->crd = 1;
     const json_t *sn = json_object_get(names, "shortNames");
     t->short_names = json_is_array(sn) ? json_deep_copy(sn) : NULL;
+    const json_t *cat = json_object_get(names, "categories");
+    t->categories = json_is_array(cat) ? json_deep_copy(cat) : NULL;
 }

@@ -2,7 +2,9 @@
  * {"type","object"}, from the current state (resourceVersion unset or
  * "0": ADDED for what exists) or from the history after a resourceVersion
  * (410 Expired as an ERROR event when it is older than the history), then
- * live events as writes commit; bookmarks on request; timeoutSeconds.
+ * live events as writes commit (with a selector, an object that starts or
+ * stops matching comes as ADDED or DELETED); bookmarks on request;
+ * timeoutSeconds.
  * Bounded: at most limits.max_watches streams, and a stream whose client
  * stops reading is cut once WATCH_BACKLOG bytes wait for it. */
 #include <stdio.h>
@@ -87,21 +89,35 @@ static int send_line(struct kwatch *w, const char *type, const char *object_text
     return 0;
 }
 
+/* The type a watch with a selector sees: a change that makes an object
+ * match is ADDED, one that makes it stop matching is DELETED; NULL: the
+ * watch does not see it. Without the previous state (history replay), a
+ * change is seen when the object matches now. */
+static const char *seen_as(const struct kwatch *w, const json_t *ev)
+{
+    const char *type = json_string_value(json_object_get(ev, "type"));
+    int now = kapi_selector_match(w->sel, json_object_get(ev, "object"));
+    const json_t *prev = json_object_get(ev, "prev");
+    if (strcmp(type, "MODIFIED") || !prev || kapi_selector_empty(w->sel))
+        return now ? type : NULL;
+    int before = kapi_selector_match(w->sel, prev);
+    return now && before ? "MODIFIED" : now ? "ADDED" : before ? "DELETED" : NULL;
+}
+
 static int send_event(struct kwatch *w, const json_t *ev, const char **text_cache, char **owned)
 {
     const char *res = json_string_value(json_object_get(ev, "res"));
     const char *ns = json_string_value(json_object_get(ev, "ns"));
-    const json_t *obj = json_object_get(ev, "object");
-    if (strcmp(res, w->res) || (w->ns[0] && strcmp(ns, w->ns)) ||
-        !kapi_selector_match(w->sel, obj))
+    const char *type = NULL;
+    if (strcmp(res, w->res) || (w->ns[0] && strcmp(ns, w->ns)) || !(type = seen_as(w, ev)))
         return 0;
     if (!*text_cache) {
-        *owned = json_dumps(obj, JSON_COMPACT);
+        *owned = json_dumps(json_object_get(ev, "object"), JSON_COMPACT);
         *text_cache = *owned;
         if (!*owned)
             return 0;
     }
-    return send_line(w, json_string_value(json_object_get(ev, "type")), *text_cache);
+    return send_line(w, type, *text_cache);
 }
 
 void kapi_watch_notify(struct kapi *api, const json_t *event)
@@ -150,6 +166,8 @@ static int initial(const char *res, const char *ns, const char *name, const char
 {
     (void)res, (void)ns, (void)name;
     struct kwatch *w = arg;
+    if (kapi_selector_empty(w->sel))
+        return send_line(w, "ADDED", body);
     json_t *obj = json_loads(body, 0, NULL);
     int match = obj && kapi_selector_match(w->sel, obj);
     json_decref(obj);
@@ -232,6 +250,15 @@ void kapi_watch(struct kreq *r)
                                                 kapi_query(r, "fieldSelector"), &problem);
     if (!sel) {
         kapi_fail(r, 400, "BadRequest", "%s", problem);
+        return;
+    }
+    if (rv > kstore_rv(api->store)) {
+        /* A resourceVersion this store has not reached (another store's,
+         * or one restored from an older copy): resuming from it would skip
+         * events, so the client must list again. */
+        kapi_selector_free(sel);
+        kapi_fail(r, 504, "Timeout", "Too large resource version: %lld, current: %lld", rv,
+                  (long long)kstore_rv(api->store));
         return;
     }
     if (rv > 0 && rv < kstore_floor(api->store)) {

@@ -28,18 +28,27 @@ struct local_kube_options {
     const char *crd_dir;  /* CRDs (*.yaml, *.json) applied at every start; NULL: none */
     const char *rbac_dir; /* objects applied at the first start (deploy/rbac); NULL: none */
     const char *host;     /* NULL: 127.0.0.1 */
-    int port;             /* 0: any free port */
+    int port;             /* plain HTTP; 0: any free port */
+    int tls_port;         /* the same API over TLS, for kubectl; 0: any free port */
     struct local_kube_limits limits;
 };
 
 /* Opens (or creates) the store in o->data_dir, writes <data_dir>/admin-token
- * (0600) at the first start, applies the CRDs, binds and starts serving.
+ * (0600) and the TLS certificate at the first start, applies the CRDs,
+ * binds both listeners, writes <data_dir>/kubeconfig and starts serving.
  * NULL with a message in err when it cannot: a store that is corrupt or not
  * Ambient's names its file, and the caller should exit 2. */
 struct local_kube *local_kube_start(const struct local_kube_options *o, char *err,
                                     size_t err_len);
 /* "http://127.0.0.1:PORT", the address actually bound. */
 const char *local_kube_url(const struct local_kube *k);
+/* "https://127.0.0.1:PORT": the same API over TLS with a self-signed
+ * certificate made at the first start (<data_dir>/kube-tls.crt). kubectl
+ * sends a token only over TLS. */
+const char *local_kube_tls_url(const struct local_kube *k);
+/* "<data_dir>/kubeconfig" (0600): the TLS address, that certificate and the
+ * admin token file, for KUBECONFIG=... kubectl. Rewritten at each start. */
+const char *local_kube_kubeconfig_file(const struct local_kube *k);
 /* "<data_dir>/admin-token": the token of user "admin" (group system:masters). */
 const char *local_kube_admin_token_file(const struct local_kube *k);
 /* Stops serving (open watches end), closes the store and frees k. NULL: no-op. */

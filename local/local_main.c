@@ -164,8 +164,9 @@ static int start_executor(struct local_run *r)
 static void print_addresses(void *arg)
 {
     struct local_run *r = arg;
-    printf("api %s://%s\nlive %s://%s\nkube %s\ntoken %s\n", r->scheme, r->api, r->scheme,
-           r->live, local_kube_url(r->kube), local_kube_admin_token_file(r->kube));
+    printf("api %s://%s\nlive %s://%s\nkube %s\ntoken %s\nkubeconfig %s\n", r->scheme, r->api,
+           r->scheme, r->live, local_kube_url(r->kube), local_kube_admin_token_file(r->kube),
+           local_kube_kubeconfig_file(r->kube));
     fflush(stdout);
     ambd_log("local", AMB_LOG_INFO, "laptop mode running", "data_dir", r->data.path, "kube",
              local_kube_url(r->kube), NULL);

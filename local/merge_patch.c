@@ -76,30 +76,35 @@ static int index_of(const json_t *arr, const char *tok, size_t *idx, int for_add
     return *idx < json_array_size(arr) + (for_add ? 1 : 0) ? 0 : -1;
 }
 
+/* The member ptr names: its parent (NULL when absent) and its key or index. */
+static json_t *locate(json_t *root, const char *ptr, char *tok, size_t n, size_t *idx)
+{
+    json_t *parent = resolve_parent(root, ptr, tok, n);
+    if (json_is_object(parent) && json_object_get(parent, tok))
+        return parent;
+    if (json_is_array(parent) && index_of(parent, tok, idx, 0) == 0)
+        return parent;
+    return NULL;
+}
+
 static json_t *pointer_get(json_t *root, const char *ptr)
 {
     char tok[256];
+    size_t i = 0;
     if (ptr && !*ptr)
         return root;
-    json_t *parent = resolve_parent(root, ptr, tok, sizeof tok);
-    size_t i;
-    if (json_is_object(parent))
-        return json_object_get(parent, tok);
-    if (json_is_array(parent) && index_of(parent, tok, &i, 0) == 0)
-        return json_array_get(parent, i);
-    return NULL;
+    json_t *parent = locate(root, ptr, tok, sizeof tok, &i);
+    return json_is_object(parent) ? json_object_get(parent, tok) : json_array_get(parent, i);
 }
 
 static int pointer_remove(json_t *root, const char *ptr)
 {
     char tok[256];
-    json_t *parent = resolve_parent(root, ptr, tok, sizeof tok);
-    size_t i;
-    if (json_is_object(parent))
-        return json_object_del(parent, tok);
-    if (json_is_array(parent) && index_of(parent, tok, &i, 0) == 0)
-        return json_array_remove(parent, i);
-    return -1;
+    size_t i = 0;
+    json_t *parent = locate(root, ptr, tok, sizeof tok, &i);
+    if (!parent)
+        return -1;
+    return json_is_object(parent) ? json_object_del(parent, tok) : json_array_remove(parent, i);
 }
 
 /* Adds (steals) v at ptr; replace: the member must exist. */

@@ -4,6 +4,8 @@
 #include "store.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -147,6 +149,16 @@ struct kstore *kstore_open(const char *path, unsigned history, int *fresh, char 
         return NULL;
     }
     s->history = history;
+    /* Made 0600 before SQLite opens it: its -wal and -shm files take the
+     * database's mode, and they hold the same Secrets. */
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(err, err_len, "%s: cannot open the store: %s", path, strerror(errno));
+        free(s);
+        return NULL;
+    }
+    fchmod(fd, 0600);
+    close(fd);
     int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
     if (rc != SQLITE_OK) {
         snprintf(err, err_len, "%s: cannot open the store: %s", path,
@@ -172,7 +184,6 @@ struct kstore *kstore_open(const char *path, unsigned history, int *fresh, char 
         kstore_close(s);
         return NULL;
     }
-    chmod(path, 0600);
     return s;
 }
 
@@ -283,7 +294,7 @@ json_t *kstore_get(struct kstore *s, const char *res, const char *ns, const char
 
 /* Takes the next resourceVersion into obj and queues the event. */
 static int record(struct kstore *s, const char *type, const char *res, const char *ns,
-                  json_t *obj)
+                  json_t *obj, const json_t *prev)
 {
     char rv[24];
     snprintf(rv, sizeof rv, "%lld", (long long)++s->rv);
@@ -302,6 +313,8 @@ static int record(struct kstore *s, const char *type, const char *res, const cha
     if (!rc) {
         /* The queued copy must not change with the caller's object. */
         json_object_set_new(ev, "object", json_deep_copy(obj));
+        if (prev)
+            json_object_set_new(ev, "prev", json_deep_copy(prev));
         json_array_append(s->pending, ev);
     }
     json_decref(ev);
@@ -331,9 +344,9 @@ static int index_owners(struct kstore *s, const char *res, const char *ns, const
 }
 
 int kstore_put(struct kstore *s, const char *res, const char *ns, const char *name, json_t *obj,
-               const char *type)
+               const char *type, const json_t *prev)
 {
-    int rc = record(s, type, res, ns, obj);
+    int rc = record(s, type, res, ns, obj, prev);
     char *text = rc ? NULL : json_dumps(obj, JSON_COMPACT);
     if (!rc && !text)
         rc = KSTORE_IO;
@@ -349,7 +362,7 @@ int kstore_put(struct kstore *s, const char *res, const char *ns, const char *na
 int kstore_remove(struct kstore *s, const char *res, const char *ns, const char *name,
                   json_t *last)
 {
-    int rc = record(s, "DELETED", res, ns, last);
+    int rc = record(s, "DELETED", res, ns, last, NULL);
     if (!rc) {
         bind_key(s->del, res, ns, name);
         rc = step_done(s, s->del);
@@ -381,21 +394,26 @@ static int visit_rows(struct kstore *s, sqlite3_stmt *st, kstore_visit visit, vo
 int kstore_scan(struct kstore *s, const char *res, const char *ns, const char *after_ns,
                 const char *after_name, kstore_visit visit, void *arg)
 {
+    /* Only the conditions that apply, so the primary key orders the rows
+     * and no sort is needed. */
     char sql[320];
     snprintf(sql, sizeof sql,
-             "SELECT res, ns, name, body FROM objects WHERE (?1 IS NULL OR res=?1)"
-             " AND (?2 IS NULL OR ns=?2)%s ORDER BY %sns, name",
-             after_name ? " AND (ns, name) > (?3, ?4)" : "", res ? "" : "res, ");
+             "SELECT res, ns, name, body FROM objects WHERE 1%s%s%s ORDER BY %sns, name",
+             res ? " AND res=?1" : "", ns ? " AND ns=?2" : "",
+             !after_name ? "" : ns ? " AND name > ?4" : " AND (ns, name) > (?3, ?4)",
+             res ? "" : "res, ");
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
     if (rc != SQLITE_OK)
         return classify(s, rc);
-    sqlite3_bind_text(st, 1, res, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, ns, -1, SQLITE_STATIC);
-    if (after_name) {
+    if (res)
+        sqlite3_bind_text(st, 1, res, -1, SQLITE_STATIC);
+    if (ns)
+        sqlite3_bind_text(st, 2, ns, -1, SQLITE_STATIC);
+    if (after_name && !ns)
         sqlite3_bind_text(st, 3, after_ns ? after_ns : "", -1, SQLITE_STATIC);
+    if (after_name)
         sqlite3_bind_text(st, 4, after_name, -1, SQLITE_STATIC);
-    }
     return visit_rows(s, st, visit, arg);
 }
 

@@ -42,9 +42,11 @@ void kstore_rollback(struct kstore *s);
 json_t *kstore_get(struct kstore *s, const char *res, const char *ns, const char *name,
                    int *rc);
 /* type: "ADDED" or "MODIFIED". obj keeps its reference; its
- * metadata.resourceVersion is set. */
+ * metadata.resourceVersion is set. prev (or NULL): the state it replaces,
+ * handed to the live watches with the event (as "prev") so a selector
+ * can see an object start or stop matching; it is not kept in the history. */
 int kstore_put(struct kstore *s, const char *res, const char *ns, const char *name,
-               json_t *obj, const char *type);
+               json_t *obj, const char *type, const json_t *prev);
 /* Removes it; last (the final state) gets the deletion's resourceVersion. */
 int kstore_remove(struct kstore *s, const char *res, const char *ns, const char *name,
                   json_t *last);

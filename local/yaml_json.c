@@ -59,9 +59,13 @@ static json_t *convert(yaml_document_t *doc, yaml_node_t *n, int depth)
          obj && p < n->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yaml_document_get_node(doc, p->key);
         json_t *v = convert(doc, yaml_document_get_node(doc, p->value), depth + 1);
-        if (!k || k->type != YAML_SCALAR_NODE || !v ||
-            json_object_set_new(obj, (const char *)k->data.scalar.value, v)) {
+        if (!k || k->type != YAML_SCALAR_NODE || !v) {
+            json_decref(v);
             json_decref(obj);
+            return NULL;
+        }
+        if (json_object_set_new(obj, (const char *)k->data.scalar.value, v)) {
+            json_decref(obj); /* set_new took v either way */
             return NULL;
         }
     }

@@ -8,7 +8,7 @@
 #
 # Environment:
 #   FUZZ_SECONDS   seconds per target (default 20)
-#   FUZZ_TARGETS   space-separated subset of: http1 ws rest_path live_events
+#   FUZZ_TARGETS   space-separated subset of: http1 ws rest_path live_events local_bodies
 #   FUZZ_PARALLEL  1 (default): run the targets at the same time; 0: one by one
 #   CC             the compiler (default clang)
 set -euo pipefail
@@ -17,7 +17,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 seconds=${FUZZ_SECONDS:-20}
 parallel=${FUZZ_PARALLEL:-1}
-targets=${FUZZ_TARGETS:-"http1 ws rest_path live_events"}
+targets=${FUZZ_TARGETS:-"http1 ws rest_path live_events local_bodies"}
 cc=${CC:-clang}
 case $seconds in '' | *[!0-9]*) echo "run.sh: FUZZ_SECONDS must be a number" >&2; exit 2 ;; esac
 
@@ -58,7 +58,7 @@ missing() {
 
 command -v "$cc" >/dev/null 2>&1 || missing "$cc not found (apt-get install clang libclang-rt-14-dev)"
 command -v pkg-config >/dev/null 2>&1 || missing "pkg-config not found"
-pkgs=(jansson libevent_core libevent_extra libevent_openssl libevent_pthreads openssl)
+pkgs=(jansson libevent_core libevent_extra libevent_openssl libevent_pthreads openssl yaml-0.1)
 pkg-config --exists "${pkgs[@]}" || missing "missing development packages: ${pkgs[*]}"
 probe=$build/probe
 printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n);\nint LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }\n' \
@@ -73,6 +73,7 @@ san=(-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-fra
 read -ra pkg_cflags <<<"$(pkg-config --cflags "${pkgs[@]}")"
 read -ra pkg_libs <<<"$(pkg-config --libs "${pkgs[@]}")"
 common=(-std=c11 -D_GNU_SOURCE -g -O1 "${san[@]}" -I"$root/core/include" -I"$root/api"
+        -I"$root/local"
         "${pkg_cflags[@]}")
 # ours: the project's warnings, as errors; api's own sources: warnings shown
 # (the project's gcc build owns -Werror for them)
@@ -91,6 +92,8 @@ sources_of() {
     live_events) echo "tests/fuzz/fuzz_live_events.c tests/fuzz/stub_host.c tests/fuzz/stub_api.c
                         api/live/jobs.c api/live/messages.c api/live/store.c api/live/sse.c api/live/ws.c
                         api/live/http1.c api/names.c" ;;
+    local_bodies) echo "tests/fuzz/fuzz_local_bodies.c local/protobuf.c local/yaml_json.c
+                         local/kubeapi_select.c local/merge_patch.c" ;;
     *) echo "run.sh: unknown target $1" >&2; return 1 ;;
     esac
 }

@@ -1,8 +1,8 @@
 /* kubeapi_main.c — the local Kubernetes API on its own, for the tests:
- *   kubeapi_main --data-dir DIR [--crd-dir D] [--rbac-dir D] [--port N]
+ *   kubeapi_main --data-dir DIR [--crd-dir D] [--rbac-dir D] [--port N] [--tls-port N]
  *                [--max-connections N] [--max-watches N] [--history N]
  *                [--max-body N]
- * prints "kube URL" and "token FILE", serves until SIGTERM or SIGINT
+ * prints "kube URL", "kube-tls URL", "kubeconfig FILE" and "token FILE", serves until SIGTERM or SIGINT
  * (exit 0); a store it cannot use is exit 2 with the message on stderr. */
 #include <signal.h>
 #include <stdio.h>
@@ -24,6 +24,8 @@ int main(int argc, char **argv)
             o.rbac_dir = v;
         else if (!strcmp(k, "--port"))
             o.port = atoi(v);
+        else if (!strcmp(k, "--tls-port"))
+            o.tls_port = atoi(v);
         else if (!strcmp(k, "--max-connections"))
             o.limits.max_connections = strtoul(v, NULL, 10);
         else if (!strcmp(k, "--max-watches"))
@@ -53,7 +55,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "kubeapi_main: %s\n", err);
         return 2;
     }
-    printf("kube %s\ntoken %s\n", local_kube_url(k), local_kube_admin_token_file(k));
+    printf("kube %s\nkube-tls %s\nkubeconfig %s\ntoken %s\n", local_kube_url(k),
+           local_kube_tls_url(k), local_kube_kubeconfig_file(k), local_kube_admin_token_file(k));
     fflush(stdout);
     int sig = 0;
     sigwait(&set, &sig);

@@ -77,8 +77,8 @@ def kill_runners(data_dir):
 
 
 class Laptop(ServerProcess):
-    """ambientd --local on data_dir, started; its four printed lines parsed
-    into api, live, kube (URLs) and token_file. conf: text of a --config."""
+    """ambientd --local on data_dir, started; its five printed lines parsed
+    into api, live, kube (URLs), token_file and kubeconfig. conf: text of a --config."""
 
     name = "ambientd --local"
 
@@ -97,16 +97,16 @@ class Laptop(ServerProcess):
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._log)
         try:
-            lines = self._read_lines(4, start_timeout)
+            lines = self._read_lines(5, start_timeout)
         except BaseException as e:
             self.stop()
             raise RuntimeError("%s\n%s" % (e, self.log()[-4000:]))
         got = dict(line.split(" ", 1) for line in lines)
-        if sorted(got) != ["api", "kube", "live", "token"]:
+        if sorted(got) != ["api", "kube", "kubeconfig", "live", "token"]:
             self.stop()
             raise AssertionError("ambientd --local printed %r" % lines)
-        self.api, self.live, self.kube_url, self.token_file = (
-            got["api"], got["live"], got["kube"], got["token"])
+        self.api, self.live, self.kube_url, self.token_file, self.kubeconfig = (
+            got["api"], got["live"], got["kube"], got["token"], got["kubeconfig"])
         with open(self.token_file) as f:
             self.token = f.read().strip()
 

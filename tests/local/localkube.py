@@ -1,6 +1,6 @@
 """The local Kubernetes API (local/, laptop mode) for the tests: starts
-tests/local/kubeapi_main on a data directory, reads the "kube URL" and
-"token FILE" lines it prints, and hands out clients from kubesim's test
+tests/local/kubeapi_main on a data directory, reads the lines it prints
+("kube URL", "kube-tls URL", "kubeconfig FILE", "token FILE"), and hands out clients from kubesim's test
 harness (tests/kubesim/tests/harness.py), so the same requests can go to
 both servers.
 
@@ -30,6 +30,18 @@ SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
 START_TIMEOUT = 30
 
 
+def rss_kib(pid):
+    """VmRSS of a process in KiB (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 class StartFailed(Exception):
     def __init__(self, code, stderr):
         super().__init__(f"kubeapi_main exited {code}: {stderr}")
@@ -51,15 +63,18 @@ class LocalKube:
         cmd += list(extra)
         self._err = open(self.stderr_path, "ab")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._err)
-        lines = self._read_lines(2)
-        if len(lines) < 2:
+        lines = self._read_lines(4)
+        if len(lines) < 4:
             code = self.proc.wait(timeout=START_TIMEOUT)
             self.proc.stdout.close()
             self._err.close()
             raise StartFailed(code, self.stderr())
-        self.url = lines[0].split(" ", 1)[1]
+        said = dict(line.split(" ", 1) for line in lines)
+        self.url = said["kube"]
         self.port = int(self.url.rsplit(":", 1)[1])
-        self.token_file = lines[1].split(" ", 1)[1]
+        self.tls_url = said["kube-tls"]
+        self.kubeconfig = said["kubeconfig"]
+        self.token_file = said["token"]
         with open(self.token_file) as f:
             self.token = f.read().strip()
 
@@ -90,11 +105,7 @@ class LocalKube:
                              timeout=timeout)
 
     def rss_kib(self):
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-        return 0
+        return rss_kib(self.proc.pid)
 
     def kill9(self):
         self.proc.send_signal(signal.SIGKILL)

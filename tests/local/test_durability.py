@@ -55,6 +55,10 @@ class Durability(unittest.TestCase):
                              ("MODIFIED", last_rv), "watch history survives the restart")
             w.close()
             c.close()
+            for name in ("store.db", "store.db-wal", "store.db-shm", "admin-token",
+                         "kube-tls.key", "kubeconfig"):
+                mode = os.stat(os.path.join(self.data, name)).st_mode & 0o777
+                self.assertEqual(mode, 0o600, f"{name} is {oct(mode)}")
         finally:
             lk.stop()
 

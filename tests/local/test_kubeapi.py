@@ -244,6 +244,18 @@ class Watches(LocalKubeTest):
         self.assertIsNone(w.next(10), "timeoutSeconds ends the stream")
         w.close()
 
+    def test_bookmark_before_the_timeout(self):
+        ns = self.namespace()
+        rv = self.session(ns, "b")["metadata"]["resourceVersion"]
+        w = self.lk.watch(AS.format(ns=ns) + f"?watch=1&resourceVersion={rv}"
+                          "&allowWatchBookmarks=true&timeoutSeconds=1")
+        ev = w.next(10)
+        self.assertEqual(ev["type"], "BOOKMARK")
+        self.assertEqual(ev["object"]["kind"], "AgenticSession")
+        self.assertGreaterEqual(int(ev["object"]["metadata"]["resourceVersion"]), int(rv))
+        self.assertIsNone(w.next(10))
+        w.close()
+
     def test_too_old_resource_version_is_410(self):
         ns = self.namespace()
         old = self.session(ns, "old")["metadata"]["resourceVersion"]
@@ -257,6 +269,13 @@ class Watches(LocalKubeTest):
         self.assertIsNone(w.next(10))
         w.close()
 
+    def test_resource_version_from_the_future_is_refused(self):
+        ns = self.namespace()
+        now = int(self.c.get(CM.format(ns=ns)).body["metadata"]["resourceVersion"])
+        r = self.c.get(CM.format(ns=ns) + f"?watch=1&resourceVersion={now + 1000}")
+        self.assertEqual((r.status, r.body["reason"]), (504, "Timeout"), r)
+        self.assertIn("Too large resource version", r.body["message"])
+
     def test_selectors_filter_watches(self):
         ns = self.namespace()
         w = self.lk.watch(CM.format(ns=ns) + "?watch=1&labelSelector=app%3Dyes&resourceVersion="
@@ -265,6 +284,13 @@ class Watches(LocalKubeTest):
         self.c.post(CM.format(ns=ns), {"metadata": {"name": "yes", "labels": {"app": "yes"}}})
         ev = w.events_until(lambda e: True)[0]
         self.assertEqual(ev["object"]["metadata"]["name"], "yes")
+        # Starting to match is ADDED, stopping is DELETED.
+        self.c.patch(CM.format(ns=ns) + "/no", {"metadata": {"labels": {"app": "yes"}}})
+        ev = w.events_until(lambda e: True)[0]
+        self.assertEqual((ev["type"], ev["object"]["metadata"]["name"]), ("ADDED", "no"))
+        self.c.patch(CM.format(ns=ns) + "/yes", {"metadata": {"labels": {"app": "gone"}}})
+        ev = w.events_until(lambda e: True)[0]
+        self.assertEqual((ev["type"], ev["object"]["metadata"]["name"]), ("DELETED", "yes"))
         w.close()
 
 
@@ -477,7 +503,12 @@ class Bounds(LocalKubeTest):
         self.assertEqual((r.status, r.body["reason"]), (429, "TooManyRequests"))
         for w in watches:
             w.close()
+        # A closed watch gives its slot back.
+        harness.wait_for(lambda: self.c.get(CM.format(ns=ns) + "?watch=1&timeoutSeconds=1",
+                                            raw=True).status == 200,
+                         what="a watch slot to come back")
         # Idle sockets past the limit are closed; the server keeps serving.
+        rss_before = self.lk.rss_kib()
         socks = []
         for _ in range(40):
             s = socket.create_connection(("127.0.0.1", self.lk.port), timeout=5)
@@ -493,6 +524,28 @@ class Bounds(LocalKubeTest):
         self.assertGreaterEqual(closed, 40 - 16, "connections past the limit were kept")
         for s in socks:
             s.close()
+        # Bodies past the limit are refused on their Content-Length, unread.
+        big = b"x" * (3 << 20)
+        head = (f"POST {CM.format(ns=ns)} HTTP/1.1\r\nHost: l\r\nAuthorization: Bearer "
+                f"{self.lk.token}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(big)}\r\n\r\n").encode()
+
+        def post():
+            with socket.create_connection(("127.0.0.1", self.lk.port), timeout=10) as s:
+                try:
+                    s.sendall(head + big)
+                    s.recv(64)
+                except OSError:
+                    pass
+        posters = [threading.Thread(target=post) for _ in range(16)]
+        for t in posters:
+            t.start()
+        peak = 0
+        while any(t.is_alive() for t in posters):
+            peak = max(peak, self.lk.rss_kib())
+            time.sleep(0.02)
+        self.assertLess(peak - rss_before, 32 * 1024,
+                        f"RSS grew from {rss_before} to {peak} KiB under the attacks")
         harness.wait_for(lambda: self.c.get("/api/v1/namespaces").status == 200,
                          what="the server to serve again")
 
