@@ -3,6 +3,7 @@
  * path to handler: decode, authenticate, authorize (RBAC), dispatch. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -238,6 +239,15 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
 static void *serve(void *arg)
 {
     struct kapi *api = arg;
+    /* A client gone before its answer is written costs an EPIPE, not the
+     * process; the daemon's signals go to its other threads. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
     event_base_dispatch(api->base);
     return NULL;
 }

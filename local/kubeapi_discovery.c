@@ -63,14 +63,58 @@ static json_t *resource_list(const struct kapi *api, const char *group, const ch
                      "groupVersion", gv, "resources", resources);
 }
 
-/* One group's entry: its version (every served kind has one). */
-static json_t *group_entry(const struct ktype *t)
+/* Kubernetes' version order: GA before beta before alpha, higher first. */
+static int version_rank(const char *v, long *major, long *minor)
 {
-    char gv[200];
-    snprintf(gv, sizeof gv, "%s/%s", t->group, t->version);
-    json_t *v = json_pack("{s:s, s:s}", "groupVersion", gv, "version", t->version);
-    return json_pack("{s:s, s:[O], s:o}", "name", t->group, "versions", v,
-                     "preferredVersion", v);
+    char stage[8] = "";
+    *major = *minor = 0;
+    int n = sscanf(v, "v%ld%7[a-z]%ld", major, stage, minor);
+    if (n < 1)
+        return 3; /* not a Kubernetes version: last */
+    return !strcmp(stage, "beta") ? 1 : !strcmp(stage, "alpha") ? 2 : 0;
+}
+
+static int version_before(const char *a, const char *b)
+{
+    long amaj, amin, bmaj, bmin;
+    int ar = version_rank(a, &amaj, &amin), br = version_rank(b, &bmaj, &bmin);
+    if (ar != br)
+        return ar < br;
+    if (amaj != bmaj)
+        return amaj > bmaj;
+    if (amin != bmin)
+        return amin > bmin;
+    return strcmp(a, b) < 0;
+}
+
+/* One group's entry: every version its kinds are served in, the first
+ * preferred; NULL when no kind is in group. */
+static json_t *group_entry(const struct kapi *api, const char *group)
+{
+    const char *versions[16];
+    size_t n = 0;
+    for (size_t i = 0; i < api->ntypes; i++) {
+        const struct ktype *t = &api->types[i];
+        size_t j = 0;
+        while (j < n && strcmp(versions[j], t->version))
+            j++;
+        if (strcmp(t->group, group) || j < n || n == sizeof versions / sizeof versions[0])
+            continue;
+        for (j = n++; j > 0 && version_before(t->version, versions[j - 1]); j--)
+            versions[j] = versions[j - 1];
+        versions[j] = t->version;
+    }
+    if (n == 0)
+        return NULL;
+    json_t *list = json_array();
+    for (size_t j = 0; j < n; j++) {
+        char gv[200];
+        snprintf(gv, sizeof gv, "%s/%s", group, versions[j]);
+        json_array_append_new(list, json_pack("{s:s, s:s}", "groupVersion", gv, "version",
+                                              versions[j]));
+    }
+    return json_pack("{s:s, s:o, s:O}", "name", group, "versions", list, "preferredVersion",
+                     json_array_get(list, 0));
 }
 
 static json_t *group_list(const struct kapi *api)
@@ -81,7 +125,7 @@ static json_t *group_list(const struct kapi *api)
         if (!t->group[0] || json_object_get(seen, t->group))
             continue;
         json_object_set_new(seen, t->group, json_true());
-        json_array_append_new(groups, group_entry(t));
+        json_array_append_new(groups, group_entry(api, t->group));
     }
     json_decref(seen);
     return json_pack("{s:s, s:s, s:o}", "kind", "APIGroupList", "apiVersion", "v1", "groups",
@@ -165,12 +209,11 @@ int kapi_discovery(struct kreq *r)
         doc = resource_list(api, group, version);
     } else if (sscanf(p, "/apis/%127[^/]", group) == 1 &&
                strlen(p) == strlen("/apis/") + strlen(group)) {
-        for (size_t i = 0; !doc && i < api->ntypes; i++)
-            if (!strcmp(api->types[i].group, group)) {
-                doc = group_entry(&api->types[i]);
-                json_object_set_new(doc, "kind", json_string("APIGroup"));
-                json_object_set_new(doc, "apiVersion", json_string("v1"));
-            }
+        doc = group_entry(api, group);
+        if (doc) {
+            json_object_set_new(doc, "kind", json_string("APIGroup"));
+            json_object_set_new(doc, "apiVersion", json_string("v1"));
+        }
     } else if (!strcmp(p, "/openapi/v3") || !strcmp(p, "/openapi/v3/")) {
         doc = openapi_root(api);
     } else if (!strcmp(p, "/openapi/v3/api/v1")) {

@@ -48,7 +48,6 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
     char err[1024] = "";
     struct local_kube *k = local_kube_start(&o, err, sizeof err);
     if (!k) {

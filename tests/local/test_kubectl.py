@@ -109,6 +109,22 @@ class Kubectl(unittest.TestCase):
         self.kubectl("delete", "ns", "demo")
         self.assertNotIn("namespace/demo", self.kubectl("get", "ns", "-o", "name").stdout)
 
+    def test_one_group_two_versions(self):
+        """Two CRDs of one group in different versions (kubesim's test
+        Widgets v1alpha1 and Gadgets v1): both versions are discovered."""
+        crds = os.path.join(os.path.dirname(harness.KUBESIM_DIR), "data", "kubesim", "crds")
+        self.kubectl("apply", "-f", crds)
+        self.kubectl("create", "namespace", "widgets")
+        widget = {"apiVersion": "test.ambient-code/v1alpha1", "kind": "Widget",
+                  "metadata": {"name": "w1", "namespace": "widgets"}, "spec": {}}
+        self.kubectl("apply", "-f", "-", stdin=json.dumps(widget))
+        self.assertEqual(self.kubectl("get", "widgets", "-n", "widgets", "-o", "name").stdout,
+                         "widget.test.ambient-code/w1\n")
+        self.kubectl("delete", "crd", "widgets.test.ambient-code")
+        r = self.kubectl("get", "widgets", "-A", ok=False)
+        self.assertNotEqual(r.returncode, 0, "widgets are still served")
+        self.assertNotIn("w1", r.stdout)
+
     def test_typed_commands_and_auth_can_i(self):
         """kubectl's typed commands send protobuf bodies."""
         self.kubectl("create", "namespace", "cani")
