@@ -264,6 +264,8 @@ static void defaults(struct local_kube_limits *l)
         l->max_watches = 256;
     if (!l->max_list)
         l->max_list = 50000;
+    if (!l->max_output)
+        l->max_output = 256u << 20;
     if (!l->history)
         l->history = 10000;
     if (!l->idle_timeout_s)

@@ -221,6 +221,8 @@ void kapi_watch(struct kreq *r)
                   "is enabled");
         return;
     }
+    if (kapi_conns_backlogged(r))
+        return;
     if (api->nwatches >= api->lim.max_watches) {
         kapi_fail(r, 429, "TooManyRequests", "too many open watches (%zu); try again later",
                   api->lim.max_watches);
