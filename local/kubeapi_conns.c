@@ -113,12 +113,18 @@ int kapi_conns_attach(struct kapi *api, struct evhttp *http, SSL_CTX *ssl)
     return 0;
 }
 
-int kapi_conns_backlogged(struct kreq *r)
+size_t kapi_conns_waiting(const struct kapi *api)
 {
-    struct kconns *c = r->api->conns;
+    const struct kconns *c = api->conns;
     size_t waiting = 0;
     for (size_t i = 0; c && i < c->n; i++)
         waiting += evbuffer_get_length(bufferevent_get_output(c->held[i]));
+    return waiting;
+}
+
+int kapi_conns_backlogged(struct kreq *r)
+{
+    size_t waiting = kapi_conns_waiting(r->api);
     if (waiting <= r->api->lim.max_output)
         return 0;
     kapi_fail(r, 429, "TooManyRequests",

@@ -579,6 +579,22 @@ class SlowReaders(LocalKubeTest):
             s.close()
         harness.wait_for(lambda: self.c.get(CM.format(ns=ns) + "?limit=1").status == 200,
                          what="lists to be served again")
+        # A watch whose client does not read its 8 MB of first events is cut
+        # within seconds: the client gets less than the whole, then the end.
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", self.lk.port))
+        s.sendall(request.replace(b" HTTP/1.1", b"?watch=1 HTTP/1.1"))
+        time.sleep(3)
+        got, deadline = 0, time.monotonic() + harness.WAIT
+        s.settimeout(5)
+        while time.monotonic() < deadline:
+            chunk = s.recv(1 << 16)
+            if not chunk:
+                break
+            got += len(chunk)
+        s.close()
+        self.assertLess(got, 8_000_000, "the slow watch was not cut")
 
 
 class SameAsKubesim(unittest.TestCase):
