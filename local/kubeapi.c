@@ -240,14 +240,12 @@ static void *serve(void *arg)
 {
     struct kapi *api = arg;
     /* A client gone before its answer is written costs an EPIPE, not the
-     * process; the daemon's signals go to its other threads. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGPIPE);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
+     * process (SIGPIPE goes to the writing thread; the thread keeps the
+     * rest of its starter's signal mask). */
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, NULL);
     event_base_dispatch(api->base);
     return NULL;
 }
@@ -264,6 +262,8 @@ static void defaults(struct local_kube_limits *l)
         l->max_watches = 256;
     if (!l->max_list)
         l->max_list = 50000;
+    if (!l->max_output)
+        l->max_output = 256u << 20;
     if (!l->history)
         l->history = 10000;
     if (!l->idle_timeout_s)

@@ -181,6 +181,11 @@ void kapi_watch_end_all(struct kapi *api);
  * over TLS with ssl; 0, or -1 without memory. */
 int kapi_conns_attach(struct kapi *api, struct evhttp *http, struct ssl_ctx_st *ssl);
 size_t kapi_conns_open(const struct kapi *api);
+/* 1 when the answers waiting for clients to read them pass
+ * limits.max_output (after answering 429): a get, list or watch must wait. */
+int kapi_conns_backlogged(struct kreq *r);
+/* Answer bytes waiting for clients to read them, all connections. */
+size_t kapi_conns_waiting(const struct kapi *api);
 /* After evhttp_free. */
 void kapi_conns_detach(struct kapi *api);
 

@@ -3,9 +3,11 @@
  * one extra reference; past limits.max_connections a new one is closed
  * before evhttp reads from it. evhttp frees a connection by clearing its
  * bufferevent's callbacks, which a sweep every SWEEP_MS notices; only
- * then is the reference (and the socket) let go. */
+ * then is the reference (and the socket) let go. The held bufferevents
+ * also tell how many answer bytes wait for clients that do not read. */
 #include <stdlib.h>
 
+#include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <openssl/ssl.h>
@@ -109,6 +111,26 @@ int kapi_conns_attach(struct kapi *api, struct evhttp *http, SSL_CTX *ssl)
     l->ssl = ssl;
     evhttp_set_bevcb(http, make_bev, l);
     return 0;
+}
+
+size_t kapi_conns_waiting(const struct kapi *api)
+{
+    const struct kconns *c = api->conns;
+    size_t waiting = 0;
+    for (size_t i = 0; c && i < c->n; i++)
+        waiting += evbuffer_get_length(bufferevent_get_output(c->held[i]));
+    return waiting;
+}
+
+int kapi_conns_backlogged(struct kreq *r)
+{
+    size_t waiting = kapi_conns_waiting(r->api);
+    if (waiting <= r->api->lim.max_output)
+        return 0;
+    kapi_fail(r, 429, "TooManyRequests",
+              "%zu bytes of answers wait for clients that do not read them; try again later",
+              waiting);
+    return 1;
 }
 
 size_t kapi_conns_open(const struct kapi *api)

@@ -78,6 +78,8 @@ void kapi_list(struct kreq *r)
     const char *problem = NULL, *cont = kapi_query(r, "continue"),
                *limit_q = kapi_query(r, "limit"), *rv_q = kapi_query(r, "resourceVersion");
     struct page p = {0};
+    if (kapi_conns_backlogged(r))
+        return;
     p.limit = r->api->lim.max_list;
     if (limit_q) {
         char *end = NULL;

@@ -629,6 +629,8 @@ static void finish(struct kreq *r, json_t *obj, int code, const struct kerr *e)
 
 void kapi_get(struct kreq *r)
 {
+    if (kapi_conns_backlogged(r))
+        return;
     struct kerr e;
     json_t *obj = kobj_load(r->api, r->t, r->ns, r->name, &e);
     if (!obj)

@@ -5,8 +5,10 @@
  * live events as writes commit (with a selector, an object that starts or
  * stops matching comes as ADDED or DELETED); bookmarks on request;
  * timeoutSeconds.
- * Bounded: at most limits.max_watches streams, and a stream whose client
- * stops reading is cut once WATCH_BACKLOG bytes wait for it. */
+ * Bounded: at most limits.max_watches streams; a stream whose client
+ * stops reading is cut once WATCH_BACKLOG bytes wait for it, and every
+ * second the slowest are cut while all answers waiting pass
+ * limits.max_output. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,11 +74,34 @@ static void cut_watch(struct kwatch *w)
     evhttp_connection_free(conn);
 }
 
+static size_t backlog(const struct kwatch *w)
+{
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(w->conn);
+    return bev ? evbuffer_get_length(bufferevent_get_output(bev)) : 0;
+}
+
+/* While the answers waiting for clients pass limits.max_output, the watch
+ * with the most waiting is cut: many slow watches cost what one may. */
+static void shed_slow_watches(struct kapi *api)
+{
+    size_t waiting = kapi_conns_waiting(api);
+    while (waiting > api->lim.max_output && api->watches) {
+        struct kwatch *worst = api->watches;
+        for (struct kwatch *w = worst->next; w; w = w->next)
+            if (backlog(w) > backlog(worst))
+                worst = w;
+        size_t freed = backlog(worst);
+        if (freed == 0)
+            return; /* the rest waits on answers, not watches */
+        cut_watch(worst);
+        waiting = waiting > freed ? waiting - freed : 0;
+    }
+}
+
 /* Sends one line; 0, or -1 when the watch was cut. */
 static int send_line(struct kwatch *w, const char *type, const char *object_text)
 {
-    struct bufferevent *bev = evhttp_connection_get_bufferevent(w->conn);
-    if (bev && evbuffer_get_length(bufferevent_get_output(bev)) > WATCH_BACKLOG) {
+    if (backlog(w) > WATCH_BACKLOG) {
         cut_watch(w);
         return -1;
     }
@@ -142,6 +167,7 @@ static void send_bookmark(struct kwatch *w)
 
 void kapi_watch_tick(struct kapi *api)
 {
+    shed_slow_watches(api);
     time_t now = time(NULL);
     for (struct kwatch *w = api->watches, *next; w; w = next) {
         next = w->next;
@@ -221,6 +247,8 @@ void kapi_watch(struct kreq *r)
                   "is enabled");
         return;
     }
+    if (kapi_conns_backlogged(r))
+        return;
     if (api->nwatches >= api->lim.max_watches) {
         kapi_fail(r, 429, "TooManyRequests", "too many open watches (%zu); try again later",
                   api->lim.max_watches);

@@ -19,6 +19,7 @@ struct local_kube_limits {
     size_t max_connections; /* open connections, 512 */
     size_t max_watches;     /* open watch streams, 256 */
     size_t max_list;        /* objects in one list answer, 50,000 */
+    size_t max_output;      /* answer bytes waiting for slow clients, all together, 256 MiB */
     unsigned history;       /* watch events kept for resume, 10,000 */
     unsigned idle_timeout_s; /* a connection with no request in flight, 60 */
 };

@@ -149,8 +149,8 @@ struct kstore *kstore_open(const char *path, unsigned history, int *fresh, char 
         return NULL;
     }
     s->history = history;
-    /* Made 0600 before SQLite opens it: its -wal and -shm files take the
-     * database's mode, and they hold the same Secrets. */
+    /* Made 0600 before SQLite opens it: its -wal file takes the database's
+     * mode, and it holds the same Secrets. */
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
         snprintf(err, err_len, "%s: cannot open the store: %s", path, strerror(errno));
@@ -167,6 +167,19 @@ struct kstore *kstore_open(const char *path, unsigned history, int *fresh, char 
         return NULL;
     }
     sqlite3_extended_result_codes(s->db, 1);
+    /* One process owns the store: its first write takes an exclusive lock
+     * it holds until it closes, and a second opener is told so. */
+    if (exec(s, "PRAGMA locking_mode=EXCLUSIVE; BEGIN EXCLUSIVE; COMMIT;")) {
+        if ((sqlite3_errcode(s->db) & 0xff) == SQLITE_BUSY)
+            snprintf(err, err_len,
+                     "%s: in use by another process (another ambientd on this data directory?)",
+                     path);
+        else
+            snprintf(err, err_len, "%s: not a readable store (%s); it is corrupt or not Ambient's",
+                     path, sqlite3_errmsg(s->db));
+        kstore_close(s);
+        return NULL;
+    }
     if (check_or_create(s, path, fresh, err, err_len) != 0) {
         kstore_close(s);
         return NULL;

@@ -18,8 +18,9 @@ enum kstore_rc {
     KSTORE_IO = -2,   /* any other failure of the database */
 };
 
-/* Opens path, creating it; NULL with a message naming path in err when the
- * file is corrupt, not Ambient's, or cannot be opened. history: watch events
+/* Opens path, creating it, and holds it locked until kstore_close; NULL
+ * with a message naming path in err when the file is corrupt, not
+ * Ambient's, in use by another process, or cannot be opened. history: watch events
  * kept. fresh: set to 1 when the store was just created. */
 struct kstore *kstore_open(const char *path, unsigned history, int *fresh, char *err,
                            size_t err_len);

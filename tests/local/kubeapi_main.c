@@ -1,7 +1,7 @@
 /* kubeapi_main.c — the local Kubernetes API on its own, for the tests:
  *   kubeapi_main --data-dir DIR [--crd-dir D] [--rbac-dir D] [--port N] [--tls-port N]
  *                [--max-connections N] [--max-watches N] [--history N]
- *                [--max-body N]
+ *                [--max-body N] [--max-output N]
  * prints "kube URL", "kube-tls URL", "kubeconfig FILE" and "token FILE", serves until SIGTERM or SIGINT
  * (exit 0); a store it cannot use is exit 2 with the message on stderr. */
 #include <signal.h>
@@ -32,6 +32,8 @@ int main(int argc, char **argv)
             o.limits.max_watches = strtoul(v, NULL, 10);
         else if (!strcmp(k, "--history"))
             o.limits.history = (unsigned)strtoul(v, NULL, 10);
+        else if (!strcmp(k, "--max-output"))
+            o.limits.max_output = strtoul(v, NULL, 10);
         else if (!strcmp(k, "--max-body"))
             o.limits.max_body = strtoul(v, NULL, 10);
         else {

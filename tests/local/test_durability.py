@@ -1,7 +1,7 @@
 """The local Kubernetes API's store under faults: kill -9 after
 acknowledged writes loses none of them (and watches resume across the
-restart); a corrupt or foreign store file is refused with exit 2 and a
-message naming it, never reset; a full disk answers 507 and loses
+restart); a corrupt or foreign store file, or one another server holds,
+is refused with exit 2 and a message naming it, never reset; a full disk answers 507 and loses
 nothing already stored (a 2 MiB tmpfs; mounting needs root, the test
 skips that part with its reason otherwise)."""
 import os
@@ -55,8 +55,8 @@ class Durability(unittest.TestCase):
                              ("MODIFIED", last_rv), "watch history survives the restart")
             w.close()
             c.close()
-            for name in ("store.db", "store.db-wal", "store.db-shm", "admin-token",
-                         "kube-tls.key", "kubeconfig"):
+            for name in ("store.db", "store.db-wal", "admin-token", "kube-tls.key",
+                         "kubeconfig"):
                 mode = os.stat(os.path.join(self.data, name)).st_mode & 0o777
                 self.assertEqual(mode, 0o600, f"{name} is {oct(mode)}")
         finally:
@@ -94,6 +94,14 @@ class Durability(unittest.TestCase):
             f.seek(4096 * 3)
             f.write(os.urandom(4096 * 4))
         self.refused("store")
+
+    def test_a_second_server_on_the_store_is_refused(self):
+        lk = LocalKube(self.data)
+        try:
+            self.refused("in use by another process")
+            self.assertEqual(lk.client().get(CM).status, 200, "the first one goes on")
+        finally:
+            lk.stop()
 
     def test_foreign_sqlite_file_is_refused(self):
         os.makedirs(self.data)

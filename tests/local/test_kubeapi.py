@@ -550,6 +550,53 @@ class Bounds(LocalKubeTest):
                          what="the server to serve again")
 
 
+class SlowReaders(LocalKubeTest):
+    extra = ("--max-output", str(2 << 20))
+
+    def test_answers_waiting_for_slow_readers_are_bounded(self):
+        """Clients that ask for big lists and never read them: once more than
+        --max-output bytes of answers wait (the kernel takes ~4 MB of each
+        8 MB list), lists are 429 until those clients go."""
+        ns = self.namespace()
+        for i in range(40):  # an 8 MB list, past what the kernel buffers
+            r = self.c.post(CM.format(ns=ns), {"metadata": {"name": f"c{i:03d}"},
+                                               "data": {"v": "x" * 200000}})
+            self.assertEqual(r.status, 201, r)
+        request = (f"GET {CM.format(ns=ns)} HTTP/1.1\r\nHost: l\r\nAuthorization: Bearer "
+                   f"{self.lk.token}\r\n\r\n").encode()
+        slow = []
+        rss_before = self.lk.rss_kib()
+        for _ in range(4):
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.connect(("127.0.0.1", self.lk.port))
+            s.sendall(request)
+            slow.append(s)
+        harness.wait_for(lambda: self.c.get(CM.format(ns=ns) + "?limit=1").status == 429,
+                         what="lists to be refused while answers wait")
+        self.assertLess(self.lk.rss_kib() - rss_before, 64 * 1024)
+        for s in slow:
+            s.close()
+        harness.wait_for(lambda: self.c.get(CM.format(ns=ns) + "?limit=1").status == 200,
+                         what="lists to be served again")
+        # A watch whose client does not read its 8 MB of first events is cut
+        # within seconds: the client gets less than the whole, then the end.
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", self.lk.port))
+        s.sendall(request.replace(b" HTTP/1.1", b"?watch=1 HTTP/1.1"))
+        time.sleep(3)
+        got, deadline = 0, time.monotonic() + harness.WAIT
+        s.settimeout(5)
+        while time.monotonic() < deadline:
+            chunk = s.recv(1 << 16)
+            if not chunk:
+                break
+            got += len(chunk)
+        s.close()
+        self.assertLess(got, 8_000_000, "the slow watch was not cut")
+
+
 class SameAsKubesim(unittest.TestCase):
     """The same requests to kubesim and the local API get the same codes
     and Status reasons."""
