@@ -35,10 +35,14 @@ static void yaml(const char *d, size_t n)
 
 static void selector(const char *d, size_t n)
 {
-    char *text = strndup(d, n);
-    const char *nl = text ? strchr(text, '\n') : NULL;
+    /* not strndup: with strict_string_checks ASan reads the source as a
+     * NUL-terminated string, which fuzz input is not */
+    char *text = malloc(n + 1);
     if (!text)
         return;
+    memcpy(text, d, n);
+    text[n] = '\0';
+    const char *nl = strchr(text, '\n');
     const char *problem = NULL;
     char *fields = nl ? text + (nl - text) + 1 : NULL;
     if (nl)
