@@ -53,8 +53,10 @@ class LiveAbuseBase(H.ApiTest):
                         ctype="application/x-ndjson")
 
     def log_files(self, ns):
-        d = os.path.join(self.cluster.live_dir, ns)
-        return sorted(os.listdir(d)) if os.path.isdir(d) else []
+        try:  # the server may remove the directory while we look
+            return sorted(os.listdir(os.path.join(self.cluster.live_dir, ns)))
+        except FileNotFoundError:
+            return []
 
     def rolebinding(self, ns, user, role):
         """A RoleBinding of ambient-project-<role> to user; returns its path."""
