@@ -16,7 +16,10 @@ sys.path.insert(0, HERE)
 
 from localharness import Laptop, wait_until  # noqa: E402
 
-KUBECTL = shutil.which("kubectl")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "kubesim", "tests"))
+import harness  # noqa: E402  (kubesim's test harness: the shared kubectl lookup)
+
+KUBECTL = harness.find_kubectl("local.laptop_kubectl")
 
 
 class KubectlTest(unittest.TestCase):
@@ -72,6 +75,5 @@ class KubectlTest(unittest.TestCase):
 
 if __name__ == "__main__":
     if not KUBECTL:
-        print("SKIP: kubectl is not on PATH (Debian's archive does not ship it)")
         sys.exit(77)
     unittest.main()
