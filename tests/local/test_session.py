@@ -68,10 +68,14 @@ class LaptopSessionTest(unittest.TestCase):
         types = {e.get("type") for e in stream.events}
         self.assertIn("assistant", types, types)
         self.assertIn("result", types, types)
-        # the Job and its Pod look as a cluster's would
-        job = lp.ok(lp.kube("GET", "/apis/batch/v1/namespaces/%s/jobs/%s-runner" % (ns, name)),
-                    200)
-        self.assertIn("Complete", [c["type"] for c in job["status"].get("conditions", [])])
+        # the Job looks as a cluster's would, once the runner has exited: it
+        # writes the session's Completed first, so the Job may trail it
+        job_path = "/apis/batch/v1/namespaces/%s/jobs/%s-runner" % (ns, name)
+
+        def job_complete():
+            job = lp.ok(lp.kube("GET", job_path), 200)
+            return "Complete" in [c["type"] for c in job["status"].get("conditions", [])]
+        wait_until(job_complete, 30, "the Job Complete")
         self.assertEqual(lp.stop(), 0, lp.log()[-3000:])
 
 
