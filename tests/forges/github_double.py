@@ -40,7 +40,6 @@ import json
 import os
 import re
 import secrets
-import signal
 import subprocess
 import sys
 import tempfile
@@ -48,6 +47,10 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "common"))
+from httpserve import Server, serve  # noqa: E402
 
 NAME = r"[A-Za-z0-9._-]+"
 REPO = re.compile(r"^/repos/(%s)/(%s)(/.*)?$" % (NAME, NAME))
@@ -424,14 +427,9 @@ def main():
                    help="seconds a new fork answers 404")
     p.add_argument("--max-per-page", type=int, default=100)
     a = p.parse_args()
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
-    srv.daemon_threads = True
+    srv = Server(("127.0.0.1", a.port), Handler)
     srv.state = State(a)
-    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=srv.shutdown).start())
-    signal.signal(signal.SIGINT, lambda *_: threading.Thread(target=srv.shutdown).start())
-    print("listening on http://127.0.0.1:%d" % srv.server_port, flush=True)
-    srv.serve_forever()
-    return 0
+    return serve(srv)
 
 
 if __name__ == "__main__":

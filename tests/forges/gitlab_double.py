@@ -26,12 +26,15 @@ import http.server
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import threading
 import time
 import urllib.parse
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "common"))
+from httpserve import Server, serve  # noqa: E402
 
 API = "/api/v4/"
 CONTROL = "/_gitlab/"
@@ -443,12 +446,6 @@ def branches(repo):
     return set(r.stdout.split()) if r.returncode == 0 else set()
 
 
-class Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    allow_reuse_address = True
-
-
 def parse_args(argv):
     p = argparse.ArgumentParser(prog="gitlab_double", description=__doc__.splitlines()[0])
     p.add_argument("--git-url", required=True, help="the githttp server serving --git-root")
@@ -477,18 +474,10 @@ def main(argv):
             sys.exit("gitlab_double: --user %s is not NAME:TOKEN[:SCOPES]" % spec)
         srv.state.add_user(parts[0], parts[1],
                            parts[2].split(",") if len(parts) == 3 else ("api",))
-
-    def stop(signum, frame):
-        threading.Thread(target=srv.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    print("listening on %s" % srv.url, flush=True)
-    srv.serve_forever(poll_interval=0.1)
-    srv.server_close()
+    rc = serve(srv, srv.url)
     for t in srv.state.timers:
         t.cancel()
-    return 0
+    return rc
 
 
 if __name__ == "__main__":

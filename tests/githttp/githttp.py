@@ -19,12 +19,15 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import threading
 import time
 import urllib.parse
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "common"))
+from httpserve import Server, serve  # noqa: E402
 
 CONTROL = "/_githttp/"
 # What follows the repository in a smart or dumb HTTP URL.
@@ -349,12 +352,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.server.state.log(entry)
 
 
-class Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    allow_reuse_address = True
-
-
 def parse_args(argv):
     p = argparse.ArgumentParser(prog="githttp", description=__doc__.splitlines()[0])
     p.add_argument("--root", required=True,
@@ -377,16 +374,7 @@ def main(argv):
     srv = Server(("127.0.0.1", a.port), Handler)
     srv.state = State(a.root, a.token, a.realm, a.anonymous_read)
     srv.verbose = a.verbose
-
-    def stop(signum, frame):
-        threading.Thread(target=srv.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    print("listening on http://127.0.0.1:%d" % srv.server_address[1], flush=True)
-    srv.serve_forever(poll_interval=0.1)
-    srv.server_close()
-    return 0
+    return serve(srv)
 
 
 if __name__ == "__main__":

@@ -13,11 +13,14 @@ import json
 import os
 import re
 import shlex
-import signal
 import sys
 import threading
 import time
 import urllib.parse
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "common"))
+from httpserve import Server, serve  # noqa: E402
 
 SCENARIOS = ("write", "text", "error", "slow", "interactive")
 
@@ -435,12 +438,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
             yield p
 
 
-class Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    allow_reuse_address = True
-
-
 def parse_args(argv):
     p = argparse.ArgumentParser(prog="mock_anthropic", description=__doc__.splitlines()[0])
     p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free port)")
@@ -477,16 +474,7 @@ def main(argv):
     srv = Server(("127.0.0.1", a.port), Handler)
     srv.state = State(defaults, a.api_key)
     srv.verbose = a.verbose
-
-    def stop(signum, frame):
-        threading.Thread(target=srv.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    print("listening on http://127.0.0.1:%d" % srv.server_address[1], flush=True)
-    srv.serve_forever(poll_interval=0.1)
-    srv.server_close()
-    return 0
+    return serve(srv)
 
 
 if __name__ == "__main__":
