@@ -85,6 +85,10 @@ static void schedule_retry(struct ambd_informer *inf)
         ms = inf->retry_after_s * 1000;
     inf->retry_after_s = 0;
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    /* libevent times timers from the time cached when this loop pass began,
+     * which can be milliseconds old: the wait would end that much before
+     * the Retry-After the server asked for. */
+    event_base_update_cache_time(event_get_base(inf->retry));
     evtimer_add(inf->retry, &tv);
 }
 
