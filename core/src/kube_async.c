@@ -9,6 +9,7 @@
 
 #include "buf-internal.h"
 #include "error-internal.h"
+#include "kube-record-internal.h"
 #include "log-internal.h"
 
 struct ambd_kube_call {
@@ -219,6 +220,7 @@ struct ambd_kube_call *ambd_kube_call_start(struct ambd_kube_loop *l,
     c->h = *h;
     c->ud = ud;
     c->verb = req->verb ? req->verb : req->method;
+    ambd_kube_record(req->method, req->path, req->query, req->user_token);
     struct ambd_buf b = {0};
     ambd_buf_printf(&b, "%s%s", ambd_kube_server(l->k), req->path);
     if (req->query && *req->query)

@@ -4,6 +4,7 @@
  * error and the calling thread's throttle, and one re-read of the token
  * after a 401. */
 #include "kube-internal.h"
+#include "kube-record-internal.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -563,6 +564,7 @@ int ambd_kube_request(struct ambd_kube *k, const struct ambd_kube_request *req,
     const char *verb = req->verb ? req->verb : req->method;
     int reauthed = 0;
     memset(resp, 0, sizeof *resp);
+    ambd_kube_record(req->method, req->path, req->query, req->user_token);
     for (;;) {
         long retry_after = -1;
         rate_acquire(k);

@@ -13,6 +13,7 @@
 #include "buf-internal.h"
 #include "error-internal.h"
 #include "kube-internal.h"
+#include "kube-record-internal.h"
 
 #define MAX_EVENT (16u * 1024 * 1024)
 #define MAX_ERROR_BODY (64u * 1024)
@@ -136,6 +137,7 @@ static int watch_once(struct ambd_kube *k, const char *path, const char *query,
     ambd_buf_printf(&url, "%s%s?watch=1%s%s", ambd_kube_server(k), path, query ? "&" : "",
                     query ? query : "");
     char *u = ambd_buf_take(&url);
+    ambd_kube_record("GET", path, "watch=1", user_token);
     struct curl_slist *headers = ambd_kube_headers(k, user_token, NULL);
     w.h = curl_easy_init();
     int rc = AMB_OK;
