@@ -1,6 +1,8 @@
 /* rbac.c — the session's own identity: a ServiceAccount, and a Role and
  * RoleBinding that let it read this one AgenticSession and write its status
- * (resourceNames), nothing else. Owner references are added by the caller. */
+ * (resourceNames), nothing else: the runner reads the session (get) and
+ * replaces its status (update), as tests/deploy/test_least_privilege.py
+ * checks. Owner references are added by the caller. */
 #include <stdio.h>
 
 #include "as.h"
@@ -38,13 +40,13 @@ json_t *as_build_role(const json_t *session)
     const char *s = as_meta(session, "name");
     as_sa_name(s, name, sizeof name);
     return json_pack(
-        "{s:s, s:s, s:o, s:[{s:[s], s:[s], s:[s], s:[s]}, {s:[s], s:[s], s:[s], s:[s,s,s]}]}",
+        "{s:s, s:s, s:o, s:[{s:[s], s:[s], s:[s], s:[s]}, {s:[s], s:[s], s:[s], s:[s]}]}",
         "apiVersion", "rbac.authorization.k8s.io/v1", "kind", "Role", "metadata",
         metadata(session, name), "rules",
         "apiGroups", "vteam.ambient-code", "resources", "agenticsessions", "resourceNames", s,
         "verbs", "get",
         "apiGroups", "vteam.ambient-code", "resources", "agenticsessions/status",
-        "resourceNames", s, "verbs", "get", "update", "patch");
+        "resourceNames", s, "verbs", "update");
 }
 
 json_t *as_build_role_binding(const json_t *session)

@@ -158,7 +158,7 @@ class Cluster:
     """kubesim + RBAC + ambientd with the api plugin."""
 
     def __init__(self, controller=False, live=True, api_conf="", extra_conf="", api=True,
-                 daemon_token=API_TOKEN, extra_plugins=()):
+                 daemon_token=API_TOKEN, extra_plugins=(), daemon_env=None):
         self.tmp = tempfile.mkdtemp(prefix="apitest-")
         token_file = os.path.join(self.tmp, "tokens.csv")
         with open(token_file, "w") as f:
@@ -171,6 +171,7 @@ class Cluster:
         self.daemon = None
         self.api = api
         self.extra_plugins = tuple(extra_plugins)  # paths, loaded after the others
+        self.daemon_env = daemon_env  # more environment for ambientd
         self.token_path = os.path.join(self.tmp, "daemon-token")
         with open(self.token_path, "w") as f:
             f.write(daemon_token + "\n")
@@ -276,7 +277,7 @@ controller = {{ enabled = {"true" if controller else "false"}; listen = "127.0.0
         path = os.path.join(self.tmp, "ambient.conf")
         with open(path, "w") as f:
             f.write(self.config_text(controller, live, api_conf, extra_conf))
-        self.daemon = Daemon(path)
+        self.daemon = Daemon(path, env=self.daemon_env)
         self.rest_address = self.live_address = None
         if not self.api:
             self.daemon.wait_for(lambda r: r.get("msg") == "ambientd running")

@@ -31,9 +31,11 @@ class Daemon:
     """ambientd --config PATH running in the background; stderr (the log) is
     collected line by line so tests can wait for events."""
 
-    def __init__(self, config_path):
+    def __init__(self, config_path, env=None):
+        """env: variables added to this process's environment for ambientd."""
         self.proc = subprocess.Popen([AMBIENTD, "--config", config_path],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     env=dict(os.environ, **env) if env else None)
         self.lines = []
         self._cond = threading.Condition()
         self._reader = threading.Thread(target=self._read, daemon=True)

@@ -54,25 +54,31 @@ class Stack:
     route) and their config. git_tokens: more tokens the git server takes.
     pods(stack, env, api_url) -> what runs the Jobs in podsim's place (the
     local executor: tests/local/localexec.py), given the runner's extra env
-    and the live service's URL."""
+    and the live service's URL. api_env, controller_env: more environment
+    for the two ambientd processes; leader_election: the controller takes
+    its Lease (ambient/ambient-controller) as deployed; empty_dir=False: each
+    session's workspace is a PersistentVolumeClaim, as deployed (podsim
+    gives every volume a directory)."""
 
     def __init__(self, mock_scenario="write", runner_env=None, api_plugins=None, git_tokens=(),
-                 pods=None):
+                 pods=None, api_env=None, controller_env=None, leader_election=False,
+                 empty_dir=True):
         self.mock = MockAnthropic(scenario=mock_scenario)
         self.git = None
         self.cluster = None
         self.pods = None
         try:
             self.git = GitHttp(tokens=[GIT_TOKEN] + list(git_tokens))
-            conf = 'agenticsession = { model_api_url = "%s"; workspace = { empty_dir = true; }; };' % (
-                self.mock.url)
+            conf = 'agenticsession = { model_api_url = "%s"; workspace = { empty_dir = %s; }; };' % (
+                self.mock.url, "true" if empty_dir else "false")
             plugins, api_conf = api_plugins(self) if api_plugins else ((), "")
             # As deployed: the api role with its identity, the controller
             # with its own (deploy/rbac), two processes.
             self.cluster = apiharness.Cluster(controller=False, live=True,
-                                              extra_conf=conf + api_conf, extra_plugins=plugins)
+                                              extra_conf=conf + api_conf, extra_plugins=plugins,
+                                              daemon_env=api_env)
             self.kube = self.cluster.kube
-            self.controller = self._start_controller(conf)
+            self.controller = self._start_controller(conf, controller_env, leader_election)
             env = {"AMBIENT_CLAUDE": claude_cli() or "claude", "CLAUDE_CODE_MAX_RETRIES": "0"}
             env.update(runner_env or {})
             # The Job names the live service by its cluster address; here it
@@ -89,7 +95,7 @@ class Stack:
             self.close()
             raise
 
-    def _start_controller(self, conf):
+    def _start_controller(self, conf, env, leader_election):
         c = self.cluster
         token = os.path.join(c.tmp, "controller-token")
         with open(token, "w") as f:
@@ -100,11 +106,12 @@ class Stack:
 log = { level = "info"; format = "json"; };
 plugins = [ "%s", "%s" ];
 kube = { server = "%s"; token_file = "%s"; qps = 0.0; };
-controller = { enabled = true; listen = "127.0.0.1:0"; leader_election = false; };
+controller = { enabled = true; listen = "127.0.0.1:0"; leader_election = %s;
+               lease = { name = "ambient-controller"; namespace = "ambient"; }; };
 %s
 """ % (apiharness.PLUGINS["projectsettings"], apiharness.PLUGINS["agenticsession"], c.ks.url,
-                token, conf))
-        d = Daemon(path)
+                token, "true" if leader_election else "false", conf))
+        d = Daemon(path, env=env)
         d.wait_for(lambda r: r.get("msg") == "ambientd running", timeout=30)
         return d
 
