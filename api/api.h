@@ -141,6 +141,7 @@ struct api_req {
     char *param_values[API_MAX_PARAMS];
     size_t n_params;
     const void *route_data;           /* of the matched route (api_router_add_data) */
+    const char *route_label;          /* the matched route's pattern (metrics); NULL: none */
     const char *token;                /* the caller's token or NULL (points into a header) */
     char token_hash[API_TOKEN_HASH_LEN + 1]; /* of token; "" without one */
     struct amb_ctx *ctx;              /* host ctx for the token (lazy; freed after the reply) */

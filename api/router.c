@@ -13,6 +13,7 @@
 struct route {
     char method[8];
     char *pattern;                 /* owned copy, segments split in place */
+    char *label;                   /* owned copy, whole: the metrics' route label */
     const char *seg[MAX_SEGMENTS]; /* into pattern; ":x" for a parameter */
     size_t n_seg;
     unsigned specificity;          /* a bit per literal segment, first highest */
@@ -26,6 +27,12 @@ struct api_router {
     size_t n, cap;
 };
 
+static void route_release(struct route *r)
+{
+    free(r->pattern);
+    free(r->label);
+}
+
 struct api_router *api_router_new(void)
 {
     return calloc(1, sizeof(struct api_router));
@@ -36,7 +43,7 @@ void api_router_free(struct api_router *rt)
     if (!rt)
         return;
     for (size_t i = 0; i < rt->n; i++)
-        free(rt->routes[i].pattern);
+        route_release(&rt->routes[i]);
     free(rt->routes);
     free(rt);
 }
@@ -83,8 +90,11 @@ int api_router_add_data(struct api_router *rt, const char *method, const char *p
     struct route r = {.fn = fn, .flags = flags, .data = data};
     snprintf(r.method, sizeof r.method, "%s", method);
     r.pattern = strdup(pattern);
-    if (!r.pattern)
+    r.label = strdup(pattern);
+    if (!r.pattern || !r.label) {
+        route_release(&r);
         return AMB_ENOMEM;
+    }
     int n = split(r.pattern, r.seg);
     size_t params = 0;
     for (int i = 0; i < n; i++) {
@@ -97,7 +107,7 @@ int api_router_add_data(struct api_router *rt, const char *method, const char *p
         }
     }
     if (n < 0 || params > API_MAX_PARAMS) {
-        free(r.pattern);
+        route_release(&r);
         return AMB_EINVAL;
     }
     r.n_seg = (size_t)n;
@@ -107,7 +117,7 @@ int api_router_add_data(struct api_router *rt, const char *method, const char *p
         for (size_t j = 0; same && j < r.n_seg; j++)
             same = (o->seg[j][0] == ':' && r.seg[j][0] == ':') || strcmp(o->seg[j], r.seg[j]) == 0;
         if (same) {
-            free(r.pattern);
+            route_release(&r);
             return AMB_EEXIST;
         }
     }
@@ -115,7 +125,7 @@ int api_router_add_data(struct api_router *rt, const char *method, const char *p
         size_t cap = rt->cap ? rt->cap * 2 : 32;
         struct route *g = realloc(rt->routes, cap * sizeof *g);
         if (!g) {
-            free(r.pattern);
+            route_release(&r);
             return AMB_ENOMEM;
         }
         rt->routes = g;
@@ -210,5 +220,6 @@ api_handler api_router_match(const struct api_router *rt, struct api_req *r, uns
     if (flags)
         *flags = best->flags;
     r->route_data = best->data;
+    r->route_label = best->label;
     return best->fn;
 }

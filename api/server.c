@@ -452,7 +452,7 @@ static void on_request(struct evhttp_request *ev, void *arg)
     }
 
     double secs = elapsed_s(&r->started);
-    api_metrics_record(r->method, r->status, secs);
+    api_metrics_record(r->method, r->route_label, r->status, secs);
     access_log(r, raw, secs);
     req_free(r); /* r is q's first member */
     api_metrics_in_flight(-1);

@@ -42,9 +42,11 @@ int api_ready(void);
 /* The plugin's version string (for /api/version). */
 const char *api_plugin_version(void);
 
-/* ---- routes_health.c: the api's own metrics (any thread) ---- */
+/* ---- route_metrics.c: the api's own metrics (any thread) ---- */
 void api_metrics_in_flight(int delta);
-void api_metrics_record(const char *method, int status, double seconds);
+/* route: the matched route's pattern, NULL when none matched. */
+void api_metrics_record(const char *method, const char *route, int status, double seconds);
+void api_metrics_render(struct evbuffer *b);
 
 /* ---- reply.c ---- */
 /* Sends r's reply with body (may be NULL) and content type (NULL: none).

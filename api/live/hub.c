@@ -110,6 +110,7 @@ int live_hub_subscribe(struct live *l, struct live_conn *c)
         s->subs->sprev = c;
     s->subs = c;
     s->n_subs++;
+    atomic_fetch_add(&l->subscribers, 1);
     c->replaying = 1;
     /* refill when the client has taken half of what replay queued */
     bufferevent_setwatermark(c->bev, EV_WRITE, l->replay_high / 2, 0);
@@ -129,6 +130,7 @@ void live_hub_unsubscribe(struct live_conn *c)
         c->snext->sprev = c->sprev;
     c->snext = c->sprev = NULL;
     s->n_subs--;
+    atomic_fetch_sub(&c->l->subscribers, 1);
     c->sess = NULL;
     if (c->rbuf) {
         evbuffer_free(c->rbuf);

@@ -16,5 +16,10 @@ int live_start(const struct api_config *cfg, struct api_auth *auth, struct live 
  * SSE response, lets posts in flight finish, joins the threads. */
 void live_stop(struct live *l);
 void live_free(struct live *l);
+/* Appends the live service's gauges to a Prometheus text: streams open
+ * (ambient_live_subscribers), the event store's bytes and its limit
+ * (ambient_live_store_bytes, ambient_live_store_max_bytes). Any thread. */
+struct evbuffer;
+void live_metrics_render(const struct live *l, struct evbuffer *b);
 
 #endif

@@ -161,7 +161,9 @@ struct live {
     struct api_auth *auth;
     size_t max_event, max_session, max_client_buffer, max_headers;
     uint64_t max_store;   /* bytes of every log together (507 beyond) */
-    uint64_t store_bytes; /* loop thread: what they take now */
+    /* What they take now: written on the loop thread, read by /metrics. */
+    atomic_uint_least64_t store_bytes;
+    atomic_size_t subscribers; /* streams following a session, every session */
     char gone[LIVE_GONE_KEPT][STORE_UID_MAX]; /* loop thread */
     size_t gone_next;
     unsigned recheck_s; /* an open stream's access is reviewed again this often */

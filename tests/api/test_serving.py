@@ -45,14 +45,23 @@ class Serving(ApiTest):
     def test_metrics(self):
         c = self.cluster
         c.rest("GET", "/no/such/route")
+        c.rest("GET", "/api/version")
         r = c.rest("GET", "/metrics")
         self.assertEqual(r.status, 200)
         self.assertTrue(r.headers["content-type"].startswith("text/plain"), r.headers)
         text = r.raw.decode()
-        self.assertIn('ambient_api_requests_total{method="GET",code="404"}', text)
+        # By route: the pattern, never the path; no route matched, "unmatched".
+        self.assertIn('ambient_api_requests_total{method="GET",route="unmatched",code="404"}', text)
+        self.assertIn('ambient_api_requests_total{method="GET",route="/api/version",code="200"} ',
+                      text)
+        self.assertNotIn("/no/such/route", text)
         self.assertIn("# TYPE ambient_api_request_duration_seconds histogram", text)
-        self.assertIn('ambient_api_request_duration_seconds_bucket{le="+Inf"}', text)
+        self.assertIn('ambient_api_request_duration_seconds_bucket{route="/api/version",le="+Inf"}',
+                      text)
         self.assertRegex(text, r"\nambient_api_requests_in_flight [12]\n")  # this very request
+        # No live service here, so none of its gauges (tests/deploy's
+        # dashboard test reads them from one that runs it).
+        self.assertNotIn("ambient_live_", text)
 
     def test_unknown_path_is_404(self):
         body = self.assertError(self.cluster.rest("GET", "/api/nothing/here"), 404)

@@ -114,9 +114,10 @@ void api_add_retry_after(struct api_req *r, unsigned seconds)
 
 void api_metrics_in_flight(int delta) { (void)delta; }
 
-void api_metrics_record(const char *method, int status, double seconds)
+void api_metrics_record(const char *method, const char *route, int status, double seconds)
 {
     (void)method;
+    (void)route;
     (void)status;
     (void)seconds;
 }
