@@ -32,6 +32,8 @@ struct ambd_ctl_kind {
     struct ambd_strmap phases;
     char **seen_phases; /* every phase ever reported, so a gauge can drop to 0 */
     size_t n_seen_phases;
+    /* "ns/name" -> what controller_usage.c last saw of the object. */
+    struct ambd_strmap accounts;
 };
 
 /* A child resource (owned by one or more kinds), watched by our label. */
@@ -67,6 +69,8 @@ struct ambd_controller {
     struct ambd_metric *m_api_requests, *m_api_throttled;
     struct ambd_metric *m_watch_restarts, *m_leader, *m_cache_objects;
     struct ambd_metric *m_objects; /* by kind and status.phase */
+    /* controller_usage.c */
+    struct ambd_metric *m_project_objects, *m_transitions, *m_run_seconds, *m_tokens, *m_cost;
     unsigned long *last_watches; /* per informer, for watch restart counting */
 };
 
@@ -100,6 +104,12 @@ long ambd_ctl_kind_index(const struct ambd_controller *c, const struct amb_resou
 /* Follows obj's phase for ambient_objects (loop thread). */
 void ambd_ctl_track_phase(struct ambd_ctl_kind *k, enum ambd_event_type type, const json_t *obj);
 void ambd_ctl_phases_clear(struct ambd_ctl_kind *k);
+
+/* controller_usage.c: the business metrics (loop thread). phase is obj's
+ * counted phase, NULL when it is gone (or out of memory). */
+int ambd_ctl_usage_metrics_init(struct ambd_controller *c);
+void ambd_ctl_track_usage(struct ambd_ctl_kind *k, enum ambd_event_type type, const json_t *obj,
+                          const char *key, const char *phase);
 
 /* controller_http.c */
 int ambd_ctl_http_start(struct ambd_controller *c, struct amb_error *err);

@@ -79,7 +79,7 @@ int ambd_ctl_metrics_init(struct ambd_controller *c)
         !c->m_cache_objects || !c->m_leader ||
         !c->m_objects || !depth)
         return AMB_ENOMEM;
-    return AMB_OK;
+    return ambd_ctl_usage_metrics_init(c);
 }
 
 /* Brings the informer-derived series up to date before a scrape. */
