@@ -27,10 +27,11 @@ import tempfile
 import threading
 import unittest
 
-import yaml
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+import deployed  # noqa: E402
 SCRIPT = os.path.join(ROOT, "deploy", "container", "build-staging.sh")
 WORK = os.environ["STAGING_WORK"]
 CLAUDE_CLI = os.environ.get("CLAUDE_CLI", "")
@@ -296,30 +297,27 @@ class AmbientdImage(Staged):
         self.assertRegex(p.stdout, r"^ambientd \d+\.\d+\.\d+ \(plugin ABI \d+\.\d+\)$")
 
     def test_shipped_configs_load_the_staged_plugins(self):
-        # Each role's ambient.conf (deploy/k8s/config.yaml) with no
+        # Each role's ambient.conf (deploy/base/config.yaml) with no
         # plugin_dir: the plugins come from the image's own
         # /opt/ambient/lib/ambient/plugins.
-        with open(os.path.join(ROOT, "deploy", "k8s", "config.yaml")) as f:
-            configs = {d["metadata"]["name"]: d["data"]["ambient.conf"]
-                       for d in yaml.safe_load_all(f) if d and d["kind"] == "ConfigMap"}
-        self.assertTrue(configs)
         token = os.path.join(self.tmp, "token")
         with open(token, "w") as f:
             f.write("t\n")
         os.chmod(token, 0o644)
+        prefix = f'kube = {{ server = "https://127.0.0.1:6443"; token_file = "{token}"; }};\n'
+        paths = deployed.write_configs(self.tmp, prefix)
         plugin_dir = os.path.join(self.stage, "opt", "ambient", "lib", "ambient", "plugins")
-        for name, conf in configs.items():
-            path = os.path.join(self.tmp, name + ".conf")
-            with open(path, "w") as f:
-                f.write(f'kube = {{ server = "https://127.0.0.1:6443"; '
-                        f'token_file = "{token}"; }};\n' + conf)
-            os.chmod(path, 0o644)
+        for name, path in paths.items():
+            # Readable by the image's user, whatever the umask.
+            os.chmod(os.path.dirname(path), 0o755)
+            for f in os.listdir(os.path.dirname(path)):
+                os.chmod(os.path.join(os.path.dirname(path), f), 0o644)
             p = self.run_staged([self.ambientd(), "--check-config", path])
             self.assertEqual(p.returncode, 0, f"{name}: {p.stdout}{p.stderr}")
-            wanted = re.search(r"plugins\s*=\s*\(([^)]*)\)", conf).group(1)
+            with open(path) as f:
+                wanted = re.search(r"plugins\s*=\s*\(([^)]*)\)", f.read()).group(1)
             for plugin in re.findall(r'"([^"]+)"', wanted):
                 self.assertIn(f" {plugin_dir}/{plugin}.so: ", p.stdout, name)
-
 
 if __name__ == "__main__":
     unittest.main()
