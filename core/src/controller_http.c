@@ -102,6 +102,11 @@ static void refresh_informer_metrics(struct ambd_controller *c)
         ambd_metric_set(c->m_cache_objects, labels,
                         (double)ambd_cache_count(ambd_informer_cache(inf)));
     }
+    /* Every kind's error series exists before its first error, so an alert
+     * on their rate sees 0 rather than nothing. */
+    for (size_t i = 0; i < c->n_kinds; i++)
+        ambd_metric_add(c->m_reconcile_errors,
+                        (const char *const[]){c->kinds[i].entry->kind.resource.kind, NULL}, 0);
 }
 
 /* Sets ambient_objects for every phase a kind ever had (0 when none now). */

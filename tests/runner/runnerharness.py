@@ -78,7 +78,8 @@ class Stack:
                                               extra_conf=conf + api_conf, extra_plugins=plugins,
                                               daemon_env=api_env)
             self.kube = self.cluster.kube
-            self.controller = self._start_controller(conf, controller_env, leader_election)
+            self._controller_args = (conf, controller_env, leader_election)
+            self.controller = self._start_controller(*self._controller_args)
             env = {"AMBIENT_CLAUDE": claude_cli() or "claude", "CLAUDE_CODE_MAX_RETRIES": "0"}
             env.update(runner_env or {})
             # The Job names the live service by its cluster address; here it
@@ -114,6 +115,12 @@ controller = { enabled = true; listen = "127.0.0.1:0"; leader_election = %s;
         d = Daemon(path, env=env)
         d.wait_for(lambda r: r.get("msg") == "ambientd running", timeout=30)
         return d
+
+    def restart_controller(self):
+        """Stops the controller (SIGTERM) and starts it again, as a rollout
+        or a crash would."""
+        self.controller.stop()
+        self.controller = self._start_controller(*self._controller_args)
 
     # ---- setup ----
     def project(self, secrets=None, managed=True):
