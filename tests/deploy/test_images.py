@@ -296,6 +296,19 @@ class AmbientdImage(Staged):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertRegex(p.stdout, r"^ambientd \d+\.\d+\.\d+ \(plugin ABI \d+\.\d+\)$")
 
+    def test_the_image_carries_everything_the_build_installs(self):
+        # What `cmake --install` wrote (install_manifest.txt: the web UI's
+        # share/ambient/web too, whenever the build made it) is in the
+        # staged prefix, which the runtime stage copies whole.
+        with open(os.path.join(WORK, "build", "install_manifest.txt")) as f:
+            installed = [line.strip() for line in f if line.strip()]
+        self.assertIn("/opt/ambient/bin/ambientd", installed)
+        copied = self.runtime["COPY"][-1].split()
+        self.assertEqual(copied[-2:], ["/stage/opt/ambient", "/opt/ambient"])
+        for path in installed:
+            self.assertTrue(path.startswith("/opt/ambient/"), path)
+            self.assertTrue(os.path.exists(self.stage + path), path)
+
     def test_shipped_configs_load_the_staged_plugins(self):
         # Each role's ambient.conf (deploy/base/config.yaml) with no
         # plugin_dir: the plugins come from the image's own
