@@ -6,8 +6,9 @@
  *
  * route is the matched route's pattern ("/api/projects/:project"), never
  * the path, so the series are bounded by the routes registered; requests
- * that matched none (404, 405, refusals) are route="unmatched", and past
- * MAX_SERIES label sets further ones count as route="other". One mutex
+ * that matched none (404, 405, refusals) are route="unmatched", and once
+ * the tables are full further ones count as method="OTHER", route="other"
+ * (its slot is kept free for it). One mutex
  * around the tables: a request takes it once, for a few increments. */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -68,10 +69,12 @@ static struct count *count_of(const char *method, const char *route, int code)
     route = label;
     for (size_t i = 0; i < n_counts; i++) {
         struct count *c = &counts[i];
-        if (c->code == code && !strcmp(c->method, method) && !strncmp(c->route, route, MAX_LABEL - 1))
+        if (c->code == code && !strncmp(c->method, method, sizeof c->method - 1) &&
+            !strcmp(c->route, route))
             return c;
     }
-    if (n_counts == MAX_SERIES)
+    /* The last slot is kept for the overflow series. */
+    if (n_counts >= MAX_SERIES - (strcmp(route, "other") != 0))
         return NULL;
     struct count *c = &counts[n_counts++];
     copy_label(c->method, sizeof c->method, method);
@@ -86,9 +89,9 @@ static struct latency *latency_of(const char *route)
     copy_label(label, sizeof label, route);
     route = label;
     for (size_t i = 0; i < n_latencies; i++)
-        if (!strncmp(latencies[i].route, route, MAX_LABEL - 1))
+        if (!strcmp(latencies[i].route, route))
             return &latencies[i];
-    if (n_latencies == MAX_ROUTES)
+    if (n_latencies >= MAX_ROUTES - (strcmp(route, "other") != 0))
         return NULL;
     struct latency *l = &latencies[n_latencies++];
     copy_label(l->route, sizeof l->route, route);
@@ -104,7 +107,7 @@ void api_metrics_record(const char *method, const char *route, int status, doubl
     pthread_mutex_lock(&lock);
     struct count *c = count_of(method ? method : "OTHER", route, status);
     if (!c)
-        c = count_of("OTHER", "other", 0); /* the table is full: found, not added */
+        c = count_of("OTHER", "other", 0); /* the table is full */
     if (c)
         c->n++;
     struct latency *l = latency_of(route);

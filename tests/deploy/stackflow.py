@@ -26,7 +26,6 @@ What it does is what an operator's users do in a day:
 
 Environment (set by CMake): those of runnerharness.py, and TRIGGER_PROBE.
 Debian's /usr/bin/python3."""
-import base64
 import os
 import sys
 
@@ -51,10 +50,10 @@ class Flow:
         self.c = self.st.cluster
         self.sessions = []      # (namespace, name) of every session that ran
         self.session_role = None  # the Role the controller made for the first session
-        self.bindings = []      # RoleBindings in the project before it was deleted
+        self.bindings = []      # the project's RoleBindings once its group bindings existed
 
     def run(self):
-        c, st, kube = self.c, self.st, self.st.kube
+        c, kube = self.c, self.st.kube
         ns = uniq("flow")
         body = {"name": ns, "displayName": "Flow"}
         assert c.rest("POST", "/api/projects", token=ALICE, body=body).status == 201
