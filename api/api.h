@@ -22,6 +22,7 @@
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 
+#include "ambient/names.h"
 #include "ambient/plugin.h"
 
 extern const struct amb_host *api_host;
@@ -228,54 +229,29 @@ api_handler api_router_match(const struct api_router *rt, struct api_req *r, uns
 void api_routes_health(struct api_router *rt);
 void api_routes_projects(struct api_router *rt);
 void api_routes_permissions(struct api_router *rt);
-void api_routes_settings(struct api_router *rt);
 /* Generic CRUD for every registered kind; call after every plugin's init. */
 int api_routes_kinds(struct api_router *rt, struct amb_error *err);
-void api_routes_sessions(struct api_router *rt);
 /* The routes other plugins registered (register_route), served through
  * struct amb_request_ops; after the built-in routes, which win a clash.
  * api_routes_plugins_free at fini. */
 int api_routes_plugins(struct api_router *rt, struct amb_error *err);
 void api_routes_plugins_free(void);
 
-/* ---- generic kind writes (routes_kinds.c), shared with special routes ----
+/* ---- generic kind writes (routes_kinds.c), shared with the plugins' routes ----
  * The kind table is filled by api_routes_kinds at start and read-only after. */
-/* The registered namespaced kind with that group and plural (host's copy),
- * or NULL; *user_data (may be NULL) gets what its callbacks take. */
-const struct amb_kind *api_kind_find(const char *group, const char *plural, void **user_data);
-/* How a create body in a shape of a kind's own was read (the short session
- * shapes, session_create.c), so the answers speak the caller's words. */
-struct api_shape {
-    /* The 201 body for the stored object (new ref); NULL: the object. */
-    json_t *(*created)(const json_t *stored);
-    /* Writes text — a field of the object ("spec.prompt") or a message
-     * naming some ("is required unless spec.interactive is true") — with the
-     * fields as the caller named them ("initialPrompt", "interactive").
-     * The object's name was made for the caller, so a 422 does not show it. */
-    void (*words)(const char *text, char *out, size_t len);
-};
-
 /* Creates obj (borrowed; modified: apiVersion, kind and metadata.namespace
- * filled, status removed) in ns as the caller: name check, access review
- * (create), set_defaults, validate (422 with the causes), kube_create.
- * shape (NULL for a whole object) words the 422. Returns 0 with *stored the
- * stored object (new ref), or -1 after replying. */
-int api_kind_create(struct api_req *r, const struct amb_kind *kind, void *user_data,
-                    const char *ns, json_t *obj, const struct api_shape *shape,
-                    json_t **stored);
+ * filled, status removed) in ns as the caller, as the generic create route
+ * of res's kind does: name check, access review (create), set_defaults,
+ * validate (422 with the causes), kube_create. Returns 0 with *stored the
+ * stored object (new ref), or -1 after replying (404 for a kind not served). */
+int api_kind_create(struct api_req *r, const struct amb_resource *res, const char *ns,
+                    json_t *obj, json_t **stored);
 
-/* Other request shapes accepted at a kind's generic create route (the
- * session's, session_create.c). translate: if body (borrowed) is in a shape
- * of the hook's, set *obj (new ref) to the object to create and *shape to
- * how it answers, and return 1; return 0 to leave body to the generic
- * create; return -1 after replying (e.g. 422 naming unknown keys). */
-struct api_create_hook {
-    const char *group;
-    const char *plural; /* resource.plural */
-    int (*translate)(struct api_req *r, const json_t *body, json_t **obj,
-                     const struct api_shape **shape);
+/* What a plugin's route handler (and a kind's create_shape) gets as its
+ * request: opaque to them, a pointer to ours here (routes_plugins.c). */
+struct amb_request {
+    struct api_req *r;
 };
-extern const struct api_create_hook api_sessions_create_hook;
 
 /* ---- what a project is, and the gate (project_gate.c) ---- */
 /* The label that makes a namespace a project. */
@@ -348,10 +324,6 @@ void api_noun(const char *resource, const char *group, int one, char *out, size_
  * before any Kubernetes call, so no "..", "/" or upper case reaches a URL. */
 const char *api_project_param(struct api_req *r);
 const char *api_name_param(struct api_req *r);
-/* 1 if s is a DNS-1123 label (namespaces, most names): [a-z0-9-], at most
- * 63, starts and ends alphanumeric. */
-int api_is_dns_label(const char *s);
-/* 1 if s is a DNS-1123 subdomain (object names): at most 253. */
-int api_is_dns_subdomain(const char *s);
-
+/* The same check of any :param as a DNS subdomain. */
+const char *api_checked_name(struct api_req *r, const char *param);
 #endif

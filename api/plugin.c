@@ -57,8 +57,6 @@ static int build_router(struct api_state *s, struct amb_error *err)
     api_routes_health(s->router);
     api_routes_projects(s->router);
     api_routes_permissions(s->router);
-    api_routes_settings(s->router);
-    api_routes_sessions(s->router);
     int rc = api_routes_kinds(s->router, err);
     /* Only a replica that serves REST takes the other plugins' routes. */
     if (rc == AMB_OK && s->cfg.listen)

@@ -83,7 +83,7 @@ int api_project_lookup(const char *project, int *managed, struct amb_error *err)
     struct auth_answer ans;
     json_t *ns = NULL;
     *managed = 0;
-    if (!api_is_dns_label(project))
+    if (!amb_is_dns_label(project))
         return AMB_OK;
     if (c && auth_cache_get(c, key, &ans)) {
         *managed = 1;
@@ -150,7 +150,7 @@ static int check(struct api_req *r, const char *ns)
     int own = strcmp(ns, r->project) == 0;
     if (own && r->project_ok)
         return 0;
-    if (!api_is_dns_label(ns)) {
+    if (!amb_is_dns_label(ns)) {
         api_reply_field(r, 400, "project", "must be a DNS-1123 label ([a-z0-9-], at most 63 "
                                            "characters)");
         return -1;
@@ -173,7 +173,7 @@ int api_gate_enter(struct api_req *r)
 {
     if (!r->project || r->project_ok)
         return 0;
-    if (!api_is_dns_label(r->project))
+    if (!amb_is_dns_label(r->project))
         return check(r, r->project);
     int managed = 0;
     struct amb_error *err = api_host->error_new();

@@ -47,19 +47,6 @@ static const char *segment_of(const struct amb_kind *k)
     return k->rest_plural && *k->rest_plural ? k->rest_plural : k->resource.plural;
 }
 
-const struct amb_kind *api_kind_find(const char *group, const char *plural, void **user_data)
-{
-    for (size_t i = 0; i < n_kinds; i++) {
-        const struct amb_resource *res = &kinds[i].kind->resource;
-        if (strcmp(res->group, group) == 0 && strcmp(res->plural, plural) == 0) {
-            if (user_data)
-                *user_data = kinds[i].ud;
-            return kinds[i].kind;
-        }
-    }
-    return NULL;
-}
-
 /* ---- replies ---- */
 
 /* 400 {"error": "<field>: <message>", "details": [{"field", "message"}]} */
@@ -107,7 +94,7 @@ static json_t *violations(const json_t *causes)
  * details the violations. A short shape's (shape->words) speaks the
  * caller's words and leaves out the name made for it. */
 static void reply_invalid(struct api_req *r, const struct amb_kind *k, const json_t *obj,
-                          const struct amb_error *err, const struct api_shape *shape)
+                          const struct amb_error *err, const struct amb_create_shape *shape)
 {
     json_t *e = api_host->error_to_json(err);
     json_t *details = violations(json_object_get(e, "causes"));
@@ -257,7 +244,7 @@ static int check_create_name(struct api_req *r, const json_t *obj)
     const json_t *meta = json_object_get(obj, "metadata");
     const json_t *name = json_object_get(meta, "name");
     if (name) {
-        if (api_is_dns_subdomain(json_string_value(name)))
+        if (amb_is_dns_subdomain(json_string_value(name)))
             return 0;
         bad_request(r, "metadata.name", "must be a DNS-1123 subdomain ([a-z0-9.-], at most "
                                         "253 characters, alphanumeric at both ends)");
@@ -267,7 +254,7 @@ static int check_create_name(struct api_req *r, const json_t *obj)
     char probe[256];
     if (gen && strlen(gen) < 200) {
         snprintf(probe, sizeof probe, "%sx", gen);
-        if (api_is_dns_subdomain(probe))
+        if (amb_is_dns_subdomain(probe))
             return 0;
         bad_request(r, "metadata.generateName", "must be the start of a DNS-1123 subdomain");
         return -1;
@@ -278,7 +265,7 @@ static int check_create_name(struct api_req *r, const json_t *obj)
 
 /* One kind callback with an error of its own; replies on failure. */
 static int run_callback(struct api_req *r, const struct kind_entry *e, struct amb_ctx *ctx,
-                        json_t *obj, const json_t *old, const struct api_shape *shape,
+                        json_t *obj, const json_t *old, const struct amb_create_shape *shape,
                         int validate)
 {
     struct amb_error *err = new_error(r);
@@ -298,7 +285,7 @@ static int run_callback(struct api_req *r, const struct kind_entry *e, struct am
  * a PUT or patch clears gets its default again); replies on failure, in
  * shape's words (NULL: the object's). */
 static int admit(struct api_req *r, const struct kind_entry *e, struct amb_ctx *ctx, json_t *obj,
-                 const json_t *old, const struct api_shape *shape)
+                 const json_t *old, const struct amb_create_shape *shape)
 {
     if (e->kind->set_defaults && run_callback(r, e, ctx, obj, old, shape, 0))
         return -1;
@@ -325,23 +312,11 @@ static void update_and_reply(struct api_req *r, struct amb_ctx *ctx, const struc
 
 /* ---- shared create ---- */
 
-static const struct kind_entry *entry_of(const struct amb_kind *k)
+static int kind_create(struct api_req *r, const struct kind_entry *e, const char *ns, json_t *obj,
+                       const struct amb_create_shape *shape, json_t **stored)
 {
-    for (size_t i = 0; i < n_kinds; i++)
-        if (kinds[i].kind == k)
-            return &kinds[i];
-    return NULL;
-}
-
-int api_kind_create(struct api_req *r, const struct amb_kind *kind, void *user_data,
-                    const char *ns, json_t *obj, const struct api_shape *shape,
-                    json_t **stored)
-{
+    const struct amb_kind *kind = e->kind;
     *stored = NULL;
-    struct kind_entry local = {kind, user_data, segment_of(kind)};
-    const struct kind_entry *e = entry_of(kind);
-    if (!e)
-        e = &local;
     if (set_identity(r, kind, obj, ns) || check_create_name(r, obj) ||
         stamp_creator(r, obj) || require(r, kind, "create", ns, NULL))
         return -1;
@@ -358,15 +333,37 @@ int api_kind_create(struct api_req *r, const struct amb_kind *kind, void *user_d
     return rc == AMB_OK ? 0 : -1;
 }
 
-/* The hooks for other create shapes, by the kind they serve. */
-static const struct api_create_hook *hook_for(const struct amb_kind *k)
+int api_kind_create(struct api_req *r, const struct amb_resource *res, const char *ns,
+                    json_t *obj, json_t **stored)
 {
-    static const struct api_create_hook *const hooks[] = {&api_sessions_create_hook};
-    for (size_t i = 0; i < sizeof hooks / sizeof hooks[0]; i++)
-        if (strcmp(hooks[i]->group, k->resource.group) == 0 &&
-            strcmp(hooks[i]->plural, k->resource.plural) == 0)
-            return hooks[i];
-    return NULL;
+    for (size_t i = 0; i < n_kinds; i++) {
+        const struct amb_resource *k = &kinds[i].kind->resource;
+        if (strcmp(k->group, res->group) == 0 && strcmp(k->plural, res->plural) == 0)
+            return kind_create(r, &kinds[i], ns, obj, NULL, stored);
+    }
+    *stored = NULL;
+    api_reply_error(r, 404, "no such resource", NULL);
+    return -1;
+}
+
+/* The kind's own reading of body (amb_kind.create_shape, ABI 1.5): 1 with
+ * *obj and *shape, 0 for a whole object, -1 after it answered. */
+static int own_shape(struct api_req *r, const struct kind_entry *e, const json_t *body,
+                     json_t **obj, const struct amb_create_shape **shape)
+{
+    const struct amb_kind *k = e->kind;
+    if (!k->create_shape) /* the host's copy: zero for a kind older than 1.5 */
+        return 0;
+    struct amb_request q = {r};
+    int rc = k->create_shape(e->ud, &q, body, obj, shape);
+    if (rc < 0 && !r->replied)
+        api_reply_error(r, api_http_status(rc), api_host->strerror(rc), NULL);
+    if (rc < 0 || rc == 0) {
+        json_decref(*obj);
+        *obj = NULL;
+        *shape = NULL;
+    }
+    return rc < 0 ? -1 : rc > 0;
 }
 
 /* ---- handlers ---- */
@@ -380,16 +377,13 @@ static void handle_create(struct api_req *r)
     json_t *body = NULL, *obj = NULL, *stored = NULL;
     if (!e || api_body_object(r, 0, &body))
         return;
-    const struct api_create_hook *hook = hook_for(e->kind);
-    const struct api_shape *shape = NULL;
-    int translated = hook ? hook->translate(r, body, &obj, &shape) : 0;
+    const struct amb_create_shape *shape = NULL;
+    int translated = own_shape(r, e, body, &obj, &shape);
     if (translated < 0)
         goto done;
-    if (!translated) {
+    if (!translated)
         obj = json_incref(body);
-        shape = NULL;
-    }
-    if (api_kind_create(r, e->kind, e->ud, project, obj, shape, &stored))
+    if (kind_create(r, e, project, obj, shape, &stored))
         goto done;
     json_t *reply = shape && shape->created ? shape->created(stored) : NULL;
     api_reply_json(r, 201, reply ? reply : json_incref(stored));
@@ -670,7 +664,7 @@ static int add_kind(struct api_router *rt, const struct amb_kind *k, void *ud,
                     struct amb_error *err)
 {
     const char *segment = segment_of(k);
-    if (!api_is_dns_label(segment))
+    if (!amb_is_dns_label(segment))
         return api_host->error_set(err, AMB_EINVAL, NULL,
                                    "kind %s: REST segment \"%s\" is not a DNS-1123 label",
                                    k->resource.kind, segment);

@@ -10,11 +10,6 @@
 
 #include "serving.h"
 
-/* Opaque to everyone else; ours is a pointer to the request being served. */
-struct amb_request {
-    struct api_req *r;
-};
-
 struct plugin_route {
     const struct amb_route *route; /* the host's copy */
     void *user_data;
@@ -82,6 +77,65 @@ static int rq_respond_error(struct amb_request *q, int code, const struct amb_er
     return AMB_OK;
 }
 
+/* ---- 1.5: what the api's own routes do; each answers its failures ---- */
+
+static int rq_checked_param(struct amb_request *q, const char *name, const char **out)
+{
+    *out = strcmp(name, "project") == 0 ? api_project_param(q->r) : api_checked_name(q->r, name);
+    return *out ? AMB_OK : AMB_EINVAL;
+}
+
+static int rq_body_object(struct amb_request *q, int merge_patch, json_t **out)
+{
+    return api_body_object(q->r, merge_patch, out) == 0 ? AMB_OK : AMB_EINVAL;
+}
+
+static int rq_review(struct amb_request *q, const char *verb, const char *group,
+                     const char *resource, const char *ns, const char *name)
+{
+    struct api_access what = {verb, group ? group : "", resource, NULL, ns ? ns : "", name};
+    if (!verb || !resource) {
+        api_reply_error(q->r, 500, "a review needs a verb and a resource", NULL);
+        return AMB_EINVAL;
+    }
+    return api_require(q->r, &what) == 0 ? AMB_OK : AMB_EFORBIDDEN;
+}
+
+static int rq_get_object(struct amb_request *q, struct amb_ctx *ctx,
+                         const struct amb_resource *res, const char *ns, const char *name,
+                         int missing_ok, json_t **out)
+{
+    return api_read_object(q->r, ctx, res, ns, name, missing_ok, out) == 0 ? AMB_OK : AMB_EIO;
+}
+
+static int rq_create_object(struct amb_request *q, const struct amb_resource *res,
+                            const char *ns, json_t *obj, json_t **stored)
+{
+    return api_kind_create(q->r, res, ns, obj, stored) == 0 ? AMB_OK : AMB_EIO;
+}
+
+static int rq_respond_message(struct amb_request *q, int status, const char *message,
+                              json_t *details)
+{
+    if (q->r->replied || status < 400 || status > 599) {
+        json_decref(details);
+        return q->r->replied ? AMB_ESTATE : AMB_EINVAL;
+    }
+    api_reply_error(q->r, status, message, details);
+    return AMB_OK;
+}
+
+static int rq_respond_fields(struct amb_request *q, int status, const char *prefix,
+                             json_t *details)
+{
+    if (q->r->replied || status < 400 || status > 599 || !json_is_array(details)) {
+        json_decref(details);
+        return q->r->replied ? AMB_ESTATE : AMB_EINVAL;
+    }
+    api_reply_fields(q->r, status, prefix, details);
+    return AMB_OK;
+}
+
 static const struct amb_request_ops request_ops = {
     .size = sizeof(struct amb_request_ops),
     .method = rq_method,
@@ -95,6 +149,13 @@ static const struct amb_request_ops request_ops = {
     .respond = rq_respond,
     .respond_error = rq_respond_error,
     .raw_body = rq_raw_body,
+    .checked_param = rq_checked_param,
+    .body_object = rq_body_object,
+    .review = rq_review,
+    .get_object = rq_get_object,
+    .create_object = rq_create_object,
+    .respond_message = rq_respond_message,
+    .respond_fields = rq_respond_fields,
 };
 
 /* Runs a plugin's handler; answers for it when it did not. */

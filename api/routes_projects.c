@@ -336,7 +336,7 @@ static int project_name_field(struct api_req *r, const json_t *body, const char 
         api_reply_field(r, 400, "name", "required");
         return -1;
     }
-    if (!json_is_string(v) || !api_is_dns_label(json_string_value(v))) {
+    if (!json_is_string(v) || !amb_is_dns_label(json_string_value(v))) {
         api_reply_field(r, 400, "name",
                         "must be a DNS label (a-z, 0-9 and '-', starting and ending with a "
                         "letter or digit, at most 63 characters)");

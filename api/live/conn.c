@@ -313,7 +313,7 @@ static int route(struct live_conn *c, const char **allow)
     memcpy(c->name, p, (size_t)(slash - p));
     c->name[slash - p] = '\0';
     const char *tail = slash + 1;
-    if (!api_is_dns_label(c->project) || !api_is_dns_subdomain(c->name))
+    if (!amb_is_dns_label(c->project) || !amb_is_dns_subdomain(c->name))
         return 404;
     const char *m = c->req.method;
     if (strcmp(tail, "ws") == 0) {

@@ -106,7 +106,7 @@ static int ids(const json_t *obj, const char **ns, const char **name, const char
     *ns = json_string_value(json_object_get(md, "namespace"));
     *name = json_string_value(json_object_get(md, "name"));
     *uid = json_string_value(json_object_get(md, "uid"));
-    return *ns && *name && api_is_dns_label(*ns) && strlen(*name) < 254 && store_is_uid(*uid)
+    return *ns && *name && amb_is_dns_label(*ns) && strlen(*name) < 254 && store_is_uid(*uid)
                ? 0
                : -1;
 }

@@ -1,4 +1,5 @@
 /* mockhost.c — the mock host table (see mockhost.h). */
+#include "mockroutes.h"
 #include "mockhost.h"
 
 #include <stdarg.h>
@@ -273,6 +274,7 @@ struct amb_host mock_host = {
     .free = free,
     .strdup = m_strdup,
     .register_kind = m_register_kind,
+    .register_route = mock_register_route,
     .error_set = m_error_set,
     .strerror = m_strerror,
     .kube_get = m_kube_get,

@@ -1,4 +1,5 @@
 /* mock_host.c — see mock_host.h. Single-threaded, like the tests. */
+#include "mockroutes.h"
 #include "mock_host.h"
 
 #include <stdarg.h>
@@ -416,6 +417,7 @@ struct amb_host mock_host = {
     .config_double = config_double,
     .config_count = config_count,
     .register_kind = register_kind,
+    .register_route = mock_register_route,
     .error_set = error_set,
     .strerror = strerror_,
     .kube_get = kube_get,
