@@ -255,7 +255,12 @@ struct amb_request {
 
 /* ---- what a project is, and the gate (project_gate.c) ---- */
 /* The label that makes a namespace a project. */
-#define API_MANAGED_LABEL "ambient-code.io/managed"
+#define API_MANAGED_LABEL AMB_PROJECT_LABEL
+/* A project's rights, as the original platform read them: who may list
+ * (create) API_PROJECT_WORK in a namespace sees (edits) the project, and
+ * its details are reviewed as API_PROJECT_DETAILS; both in AMB_GROUP. */
+#define API_PROJECT_WORK AMB_SESSION_PLURAL
+#define API_PROJECT_DETAILS AMB_SETTINGS_PLURAL
 /* 1 if ns (a Namespace) is labelled API_MANAGED_LABEL=true. */
 int api_is_project(const json_t *ns);
 /* Whether project is a project (*managed; 0 for a missing namespace or a

@@ -188,7 +188,6 @@ int api_gate_enter(struct api_req *r)
         return 0;
     }
     /* Not a project: a 404 only for a caller who would see it if it were. */
-    struct api_access visible = {"list", "vteam.ambient-code", "agenticsessions", NULL,
-                                 r->project, NULL};
+    struct api_access visible = {"list", AMB_GROUP, API_PROJECT_WORK, NULL, r->project, NULL};
     return api_require(r, &visible); /* allowed: its check answers 404 */
 }

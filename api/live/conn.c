@@ -287,9 +287,9 @@ static int token_budget_left(struct live_conn *c, const char *token)
 
 /* ---- routing ---- */
 
-/* "/api/projects/P/agentic-sessions/N/TAIL" into project, name and the
- * route for method; 0, or 404/405 (allow set). Invalid names are 404: no
- * such session can exist. */
+/* "/api/projects/P/<segment>/N/TAIL" into project, the kind whose event
+ * log <segment> addresses, name and the route for method; 0, or 404/405
+ * (allow set). Invalid names are 404: no such object can exist. */
 static int route(struct live_conn *c, const char **allow)
 {
     const char *p = c->req.path;
@@ -303,10 +303,15 @@ static int route(struct live_conn *c, const char **allow)
     memcpy(c->project, p, (size_t)(slash - p));
     c->project[slash - p] = '\0';
     p = slash;
-    static const char mid[] = "/agentic-sessions/";
-    if (strncmp(p, mid, sizeof mid - 1) != 0)
+    c->kind = NULL;
+    for (size_t i = 0; i < c->l->n_kinds && !c->kind; i++) {
+        size_t n = strlen(c->l->kinds[i].segment);
+        if (strncmp(p + 1, c->l->kinds[i].segment, n) == 0 && p[1 + n] == '/')
+            c->kind = &c->l->kinds[i];
+    }
+    if (!c->kind)
         return 404;
-    p += sizeof mid - 1;
+    p += 1 + strlen(c->kind->segment) + 1;
     slash = strchr(p, '/');
     if (!slash || (size_t)(slash - p) >= sizeof c->name)
         return 404;
@@ -374,6 +379,7 @@ static void start_job(struct live_conn *c, char *body, size_t body_len)
     }
     j->c = c;
     j->route = c->route;
+    j->kind = c->kind;
     memcpy(j->project, c->project, sizeof j->project);
     memcpy(j->name, c->name, sizeof j->name);
     /* a stream keeps its token to re-check its access while it is open; a
@@ -674,7 +680,10 @@ static void ws_message(struct live_conn *c, const uint8_t *data, size_t len)
     }
     if (!c->can_post) {
         json_decref(ev);
-        ws_send_error(c, "forbidden: posting messages needs update on agenticsessions");
+        char msg[160];
+        snprintf(msg, sizeof msg, "forbidden: posting messages needs update on %s",
+                 c->kind->kind->resource.plural);
+        ws_send_error(c, msg);
         return;
     }
     json_t *arr = json_array();
@@ -1009,6 +1018,7 @@ void live_conn_recheck_due(struct live *l)
         }
         j->c = c;
         j->route = LR_RECHECK;
+        j->kind = c->kind;
         memcpy(j->project, c->project, sizeof j->project);
         memcpy(j->name, c->name, sizeof j->name);
         j->can_post = c->can_post;

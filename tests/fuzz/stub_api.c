@@ -161,13 +161,11 @@ int api_project_lookup(const char *project, int *managed, struct amb_error *err)
 void live_wake(struct live *l) { (void)l; }
 
 /* feed.c */
-const struct amb_resource live_sessions_res = {"vteam.ambient-code", "v1alpha1",
-                                                "AgenticSession", "agenticsessions", 1};
-
-int live_feed_uid(struct live *l, const char *project, const char *name,
-                  char uid[STORE_UID_MAX])
+int live_feed_uid(struct live *l, const struct live_kind *kind, const char *project,
+                  const char *name, char uid[STORE_UID_MAX])
 {
     (void)l;
+    (void)kind;
     (void)project;
     (void)name;
     (void)uid;
