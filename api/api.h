@@ -64,6 +64,7 @@ struct api_config {
 
 int api_config_read(struct api_config *c, struct amb_error *err);
 void api_config_clear(struct api_config *c);
+/* ---- listen.c: what both listeners are made of ---- */
 /* A listening socket (non-blocking, close-on-exec) for "host:port" (port 0:
  * any free one); address gets what was bound ("127.0.0.1:41234"). Errors
  * name key ("api.listen", "api.live.listen"). */

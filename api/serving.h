@@ -26,6 +26,7 @@ const char *api_server_address(const struct api_server *s);
  * stopping). Called by reply.c just before a reply is sent. */
 void api_server_decorate(struct api_req *r);
 
+/* ---- path.c ---- */
 /* Strict percent-decoding of a request path: rejects a bad or truncated %
  * escape, an encoded NUL or '/', a raw NUL, "//", and any ".." segment or
  * "..". Writes at most out_len bytes including the NUL. Returns 0, or -1
