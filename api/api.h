@@ -10,10 +10,14 @@
  *    HTTP/1.1 server of our own over bufferevents (live/live.h), because
  *    evhttp in libevent 2.1 cannot hand a connection over to WebSocket.
  *
- * Every file of the plugin reaches the host through api_host/api_self. */
+ * Every file of the plugin reaches the host through api_host/api_self (the
+ * host table, as each plugin keeps it); the plugin's own state is a struct
+ * api handed explicitly: a request carries it (r->api), the listeners get
+ * what they need of it at start. */
 #ifndef AMBIENT_API_H
 #define AMBIENT_API_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -136,6 +140,7 @@ struct api_server;
 struct api_req {
     struct evhttp_request *ev;
     struct api_server *server;
+    struct api *api;                  /* the plugin's state */
     const char *method;               /* "GET", ... */
     char *path;                       /* decoded path, no query */
     struct evkeyvalq query;           /* decoded query */
@@ -193,14 +198,27 @@ struct amb_ctx *api_ctx(struct api_req *r);
  * 403 ("<user> cannot <verb> <resource> in <ns>: reason") and returns -1. */
 int api_require(struct api_req *r, const struct api_access *what);
 
-/* The plugin-wide auth cache, config and live store (may be NULL). */
-struct api_auth *api_auth(void);
 /* The cache of a, for answers the daemon's credentials give (NULL: none). */
 struct auth_cache;
 struct auth_cache *api_auth_cache(struct api_auth *a);
-const struct api_config *api_config(void);
+
+/* ---- the plugin's state (plugin.c makes it; everything else is handed it) ---- */
+struct api_router;
+struct api_server;
+struct api_kinds;
+struct api_plugin_routes;
 struct live;
-struct live *api_live(void);
+
+struct api {
+    struct api_config cfg;
+    struct api_auth *auth;     /* from start */
+    struct api_router *router; /* built at start, read-only after */
+    struct api_server *server; /* REST; NULL without api.listen */
+    struct live *live;         /* NULL without api.live.listen */
+    struct api_kinds *kinds;   /* the generic kind routes' table (routes_kinds.c) */
+    struct api_plugin_routes *plugin_routes; /* other plugins' routes (routes_plugins.c) */
+    atomic_int ready;          /* 1 while serving (readyz) */
+};
 
 /* ---- router (router.c) ---- */
 typedef void (*api_handler)(struct api_req *r);
@@ -208,8 +226,6 @@ typedef void (*api_handler)(struct api_req *r);
 enum api_route_flags {
     API_PUBLIC = 1u << 0, /* no token needed */
 };
-
-struct api_router;
 
 struct api_router *api_router_new(void);
 void api_router_free(struct api_router *rt);
@@ -230,13 +246,15 @@ api_handler api_router_match(const struct api_router *rt, struct api_req *r, uns
 void api_routes_health(struct api_router *rt);
 void api_routes_projects(struct api_router *rt);
 void api_routes_permissions(struct api_router *rt);
-/* Generic CRUD for every registered kind; call after every plugin's init. */
-int api_routes_kinds(struct api_router *rt, struct amb_error *err);
+/* Generic CRUD for every registered kind (its table in api->kinds); call
+ * after every plugin's init. api_routes_kinds_free at fini. */
+int api_routes_kinds(struct api_router *rt, struct api *api, struct amb_error *err);
+void api_routes_kinds_free(struct api *api);
 /* The routes other plugins registered (register_route), served through
  * struct amb_request_ops; after the built-in routes, which win a clash.
  * api_routes_plugins_free at fini. */
-int api_routes_plugins(struct api_router *rt, struct amb_error *err);
-void api_routes_plugins_free(void);
+int api_routes_plugins(struct api_router *rt, struct api *api, struct amb_error *err);
+void api_routes_plugins_free(struct api *api);
 
 /* ---- generic kind writes (routes_kinds.c), shared with the plugins' routes ----
  * The kind table is filled by api_routes_kinds at start and read-only after. */
@@ -267,9 +285,10 @@ int api_is_project(const json_t *ns);
 /* Whether project is a project (*managed; 0 for a missing namespace or a
  * name that is not a DNS label), read with the daemon's credentials; a yes
  * is cached for auth_ttl. Other codes when it cannot be told. Any thread. */
-int api_project_lookup(const char *project, int *managed, struct amb_error *err);
+int api_project_lookup(struct api_auth *auth, const char *project, int *managed,
+                       struct amb_error *err);
 /* Forgets the cached answer for project (deleted). */
-void api_project_forget(const char *project);
+void api_project_forget(struct api_auth *auth, const char *project);
 /* 0 if project is a project; else -1 after replying 404 ('project "x" not
  * found', alike for a missing and an unmanaged namespace) or the error.
  * Call after the caller's access review, so the 404 tells nothing to a

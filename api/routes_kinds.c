@@ -38,9 +38,13 @@ struct kind_entry {
     const char *segment;
 };
 
-/* Written once by api_routes_kinds on the main thread before serving. */
-static struct kind_entry kinds[MAX_KINDS];
-static size_t n_kinds;
+/* The served kinds (api->kinds): written by api_routes_kinds on the main
+ * thread before serving, read-only after. Each generic route carries its
+ * entry as route data. */
+struct api_kinds {
+    struct kind_entry e[MAX_KINDS];
+    size_t n;
+};
 
 static const char *segment_of(const struct amb_kind *k)
 {
@@ -119,26 +123,12 @@ static void reply_invalid(struct api_req *r, const struct amb_kind *k, const jso
 
 /* ---- request parts ---- */
 
-/* The kind of the matched route: its literal segment after
- * /api/projects/:project/ (the project is checked to hold no '/' first). */
+/* The kind of the matched route (its route data). */
 static const struct kind_entry *route_kind(struct api_req *r)
 {
-    /* "/api/projects/<project>/<segment>[/...]": the segment follows the
-     * fourth '/'. */
-    const char *p = r->path ? r->path : "";
-    for (int i = 0; i < 4 && p; i++) {
-        p = strchr(p, '/');
-        if (p)
-            p++;
-    }
-    if (p) {
-        size_t n = strcspn(p, "/");
-        for (size_t i = 0; i < n_kinds; i++)
-            if (strlen(kinds[i].segment) == n && strncmp(kinds[i].segment, p, n) == 0)
-                return &kinds[i];
-    }
-    api_reply_error(r, 404, "no such resource", NULL);
-    return NULL;
+    if (!r->route_data)
+        api_reply_error(r, 404, "no such resource", NULL);
+    return r->route_data;
 }
 
 /* The checked path parameters; replies 400 naming the bad one. */
@@ -336,10 +326,11 @@ static int kind_create(struct api_req *r, const struct kind_entry *e, const char
 int api_kind_create(struct api_req *r, const struct amb_resource *res, const char *ns,
                     json_t *obj, json_t **stored)
 {
-    for (size_t i = 0; i < n_kinds; i++) {
-        const struct amb_resource *k = &kinds[i].kind->resource;
+    const struct api_kinds *kinds = r->api ? r->api->kinds : NULL;
+    for (size_t i = 0; kinds && i < kinds->n; i++) {
+        const struct amb_resource *k = &kinds->e[i].kind->resource;
         if (strcmp(k->group, res->group) == 0 && strcmp(k->plural, res->plural) == 0)
-            return kind_create(r, &kinds[i], ns, obj, NULL, stored);
+            return kind_create(r, &kinds->e[i], ns, obj, NULL, stored);
     }
     *stored = NULL;
     api_reply_error(r, 404, "no such resource", NULL);
@@ -637,8 +628,9 @@ static void handle_delete(struct api_req *r)
 
 /* ---- registration ---- */
 
-static int add_routes(struct api_router *rt, const char *segment, struct amb_error *err)
+static int add_routes(struct api_router *rt, const struct kind_entry *e, struct amb_error *err)
 {
+    const char *segment = e->segment;
     char base[256], one[300];
     snprintf(base, sizeof base, "/api/projects/:project/%s", segment);
     snprintf(one, sizeof one, "%s/:name", base);
@@ -651,7 +643,7 @@ static int add_routes(struct api_router *rt, const char *segment, struct amb_err
         {"PATCH", one, handle_patch}, {"DELETE", one, handle_delete},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        int rc = api_router_add(rt, routes[i].method, routes[i].pattern, routes[i].fn, 0);
+        int rc = api_router_add_data(rt, routes[i].method, routes[i].pattern, routes[i].fn, 0, e);
         if (rc != AMB_OK)
             return api_host->error_set(err, rc < 0 ? rc : AMB_EINTERNAL, NULL,
                                        "cannot add route %s %s", routes[i].method,
@@ -660,31 +652,33 @@ static int add_routes(struct api_router *rt, const char *segment, struct amb_err
     return AMB_OK;
 }
 
-static int add_kind(struct api_router *rt, const struct amb_kind *k, void *ud,
-                    struct amb_error *err)
+static int add_kind(struct api_router *rt, struct api_kinds *kinds, const struct amb_kind *k,
+                    void *ud, struct amb_error *err)
 {
     const char *segment = segment_of(k);
     if (!amb_is_dns_label(segment))
         return api_host->error_set(err, AMB_EINVAL, NULL,
                                    "kind %s: REST segment \"%s\" is not a DNS-1123 label",
                                    k->resource.kind, segment);
-    for (size_t i = 0; i < n_kinds; i++)
-        if (strcmp(kinds[i].segment, segment) == 0)
+    for (size_t i = 0; i < kinds->n; i++)
+        if (strcmp(kinds->e[i].segment, segment) == 0)
             return api_host->error_set(err, AMB_EEXIST, NULL,
                                        "kinds %s and %s both want /api/projects/:project/%s",
-                                       kinds[i].kind->resource.kind, k->resource.kind, segment);
-    if (n_kinds == MAX_KINDS)
+                                       kinds->e[i].kind->resource.kind, k->resource.kind, segment);
+    if (kinds->n == MAX_KINDS)
         return api_host->error_set(err, AMB_ETOOLARGE, NULL, "more than %d kinds", MAX_KINDS);
-    int rc = add_routes(rt, segment, err);
-    if (rc != AMB_OK)
-        return rc;
-    kinds[n_kinds++] = (struct kind_entry){k, ud, segment};
-    return AMB_OK;
+    struct kind_entry *e = &kinds->e[kinds->n];
+    *e = (struct kind_entry){k, ud, segment};
+    int rc = add_routes(rt, e, err);
+    if (rc == AMB_OK)
+        kinds->n++;
+    return rc;
 }
 
-int api_routes_kinds(struct api_router *rt, struct amb_error *err)
+int api_routes_kinds(struct api_router *rt, struct api *api, struct amb_error *err)
 {
-    n_kinds = 0;
+    if (!(api->kinds = calloc(1, sizeof *api->kinds)))
+        return api_host->error_set(err, AMB_ENOMEM, NULL, "out of memory");
     if (!AMB_HAS(api_host, kind_at) || !AMB_HAS(api_host, kube_list_page) ||
         !AMB_HAS(api_host, error_to_json)) {
         /* plugin.c already warned: an older host serves the public routes only. */
@@ -697,9 +691,15 @@ int api_routes_kinds(struct api_router *rt, struct amb_error *err)
     for (size_t i = 0; api_host->kind_at(api_self, i, &k, &ud) == AMB_OK; i++) {
         if (!k->resource.namespaced)
             continue; /* projects are namespaces; cluster kinds get no generic route */
-        int rc = add_kind(rt, k, ud, err);
+        int rc = add_kind(rt, api->kinds, k, ud, err);
         if (rc != AMB_OK)
             return rc;
     }
     return AMB_OK;
+}
+
+void api_routes_kinds_free(struct api *api)
+{
+    free(api->kinds);
+    api->kinds = NULL;
 }

@@ -15,8 +15,11 @@ struct plugin_route {
     void *user_data;
 };
 
-static struct plugin_route *served;
-static size_t n_served;
+/* The routes served (api->plugin_routes), made at start. */
+struct api_plugin_routes {
+    struct plugin_route *served;
+    size_t n;
+};
 
 static const char *rq_method(struct amb_request *q) { return q->r->method; }
 static const char *rq_path(struct amb_request *q) { return q->r->path; }
@@ -172,7 +175,7 @@ static void serve(struct api_req *r)
         api_reply_raw(r, 204, NULL, NULL, 0);
 }
 
-int api_routes_plugins(struct api_router *rt, struct amb_error *err)
+int api_routes_plugins(struct api_router *rt, struct api *api, struct amb_error *err)
 {
     if (!AMB_HAS(api_host, route_at) || !AMB_HAS(api_host, serve_routes))
         return AMB_OK;
@@ -181,15 +184,19 @@ int api_routes_plugins(struct api_router *rt, struct amb_error *err)
         n++;
     if (n == 0)
         return AMB_OK;
-    if (!(served = calloc(n, sizeof *served)))
+    struct api_plugin_routes *p = calloc(1, sizeof *p);
+    if (!p || !(p->served = calloc(n, sizeof *p->served))) {
+        free(p);
         return api_host->error_set(err, AMB_ENOMEM, NULL, "out of memory");
+    }
+    api->plugin_routes = p;
     for (size_t i = 0; i < n; i++) {
-        struct plugin_route *pr = &served[n_served];
+        struct plugin_route *pr = &p->served[p->n];
         api_host->route_at(api_self, i, &pr->route, &pr->user_data);
         unsigned flags = pr->route->flags & AMB_ROUTE_PUBLIC ? API_PUBLIC : 0;
         int rc = api_router_add_data(rt, pr->route->method, pr->route->pattern, serve, flags, pr);
         if (rc == AMB_OK) {
-            n_served++;
+            p->n++;
             continue;
         }
         api_host->log(api_self, AMB_LOG_ERROR, "a plugin's route is not served", "method",
@@ -204,9 +211,10 @@ int api_routes_plugins(struct api_router *rt, struct amb_error *err)
     return AMB_OK;
 }
 
-void api_routes_plugins_free(void)
+void api_routes_plugins_free(struct api *api)
 {
-    free(served);
-    served = NULL;
-    n_served = 0;
+    if (api->plugin_routes)
+        free(api->plugin_routes->served);
+    free(api->plugin_routes);
+    api->plugin_routes = NULL;
 }

@@ -175,7 +175,7 @@ static void note_user(struct api_req *r)
     if (r->user[0] && strcmp(r->user, "-") != 0)
         return;
     err = api_host->error_new();
-    if (err && api_auth_whoami(api_auth(), r->token, r->token_hash, user, sizeof user, err) == AMB_OK)
+    if (err && api_auth_whoami(r->api->auth, r->token, r->token_hash, user, sizeof user, err) == AMB_OK)
         snprintf(r->user, sizeof r->user, "%s", user);
     api_host->error_free(err);
 }
@@ -186,7 +186,7 @@ static int may_see_project(struct api_req *r, const char *ns, int *allowed,
 {
     struct api_access what = {"list", GROUP, API_PROJECT_WORK, NULL, ns, NULL};
     char reason[256];
-    return api_auth_review(api_auth(), r->token, r->token_hash, &what, allowed, reason, sizeof reason, err);
+    return api_auth_review(r->api->auth, r->token, r->token_hash, &what, allowed, reason, sizeof reason, err);
 }
 
 /* The managed namespaces the caller may see, matching search, as projects
@@ -409,7 +409,7 @@ static int make_project(struct amb_ctx *sa, const json_t *ns, const char *name, 
 
 static int whoami(struct api_req *r, char *user, size_t len, struct amb_error *err)
 {
-    int rc = api_auth_whoami(api_auth(), r->token, r->token_hash, user, len, err);
+    int rc = api_auth_whoami(r->api->auth, r->token, r->token_hash, user, len, err);
     if (rc == AMB_OK)
         snprintf(r->user, sizeof r->user, "%s", user);
     else if (rc == AMB_EUNAUTHORIZED)
@@ -605,7 +605,7 @@ static void delete_project(struct api_req *r)
                  : AMB_ENOMEM;
     if (rc == AMB_OK) {
         char msg[160];
-        api_project_forget(p);
+        api_project_forget(r->api->auth, p);
         snprintf(msg, sizeof msg, "project \"%s\" is being deleted", p);
         api_host->log(api_self, AMB_LOG_INFO, "project deleted", "project", p, "user", r->user,
                       NULL);
@@ -630,7 +630,7 @@ static int review(struct api_req *r, const char *verb, const char *group, const 
 {
     struct api_access what = {verb, group, resource, NULL, ns, NULL};
     char reason[256];
-    return api_auth_review(api_auth(), r->token, r->token_hash, &what, allowed, reason, sizeof reason, err);
+    return api_auth_review(r->api->auth, r->token, r->token_hash, &what, allowed, reason, sizeof reason, err);
 }
 
 static int access_reviews(struct api_req *r, const char *p, struct access_answers *a,

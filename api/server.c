@@ -51,6 +51,7 @@ struct loop {
 };
 
 struct api_server {
+    struct api *api;
     const struct api_config *cfg;
     const struct api_router *rt;
     SSL_CTX *ssl;
@@ -222,7 +223,7 @@ static int identify(struct api_req *r)
 {
     struct amb_error *err = api_host->error_new();
     char user[sizeof r->user];
-    int rc = err ? api_auth_whoami(api_auth(), r->token, r->token_hash, user, sizeof user, err) : AMB_ENOMEM;
+    int rc = err ? api_auth_whoami(r->api->auth, r->token, r->token_hash, user, sizeof user, err) : AMB_ENOMEM;
     api_host->error_free(err);
     if (rc == AMB_OK) {
         snprintf(r->user, sizeof r->user, "%s", user);
@@ -288,7 +289,7 @@ static void route_and_run(struct api_server *s, struct srv_req *q)
      * is rejected (or there is none), so once an address has sent `burst`
      * bad tokens, its unknown ones get 429 before any review; good tokens
      * never drain it. */
-    if (!(flags & API_PUBLIC) && !api_auth_known(api_auth(), r->token ? r->token_hash : NULL) &&
+    if (!(flags & API_PUBLIC) && !api_auth_known(r->api->auth, r->token ? r->token_hash : NULL) &&
         !within_rate(r, NULL, !r->token))
         return;
     if (!r->token && !(flags & API_PUBLIC)) {
@@ -360,6 +361,7 @@ static void on_request(struct evhttp_request *ev, void *arg)
     TAILQ_INIT(&r->query);
     r->ev = ev;
     r->server = s;
+    r->api = s->api;
     r->method = method_name(evhttp_request_get_command(ev));
     snprintf(r->user, sizeof r->user, "-");
     evhttp_request_set_on_complete_cb(ev, on_complete, s);
@@ -431,14 +433,16 @@ static int loop_init(struct api_server *s, struct loop *l, evutil_socket_t liste
     return AMB_OK;
 }
 
-int api_server_start(const struct api_config *cfg, const struct api_router *rt,
-                     struct api_server **out, struct amb_error *err)
+int api_server_start(struct api *api, struct api_server **out, struct amb_error *err)
 {
+    const struct api_config *cfg = &api->cfg;
+    const struct api_router *rt = api->router;
     *out = NULL;
     evthread_use_pthreads(); /* before any base: loops are woken from other threads */
     struct api_server *s = calloc(1, sizeof *s);
     if (!s)
         return api_host->error_set(err, AMB_ENOMEM, NULL, "out of memory");
+    s->api = api;
     s->cfg = cfg;
     s->limits = ratelimit_new(cfg->rate_per_s, cfg->rate_burst, 4096);
     s->rt = rt;

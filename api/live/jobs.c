@@ -60,11 +60,11 @@ static int review(struct live *l, struct live_job *j, const char *verb, int *all
 /* The session's namespace must be a project, as on every
  * /api/projects/:project route (project_gate.c); asked after the caller's
  * own auth, so a 404 tells nothing to one without rights. 0 when it is. */
-static int in_a_project(struct live_job *j)
+static int in_a_project(struct live *l, struct live_job *j)
 {
     int managed = 0;
     struct amb_error *err = api_host->error_new();
-    int rc = err ? api_project_lookup(j->project, &managed, err) : AMB_ENOMEM;
+    int rc = err ? api_project_lookup(l->auth, j->project, &managed, err) : AMB_ENOMEM;
     api_host->error_free(err);
     if (rc != AMB_OK)
         fail(j, 503, "cannot tell whether %s is a project: %s", j->project,
@@ -219,7 +219,7 @@ static void run_read(struct live *l, struct live_job *j)
         fail(j, 403, "%s %s", msg, j->project);
         return;
     }
-    if (in_a_project(j) != 0 || find_object(l, j) != 0)
+    if (in_a_project(l, j) != 0 || find_object(l, j) != 0)
         return;
     if (j->route == LR_WS) {
         /* whether this client may also post user messages on the socket;
@@ -268,7 +268,7 @@ static void run_recheck(struct live *l, struct live_job *j)
         fail(j, 403, "%s %s", msg, j->project);
         return;
     }
-    if (in_a_project(j) != 0)
+    if (in_a_project(l, j) != 0)
         return;
     if (j->can_post && review(l, j, "update", &allowed, reason, sizeof reason) == 0)
         j->can_post = allowed;
@@ -288,7 +288,7 @@ static void run_post_message(struct live *l, struct live_job *j)
         fail(j, 403, "%s %s", msg, j->project);
         return;
     }
-    if (in_a_project(j) != 0 || whoami(l, j) != 0 || find_object(l, j) != 0 || !j->body)
+    if (in_a_project(l, j) != 0 || whoami(l, j) != 0 || find_object(l, j) != 0 || !j->body)
         return; /* no body: only who may post was asked (conn.c reads it next) */
     json_error_t jerr;
     json_t *b = json_loadb(j->body, j->body_len, 0, &jerr);
@@ -328,7 +328,7 @@ static void run_post_events(struct live *l, struct live_job *j)
              NULL);
         return;
     }
-    if (in_a_project(j) != 0 || find_object(l, j) != 0 || !j->body)
+    if (in_a_project(l, j) != 0 || find_object(l, j) != 0 || !j->body)
         return; /* no body: only who may post was asked (conn.c reads it next) */
     int st = live_parse_events(j->body, j->body_len, j->ndjson, &j->events, j->message,
                                sizeof j->message);
