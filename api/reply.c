@@ -157,7 +157,7 @@ int api_http_status(int amb_code)
     case AMB_ENOTFOUND: return 404;
     case AMB_EEXIST:
     case AMB_ECONFLICT:
-    case AMB_ESTATE: return 409; /* "not allowed now", e.g. starting a running session */
+    case AMB_ESTATE: return 409; /* "not allowed now", e.g. starting what already runs */
     case AMB_EGONE: return 410;
     case AMB_EUNAUTHORIZED: return 401;
     case AMB_EFORBIDDEN: return 403;

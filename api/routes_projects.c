@@ -478,7 +478,7 @@ out:
 
 /* Reviews verb on projectsettings in project, which is how the original
  * decides who may see, edit and delete a project. */
-static int require_settings(struct api_req *r, const char *verb, const char *project)
+static int require_details(struct api_req *r, const char *verb, const char *project)
 {
     struct api_access what = {verb, GROUP, API_PROJECT_DETAILS, NULL, project, NULL};
     return api_require(r, &what);
@@ -488,7 +488,7 @@ static void get_project(struct api_req *r)
 {
     const char *p = api_project_param(r);
     json_t *ns;
-    if (!p || require_settings(r, "get", p) != 0 || !(ns = api_project_get(r, p)))
+    if (!p || require_details(r, "get", p) != 0 || !(ns = api_project_get(r, p)))
         return;
     api_reply_json(r, 200, project_json(ns));
     json_decref(ns);
@@ -538,7 +538,7 @@ static void update_project(struct api_req *r)
     if (!p || api_body_object(r, 0, &body) != 0)
         return;
     if (update_body(r, p, body, &display, &description) != 0 ||
-        require_settings(r, "update", p) != 0 || !(ns = api_project_get(r, p)) ||
+        require_details(r, "update", p) != 0 || !(ns = api_project_get(r, p)) ||
         !(sa = api_daemon_ctx(r)))
         goto done;
     patch = annotations_patch(body, display, description);
@@ -593,7 +593,7 @@ static void delete_project(struct api_req *r)
 {
     const char *p = api_project_param(r);
     json_t *ns;
-    if (!p || require_settings(r, "delete", p) != 0 ||
+    if (!p || require_details(r, "delete", p) != 0 ||
         require_fresh(r, "delete", API_PROJECT_DETAILS, p) != 0 || !(ns = api_project_get(r, p)))
         return;
     json_decref(ns);
