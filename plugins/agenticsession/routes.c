@@ -97,7 +97,7 @@ static int request_phase(struct amb_request *req, const struct desire *d)
     json_t *current = NULL, *patch = NULL, *stored = NULL;
     struct amb_error *err = NULL;
     if (!ctx || (rc = rq->get_object(req, ctx, &as_sessions, project, name, 0, &current)))
-        return rc != AMB_OK ? rc : AMB_EUNAUTHORIZED;
+        return rc != AMB_OK ? rc : AMB_EUNAVAILABLE; /* no context for the caller */
     const char *phase = phase_of(current);
     char msg[320];
     if (refused(d, phase)) {
@@ -199,7 +199,7 @@ static int handle_clone(void *ud, struct amb_request *req)
         goto done;
     struct amb_ctx *ctx = rq->ctx(req);
     if (!ctx) {
-        rc = AMB_EUNAUTHORIZED;
+        rc = AMB_EUNAVAILABLE; /* no context for the caller */
         goto done;
     }
     if ((rc = rq->get_object(req, ctx, &as_sessions, project, name, 0, &src)) != AMB_OK)
