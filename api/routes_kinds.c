@@ -354,6 +354,9 @@ static int own_shape(struct api_req *r, const struct kind_entry *e, const json_t
         *obj = NULL;
         *shape = NULL;
     }
+    /* Its members as far as its size reaches (both are 1.5's). */
+    if (*shape && (*shape)->size < sizeof(struct amb_create_shape))
+        *shape = NULL;
     return rc < 0 ? -1 : rc > 0;
 }
 

@@ -26,17 +26,11 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include <ambient/names.h>
-
 #include "ps.h"
 
-#define GROUP AMB_GROUP
 #define VALUE_MAX (64 * 1024)    /* bytes of one secret value */
 #define SECRET_MAX (1024 * 1024) /* bytes of a Secret's data, as Kubernetes limits it */
 #define KEYS_MAX 256
-
-#define res_ps ps_projectsettings
-#define res_secrets ps_secrets
 
 /* ---- the api's request accessors, in the answered-or-not style of this
  * file: each answers its own failure, 0 to go on, -1 (NULL) after an
@@ -131,13 +125,13 @@ static int get_settings(void *ud, struct amb_request *r)
     (void)ud;
     if (!AMB_RQ_HAS(ops(), respond_fields))
         return AMB_EUNSUPPORTED;
-    const char *p = project_for(r, "get", GROUP, "projectsettings");
+    const char *p = project_for(r, "get", AMB_GROUP, AMB_SETTINGS_PLURAL);
     struct amb_ctx *ctx = p ? caller_ctx(r) : NULL;
     json_t *obj = NULL;
     if (!ctx)
         return AMB_OK;
     struct amb_error *err = ps_host->error_new();
-    int rc = err ? ps_host->kube_get(ctx, &res_ps, p, PS_NAME, &obj, err) : AMB_ENOMEM;
+    int rc = err ? ps_host->kube_get(ctx, &ps_projectsettings, p, PS_NAME, &obj, err) : AMB_ENOMEM;
     if (rc == AMB_ENOTFOUND)
         reply_no_settings(r, p);
     else if (rc != AMB_OK)
@@ -197,8 +191,8 @@ static json_t *settings_object(const char *p, const json_t *body, const json_t *
         json_object_set(md, "resourceVersion", (json_t *)rv);
     if (md)
         json_object_del(md, "managedFields");
-    return json_pack("{s:s,s:s,s:o*,s:O}", "apiVersion", GROUP "/v1alpha1", "kind",
-                     "ProjectSettings", "metadata", md, "spec", spec);
+    return json_pack("{s:s,s:s,s:o*,s:O}", "apiVersion", AMB_API_VERSION, "kind",
+                     AMB_SETTINGS_KIND, "metadata", md, "spec", spec);
 }
 
 /* Redacts legacy credential values from every later log line before
@@ -255,8 +249,8 @@ static void write_settings(struct amb_request *r, struct amb_ctx *ctx, const cha
     json_t *out = NULL;
     struct amb_error *err = ps_host->error_new();
     int rc = !err ? AMB_ENOMEM
-             : old ? ps_host->kube_update(ctx, &res_ps, p, obj, &out, err)
-                   : ps_host->kube_create(ctx, &res_ps, p, obj, &out, err);
+             : old ? ps_host->kube_update(ctx, &ps_projectsettings, p, obj, &out, err)
+                   : ps_host->kube_create(ctx, &ps_projectsettings, p, obj, &out, err);
     if (rc != AMB_OK)
         reply_amb(r, rc, err);
     else
@@ -277,10 +271,10 @@ static int put_settings(void *ud, struct amb_request *r)
     if (!p || body_object(r, &body) != 0)
         return AMB_OK;
     hide_legacy(json_object_get(body, "spec") ? json_object_get(body, "spec") : body);
-    if (!(spec = spec_of(r, p, body)) || !project_for(r, "update", GROUP, "projectsettings") ||
-        !(ctx = caller_ctx(r)) || read_object(r, ctx, &res_ps, p, PS_NAME, &old) != 0)
+    if (!(spec = spec_of(r, p, body)) ||
+        !project_for(r, "update", AMB_GROUP, AMB_SETTINGS_PLURAL) || !(ctx = caller_ctx(r)) || read_object(r, ctx, &ps_projectsettings, p, PS_NAME, &old) != 0)
         goto out;
-    if (!old && require(r, "create", GROUP, "projectsettings", p) != 0)
+    if (!old && require(r, "create", AMB_GROUP, AMB_SETTINGS_PLURAL, p) != 0)
         goto out;
     if (!(obj = settings_object(p, body, spec, old))) {
         reply_error(r, 500, "out of memory");
@@ -309,7 +303,7 @@ static int secret_name(struct amb_request *r, struct amb_ctx *ctx, const char *p
                        size_t len)
 {
     json_t *ps = NULL;
-    if (read_object(r, ctx, &res_ps, p, PS_NAME, &ps) != 0)
+    if (read_object(r, ctx, &ps_projectsettings, p, PS_NAME, &ps) != 0)
         return -1;
     const char *name = json_string_value(
         json_object_get(json_object_get(ps, "spec"), "runnerSecretsName"));
@@ -360,7 +354,7 @@ static int get_runner_secrets(void *ud, struct amb_request *r)
     char name[256];
     json_t *secret = NULL;
     if (!ctx || secret_name(r, ctx, p, name, sizeof name) != 0 ||
-        read_object(r, ctx, &res_secrets, p, name, &secret) != 0)
+        read_object(r, ctx, &ps_secrets, p, name, &secret) != 0)
         return AMB_OK;
     json_t *answer = keys_answer(name, json_object_get(secret, "data"));
     if (answer)
@@ -484,8 +478,8 @@ static void write_secret(struct amb_request *r, struct amb_ctx *ctx, const char 
     json_t *obj = secret_object(p, name, encoded_data(data), old);
     struct amb_error *err = ps_host->error_new();
     int rc = !obj || !err ? AMB_ENOMEM
-             : old        ? ps_host->kube_update(ctx, &res_secrets, p, obj, NULL, err)
-                          : ps_host->kube_create(ctx, &res_secrets, p, obj, NULL, err);
+             : old        ? ps_host->kube_update(ctx, &ps_secrets, p, obj, NULL, err)
+                          : ps_host->kube_create(ctx, &ps_secrets, p, obj, NULL, err);
     json_t *answer = rc == AMB_OK ? keys_answer(name, data) : NULL;
     if (rc != AMB_OK)
         reply_amb(r, rc, err);
@@ -513,7 +507,8 @@ static int put_runner_secrets(void *ud, struct amb_request *r)
         return AMB_OK;
     if (check_data(r, json_object_get(body, "data")) != 0 ||
         !project_for(r, "update", "", "secrets") || !(ctx = caller_ctx(r)) ||
-        secret_name(r, ctx, p, name, sizeof name) != 0 || read_object(r, ctx, &res_secrets, p, name, &old) != 0)
+        secret_name(r, ctx, p, name, sizeof name) != 0 ||
+        read_object(r, ctx, &ps_secrets, p, name, &old) != 0)
         goto out;
     if (old || require(r, "create", "", "secrets", p) == 0)
         write_secret(r, ctx, p, name, json_object_get(body, "data"), old);
