@@ -114,7 +114,7 @@ static void get_healthz(struct api_req *r)
 
 static void get_readyz(struct api_req *r)
 {
-    if (api_ready())
+    if (atomic_load(&r->api->ready))
         api_reply_raw(r, 200, "text/plain; charset=utf-8", "ok\n", 3);
     else
         api_reply_raw(r, 503, "text/plain; charset=utf-8", "stopping\n", 9);
@@ -125,7 +125,7 @@ static void get_version(struct api_req *r)
 #ifdef AMBIENT_VERSION
     const char *version = AMBIENT_VERSION;
 #else
-    const char *version = api_plugin_version();
+    const char *version = API_PLUGIN_VERSION;
 #endif
     char abi[16];
     snprintf(abi, sizeof abi, "%d.%d", AMB_ABI_MAJOR, AMB_ABI_MINOR);

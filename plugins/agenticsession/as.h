@@ -68,6 +68,21 @@ size_t as_unknown_fields(const json_t *obj, struct as_problems *p);
 /* "field: message; field: message" into buf. */
 void as_problems_join(const struct as_problems *p, char *buf, size_t n);
 
+/* ---- routes.c, create.c: the kind's own REST, served by the api ---- */
+
+/* Registers stop, start and clone (init only). */
+int as_register_routes(void);
+/* The api's request accessors, or NULL when the server of routes predates
+ * ABI 1.5 (its routes then answer 501, its create takes whole objects). */
+const struct amb_request_ops *as_request_ops(void);
+/* Answers {"error": "field: message", "details": [{field, message}]};
+ * returns AMB_EINVAL. */
+int as_reply_field(struct amb_request *req, int status, const char *field, const char *message);
+/* amb_kind.create_shape: the original platform's create request and the
+ * bare spec (create.c). */
+int as_create_shape(void *ud, struct amb_request *req, const json_t *body, json_t **obj,
+                    const struct amb_create_shape **shape);
+
 /* ---- defaults.c ---- */
 
 /* Reads ProjectSettings "projectsettings" in ns into *out (new ref; NULL
