@@ -13,6 +13,7 @@ extern const struct amb_host *as_host;
 extern struct amb_module *as_self;
 
 #include "as_names.h"
+#include "as_problems.h"
 
 /* The plugin's config group (agenticsession = { ... }); strings are
  * borrowed from the host for the plugin's lifetime. */
@@ -49,14 +50,6 @@ struct as_bounds {
     const json_t *allowed_models; /* borrowed */
 };
 
-/* Violations, one per bad field ("spec.repos[1].input.url", message). */
-struct as_problems {
-    size_t n;
-    char field[16][96];
-    char message[16][192];
-    size_t dropped; /* violations beyond the 16 kept */
-};
-
 /* Checks obj (a whole AgenticSession) against the rules and bounds; returns
  * the number of violations recorded in p. */
 size_t as_validate_spec(const json_t *obj, const struct as_bounds *b, struct as_problems *p);
@@ -65,8 +58,6 @@ size_t as_validate_spec(const json_t *obj, const struct as_bounds *b, struct as_
  * as_options_check) as "unknown field"; returns how many. For the REST
  * path: a stored object never has one (the API server prunes them). */
 size_t as_unknown_fields(const json_t *obj, struct as_problems *p);
-/* "field: message; field: message" into buf. */
-void as_problems_join(const struct as_problems *p, char *buf, size_t n);
 
 /* ---- defaults.c ---- */
 
