@@ -13,6 +13,7 @@ extern const struct amb_host *as_host;
 extern struct amb_module *as_self;
 
 #include "as_names.h"
+#include "as_outcome.h"
 #include "as_problems.h"
 
 /* The plugin's config group (agenticsession = { ... }); strings are
@@ -98,8 +99,6 @@ int as_ensure_children(struct amb_ctx *ctx, const json_t *session, const struct 
                        struct amb_error *err);
 
 /* ---- phase.c ---- */
-enum as_phase { AS_PENDING, AS_RUNNING, AS_COMPLETED, AS_FAILED, AS_STOPPED };
-
 struct as_observed {
     enum as_phase phase;
     char reason[64];   /* CamelCase, for conditions and events */
@@ -107,9 +106,6 @@ struct as_observed {
     int job_finished;  /* the Job carries Complete or Failed */
 };
 
-const char *as_phase_name(enum as_phase p);
-/* Parses a status.phase; unknown or absent is -1. */
-int as_phase_parse(const char *s);
 /* Maps the Job (NULL if absent) and its Pods (array, may be NULL) to a phase. */
 void as_observe(const json_t *job, const json_t *pods, struct as_observed *o);
 

@@ -20,7 +20,9 @@
 #define MAX_ATTEMPT 1000
 #define MAX_MESSAGE 512
 
-enum phase { PENDING, RUNNING, COMPLETED, FAILED, STOPPED, CANCELLED };
+/* A workflow's phases are a session's (as_outcome.h); a step adds one. */
+enum phase { PENDING = AS_PENDING, RUNNING = AS_RUNNING, COMPLETED = AS_COMPLETED,
+             FAILED = AS_FAILED, STOPPED = AS_STOPPED, CANCELLED };
 static const char *const phase_names[] = {"Pending", "Running",  "Completed",
                                           "Failed",  "Stopped", "Cancelled"};
 
@@ -30,11 +32,6 @@ static int phase_parse(const char *s)
         if (strcmp(s, phase_names[i]) == 0)
             return i;
     return -1;
-}
-
-static int terminal(int p)
-{
-    return p == COMPLETED || p == FAILED || p == STOPPED;
 }
 
 static int phase_of(const json_t *obj)
@@ -81,7 +78,7 @@ static void set_phase(json_t *entry, int p, const char *message)
     json_object_set_new(entry, "phase", json_string(phase_names[p]));
     if (p == RUNNING && !json_object_get(entry, "startTime"))
         json_object_set_new(entry, "startTime", json_string(now));
-    if ((terminal(p) || p == CANCELLED) && !json_object_get(entry, "completionTime") &&
+    if ((as_phase_finished(p) || p == CANCELLED) && !json_object_get(entry, "completionTime") &&
         json_object_get(entry, "startTime"))
         json_object_set_new(entry, "completionTime", json_string(now));
     if (message)
@@ -275,13 +272,8 @@ static int write_status(void *ud, json_t *obj)
         o->stale = 1;
         return 1;
     }
-    json_t *st = json_object_get(obj, "status");
-    if (!json_is_object(st)) {
-        st = json_object();
-        if (!st || json_object_set_new(obj, "status", st))
-            return AMB_ENOMEM;
-    }
-    json_t *before = json_deep_copy(st);
+    json_t *st = as_status_object(obj);
+    json_t *before = st ? json_deep_copy(st) : NULL;
     if (!before)
         return AMB_ENOMEM;
     o->old_phase = phase_parse(json_string_value(json_object_get(st, "phase")));
@@ -298,24 +290,10 @@ static int write_status(void *ud, json_t *obj)
     } else if (!json_object_get(st, "startTime")) {
         json_object_set_new(st, "startTime", json_string(now));
     }
-    if (terminal(o->phase) && !json_object_get(st, "completionTime"))
+    if (as_phase_finished(o->phase) && !json_object_get(st, "completionTime"))
         json_object_set_new(st, "completionTime", json_string(now));
-    if (o->phase == FAILED)
-        json_object_set_new(st, "error", json_string(o->message));
-    else
-        json_object_del(st, "error");
     json_object_set_new(st, "message", json_string(o->message));
-    json_object_set_new(st, "observedGeneration",
-                        json_integer(json_integer_value(
-                            json_object_get(json_object_get(obj, "metadata"), "generation"))));
-    int rc = rfe_host->set_condition(obj, "Ready", o->phase == RUNNING ? "True" : "False",
-                                     o->reason, o->message);
-    if (rc >= 0)
-        rc = rfe_host->set_condition(obj, "Succeeded",
-                                     o->phase == COMPLETED ? "True"
-                                     : terminal(o->phase)  ? "False"
-                                                           : "Unknown",
-                                     o->reason, o->message);
+    int rc = as_status_outcome(rfe_host, obj, (enum as_phase)o->phase, o->reason, o->message);
     int same = json_equal(before, st);
     json_decref(before);
     if (rc < 0)
@@ -343,7 +321,7 @@ static int finish(struct pass *ps, struct outcome *o)
                       rfe_meta(ps->obj, "namespace"), "name", rfe_meta(ps->obj, "name"), "phase",
                       phase_names[o->phase], "reason", o->reason, NULL);
     }
-    return terminal(o->phase) ? AMB_OK : POLL_MS;
+    return as_phase_finished(o->phase) ? AMB_OK : POLL_MS;
 }
 
 static int steps_json(struct pass *ps, struct outcome *o)
@@ -521,20 +499,6 @@ static int invalid(struct pass *ps, const struct as_problems *p)
     return finish(ps, &o);
 }
 
-/* A finished workflow only keeps observedGeneration current. */
-static int finished_status(void *ud, json_t *obj)
-{
-    (void)ud;
-    json_t *st = json_object_get(obj, "status");
-    json_int_t gen =
-        json_integer_value(json_object_get(json_object_get(obj, "metadata"), "generation"));
-    if (!json_is_object(st) ||
-        json_integer_value(json_object_get(st, "observedGeneration")) == gen)
-        return 1;
-    json_object_set_new(st, "observedGeneration", json_integer(gen));
-    return 0;
-}
-
 int rfe_reconcile(void *ud, struct amb_ctx *ctx, const json_t *obj, struct amb_error *err)
 {
     int phase = phase_of(obj);
@@ -542,8 +506,8 @@ int rfe_reconcile(void *ud, struct amb_ctx *ctx, const json_t *obj, struct amb_e
     int want_run = desired && strcmp(desired, "Running") == 0;
     if (want_run && phase != FAILED && phase != STOPPED) /* nothing to start again */
         return patch_desired(ctx, &rfe_workflows, obj, NULL, err);
-    if (!want_run && phase >= 0 && terminal(phase))
-        return rfe_host->update_status(ctx, finished_status, NULL, NULL, err);
+    if (!want_run && phase >= 0 && as_phase_finished(phase))
+        return rfe_host->update_status(ctx, as_status_keep_generation, NULL, NULL, err);
 
     struct pass *ps = calloc(1, sizeof *ps);
     json_t *eff = json_deep_copy(obj);

@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "as_names.h"
+#include "as_outcome.h"
 #include "as_problems.h"
 
 /* The host table and this module, set by init. */
