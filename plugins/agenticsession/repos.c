@@ -33,7 +33,7 @@ static void check_output(const json_t *out, const char *base, struct as_problems
 
 static void check_input(const json_t *in, const char *base, struct as_problems *p)
 {
-    char f[96];
+    char f[128]; /* base is at most 95 bytes */
     if (!json_is_object(in)) {
         as_problem_add(p, base, "is required and must be an object");
         return;
