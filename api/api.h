@@ -10,10 +10,14 @@
  *    HTTP/1.1 server of our own over bufferevents (live/live.h), because
  *    evhttp in libevent 2.1 cannot hand a connection over to WebSocket.
  *
- * Every file of the plugin reaches the host through api_host/api_self. */
+ * Every file of the plugin reaches the host through api_host/api_self (the
+ * host table, as each plugin keeps it); the plugin's own state is a struct
+ * api handed explicitly: a request carries it (r->api), the listeners get
+ * what they need of it at start. */
 #ifndef AMBIENT_API_H
 #define AMBIENT_API_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -22,6 +26,7 @@
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 
+#include "ambient/names.h"
 #include "ambient/plugin.h"
 
 extern const struct amb_host *api_host;
@@ -63,6 +68,7 @@ struct api_config {
 
 int api_config_read(struct api_config *c, struct amb_error *err);
 void api_config_clear(struct api_config *c);
+/* ---- listen.c: what both listeners are made of ---- */
 /* A listening socket (non-blocking, close-on-exec) for "host:port" (port 0:
  * any free one); address gets what was bound ("127.0.0.1:41234"). Errors
  * name key ("api.listen", "api.live.listen"). */
@@ -134,6 +140,7 @@ struct api_server;
 struct api_req {
     struct evhttp_request *ev;
     struct api_server *server;
+    struct api *api;                  /* the plugin's state */
     const char *method;               /* "GET", ... */
     char *path;                       /* decoded path, no query */
     struct evkeyvalq query;           /* decoded query */
@@ -192,14 +199,27 @@ struct amb_ctx *api_ctx(struct api_req *r);
  * 403 ("<user> cannot <verb> <resource> in <ns>: reason") and returns -1. */
 int api_require(struct api_req *r, const struct api_access *what);
 
-/* The plugin-wide auth cache, config and live store (may be NULL). */
-struct api_auth *api_auth(void);
 /* The cache of a, for answers the daemon's credentials give (NULL: none). */
 struct auth_cache;
 struct auth_cache *api_auth_cache(struct api_auth *a);
-const struct api_config *api_config(void);
+
+/* ---- the plugin's state (plugin.c makes it; everything else is handed it) ---- */
+struct api_router;
+struct api_server;
+struct api_kinds;
+struct api_plugin_routes;
 struct live;
-struct live *api_live(void);
+
+struct api {
+    struct api_config cfg;
+    struct api_auth *auth;     /* from start */
+    struct api_router *router; /* built at start, read-only after */
+    struct api_server *server; /* REST; NULL without api.listen */
+    struct live *live;         /* NULL without api.live.listen */
+    struct api_kinds *kinds;   /* the generic kind routes' table (routes_kinds.c) */
+    struct api_plugin_routes *plugin_routes; /* other plugins' routes (routes_plugins.c) */
+    atomic_int ready;          /* 1 while serving (readyz) */
+};
 
 /* ---- router (router.c) ---- */
 typedef void (*api_handler)(struct api_req *r);
@@ -207,8 +227,6 @@ typedef void (*api_handler)(struct api_req *r);
 enum api_route_flags {
     API_PUBLIC = 1u << 0, /* no token needed */
 };
-
-struct api_router;
 
 struct api_router *api_router_new(void);
 void api_router_free(struct api_router *rt);
@@ -229,66 +247,49 @@ api_handler api_router_match(const struct api_router *rt, struct api_req *r, uns
 void api_routes_health(struct api_router *rt);
 void api_routes_projects(struct api_router *rt);
 void api_routes_permissions(struct api_router *rt);
-void api_routes_settings(struct api_router *rt);
-/* Generic CRUD for every registered kind; call after every plugin's init. */
-int api_routes_kinds(struct api_router *rt, struct amb_error *err);
-void api_routes_sessions(struct api_router *rt);
+/* Generic CRUD for every registered kind (its table in api->kinds); call
+ * after every plugin's init. api_routes_kinds_free at fini. */
+int api_routes_kinds(struct api_router *rt, struct api *api, struct amb_error *err);
+void api_routes_kinds_free(struct api *api);
 /* The routes other plugins registered (register_route), served through
  * struct amb_request_ops; after the built-in routes, which win a clash.
  * api_routes_plugins_free at fini. */
-int api_routes_plugins(struct api_router *rt, struct amb_error *err);
-void api_routes_plugins_free(void);
+int api_routes_plugins(struct api_router *rt, struct api *api, struct amb_error *err);
+void api_routes_plugins_free(struct api *api);
 
-/* ---- generic kind writes (routes_kinds.c), shared with special routes ----
+/* ---- generic kind writes (routes_kinds.c), shared with the plugins' routes ----
  * The kind table is filled by api_routes_kinds at start and read-only after. */
-/* The registered namespaced kind with that group and plural (host's copy),
- * or NULL; *user_data (may be NULL) gets what its callbacks take. */
-const struct amb_kind *api_kind_find(const char *group, const char *plural, void **user_data);
-/* How a create body in a shape of a kind's own was read (the short session
- * shapes, session_create.c), so the answers speak the caller's words. */
-struct api_shape {
-    /* The 201 body for the stored object (new ref); NULL: the object. */
-    json_t *(*created)(const json_t *stored);
-    /* Writes text — a field of the object ("spec.prompt") or a message
-     * naming some ("is required unless spec.interactive is true") — with the
-     * fields as the caller named them ("initialPrompt", "interactive").
-     * The object's name was made for the caller, so a 422 does not show it. */
-    void (*words)(const char *text, char *out, size_t len);
-};
-
 /* Creates obj (borrowed; modified: apiVersion, kind and metadata.namespace
- * filled, status removed) in ns as the caller: name check, access review
- * (create), set_defaults, validate (422 with the causes), kube_create.
- * shape (NULL for a whole object) words the 422. Returns 0 with *stored the
- * stored object (new ref), or -1 after replying. */
-int api_kind_create(struct api_req *r, const struct amb_kind *kind, void *user_data,
-                    const char *ns, json_t *obj, const struct api_shape *shape,
-                    json_t **stored);
+ * filled, status removed) in ns as the caller, as the generic create route
+ * of res's kind does: name check, access review (create), set_defaults,
+ * validate (422 with the causes), kube_create. Returns 0 with *stored the
+ * stored object (new ref), or -1 after replying (404 for a kind not served). */
+int api_kind_create(struct api_req *r, const struct amb_resource *res, const char *ns,
+                    json_t *obj, json_t **stored);
 
-/* Other request shapes accepted at a kind's generic create route (the
- * session's, session_create.c). translate: if body (borrowed) is in a shape
- * of the hook's, set *obj (new ref) to the object to create and *shape to
- * how it answers, and return 1; return 0 to leave body to the generic
- * create; return -1 after replying (e.g. 422 naming unknown keys). */
-struct api_create_hook {
-    const char *group;
-    const char *plural; /* resource.plural */
-    int (*translate)(struct api_req *r, const json_t *body, json_t **obj,
-                     const struct api_shape **shape);
+/* What a plugin's route handler (and a kind's create_shape) gets as its
+ * request: opaque to them, a pointer to ours here (routes_plugins.c). */
+struct amb_request {
+    struct api_req *r;
 };
-extern const struct api_create_hook api_sessions_create_hook;
 
 /* ---- what a project is, and the gate (project_gate.c) ---- */
 /* The label that makes a namespace a project. */
-#define API_MANAGED_LABEL "ambient-code.io/managed"
+#define API_MANAGED_LABEL AMB_PROJECT_LABEL
+/* A project's rights, as the original platform read them: who may list
+ * (create) API_PROJECT_WORK in a namespace sees (edits) the project, and
+ * its details are reviewed as API_PROJECT_DETAILS; both in AMB_GROUP. */
+#define API_PROJECT_WORK AMB_SESSION_PLURAL
+#define API_PROJECT_DETAILS AMB_SETTINGS_PLURAL
 /* 1 if ns (a Namespace) is labelled API_MANAGED_LABEL=true. */
 int api_is_project(const json_t *ns);
 /* Whether project is a project (*managed; 0 for a missing namespace or a
  * name that is not a DNS label), read with the daemon's credentials; a yes
  * is cached for auth_ttl. Other codes when it cannot be told. Any thread. */
-int api_project_lookup(const char *project, int *managed, struct amb_error *err);
+int api_project_lookup(struct api_auth *auth, const char *project, int *managed,
+                       struct amb_error *err);
 /* Forgets the cached answer for project (deleted). */
-void api_project_forget(const char *project);
+void api_project_forget(struct api_auth *auth, const char *project);
 /* 0 if project is a project; else -1 after replying 404 ('project "x" not
  * found', alike for a missing and an unmanaged namespace) or the error.
  * Call after the caller's access review, so the 404 tells nothing to a
@@ -349,10 +350,6 @@ void api_noun(const char *resource, const char *group, int one, char *out, size_
  * before any Kubernetes call, so no "..", "/" or upper case reaches a URL. */
 const char *api_project_param(struct api_req *r);
 const char *api_name_param(struct api_req *r);
-/* 1 if s is a DNS-1123 label (namespaces, most names): [a-z0-9-], at most
- * 63, starts and ends alphanumeric. */
-int api_is_dns_label(const char *s);
-/* 1 if s is a DNS-1123 subdomain (object names): at most 253. */
-int api_is_dns_subdomain(const char *s);
-
+/* The same check of any :param as a DNS subdomain. */
+const char *api_checked_name(struct api_req *r, const char *param);
 #endif

@@ -10,27 +10,8 @@
 #include "live/live.h"
 #include "serving.h"
 
-#define API_PLUGIN_VERSION "0.1.0"
-
 const struct amb_host *api_host;
 struct amb_module *api_self;
-
-/* One instance per process (the host loads a plugin once). */
-static struct api_state {
-    struct api_config cfg;
-    int have_cfg;
-    struct api_auth *auth;
-    struct api_router *router;
-    struct api_server *server;
-    struct live *live;
-    atomic_int ready;
-} st;
-
-struct api_auth *api_auth(void) { return st.auth; }
-const struct api_config *api_config(void) { return st.have_cfg ? &st.cfg : NULL; }
-struct live *api_live(void) { return st.live; }
-int api_ready(void) { return atomic_load(&st.ready); }
-const char *api_plugin_version(void) { return API_PLUGIN_VERSION; }
 
 static int api_init(const struct amb_host *host, struct amb_module *self, void **state,
                     struct amb_error *err)
@@ -42,38 +23,41 @@ static int api_init(const struct amb_host *host, struct amb_module *self, void *
     if (!AMB_HAS(host, ctx_new) || !AMB_HAS(host, error_new) || !AMB_HAS(host, error_to_json))
         host->log(self, AMB_LOG_WARN, "the host lacks ABI 1.3 members: only public routes work",
                   NULL);
-    int rc = api_config_read(&st.cfg, err);
-    if (rc != AMB_OK)
+    /* The plugin's state, handed to the rest of the plugin explicitly. */
+    struct api *s = calloc(1, sizeof *s);
+    if (!s)
+        return host->error_set(err, AMB_ENOMEM, NULL, "out of memory");
+    int rc = api_config_read(&s->cfg, err);
+    if (rc != AMB_OK) { /* api_config_read cleared what it read */
+        free(s);
         return rc;
-    st.have_cfg = 1;
-    *state = &st;
+    }
+    *state = s;
     return AMB_OK;
 }
 
-static int build_router(struct api_state *s, struct amb_error *err)
+static int build_router(struct api *s, struct amb_error *err)
 {
     if (!(s->router = api_router_new()))
         return api_host->error_set(err, AMB_ENOMEM, NULL, "out of memory");
     api_routes_health(s->router);
     api_routes_projects(s->router);
     api_routes_permissions(s->router);
-    api_routes_settings(s->router);
-    api_routes_sessions(s->router);
-    int rc = api_routes_kinds(s->router, err);
+    int rc = api_routes_kinds(s->router, s, err);
     /* Only a replica that serves REST takes the other plugins' routes. */
     if (rc == AMB_OK && s->cfg.listen)
-        rc = api_routes_plugins(s->router, err);
+        rc = api_routes_plugins(s->router, s, err);
     return rc;
 }
 
 static int api_start(void *state, struct amb_error *err)
 {
-    struct api_state *s = state;
+    struct api *s = state;
     if (!(s->auth = api_auth_new(s->cfg.auth_ttl_s, s->cfg.auth_cache_size)))
         return api_host->error_set(err, AMB_ENOMEM, NULL, "cannot create the auth cache");
     int rc = build_router(s, err);
     if (rc == AMB_OK && s->cfg.listen)
-        rc = api_server_start(&s->cfg, s->router, &s->server, err);
+        rc = api_server_start(s, &s->server, err);
     if (rc == AMB_OK && s->cfg.live_listen)
         rc = live_start(&s->cfg, s->auth, &s->live, err);
     if (rc != AMB_OK)
@@ -87,7 +71,7 @@ static int api_start(void *state, struct amb_error *err)
 
 static void api_stop(void *state)
 {
-    struct api_state *s = state;
+    struct api *s = state;
     atomic_store(&s->ready, 0);
     api_server_stop(s->server);
     if (s->live)
@@ -96,21 +80,18 @@ static void api_stop(void *state)
 
 static void api_fini(void *state)
 {
-    struct api_state *s = state;
+    struct api *s = state;
     if (!s)
         return;
     api_server_free(s->server);
-    s->server = NULL;
     if (s->live)
         live_free(s->live);
-    s->live = NULL;
     api_router_free(s->router);
-    s->router = NULL;
-    api_routes_plugins_free();
+    api_routes_plugins_free(s);
+    api_routes_kinds_free(s);
     api_auth_free(s->auth);
-    s->auth = NULL;
     api_config_clear(&s->cfg);
-    s->have_cfg = 0;
+    free(s);
 }
 
 static const struct amb_plugin descriptor = {

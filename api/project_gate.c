@@ -36,23 +36,25 @@ int api_is_project(const json_t *ns)
     return v && strcmp(v, "true") == 0;
 }
 
-static struct auth_cache *cache(char *key, size_t len, const char *project)
+static struct auth_cache *cache(struct api_auth *auth, char *key, size_t len,
+                                const char *project)
 {
     snprintf(key, len, "project|%s", project);
-    return api_auth_cache(api_auth());
+    return api_auth_cache(auth);
 }
 
-void api_project_forget(const char *project)
+void api_project_forget(struct api_auth *auth, const char *project)
 {
     char key[96];
-    struct auth_cache *c = cache(key, sizeof key, project);
+    struct auth_cache *c = cache(auth, key, sizeof key, project);
     if (c)
         auth_cache_drop(c, key);
 }
 
 /* The namespace (new ref, or NULL when there is none) and whether it is a
  * project, read now with the daemon's credentials; the cache learns it. */
-static int fetch(const char *project, json_t **ns, int *managed, struct amb_error *err)
+static int fetch(struct api_auth *auth, const char *project, json_t **ns, int *managed,
+                 struct amb_error *err)
 {
     struct amb_ctx *sa = NULL;
     *ns = NULL;
@@ -67,7 +69,7 @@ static int fetch(const char *project, json_t **ns, int *managed, struct amb_erro
         return rc;
     *managed = api_is_project(*ns);
     char key[96];
-    struct auth_cache *c = cache(key, sizeof key, project);
+    struct auth_cache *c = cache(auth, key, sizeof key, project);
     struct auth_answer yes = {1, ""};
     if (c && *managed)
         auth_cache_put(c, key, &yes);
@@ -76,20 +78,21 @@ static int fetch(const char *project, json_t **ns, int *managed, struct amb_erro
     return AMB_OK;
 }
 
-int api_project_lookup(const char *project, int *managed, struct amb_error *err)
+int api_project_lookup(struct api_auth *auth, const char *project, int *managed,
+                       struct amb_error *err)
 {
     char key[96];
-    struct auth_cache *c = cache(key, sizeof key, project);
+    struct auth_cache *c = cache(auth, key, sizeof key, project);
     struct auth_answer ans;
     json_t *ns = NULL;
     *managed = 0;
-    if (!api_is_dns_label(project))
+    if (!amb_is_dns_label(project))
         return AMB_OK;
     if (c && auth_cache_get(c, key, &ans)) {
         *managed = 1;
         return AMB_OK;
     }
-    int rc = fetch(project, &ns, managed, err);
+    int rc = fetch(auth, project, &ns, managed, err);
     json_decref(ns);
     return rc;
 }
@@ -105,7 +108,7 @@ int api_project_check(struct api_req *r, const char *project)
 {
     int managed = 0;
     struct amb_error *err = api_host->error_new();
-    int rc = err ? api_project_lookup(project, &managed, err) : AMB_ENOMEM;
+    int rc = err ? api_project_lookup(r->api->auth, project, &managed, err) : AMB_ENOMEM;
     if (rc != AMB_OK)
         api_reply_amb(r, rc, err);
     else if (!managed)
@@ -119,7 +122,7 @@ json_t *api_project_get(struct api_req *r, const char *project)
     json_t *ns = NULL;
     int managed = 0;
     struct amb_error *err = api_host->error_new();
-    int rc = err ? fetch(project, &ns, &managed, err) : AMB_ENOMEM;
+    int rc = err ? fetch(r->api->auth, project, &ns, &managed, err) : AMB_ENOMEM;
     if (rc != AMB_OK)
         api_reply_amb(r, rc, err);
     else if (!managed)
@@ -150,7 +153,7 @@ static int check(struct api_req *r, const char *ns)
     int own = strcmp(ns, r->project) == 0;
     if (own && r->project_ok)
         return 0;
-    if (!api_is_dns_label(ns)) {
+    if (!amb_is_dns_label(ns)) {
         api_reply_field(r, 400, "project", "must be a DNS-1123 label ([a-z0-9-], at most 63 "
                                            "characters)");
         return -1;
@@ -173,11 +176,11 @@ int api_gate_enter(struct api_req *r)
 {
     if (!r->project || r->project_ok)
         return 0;
-    if (!api_is_dns_label(r->project))
+    if (!amb_is_dns_label(r->project))
         return check(r, r->project);
     int managed = 0;
     struct amb_error *err = api_host->error_new();
-    int rc = err ? api_project_lookup(r->project, &managed, err) : AMB_ENOMEM;
+    int rc = err ? api_project_lookup(r->api->auth, r->project, &managed, err) : AMB_ENOMEM;
     if (rc != AMB_OK)
         api_reply_amb(r, rc, err);
     api_host->error_free(err);
@@ -188,7 +191,6 @@ int api_gate_enter(struct api_req *r)
         return 0;
     }
     /* Not a project: a 404 only for a caller who would see it if it were. */
-    struct api_access visible = {"list", "vteam.ambient-code", "agenticsessions", NULL,
-                                 r->project, NULL};
+    struct api_access visible = {"list", AMB_GROUP, API_PROJECT_WORK, NULL, r->project, NULL};
     return api_require(r, &visible); /* allowed: its check answers 404 */
 }

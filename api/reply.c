@@ -157,7 +157,7 @@ int api_http_status(int amb_code)
     case AMB_ENOTFOUND: return 404;
     case AMB_EEXIST:
     case AMB_ECONFLICT:
-    case AMB_ESTATE: return 409; /* "not allowed now", e.g. starting a running session */
+    case AMB_ESTATE: return 409; /* "not allowed now", e.g. starting what already runs */
     case AMB_EGONE: return 410;
     case AMB_EUNAUTHORIZED: return 401;
     case AMB_EFORBIDDEN: return 403;
@@ -258,7 +258,7 @@ static int body_bytes(struct api_req *r, const char **data, size_t *len, struct 
 {
     struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
     *len = evbuffer_get_length(in);
-    const struct api_config *cfg = api_config();
+    const struct api_config *cfg = r->api ? &r->api->cfg : NULL;
     if (cfg && *len > cfg->max_body) {
         p->status = 413;
         p->code = AMB_ETOOLARGE;
@@ -414,7 +414,7 @@ int api_require(struct api_req *r, const struct api_access *what)
         api_reply_error(r, 401, "a bearer token is required", NULL);
         return -1;
     }
-    struct api_auth *a = api_auth();
+    struct api_auth *a = r->api ? r->api->auth : NULL;
     struct amb_error *err = AMB_HAS(api_host, error_new) ? api_host->error_new() : NULL;
     if (!a || !err) {
         if (err)

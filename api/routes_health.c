@@ -6,7 +6,7 @@
  *   GET /metrics      Prometheus text: requests by method, route and code,
  *                     durations by route, requests in flight
  *                     (route_metrics.c); with the live service, its
- *                     subscribers and event store (live_stats). */
+ *                     subscribers and event store (live/stats.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +24,8 @@ static void get_metrics(struct api_req *r)
         return;
     }
     api_metrics_render(b);
-    if (api_live())
-        live_metrics_render(api_live(), b);
+    if (r->api->live)
+        live_metrics_render(r->api->live, b);
     size_t len = evbuffer_get_length(b);
     const char *text = (const char *)evbuffer_pullup(b, -1);
     api_reply_raw(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, text ? len : 0);
@@ -44,7 +44,7 @@ static void get_healthz(struct api_req *r)
 
 static void get_readyz(struct api_req *r)
 {
-    if (api_ready())
+    if (atomic_load(&r->api->ready))
         api_reply_raw(r, 200, "text/plain; charset=utf-8", "ok\n", 3);
     else
         api_reply_raw(r, 503, "text/plain; charset=utf-8", "stopping\n", 9);
@@ -55,7 +55,7 @@ static void get_version(struct api_req *r)
 #ifdef AMBIENT_VERSION
     const char *version = AMBIENT_VERSION;
 #else
-    const char *version = api_plugin_version();
+    const char *version = API_PLUGIN_VERSION;
 #endif
     char abi[16];
     snprintf(abi, sizeof abi, "%d.%d", AMB_ABI_MAJOR, AMB_ABI_MINOR);

@@ -38,26 +38,17 @@ struct kind_entry {
     const char *segment;
 };
 
-/* Written once by api_routes_kinds on the main thread before serving. */
-static struct kind_entry kinds[MAX_KINDS];
-static size_t n_kinds;
+/* The served kinds (api->kinds): written by api_routes_kinds on the main
+ * thread before serving, read-only after. Each generic route carries its
+ * entry as route data. */
+struct api_kinds {
+    struct kind_entry e[MAX_KINDS];
+    size_t n;
+};
 
 static const char *segment_of(const struct amb_kind *k)
 {
     return k->rest_plural && *k->rest_plural ? k->rest_plural : k->resource.plural;
-}
-
-const struct amb_kind *api_kind_find(const char *group, const char *plural, void **user_data)
-{
-    for (size_t i = 0; i < n_kinds; i++) {
-        const struct amb_resource *res = &kinds[i].kind->resource;
-        if (strcmp(res->group, group) == 0 && strcmp(res->plural, plural) == 0) {
-            if (user_data)
-                *user_data = kinds[i].ud;
-            return kinds[i].kind;
-        }
-    }
-    return NULL;
 }
 
 /* ---- replies ---- */
@@ -107,7 +98,7 @@ static json_t *violations(const json_t *causes)
  * details the violations. A short shape's (shape->words) speaks the
  * caller's words and leaves out the name made for it. */
 static void reply_invalid(struct api_req *r, const struct amb_kind *k, const json_t *obj,
-                          const struct amb_error *err, const struct api_shape *shape)
+                          const struct amb_error *err, const struct amb_create_shape *shape)
 {
     json_t *e = api_host->error_to_json(err);
     json_t *details = violations(json_object_get(e, "causes"));
@@ -132,26 +123,12 @@ static void reply_invalid(struct api_req *r, const struct amb_kind *k, const jso
 
 /* ---- request parts ---- */
 
-/* The kind of the matched route: its literal segment after
- * /api/projects/:project/ (the project is checked to hold no '/' first). */
+/* The kind of the matched route (its route data). */
 static const struct kind_entry *route_kind(struct api_req *r)
 {
-    /* "/api/projects/<project>/<segment>[/...]": the segment follows the
-     * fourth '/'. */
-    const char *p = r->path ? r->path : "";
-    for (int i = 0; i < 4 && p; i++) {
-        p = strchr(p, '/');
-        if (p)
-            p++;
-    }
-    if (p) {
-        size_t n = strcspn(p, "/");
-        for (size_t i = 0; i < n_kinds; i++)
-            if (strlen(kinds[i].segment) == n && strncmp(kinds[i].segment, p, n) == 0)
-                return &kinds[i];
-    }
-    api_reply_error(r, 404, "no such resource", NULL);
-    return NULL;
+    if (!r->route_data)
+        api_reply_error(r, 404, "no such resource", NULL);
+    return r->route_data;
 }
 
 /* The checked path parameters; replies 400 naming the bad one. */
@@ -257,7 +234,7 @@ static int check_create_name(struct api_req *r, const json_t *obj)
     const json_t *meta = json_object_get(obj, "metadata");
     const json_t *name = json_object_get(meta, "name");
     if (name) {
-        if (api_is_dns_subdomain(json_string_value(name)))
+        if (amb_is_dns_subdomain(json_string_value(name)))
             return 0;
         bad_request(r, "metadata.name", "must be a DNS-1123 subdomain ([a-z0-9.-], at most "
                                         "253 characters, alphanumeric at both ends)");
@@ -267,7 +244,7 @@ static int check_create_name(struct api_req *r, const json_t *obj)
     char probe[256];
     if (gen && strlen(gen) < 200) {
         snprintf(probe, sizeof probe, "%sx", gen);
-        if (api_is_dns_subdomain(probe))
+        if (amb_is_dns_subdomain(probe))
             return 0;
         bad_request(r, "metadata.generateName", "must be the start of a DNS-1123 subdomain");
         return -1;
@@ -278,7 +255,7 @@ static int check_create_name(struct api_req *r, const json_t *obj)
 
 /* One kind callback with an error of its own; replies on failure. */
 static int run_callback(struct api_req *r, const struct kind_entry *e, struct amb_ctx *ctx,
-                        json_t *obj, const json_t *old, const struct api_shape *shape,
+                        json_t *obj, const json_t *old, const struct amb_create_shape *shape,
                         int validate)
 {
     struct amb_error *err = new_error(r);
@@ -298,7 +275,7 @@ static int run_callback(struct api_req *r, const struct kind_entry *e, struct am
  * a PUT or patch clears gets its default again); replies on failure, in
  * shape's words (NULL: the object's). */
 static int admit(struct api_req *r, const struct kind_entry *e, struct amb_ctx *ctx, json_t *obj,
-                 const json_t *old, const struct api_shape *shape)
+                 const json_t *old, const struct amb_create_shape *shape)
 {
     if (e->kind->set_defaults && run_callback(r, e, ctx, obj, old, shape, 0))
         return -1;
@@ -325,23 +302,11 @@ static void update_and_reply(struct api_req *r, struct amb_ctx *ctx, const struc
 
 /* ---- shared create ---- */
 
-static const struct kind_entry *entry_of(const struct amb_kind *k)
+static int kind_create(struct api_req *r, const struct kind_entry *e, const char *ns, json_t *obj,
+                       const struct amb_create_shape *shape, json_t **stored)
 {
-    for (size_t i = 0; i < n_kinds; i++)
-        if (kinds[i].kind == k)
-            return &kinds[i];
-    return NULL;
-}
-
-int api_kind_create(struct api_req *r, const struct amb_kind *kind, void *user_data,
-                    const char *ns, json_t *obj, const struct api_shape *shape,
-                    json_t **stored)
-{
+    const struct amb_kind *kind = e->kind;
     *stored = NULL;
-    struct kind_entry local = {kind, user_data, segment_of(kind)};
-    const struct kind_entry *e = entry_of(kind);
-    if (!e)
-        e = &local;
     if (set_identity(r, kind, obj, ns) || check_create_name(r, obj) ||
         stamp_creator(r, obj) || require(r, kind, "create", ns, NULL))
         return -1;
@@ -358,15 +323,41 @@ int api_kind_create(struct api_req *r, const struct amb_kind *kind, void *user_d
     return rc == AMB_OK ? 0 : -1;
 }
 
-/* The hooks for other create shapes, by the kind they serve. */
-static const struct api_create_hook *hook_for(const struct amb_kind *k)
+int api_kind_create(struct api_req *r, const struct amb_resource *res, const char *ns,
+                    json_t *obj, json_t **stored)
 {
-    static const struct api_create_hook *const hooks[] = {&api_sessions_create_hook};
-    for (size_t i = 0; i < sizeof hooks / sizeof hooks[0]; i++)
-        if (strcmp(hooks[i]->group, k->resource.group) == 0 &&
-            strcmp(hooks[i]->plural, k->resource.plural) == 0)
-            return hooks[i];
-    return NULL;
+    const struct api_kinds *kinds = r->api ? r->api->kinds : NULL;
+    for (size_t i = 0; kinds && i < kinds->n; i++) {
+        const struct amb_resource *k = &kinds->e[i].kind->resource;
+        if (strcmp(k->group, res->group) == 0 && strcmp(k->plural, res->plural) == 0)
+            return kind_create(r, &kinds->e[i], ns, obj, NULL, stored);
+    }
+    *stored = NULL;
+    api_reply_error(r, 404, "no such resource", NULL);
+    return -1;
+}
+
+/* The kind's own reading of body (amb_kind.create_shape, ABI 1.5): 1 with
+ * *obj and *shape, 0 for a whole object, -1 after it answered. */
+static int own_shape(struct api_req *r, const struct kind_entry *e, const json_t *body,
+                     json_t **obj, const struct amb_create_shape **shape)
+{
+    const struct amb_kind *k = e->kind;
+    if (!k->create_shape) /* the host's copy: zero for a kind older than 1.5 */
+        return 0;
+    struct amb_request q = {r};
+    int rc = k->create_shape(e->ud, &q, body, obj, shape);
+    if (rc < 0 && !r->replied)
+        api_reply_error(r, api_http_status(rc), api_host->strerror(rc), NULL);
+    if (rc < 0 || rc == 0) {
+        json_decref(*obj);
+        *obj = NULL;
+        *shape = NULL;
+    }
+    /* Its members as far as its size reaches (both are 1.5's). */
+    if (*shape && (*shape)->size < sizeof(struct amb_create_shape))
+        *shape = NULL;
+    return rc < 0 ? -1 : rc > 0;
 }
 
 /* ---- handlers ---- */
@@ -380,16 +371,13 @@ static void handle_create(struct api_req *r)
     json_t *body = NULL, *obj = NULL, *stored = NULL;
     if (!e || api_body_object(r, 0, &body))
         return;
-    const struct api_create_hook *hook = hook_for(e->kind);
-    const struct api_shape *shape = NULL;
-    int translated = hook ? hook->translate(r, body, &obj, &shape) : 0;
+    const struct amb_create_shape *shape = NULL;
+    int translated = own_shape(r, e, body, &obj, &shape);
     if (translated < 0)
         goto done;
-    if (!translated) {
+    if (!translated)
         obj = json_incref(body);
-        shape = NULL;
-    }
-    if (api_kind_create(r, e->kind, e->ud, project, obj, shape, &stored))
+    if (kind_create(r, e, project, obj, shape, &stored))
         goto done;
     json_t *reply = shape && shape->created ? shape->created(stored) : NULL;
     api_reply_json(r, 201, reply ? reply : json_incref(stored));
@@ -643,8 +631,9 @@ static void handle_delete(struct api_req *r)
 
 /* ---- registration ---- */
 
-static int add_routes(struct api_router *rt, const char *segment, struct amb_error *err)
+static int add_routes(struct api_router *rt, const struct kind_entry *e, struct amb_error *err)
 {
+    const char *segment = e->segment;
     char base[256], one[300];
     snprintf(base, sizeof base, "/api/projects/:project/%s", segment);
     snprintf(one, sizeof one, "%s/:name", base);
@@ -657,7 +646,7 @@ static int add_routes(struct api_router *rt, const char *segment, struct amb_err
         {"PATCH", one, handle_patch}, {"DELETE", one, handle_delete},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        int rc = api_router_add(rt, routes[i].method, routes[i].pattern, routes[i].fn, 0);
+        int rc = api_router_add_data(rt, routes[i].method, routes[i].pattern, routes[i].fn, 0, e);
         if (rc != AMB_OK)
             return api_host->error_set(err, rc < 0 ? rc : AMB_EINTERNAL, NULL,
                                        "cannot add route %s %s", routes[i].method,
@@ -666,31 +655,33 @@ static int add_routes(struct api_router *rt, const char *segment, struct amb_err
     return AMB_OK;
 }
 
-static int add_kind(struct api_router *rt, const struct amb_kind *k, void *ud,
-                    struct amb_error *err)
+static int add_kind(struct api_router *rt, struct api_kinds *kinds, const struct amb_kind *k,
+                    void *ud, struct amb_error *err)
 {
     const char *segment = segment_of(k);
-    if (!api_is_dns_label(segment))
+    if (!amb_is_dns_label(segment))
         return api_host->error_set(err, AMB_EINVAL, NULL,
                                    "kind %s: REST segment \"%s\" is not a DNS-1123 label",
                                    k->resource.kind, segment);
-    for (size_t i = 0; i < n_kinds; i++)
-        if (strcmp(kinds[i].segment, segment) == 0)
+    for (size_t i = 0; i < kinds->n; i++)
+        if (strcmp(kinds->e[i].segment, segment) == 0)
             return api_host->error_set(err, AMB_EEXIST, NULL,
                                        "kinds %s and %s both want /api/projects/:project/%s",
-                                       kinds[i].kind->resource.kind, k->resource.kind, segment);
-    if (n_kinds == MAX_KINDS)
+                                       kinds->e[i].kind->resource.kind, k->resource.kind, segment);
+    if (kinds->n == MAX_KINDS)
         return api_host->error_set(err, AMB_ETOOLARGE, NULL, "more than %d kinds", MAX_KINDS);
-    int rc = add_routes(rt, segment, err);
-    if (rc != AMB_OK)
-        return rc;
-    kinds[n_kinds++] = (struct kind_entry){k, ud, segment};
-    return AMB_OK;
+    struct kind_entry *e = &kinds->e[kinds->n];
+    *e = (struct kind_entry){k, ud, segment};
+    int rc = add_routes(rt, e, err);
+    if (rc == AMB_OK)
+        kinds->n++;
+    return rc;
 }
 
-int api_routes_kinds(struct api_router *rt, struct amb_error *err)
+int api_routes_kinds(struct api_router *rt, struct api *api, struct amb_error *err)
 {
-    n_kinds = 0;
+    if (!(api->kinds = calloc(1, sizeof *api->kinds)))
+        return api_host->error_set(err, AMB_ENOMEM, NULL, "out of memory");
     if (!AMB_HAS(api_host, kind_at) || !AMB_HAS(api_host, kube_list_page) ||
         !AMB_HAS(api_host, error_to_json)) {
         /* plugin.c already warned: an older host serves the public routes only. */
@@ -703,9 +694,15 @@ int api_routes_kinds(struct api_router *rt, struct amb_error *err)
     for (size_t i = 0; api_host->kind_at(api_self, i, &k, &ud) == AMB_OK; i++) {
         if (!k->resource.namespaced)
             continue; /* projects are namespaces; cluster kinds get no generic route */
-        int rc = add_kind(rt, k, ud, err);
+        int rc = add_kind(rt, api->kinds, k, ud, err);
         if (rc != AMB_OK)
             return rc;
     }
     return AMB_OK;
+}
+
+void api_routes_kinds_free(struct api *api)
+{
+    free(api->kinds);
+    api->kinds = NULL;
 }

@@ -43,7 +43,7 @@ void api_subject_part(const char *subject, char *out, size_t len)
             out[0] = '\0';
         return;
     }
-    if (api_is_dns_label(subject) && strlen(subject) <= 40) {
+    if (amb_is_dns_label(subject) && strlen(subject) <= 40) {
         snprintf(out, len, "%s", subject);
         return;
     }

@@ -10,18 +10,16 @@
 
 #include "serving.h"
 
-/* Opaque to everyone else; ours is a pointer to the request being served. */
-struct amb_request {
-    struct api_req *r;
-};
-
 struct plugin_route {
     const struct amb_route *route; /* the host's copy */
     void *user_data;
 };
 
-static struct plugin_route *served;
-static size_t n_served;
+/* The routes served (api->plugin_routes), made at start. */
+struct api_plugin_routes {
+    struct plugin_route *served;
+    size_t n;
+};
 
 static const char *rq_method(struct amb_request *q) { return q->r->method; }
 static const char *rq_path(struct amb_request *q) { return q->r->path; }
@@ -82,6 +80,65 @@ static int rq_respond_error(struct amb_request *q, int code, const struct amb_er
     return AMB_OK;
 }
 
+/* ---- 1.5: what the api's own routes do; each answers its failures ---- */
+
+static int rq_checked_param(struct amb_request *q, const char *name, const char **out)
+{
+    *out = strcmp(name, "project") == 0 ? api_project_param(q->r) : api_checked_name(q->r, name);
+    return *out ? AMB_OK : AMB_EINVAL;
+}
+
+static int rq_body_object(struct amb_request *q, int merge_patch, json_t **out)
+{
+    return api_body_object(q->r, merge_patch, out) == 0 ? AMB_OK : AMB_EINVAL;
+}
+
+static int rq_review(struct amb_request *q, const char *verb, const char *group,
+                     const char *resource, const char *ns, const char *name)
+{
+    struct api_access what = {verb, group ? group : "", resource, NULL, ns ? ns : "", name};
+    if (!verb || !resource) {
+        api_reply_error(q->r, 500, "a review needs a verb and a resource", NULL);
+        return AMB_EINVAL;
+    }
+    return api_require(q->r, &what) == 0 ? AMB_OK : AMB_EFORBIDDEN;
+}
+
+static int rq_get_object(struct amb_request *q, struct amb_ctx *ctx,
+                         const struct amb_resource *res, const char *ns, const char *name,
+                         int missing_ok, json_t **out)
+{
+    return api_read_object(q->r, ctx, res, ns, name, missing_ok, out) == 0 ? AMB_OK : AMB_EIO;
+}
+
+static int rq_create_object(struct amb_request *q, const struct amb_resource *res,
+                            const char *ns, json_t *obj, json_t **stored)
+{
+    return api_kind_create(q->r, res, ns, obj, stored) == 0 ? AMB_OK : AMB_EIO;
+}
+
+static int rq_respond_message(struct amb_request *q, int status, const char *message,
+                              json_t *details)
+{
+    if (q->r->replied || status < 400 || status > 599) {
+        json_decref(details);
+        return q->r->replied ? AMB_ESTATE : AMB_EINVAL;
+    }
+    api_reply_error(q->r, status, message, details);
+    return AMB_OK;
+}
+
+static int rq_respond_fields(struct amb_request *q, int status, const char *prefix,
+                             json_t *details)
+{
+    if (q->r->replied || status < 400 || status > 599 || !json_is_array(details)) {
+        json_decref(details);
+        return q->r->replied ? AMB_ESTATE : AMB_EINVAL;
+    }
+    api_reply_fields(q->r, status, prefix, details);
+    return AMB_OK;
+}
+
 static const struct amb_request_ops request_ops = {
     .size = sizeof(struct amb_request_ops),
     .method = rq_method,
@@ -95,6 +152,13 @@ static const struct amb_request_ops request_ops = {
     .respond = rq_respond,
     .respond_error = rq_respond_error,
     .raw_body = rq_raw_body,
+    .checked_param = rq_checked_param,
+    .body_object = rq_body_object,
+    .review = rq_review,
+    .get_object = rq_get_object,
+    .create_object = rq_create_object,
+    .respond_message = rq_respond_message,
+    .respond_fields = rq_respond_fields,
 };
 
 /* Runs a plugin's handler; answers for it when it did not. */
@@ -111,7 +175,7 @@ static void serve(struct api_req *r)
         api_reply_raw(r, 204, NULL, NULL, 0);
 }
 
-int api_routes_plugins(struct api_router *rt, struct amb_error *err)
+int api_routes_plugins(struct api_router *rt, struct api *api, struct amb_error *err)
 {
     if (!AMB_HAS(api_host, route_at) || !AMB_HAS(api_host, serve_routes))
         return AMB_OK;
@@ -120,15 +184,19 @@ int api_routes_plugins(struct api_router *rt, struct amb_error *err)
         n++;
     if (n == 0)
         return AMB_OK;
-    if (!(served = calloc(n, sizeof *served)))
+    struct api_plugin_routes *p = calloc(1, sizeof *p);
+    if (!p || !(p->served = calloc(n, sizeof *p->served))) {
+        free(p);
         return api_host->error_set(err, AMB_ENOMEM, NULL, "out of memory");
+    }
+    api->plugin_routes = p;
     for (size_t i = 0; i < n; i++) {
-        struct plugin_route *pr = &served[n_served];
+        struct plugin_route *pr = &p->served[p->n];
         api_host->route_at(api_self, i, &pr->route, &pr->user_data);
         unsigned flags = pr->route->flags & AMB_ROUTE_PUBLIC ? API_PUBLIC : 0;
         int rc = api_router_add_data(rt, pr->route->method, pr->route->pattern, serve, flags, pr);
         if (rc == AMB_OK) {
-            n_served++;
+            p->n++;
             continue;
         }
         api_host->log(api_self, AMB_LOG_ERROR, "a plugin's route is not served", "method",
@@ -143,9 +211,10 @@ int api_routes_plugins(struct api_router *rt, struct amb_error *err)
     return AMB_OK;
 }
 
-void api_routes_plugins_free(void)
+void api_routes_plugins_free(struct api *api)
 {
-    free(served);
-    served = NULL;
-    n_served = 0;
+    if (api->plugin_routes)
+        free(api->plugin_routes->served);
+    free(api->plugin_routes);
+    api->plugin_routes = NULL;
 }

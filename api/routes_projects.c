@@ -24,7 +24,7 @@
 #define DESCRIPTION_MAX 4096 /* bytes of a description */
 #define LIMIT_DEFAULT 50
 #define LIMIT_MAX 500
-#define GROUP "vteam.ambient-code"
+#define GROUP AMB_GROUP
 
 static const struct amb_resource res_namespaces = {"", "v1", "Namespace", "namespaces", 0};
 static const struct amb_resource res_rolebindings = {"rbac.authorization.k8s.io", "v1",
@@ -175,18 +175,18 @@ static void note_user(struct api_req *r)
     if (r->user[0] && strcmp(r->user, "-") != 0)
         return;
     err = api_host->error_new();
-    if (err && api_auth_whoami(api_auth(), r->token, r->token_hash, user, sizeof user, err) == AMB_OK)
+    if (err && api_auth_whoami(r->api->auth, r->token, r->token_hash, user, sizeof user, err) == AMB_OK)
         snprintf(r->user, sizeof r->user, "%s", user);
     api_host->error_free(err);
 }
 
-/* The caller may list agenticsessions in ns (cached review). */
-static int may_list_sessions(struct api_req *r, const char *ns, int *allowed,
+/* The caller may list API_PROJECT_WORK in ns, so sees it (cached review). */
+static int may_see_project(struct api_req *r, const char *ns, int *allowed,
                              struct amb_error *err)
 {
-    struct api_access what = {"list", GROUP, "agenticsessions", NULL, ns, NULL};
+    struct api_access what = {"list", GROUP, API_PROJECT_WORK, NULL, ns, NULL};
     char reason[256];
-    return api_auth_review(api_auth(), r->token, r->token_hash, &what, allowed, reason, sizeof reason, err);
+    return api_auth_review(r->api->auth, r->token, r->token_hash, &what, allowed, reason, sizeof reason, err);
 }
 
 /* The managed namespaces the caller may see, matching search, as projects
@@ -205,7 +205,7 @@ static json_t *visible_projects(struct api_req *r, const json_t *namespaces, con
         json_t *p = api_is_project(ns) ? project_json(ns) : NULL;
         int allowed = 0, rc = AMB_OK;
         if (p && matches_search(p, search))
-            rc = may_list_sessions(r, json_string_value(json_object_get(p, "name")), &allowed,
+            rc = may_see_project(r, json_string_value(json_object_get(p, "name")), &allowed,
                                    err);
         if (rc == AMB_EUNAUTHORIZED)
             api_reply_error(r, 401, "the token was rejected (invalid or expired)", NULL);
@@ -336,7 +336,7 @@ static int project_name_field(struct api_req *r, const json_t *body, const char 
         api_reply_field(r, 400, "name", "required");
         return -1;
     }
-    if (!json_is_string(v) || !api_is_dns_label(json_string_value(v))) {
+    if (!json_is_string(v) || !amb_is_dns_label(json_string_value(v))) {
         api_reply_field(r, 400, "name",
                         "must be a DNS label (a-z, 0-9 and '-', starting and ending with a "
                         "letter or digit, at most 63 characters)");
@@ -409,7 +409,7 @@ static int make_project(struct amb_ctx *sa, const json_t *ns, const char *name, 
 
 static int whoami(struct api_req *r, char *user, size_t len, struct amb_error *err)
 {
-    int rc = api_auth_whoami(api_auth(), r->token, r->token_hash, user, len, err);
+    int rc = api_auth_whoami(r->api->auth, r->token, r->token_hash, user, len, err);
     if (rc == AMB_OK)
         snprintf(r->user, sizeof r->user, "%s", user);
     else if (rc == AMB_EUNAUTHORIZED)
@@ -478,9 +478,9 @@ out:
 
 /* Reviews verb on projectsettings in project, which is how the original
  * decides who may see, edit and delete a project. */
-static int require_settings(struct api_req *r, const char *verb, const char *project)
+static int require_details(struct api_req *r, const char *verb, const char *project)
 {
-    struct api_access what = {verb, GROUP, "projectsettings", NULL, project, NULL};
+    struct api_access what = {verb, GROUP, API_PROJECT_DETAILS, NULL, project, NULL};
     return api_require(r, &what);
 }
 
@@ -488,7 +488,7 @@ static void get_project(struct api_req *r)
 {
     const char *p = api_project_param(r);
     json_t *ns;
-    if (!p || require_settings(r, "get", p) != 0 || !(ns = api_project_get(r, p)))
+    if (!p || require_details(r, "get", p) != 0 || !(ns = api_project_get(r, p)))
         return;
     api_reply_json(r, 200, project_json(ns));
     json_decref(ns);
@@ -538,7 +538,7 @@ static void update_project(struct api_req *r)
     if (!p || api_body_object(r, 0, &body) != 0)
         return;
     if (update_body(r, p, body, &display, &description) != 0 ||
-        require_settings(r, "update", p) != 0 || !(ns = api_project_get(r, p)) ||
+        require_details(r, "update", p) != 0 || !(ns = api_project_get(r, p)) ||
         !(sa = api_daemon_ctx(r)))
         goto done;
     patch = annotations_patch(body, display, description);
@@ -593,8 +593,8 @@ static void delete_project(struct api_req *r)
 {
     const char *p = api_project_param(r);
     json_t *ns;
-    if (!p || require_settings(r, "delete", p) != 0 ||
-        require_fresh(r, "delete", "projectsettings", p) != 0 || !(ns = api_project_get(r, p)))
+    if (!p || require_details(r, "delete", p) != 0 ||
+        require_fresh(r, "delete", API_PROJECT_DETAILS, p) != 0 || !(ns = api_project_get(r, p)))
         return;
     json_decref(ns);
     struct amb_ctx *sa = api_daemon_ctx(r);
@@ -605,7 +605,7 @@ static void delete_project(struct api_req *r)
                  : AMB_ENOMEM;
     if (rc == AMB_OK) {
         char msg[160];
-        api_project_forget(p);
+        api_project_forget(r->api->auth, p);
         snprintf(msg, sizeof msg, "project \"%s\" is being deleted", p);
         api_host->log(api_self, AMB_LOG_INFO, "project deleted", "project", p, "user", r->user,
                       NULL);
@@ -622,7 +622,7 @@ static void delete_project(struct api_req *r)
  * ------------------------------------------------------------------------ */
 
 struct access_answers {
-    int list_sessions, create_sessions, create_bindings;
+    int may_list_work, may_create_work, create_bindings;
 };
 
 static int review(struct api_req *r, const char *verb, const char *group, const char *resource,
@@ -630,15 +630,15 @@ static int review(struct api_req *r, const char *verb, const char *group, const 
 {
     struct api_access what = {verb, group, resource, NULL, ns, NULL};
     char reason[256];
-    return api_auth_review(api_auth(), r->token, r->token_hash, &what, allowed, reason, sizeof reason, err);
+    return api_auth_review(r->api->auth, r->token, r->token_hash, &what, allowed, reason, sizeof reason, err);
 }
 
 static int access_reviews(struct api_req *r, const char *p, struct access_answers *a,
                           struct amb_error *err)
 {
-    int rc = review(r, "list", GROUP, "agenticsessions", p, &a->list_sessions, err);
+    int rc = review(r, "list", GROUP, API_PROJECT_WORK, p, &a->may_list_work, err);
     if (rc == AMB_OK)
-        rc = review(r, "create", GROUP, "agenticsessions", p, &a->create_sessions, err);
+        rc = review(r, "create", GROUP, API_PROJECT_WORK, p, &a->may_create_work, err);
     if (rc == AMB_OK)
         rc = review(r, "create", "rbac.authorization.k8s.io", "rolebindings", p,
                     &a->create_bindings, err);
@@ -661,18 +661,18 @@ static void get_access(struct api_req *r)
         api_reply_error(r, 401, "the token was rejected (invalid or expired)", NULL);
     } else if (rc != AMB_OK) {
         api_reply_amb(r, rc, err);
-    } else if ((a.list_sessions || a.create_sessions || a.create_bindings) &&
+    } else if ((a.may_list_work || a.may_create_work || a.create_bindings) &&
                api_project_check(r, p) != 0) {
         /* rights there, but no project: 404 (without any, "none" tells nothing) */
     } else {
         note_user(r);
         const char *role = a.create_bindings   ? "admin"
-                           : a.create_sessions ? "edit"
-                           : a.list_sessions   ? "view"
+                           : a.may_create_work ? "edit"
+                           : a.may_list_work   ? "view"
                                                : "none";
         api_reply_json(r, 200,
-                       json_pack("{s:s,s:b,s:s,s:b}", "project", p, "allowed", a.list_sessions,
-                                 "userRole", role, "canWrite", a.create_sessions));
+                       json_pack("{s:s,s:b,s:s,s:b}", "project", p, "allowed", a.may_list_work,
+                                 "userRole", role, "canWrite", a.may_create_work));
     }
     api_host->error_free(err);
 }

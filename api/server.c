@@ -10,7 +10,6 @@
  * at most STOP_GRACE_MS, then the loops end. */
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -26,12 +25,10 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/thread.h>
-#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "conn_guard.h"
@@ -54,6 +51,7 @@ struct loop {
 };
 
 struct api_server {
+    struct api *api;
     const struct api_config *cfg;
     const struct api_router *rt;
     SSL_CTX *ssl;
@@ -82,77 +80,6 @@ const char *api_server_address(const struct api_server *s)
 }
 
 /* ---- paths ---- */
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* 1 if the segment ending at out[end] (exclusive) is "." or "..". */
-static int dot_segment(const char *out, size_t start, size_t end)
-{
-    size_t n = end - start;
-    return (n == 1 && out[start] == '.') || (n == 2 && out[start] == '.' && out[start + 1] == '.');
-}
-
-int api_path_decode(const char *raw, char *out, size_t out_len, const char **why)
-{
-    size_t o = 0, seg = 1;
-    *why = NULL;
-    if (!raw || raw[0] != '/') {
-        *why = "the path must start with /";
-        return -1;
-    }
-    for (size_t i = 0; raw[i]; i++) {
-        unsigned char c = (unsigned char)raw[i];
-        if (c == '%') {
-            int hi = hexval(raw[i + 1]), lo = hi < 0 ? -1 : hexval(raw[i + 2]);
-            if (hi < 0 || lo < 0) {
-                *why = "bad percent-encoding in the path";
-                return -1;
-            }
-            c = (unsigned char)(hi * 16 + lo);
-            i += 2;
-            if (c == '/') {
-                *why = "encoded / in the path";
-                return -1;
-            }
-        } else if (c == '/') {
-            if (o > 0 && out[o - 1] == '/') {
-                *why = "empty segment (//) in the path";
-                return -1;
-            }
-            if (o > 0 && dot_segment(out, seg, o)) {
-                *why = ". or .. segment in the path";
-                return -1;
-            }
-            seg = o + 1;
-        }
-        if (c == 0 || c < 0x20 || c == 0x7f) {
-            *why = "control character in the path";
-            return -1;
-        }
-        if (o + 1 >= out_len) {
-            *why = "the path is too long";
-            return -1;
-        }
-        out[o++] = (char)c;
-    }
-    out[o] = '\0';
-    if (dot_segment(out, seg, o) || strstr(out, "..")) {
-        *why = ". or .. in the path";
-        return -1;
-    }
-    return 0;
-}
-
-/* ---- replies the server makes itself ---- */
 
 static int origin_allowed(const struct api_config *cfg, const char *origin)
 {
@@ -296,7 +223,7 @@ static int identify(struct api_req *r)
 {
     struct amb_error *err = api_host->error_new();
     char user[sizeof r->user];
-    int rc = err ? api_auth_whoami(api_auth(), r->token, r->token_hash, user, sizeof user, err) : AMB_ENOMEM;
+    int rc = err ? api_auth_whoami(r->api->auth, r->token, r->token_hash, user, sizeof user, err) : AMB_ENOMEM;
     api_host->error_free(err);
     if (rc == AMB_OK) {
         snprintf(r->user, sizeof r->user, "%s", user);
@@ -362,7 +289,7 @@ static void route_and_run(struct api_server *s, struct srv_req *q)
      * is rejected (or there is none), so once an address has sent `burst`
      * bad tokens, its unknown ones get 429 before any review; good tokens
      * never drain it. */
-    if (!(flags & API_PUBLIC) && !api_auth_known(api_auth(), r->token ? r->token_hash : NULL) &&
+    if (!(flags & API_PUBLIC) && !api_auth_known(r->api->auth, r->token ? r->token_hash : NULL) &&
         !within_rate(r, NULL, !r->token))
         return;
     if (!r->token && !(flags & API_PUBLIC)) {
@@ -434,6 +361,7 @@ static void on_request(struct evhttp_request *ev, void *arg)
     TAILQ_INIT(&r->query);
     r->ev = ev;
     r->server = s;
+    r->api = s->api;
     r->method = method_name(evhttp_request_get_command(ev));
     snprintf(r->user, sizeof r->user, "-");
     evhttp_request_set_on_complete_cb(ev, on_complete, s);
@@ -457,98 +385,6 @@ static void on_request(struct evhttp_request *ev, void *arg)
     req_free(r); /* r is q's first member */
     api_metrics_in_flight(-1);
     atomic_fetch_sub(&s->in_flight, 1);
-}
-
-/* ---- listening ---- */
-
-int api_listen_socket(const char *listen_at, const char *key, int *out,
-                      char *address, size_t address_len, struct amb_error *err)
-{
-    char host[256], port_s[8];
-    unsigned port;
-    if (api_split_hostport(listen_at, host, sizeof host, &port) != 0)
-        return api_host->error_set(err, AMB_EINVAL, key, "not host:port");
-    snprintf(port_s, sizeof port_s, "%u", port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-    struct addrinfo *ai = NULL;
-    int g = getaddrinfo(host, port_s, &hints, &ai);
-    if (g != 0)
-        return api_host->error_set(err, AMB_EINVAL, key, "cannot resolve %s: %s", host,
-                                   gai_strerror(g));
-    int fd = -1, saved = 0;
-    for (struct addrinfo *a = ai; a; a = a->ai_next) {
-        fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
-        if (fd < 0) {
-            saved = errno;
-            continue;
-        }
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 && listen(fd, 512) == 0)
-            break;
-        saved = errno;
-        close(fd);
-        fd = -1;
-    }
-    freeaddrinfo(ai);
-    if (fd < 0)
-        return api_host->error_set(err, AMB_EIO, key, "cannot listen on %s: %s",
-                                   listen_at, strerror(saved));
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    char h[NI_MAXHOST] = "?", p[NI_MAXSERV] = "?";
-    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-        getnameinfo((struct sockaddr *)&ss, sl, h, sizeof h, p, sizeof p,
-                     NI_NUMERICHOST | NI_NUMERICSERV);
-    snprintf(address, address_len, strchr(h, ':') ? "[%s]:%s" : "%s:%s", h, p);
-    *out = fd;
-    return AMB_OK;
-}
-
-/* ---- TLS ---- */
-
-struct bufferevent *api_bufferevent(struct event_base *base, int fd, SSL_CTX *ssl)
-{
-    if (!ssl)
-        return bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
-    SSL *s = SSL_new(ssl);
-    if (!s)
-        return NULL;
-    struct bufferevent *bev =
-        bufferevent_openssl_socket_new(base, fd, s, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-    if (!bev) {
-        SSL_free(s);
-        return NULL;
-    }
-    /* A client that just closes the socket (no close_notify) is common. */
-    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-    return bev;
-}
-
-int api_tls_context(const struct api_config *cfg, SSL_CTX **out, struct amb_error *err)
-{
-    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-    if (!ctx)
-        return api_host->error_set(err, AMB_ENOMEM, NULL, "cannot create a TLS context");
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-    const char *what = NULL, *field = NULL;
-    if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert_file) != 1)
-        what = "cannot load the certificate", field = "api.tls.cert_file";
-    else if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key_file, SSL_FILETYPE_PEM) != 1)
-        what = "cannot load the private key", field = "api.tls.key_file";
-    else if (SSL_CTX_check_private_key(ctx) != 1)
-        what = "the private key does not match the certificate", field = "api.tls.key_file";
-    if (what) {
-        char detail[256];
-        ERR_error_string_n(ERR_get_error(), detail, sizeof detail);
-        ERR_clear_error();
-        SSL_CTX_free(ctx);
-        return api_host->error_set(err, AMB_EINVAL, field, "%s: %s", what, detail);
-    }
-    *out = ctx;
-    return AMB_OK;
 }
 
 /* ---- loops ---- */
@@ -597,14 +433,16 @@ static int loop_init(struct api_server *s, struct loop *l, evutil_socket_t liste
     return AMB_OK;
 }
 
-int api_server_start(const struct api_config *cfg, const struct api_router *rt,
-                     struct api_server **out, struct amb_error *err)
+int api_server_start(struct api *api, struct api_server **out, struct amb_error *err)
 {
+    const struct api_config *cfg = &api->cfg;
+    const struct api_router *rt = api->router;
     *out = NULL;
     evthread_use_pthreads(); /* before any base: loops are woken from other threads */
     struct api_server *s = calloc(1, sizeof *s);
     if (!s)
         return api_host->error_set(err, AMB_ENOMEM, NULL, "out of memory");
+    s->api = api;
     s->cfg = cfg;
     s->limits = ratelimit_new(cfg->rate_per_s, cfg->rate_burst, 4096);
     s->rt = rt;

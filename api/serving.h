@@ -12,10 +12,10 @@
 #define API_MAX_PATH 4096
 
 /* ---- server.c ---- */
-/* Binds cfg->listen and starts cfg->threads loop threads serving rt (which
- * must outlive the server). Main thread. */
-int api_server_start(const struct api_config *cfg, const struct api_router *rt,
-                     struct api_server **out, struct amb_error *err);
+/* Binds api->cfg.listen and starts cfg.threads loop threads serving
+ * api->router; every request carries api (which must outlive the server).
+ * Main thread. */
+int api_server_start(struct api *api, struct api_server **out, struct amb_error *err);
 /* Stops accepting, lets requests in flight finish (bounded), joins the
  * threads. Main thread; idempotent. */
 void api_server_stop(struct api_server *s);
@@ -26,6 +26,7 @@ const char *api_server_address(const struct api_server *s);
  * stopping). Called by reply.c just before a reply is sent. */
 void api_server_decorate(struct api_req *r);
 
+/* ---- path.c ---- */
 /* Strict percent-decoding of a request path: rejects a bad or truncated %
  * escape, an encoded NUL or '/', a raw NUL, "//", and any ".." segment or
  * "..". Writes at most out_len bytes including the NUL. Returns 0, or -1
@@ -36,11 +37,8 @@ int api_path_decode(const char *raw, char *out, size_t out_len, const char **why
  * Returns 0 or -1. */
 int api_split_hostport(const char *s, char *host, size_t host_len, unsigned *port);
 
-/* ---- plugin.c ---- */
-/* 1 while the REST server accepts requests (readyz). Any thread. */
-int api_ready(void);
-/* The plugin's version string (for /api/version). */
-const char *api_plugin_version(void);
+/* The plugin's version string (its descriptor, /api/version). */
+#define API_PLUGIN_VERSION "0.1.0"
 
 /* ---- route_metrics.c: the api's own metrics (any thread) ---- */
 void api_metrics_in_flight(int delta);

@@ -17,8 +17,8 @@ static const struct {
     const char *resource, *group, *one, *many;
 } nouns[] = {
     {"namespaces", "", "project", "projects"},
-    {"agenticsessions", "vteam.ambient-code", "session", "sessions"},
-    {"projectsettings", "vteam.ambient-code", "project settings", "project settings"},
+    {AMB_SESSION_PLURAL, AMB_GROUP, "session", "sessions"},
+    {AMB_SETTINGS_PLURAL, AMB_GROUP, "project settings", "project settings"},
     {"rolebindings", "rbac.authorization.k8s.io", "role binding", "role bindings"},
     {"secrets", "", "secret", "secrets"},
 };

@@ -196,7 +196,7 @@ static int put(struct ambd_config *c, config_setting_t *g, const char *name, int
 
 static int put_plugins(config_setting_t *root, struct amb_error *err)
 {
-    static const char *const plugins[] = {"projectsettings", "agenticsession", "api"};
+    static const char *const plugins[] = {"projectsettings", "agenticsession", "rfeworkflow", "api"};
     if (config_setting_get_member(root, "plugins"))
         return AMB_OK;
     config_setting_t *list = config_setting_add(root, "plugins", CONFIG_TYPE_LIST);

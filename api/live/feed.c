@@ -1,21 +1,24 @@
-/* feed.c — what the live service knows of sessions. One watch of every
- * AgenticSession, made with the api's own identity (read-only; every
- * subscriber is still checked with its own token before it sees a byte),
- * keeps each session's uid (which names its log: workers look it up here),
- * removes the log of a deleted session (and so of every session of a
- * deleted project: Kubernetes deletes a namespace's objects one by one,
- * each a DELETED event), and, with api.live.session_status, turns each
- * change of a session's status into an event
- * {"type": "status", "phase": ..., "status": {...}} appended to that
- * session's log, so its streams show what the controller decides (Pending,
- * Running, Failed with a reason), not only what the runner posts.
+/* feed.c — what the live service knows of the objects that have an event
+ * log (every kind with AMB_KIND_EVENT_LOG: sessions). One watch per such
+ * kind, made with the api's own identity (read-only; every subscriber is
+ * still checked with its own token before it sees a byte), keeps each
+ * object's uid (which names its log: workers look it up here), removes the
+ * log of a deleted object (and so of every object of a deleted project:
+ * Kubernetes deletes a namespace's objects one by one, each a DELETED
+ * event), and, with api.live.session_status, turns each change of an
+ * object's status into an event
+ * {"type": "status", "phase": ..., "status": {...}} appended to its log, so
+ * its streams show what the controller decides (Pending, Running, Failed
+ * with a reason), not only what its workload posts.
  *
- * Runs on its own thread: list (to learn where to watch from, and after a
- * 410 what changed meanwhile), then watch with bookmarks, resuming from the
- * last resourceVersion; errors back off up to 30 s. After each list, logs
- * of sessions it did not list go (deleted while nobody watched). Events go
- * to the loop thread through a queue under l->mu. The first list records
- * what exists without an event each: only changes are news. */
+ * Each watch runs on its own thread: list (to learn where to watch from,
+ * and after a 410 what changed meanwhile), then watch with bookmarks,
+ * resuming from the last resourceVersion; errors back off up to 30 s. After
+ * each list, what that kind's list did not show goes (deleted while nobody
+ * watched), and — once every kind has been listed — so do the logs on disk
+ * of objects no watch knows. Events go to the loop thread through a queue
+ * under l->mu. The first list of a kind records what exists without an
+ * event each: only changes are news. */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,29 +32,36 @@
 #define FEED_BUCKETS 4096
 #define FEED_BACKOFF_MAX_MS 30000
 
-const struct amb_resource live_sessions_res = {"vteam.ambient-code", "v1alpha1",
-                                                "AgenticSession", "agenticsessions", 1};
-#define sessions live_sessions_res
-
-/* What the feed knows of a session: its uid, the hash of its last status. */
+/* What the feed knows of an object: its uid, the hash of its last status. */
 struct known {
     struct known *next;
     uint64_t sig;
-    unsigned mark; /* the list that last saw it */
+    unsigned kind; /* index in l->kinds */
+    unsigned mark; /* the list of its kind that last saw it */
     char uid[STORE_UID_MAX];
-    char key[];    /* "ns/name" */
+    char key[];    /* "kind/ns/name" */
+};
+
+struct feed;
+
+/* The watch of one kind, on its own thread. */
+struct watch {
+    struct feed *f;
+    const struct live_kind *kind;
+    pthread_t thread;
+    int started;
+    char rv[64];
+    unsigned mark;
+    atomic_int announce; /* 0 during its first list */
 };
 
 struct feed {
     struct live *l;
     struct amb_ctx *ctx;
-    pthread_t thread;
-    int started;
-    pthread_mutex_t mu; /* the table: the feed writes, workers read */
+    pthread_mutex_t mu; /* the table: the watches write, workers read */
     struct known *buckets[FEED_BUCKETS];
-    char rv[64];
-    unsigned mark;
-    int announce; /* 0 during the first list */
+    struct watch watches[LIVE_MAX_KINDS];
+    size_t n_watches;
 };
 
 static uint64_t fnv(const char *s, size_t n)
@@ -106,15 +116,16 @@ static int ids(const json_t *obj, const char **ns, const char **name, const char
     *ns = json_string_value(json_object_get(md, "namespace"));
     *name = json_string_value(json_object_get(md, "name"));
     *uid = json_string_value(json_object_get(md, "uid"));
-    return *ns && *name && api_is_dns_label(*ns) && strlen(*name) < 254 && store_is_uid(*uid)
+    return *ns && *name && amb_is_dns_label(*ns) && strlen(*name) < 254 && store_is_uid(*uid)
                ? 0
                : -1;
 }
 
 /* Records obj's uid and status; a change of status (after the first list)
  * becomes an event. */
-static void observe(struct feed *f, const json_t *obj)
+static void observe(struct watch *w, const json_t *obj)
 {
+    struct feed *f = w->f;
     const char *ns, *name, *uid;
     if (ids(obj, &ns, &name, &uid) != 0)
         return;
@@ -123,8 +134,8 @@ static void observe(struct feed *f, const json_t *obj)
     uint64_t sig = text ? fnv(text, strlen(text)) : 0;
     size_t text_len = text ? strlen(text) : 0;
     free(text);
-    char key[320];
-    snprintf(key, sizeof key, "%s/%s", ns, name);
+    char key[340];
+    snprintf(key, sizeof key, "%u/%s/%s", w->kind->index, ns, name);
     pthread_mutex_lock(&f->mu);
     struct known **p = slot(f, key);
     if (*p && strcmp((*p)->uid, uid) != 0) {
@@ -140,16 +151,17 @@ static void observe(struct feed *f, const json_t *obj)
             return;
         }
         memcpy((*p)->key, key, len + 1);
+        (*p)->kind = w->kind->index;
     }
     snprintf((*p)->uid, sizeof (*p)->uid, "%s", uid);
     (*p)->sig = sig;
-    (*p)->mark = f->mark;
+    (*p)->mark = w->mark;
     pthread_mutex_unlock(&f->mu);
-    if (!changed || !f->announce || !sig || !f->l->cfg->live_session_status)
+    if (!changed || !atomic_load(&w->announce) || !sig || !f->l->cfg->live_session_status)
         return;
     if (text_len + 256 > f->l->max_event) {
-        api_host->log(api_self, AMB_LOG_WARN, "live: a session's status is too large to stream",
-                      "namespace", ns, "name", name, NULL);
+        api_host->log(api_self, AMB_LOG_WARN, "live: an object's status is too large to stream",
+                      "kind", w->kind->kind->resource.kind, "namespace", ns, "name", name, NULL);
         return;
     }
     const char *phase = json_string_value(json_object_get(status, "phase"));
@@ -160,14 +172,15 @@ static void observe(struct feed *f, const json_t *obj)
         emit(f, ns, uid, ev);
 }
 
-/* A deleted session: forgotten, and its log removed. */
-static void forget(struct feed *f, const json_t *obj)
+/* A deleted object: forgotten, and its log removed. */
+static void forget(struct watch *w, const json_t *obj)
 {
+    struct feed *f = w->f;
     const char *ns, *name, *uid;
     if (ids(obj, &ns, &name, &uid) != 0)
         return;
-    char key[320];
-    snprintf(key, sizeof key, "%s/%s", ns, name);
+    char key[340];
+    snprintf(key, sizeof key, "%u/%s/%s", w->kind->index, ns, name);
     pthread_mutex_lock(&f->mu);
     struct known **p = slot(f, key);
     if (*p && strcmp((*p)->uid, uid) == 0) {
@@ -184,21 +197,34 @@ static int by_uid(const void *a, const void *b)
     return strcmp(a, b);
 }
 
-/* Drops what the last list did not see (deleted while we were not
- * watching), removing its log, and hands the loop the uids that exist so
- * it removes logs of sessions deleted while no ambientd ran. */
-static void sweep(struct feed *f, long long listed_at)
+/* 1 once every watch has listed its kind: only then does the table know
+ * every object that has a log. */
+static int all_listed(const struct feed *f)
 {
-    struct live_feed_item *all = calloc(1, sizeof *all);
+    for (size_t i = 0; i < f->n_watches; i++)
+        if (!atomic_load(&f->watches[i].announce))
+            return 0;
+    return 1;
+}
+
+/* Drops what w's last list did not see of its kind (deleted while we were
+ * not watching), removing its log, and, once every kind is listed, hands
+ * the loop the uids that exist so it removes logs of objects deleted while
+ * no ambientd ran. */
+static void sweep(struct watch *w, long long listed_at)
+{
+    struct feed *f = w->f;
+    struct live_feed_item *all = all_listed(f) ? calloc(1, sizeof *all) : NULL;
     size_t cap = 0;
     pthread_mutex_lock(&f->mu);
     for (size_t i = 0; i < FEED_BUCKETS; i++) {
         struct known **p = &f->buckets[i];
         while (*p) {
             struct known *k = *p;
-            if (k->mark != f->mark) {
+            if (k->kind == w->kind->index && k->mark != w->mark) {
+                const char *after_kind = strchr(k->key, '/') + 1;
                 char ns[64];
-                snprintf(ns, sizeof ns, "%.*s", (int)strcspn(k->key, "/"), k->key);
+                snprintf(ns, sizeof ns, "%.*s", (int)strcspn(after_kind, "/"), after_kind);
                 emit(f, ns, k->uid, NULL);
                 *p = k->next;
                 free(k);
@@ -229,21 +255,21 @@ static void sweep(struct feed *f, long long listed_at)
     queue_item(f, all);
 }
 
-static void set_rv(struct feed *f, const json_t *obj)
+static void set_rv(struct watch *w, const json_t *obj)
 {
     const char *rv = json_string_value(
         json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
-    if (rv && strlen(rv) < sizeof f->rv)
-        snprintf(f->rv, sizeof f->rv, "%s", rv);
+    if (rv && strlen(rv) < sizeof w->rv)
+        snprintf(w->rv, sizeof w->rv, "%s", rv);
 }
 
 /* Every page of the list; the list's resourceVersion is where to watch
  * from. */
-static int relist(struct feed *f, struct amb_error *err)
+static int relist(struct watch *w, struct amb_error *err)
 {
     char cont[1024] = "", query[3200]; /* an escaped token triples at most */
     long long listed_at = (long long)time(NULL);
-    f->mark++;
+    w->mark++;
     do {
         if (cont[0]) {
             char *esc = evhttp_uriencode(cont, -1, 0);
@@ -255,37 +281,37 @@ static int relist(struct feed *f, struct amb_error *err)
             snprintf(query, sizeof query, "limit=500");
         }
         json_t *page = NULL;
-        int rc = api_host->kube_list_page(f->ctx, &sessions, "", query, &page, err);
+        int rc = api_host->kube_list_page(w->f->ctx, &w->kind->kind->resource, "", query, &page, err);
         if (rc != AMB_OK)
             return rc;
         size_t i;
         json_t *item;
         json_array_foreach(json_object_get(page, "items"), i, item)
-            observe(f, item);
+            observe(w, item);
         const json_t *md = json_object_get(page, "metadata");
         const char *next = json_string_value(json_object_get(md, "continue"));
         snprintf(cont, sizeof cont, "%s", next && strlen(next) < sizeof cont ? next : "");
         if (!cont[0])
-            set_rv(f, page);
+            set_rv(w, page);
         json_decref(page);
-    } while (cont[0] && !stopping(f));
-    if (!stopping(f))
-        sweep(f, listed_at);
-    f->announce = 1;
+    } while (cont[0] && !stopping(w->f));
+    atomic_store(&w->announce, 1); /* before the sweep: this kind is listed */
+    if (!stopping(w->f))
+        sweep(w, listed_at);
     return AMB_OK;
 }
 
 static int on_event(void *ud, const char *type, const json_t *obj)
 {
-    struct feed *f = ud;
+    struct watch *w = ud;
     if (!type)
-        return stopping(f);
-    set_rv(f, obj);
+        return stopping(w->f);
+    set_rv(w, obj);
     if (!strcmp(type, "ADDED") || !strcmp(type, "MODIFIED"))
-        observe(f, obj);
+        observe(w, obj);
     else if (!strcmp(type, "DELETED"))
-        forget(f, obj);
-    return stopping(f);
+        forget(w, obj);
+    return stopping(w->f);
 }
 
 /* Sleeps ms in short steps; 1 when asked to stop meanwhile. */
@@ -300,21 +326,23 @@ static int nap(struct feed *f, long ms)
     return stopping(f);
 }
 
-static void *feed_main(void *arg)
+static void *watch_main(void *arg)
 {
-    struct feed *f = arg;
+    struct watch *w = arg;
+    struct feed *f = w->f;
     long backoff = 0;
     int listed = 0;
     unsigned seed = (unsigned)time(NULL);
     while (!stopping(f)) {
         struct amb_error *err = api_host->error_new();
-        int rc = listed ? AMB_OK : relist(f, err);
+        int rc = listed ? AMB_OK : relist(w, err);
         if (rc == AMB_OK) {
             listed = 1;
             char query[160];
             snprintf(query, sizeof query,
-                     "resourceVersion=%s&allowWatchBookmarks=true&timeoutSeconds=300", f->rv);
-            rc = api_host->kube_watch(f->ctx, &sessions, "", query, on_event, f, err);
+                     "resourceVersion=%s&allowWatchBookmarks=true&timeoutSeconds=300", w->rv);
+            rc = api_host->kube_watch(f->ctx, &w->kind->kind->resource, "", query, on_event, w,
+                                      err);
             if (rc == AMB_EGONE)
                 listed = 0; /* too old: list again, and announce what changed */
             else if (rc == AMB_OK)
@@ -323,8 +351,9 @@ static void *feed_main(void *arg)
         long wait = 0; /* Kubernetes' Retry-After: never sooner than that */
         if (rc != AMB_OK && rc != AMB_EGONE && !stopping(f)) {
             json_t *why = api_host->error_to_json(err);
-            api_host->log(api_self, AMB_LOG_WARN, "live: the session status feed failed",
-                          "error", json_string_value(json_object_get(why, "message")), NULL);
+            api_host->log(api_self, AMB_LOG_WARN, "live: the status feed failed", "kind",
+                          w->kind->kind->resource.kind, "error",
+                          json_string_value(json_object_get(why, "message")), NULL);
             wait = (long)json_integer_value(json_object_get(why, "retryAfterSeconds")) * 1000;
             json_decref(why);
             backoff = backoff ? backoff * 2 : 500;
@@ -342,6 +371,8 @@ static void *feed_main(void *arg)
 
 int live_feed_start(struct live *l)
 {
+    if (l->n_kinds == 0)
+        return AMB_OK; /* no kind has an event log: nothing to watch */
     struct feed *f = calloc(1, sizeof *f);
     if (!f)
         return AMB_ENOMEM;
@@ -352,25 +383,34 @@ int live_feed_start(struct live *l)
     if (rc != AMB_OK) {
         free(f);
         api_host->log(api_self, AMB_LOG_WARN,
-                      "live: no Kubernetes API configured; sessions are not watched", NULL);
+                      "live: no Kubernetes API configured; logged objects are not watched",
+                      NULL);
         return AMB_OK;
     }
     pthread_mutex_init(&f->mu, NULL);
     l->feed_state = f; /* before any worker asks live_feed_uid */
-    if (pthread_create(&f->thread, NULL, feed_main, f) != 0)
-        return AMB_EINTERNAL;
-    f->started = 1;
+    for (size_t i = 0; i < l->n_kinds; i++) {
+        struct watch *w = &f->watches[f->n_watches++];
+        w->f = f;
+        w->kind = &l->kinds[i];
+        if (pthread_create(&w->thread, NULL, watch_main, w) != 0)
+            return AMB_EINTERNAL;
+        w->started = 1;
+    }
     return AMB_OK;
 }
 
 void live_feed_stop(struct live *l)
 {
     struct feed *f = l->feed_state;
-    if (!f || !f->started)
+    if (!f)
         return;
     atomic_store(&l->feed_stop, 1);
-    pthread_join(f->thread, NULL);
-    f->started = 0;
+    for (size_t i = 0; i < f->n_watches; i++) {
+        if (f->watches[i].started)
+            pthread_join(f->watches[i].thread, NULL);
+        f->watches[i].started = 0;
+    }
 }
 
 void live_feed_free(struct live *l)
@@ -392,14 +432,14 @@ void live_feed_free(struct live *l)
     l->feed_state = NULL;
 }
 
-int live_feed_uid(struct live *l, const char *project, const char *name,
-                  char uid[STORE_UID_MAX])
+int live_feed_uid(struct live *l, const struct live_kind *kind, const char *project,
+                  const char *name, char uid[STORE_UID_MAX])
 {
     struct feed *f = l->feed_state;
     if (!f)
         return 0;
-    char key[320];
-    snprintf(key, sizeof key, "%s/%s", project, name);
+    char key[340];
+    snprintf(key, sizeof key, "%u/%s/%s", kind->index, project, name);
     pthread_mutex_lock(&f->mu);
     struct known *k = *slot(f, key);
     if (k)

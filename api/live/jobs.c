@@ -11,8 +11,6 @@
 
 #include "live/live_int.h"
 
-#define AGENTIC_GROUP "vteam.ambient-code"
-#define AGENTIC_PLURAL "agenticsessions"
 
 void live_job_free(struct live_job *j)
 {
@@ -39,7 +37,8 @@ static int review(struct live *l, struct live_job *j, const char *verb, int *all
                   char *reason, size_t reason_len)
 {
     struct api_access a = {
-        .verb = verb, .group = AGENTIC_GROUP, .resource = AGENTIC_PLURAL,
+        .verb = verb, .group = j->kind->kind->resource.group,
+        .resource = j->kind->kind->resource.plural,
         .subresource = NULL, .ns = j->project, .name = j->name,
     };
     struct amb_error *err = api_host->error_new();
@@ -61,11 +60,11 @@ static int review(struct live *l, struct live_job *j, const char *verb, int *all
 /* The session's namespace must be a project, as on every
  * /api/projects/:project route (project_gate.c); asked after the caller's
  * own auth, so a 404 tells nothing to one without rights. 0 when it is. */
-static int in_a_project(struct live_job *j)
+static int in_a_project(struct live *l, struct live_job *j)
 {
     int managed = 0;
     struct amb_error *err = api_host->error_new();
-    int rc = err ? api_project_lookup(j->project, &managed, err) : AMB_ENOMEM;
+    int rc = err ? api_project_lookup(l->auth, j->project, &managed, err) : AMB_ENOMEM;
     api_host->error_free(err);
     if (rc != AMB_OK)
         fail(j, 503, "cannot tell whether %s is a project: %s", j->project,
@@ -75,32 +74,59 @@ static int in_a_project(struct live_job *j)
     return rc == AMB_OK && managed ? 0 : -1;
 }
 
-/* The session must exist, and its uid names its log: a session made later
- * under the same name (or in a project made again) never reads this one's.
- * The watch's table first; else a read with the daemon's credentials (a
- * session created a moment ago). Asked after the caller's own auth, like
- * in_a_project. 0 with j->uid set when it exists. */
-static int find_session(struct live *l, struct live_job *j)
+/* What a user calls one object of j's kind ("session"). */
+static void noun(const struct live_job *j, char *out, size_t len)
 {
-    if (live_feed_uid(l, j->project, j->name, j->uid))
+    const struct amb_resource *res = &j->kind->kind->resource;
+    api_noun(res->plural, res->group, 1, out, len);
+}
+
+/* "<noun> <name>" for messages. */
+static void named(const struct live_job *j, char *out, size_t len)
+{
+    char n[160];
+    noun(j, n, sizeof n);
+    snprintf(out, len, "%s %s", n, j->name);
+}
+
+/* "forbidden: cannot <verb> <plural> <name> in" (fail() adds the project). */
+static void cannot(const struct live_job *j, const char *prefix, const char *verb, char *out,
+                   size_t len)
+{
+    snprintf(out, len, "%scannot %s %s %s in", prefix, verb, j->kind->kind->resource.plural,
+             j->name);
+}
+
+/* The object must exist, and its uid names its log: an object made later
+ * under the same name (or in a project made again) never reads this one's.
+ * The watch's table first; else a read with the daemon's credentials (an
+ * object created a moment ago). Asked after the caller's own auth, like
+ * in_a_project. 0 with j->uid set when it exists. */
+static int find_object(struct live *l, struct live_job *j)
+{
+    if (live_feed_uid(l, j->kind, j->project, j->name, j->uid))
         return 0;
     struct amb_error *err = api_host->error_new();
     struct amb_ctx *sa = NULL;
     json_t *obj = NULL;
     int rc = err ? api_host->ctx_new(api_self, NULL, &sa, err) : AMB_ENOMEM;
     if (rc == AMB_OK)
-        rc = api_host->kube_get(sa, &live_sessions_res, j->project, j->name, &obj, err);
+        rc = api_host->kube_get(sa, &j->kind->kind->resource, j->project, j->name, &obj, err);
     api_host->ctx_free(sa);
     api_host->error_free(err);
     const char *uid =
         json_string_value(json_object_get(json_object_get(obj, "metadata"), "uid"));
+    char what[160], text[420];
+    noun(j, what, sizeof what);
+    named(j, text, sizeof text);
     if (rc == AMB_ENOTFOUND)
-        fail(j, 404, "session \"%s\" not found in %s", j->name, j->project);
+        snprintf(text, sizeof text, "%s \"%s\"", what, j->name);
+    if (rc == AMB_ENOTFOUND)
+        fail(j, 404, "%s not found in %s", text, j->project);
     else if (rc != AMB_OK)
-        fail(j, 503, "cannot tell whether session %s exists: %s", j->name,
-             api_host->strerror(rc));
+        fail(j, 503, "cannot tell whether %s exists: %s", text, api_host->strerror(rc));
     else if (!store_is_uid(uid))
-        fail(j, 500, "session %s has no usable uid%s", j->name, NULL);
+        fail(j, 500, "%s has no usable uid%s", text, NULL);
     else
         snprintf(j->uid, sizeof j->uid, "%s", uid);
     json_decref(obj);
@@ -188,10 +214,12 @@ static void run_read(struct live *l, struct live_job *j)
     if (review(l, j, "get", &allowed, reason, sizeof reason) != 0)
         return;
     if (!allowed) {
-        fail(j, 403, "forbidden: cannot get agenticsessions %s in %s", j->name, j->project);
+        char msg[400];
+        cannot(j, "forbidden: ", "get", msg, sizeof msg);
+        fail(j, 403, "%s %s", msg, j->project);
         return;
     }
-    if (in_a_project(j) != 0 || find_session(l, j) != 0)
+    if (in_a_project(l, j) != 0 || find_object(l, j) != 0)
         return;
     if (j->route == LR_WS) {
         /* whether this client may also post user messages on the socket;
@@ -215,7 +243,7 @@ static void read_page(struct live *l, struct live_job *j)
     size_t max_bytes = l->max_client_buffer / 2; /* the reply fits the client's bound */
     if (store_path(l->cfg->live_dir, j->project, j->uid, path, sizeof path) != 0 ||
         store_page(path, j->after, j->limit, max_bytes, &items, &next) != AMB_OK) {
-        fail(j, 500, "cannot read the session's event log%s%s", NULL, NULL);
+        fail(j, 500, "cannot read the event log%s%s", NULL, NULL);
         return;
     }
     json_t *page = json_pack("{s:o, s:o}", "items", items, "next",
@@ -235,10 +263,12 @@ static void run_recheck(struct live *l, struct live_job *j)
     if (review(l, j, "get", &allowed, reason, sizeof reason) != 0)
         return;
     if (!allowed) {
-        fail(j, 403, "access revoked: cannot get agenticsessions %s in %s", j->name, j->project);
+        char msg[400];
+        cannot(j, "access revoked: ", "get", msg, sizeof msg);
+        fail(j, 403, "%s %s", msg, j->project);
         return;
     }
-    if (in_a_project(j) != 0)
+    if (in_a_project(l, j) != 0)
         return;
     if (j->can_post && review(l, j, "update", &allowed, reason, sizeof reason) == 0)
         j->can_post = allowed;
@@ -253,10 +283,12 @@ static void run_post_message(struct live *l, struct live_job *j)
     if (review(l, j, "update", &allowed, reason, sizeof reason) != 0)
         return;
     if (!allowed) {
-        fail(j, 403, "forbidden: cannot update agenticsessions %s in %s", j->name, j->project);
+        char msg[400];
+        cannot(j, "forbidden: ", "update", msg, sizeof msg);
+        fail(j, 403, "%s %s", msg, j->project);
         return;
     }
-    if (in_a_project(j) != 0 || whoami(l, j) != 0 || find_session(l, j) != 0 || !j->body)
+    if (in_a_project(l, j) != 0 || whoami(l, j) != 0 || find_object(l, j) != 0 || !j->body)
         return; /* no body: only who may post was asked (conn.c reads it next) */
     json_error_t jerr;
     json_t *b = json_loadb(j->body, j->body_len, 0, &jerr);
@@ -286,15 +318,17 @@ static void run_post_events(struct live *l, struct live_job *j)
         fail(j, 503, "token review failed: %s%s", api_host->strerror(rc), NULL);
         return;
     }
-    char want[sizeof j->project + sizeof j->name + 64];
-    snprintf(want, sizeof want, "system:serviceaccount:%s:ambient-session-%s", j->project,
-             j->name);
+    char want[sizeof j->project + sizeof j->name + 128];
+    snprintf(want, sizeof want, "system:serviceaccount:%s:%s%s", j->project,
+             j->kind->kind->event_poster_prefix, j->name);
     if (strcmp(want, j->user) != 0) {
-        fail(j, 403, "forbidden: only the session's own service account may post its events%s%s",
-             NULL, NULL);
+        char what[160];
+        noun(j, what, sizeof what);
+        fail(j, 403, "forbidden: only the %s's own service account may post its events%s", what,
+             NULL);
         return;
     }
-    if (in_a_project(j) != 0 || find_session(l, j) != 0 || !j->body)
+    if (in_a_project(l, j) != 0 || find_object(l, j) != 0 || !j->body)
         return; /* no body: only who may post was asked (conn.c reads it next) */
     int st = live_parse_events(j->body, j->body_len, j->ndjson, &j->events, j->message,
                                sizeof j->message);

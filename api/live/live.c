@@ -147,6 +147,28 @@ static int mkdirs(const char *path)
     return 0;
 }
 
+/* The registered kinds that declare an event log (ABI 1.5), in load order. */
+static void find_logged_kinds(struct live *l)
+{
+    const struct amb_kind *k;
+    void *ud;
+    if (!AMB_HAS(api_host, kind_at))
+        return;
+    for (size_t i = 0; api_host->kind_at(api_self, i, &k, &ud) == AMB_OK; i++) {
+        if (!(k->flags & AMB_KIND_EVENT_LOG) || !k->resource.namespaced)
+            continue;
+        if (l->n_kinds == LIVE_MAX_KINDS) {
+            api_host->log(api_self, AMB_LOG_ERROR, "live: too many kinds with an event log",
+                          "kind", k->resource.kind, NULL);
+            continue;
+        }
+        struct live_kind *lk = &l->kinds[l->n_kinds];
+        lk->kind = k;
+        lk->segment = k->rest_plural && *k->rest_plural ? k->rest_plural : k->resource.plural;
+        lk->index = (unsigned)l->n_kinds++;
+    }
+}
+
 int live_start(const struct api_config *cfg, struct api_auth *auth, struct live **out,
                struct amb_error *err)
 {
@@ -165,6 +187,7 @@ int live_start(const struct api_config *cfg, struct api_auth *auth, struct live 
         return api_host->error_set(err, AMB_ENOMEM, NULL, "out of memory");
     l->cfg = cfg;
     l->auth = auth;
+    find_logged_kinds(l);
     if (cfg->tls_cert_file && (rc0 = api_tls_context(cfg, &l->ssl, err)) != AMB_OK) {
         free(l);
         return rc0;
@@ -241,9 +264,9 @@ int live_start(const struct api_config *cfg, struct api_auth *auth, struct live 
     fd = -1; /* the listener's now */
     conn_guard_watch(l->lis, l->guard);
 
-    /* the session watch first: workers look uids up in it */
+    /* the watch first: workers look uids up in it */
     if ((rc = live_feed_start(l)) != AMB_OK) {
-        rc = api_host->error_set(err, rc, NULL, "cannot start the session watch");
+        rc = api_host->error_set(err, rc, NULL, "cannot start the watch of logged objects");
         goto fail;
     }
     rc = live_jobs_start(l, cfg->live_auth_threads);

@@ -24,6 +24,16 @@
 #define LIVE_TOKEN_MAX 8192
 #define LIVE_USER_MAX 256
 
+/* A kind whose objects have an event log (AMB_KIND_EVENT_LOG, ABI 1.5),
+ * addressed as /api/projects/:project/<segment>/:name/...; the host's
+ * copy, read-only once the service runs. */
+#define LIVE_MAX_KINDS 16
+struct live_kind {
+    const struct amb_kind *kind;
+    const char *segment; /* rest_plural, else plural */
+    unsigned index;      /* in l->kinds */
+};
+
 enum live_route {
     LR_WS = 1,        /* GET  .../:name/ws */
     LR_SSE,           /* GET  .../:name/events */
@@ -61,9 +71,10 @@ struct live_conn {
     struct http1_req req;
     int have_req;
     enum live_route route;
+    const struct live_kind *kind; /* of the object addressed */
     char project[64];
     char name[254];
-    char uid[STORE_UID_MAX]; /* the session's, once a job found it */
+    char uid[STORE_UID_MAX]; /* the object's, once a job found it */
     int keep_alive;
     int body_unread; /* a body we did not read: close after the reply */
     int body_next;   /* a POST whose caller is known: its body comes next */
@@ -105,6 +116,7 @@ struct live_job {
     struct live_job *next;
     struct live_conn *c;
     enum live_route route;
+    const struct live_kind *kind;
     int reading; /* GET messages, authorized: its page is read on the read pool */
     char project[64];
     char name[254];
@@ -158,6 +170,8 @@ struct live_feed_item {
 
 struct live {
     const struct api_config *cfg; /* borrowed from the plugin */
+    struct live_kind kinds[LIVE_MAX_KINDS]; /* the kinds with an event log */
+    size_t n_kinds;
     struct api_auth *auth;
     size_t max_event, max_session, max_client_buffer, max_headers;
     uint64_t max_store;   /* bytes of every log together (507 beyond) */
@@ -263,10 +277,9 @@ int live_parse_events(const char *body, size_t len, int ndjson, json_t **out, ch
  * else 422 with msg naming the first whose type is reserved for users or
  * the platform. */
 int live_runner_events_check(const json_t *events, char *msg, size_t n);
-/* The AgenticSession resource (feed.c). */
-extern const struct amb_resource live_sessions_res;
 
-/* feed.c: every session's uid, deletion and status changes */
+/* feed.c: every logged object's uid, deletion and status changes (one
+ * watch per kind with an event log) */
 /* Starts the watch thread (AMB_OK without one when no Kubernetes API is
  * configured). Main thread. */
 int live_feed_start(struct live *l);
@@ -276,10 +289,10 @@ void live_feed_stop(struct live *l);
 void live_feed_free(struct live *l);
 /* Applies what the feed queued (loop thread); frees it. */
 void live_feed_drain(struct live *l);
-/* The uid of session project/name as the watch knows it: 1 and uid
+/* The uid of object project/name of kind as the watch knows it: 1 and uid
  * filled, or 0 when the watch has not seen it (yet). Any thread. */
-int live_feed_uid(struct live *l, const char *project, const char *name,
-                  char uid[STORE_UID_MAX]);
+int live_feed_uid(struct live *l, const struct live_kind *kind, const char *project,
+                  const char *name, char uid[STORE_UID_MAX]);
 
 /* live.c: wakes the loop (any thread). */
 void live_wake(struct live *l);

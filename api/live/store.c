@@ -33,7 +33,7 @@ int store_is_uid(const char *uid)
 int store_path(const char *dir, const char *project, const char *uid, char *out,
                size_t out_len)
 {
-    if (!dir || !project || !api_is_dns_label(project) || !store_is_uid(uid))
+    if (!dir || !project || !amb_is_dns_label(project) || !store_is_uid(uid))
         return -1;
     int n = snprintf(out, out_len, "%s/%s/%s.ndjson", dir, project, uid);
     return n < 0 || (size_t)n >= out_len ? -1 : 0;
@@ -362,7 +362,7 @@ static void each_log(const char *dir,
         return;
     struct dirent *p;
     while ((p = readdir(top)) != NULL) {
-        if (!api_is_dns_label(p->d_name))
+        if (!amb_is_dns_label(p->d_name))
             continue; /* ".", "..", ".lock" */
         char pdir[4096];
         snprintf(pdir, sizeof pdir, "%s/%s", dir, p->d_name);

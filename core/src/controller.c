@@ -75,15 +75,6 @@ static const char *meta(const json_t *obj, const char *k)
     return json_string_value(json_object_get(json_object_get(obj, "metadata"), k));
 }
 
-static void on_primary_event(void *ud, enum ambd_event_type type, const json_t *obj)
-{
-    struct ambd_ctl_kind *k = ud;
-    ambd_ctl_track_phase(k, type, obj);
-    const char *name = meta(obj, "name");
-    if (name)
-        enqueue(k->ctl, k->index, meta(obj, "namespace"), name);
-}
-
 static int is_resource(const struct amb_resource *r, const char *api, const char *kind)
 {
     size_t glen = strlen(r->group);
@@ -139,6 +130,19 @@ static void on_child_event(void *ud, enum ambd_event_type type, const json_t *ob
 {
     (void)type;
     enqueue_controller(ud, obj, 1);
+}
+
+/* An object of a kind wakes itself, and the object of another kind that
+ * controls it (an AgenticSession owned by an RFEWorkflow): a kind named in
+ * another's owns is watched in full as a kind, not as a child. */
+static void on_primary_event(void *ud, enum ambd_event_type type, const json_t *obj)
+{
+    struct ambd_ctl_kind *k = ud;
+    ambd_ctl_track_phase(k, type, obj);
+    const char *name = meta(obj, "name");
+    if (name)
+        enqueue(k->ctl, k->index, meta(obj, "namespace"), name);
+    enqueue_controller(k->ctl, obj, 0);
 }
 
 /* ---- reconcile ---- */

@@ -119,6 +119,7 @@ static void kind_entry_free(struct ambd_kind_entry *e)
     resource_free(&e->kind.resource);
     free((char *)e->kind.rest_plural);
     free((char *)e->kind.finalizer);
+    free((char *)e->kind.event_poster_prefix);
     for (size_t i = 0; i < e->kind.n_owns; i++)
         resource_free((struct amb_resource *)&e->kind.owns[i]);
     free((struct amb_resource *)e->kind.owns);
@@ -136,6 +137,31 @@ static void release_data(struct ambd_owned_data *d)
 static const char *rest_plural_of(const struct amb_kind *k)
 {
     return k->rest_plural ? k->rest_plural : k->resource.plural;
+}
+
+/* 1.5: flags the host knows, and an event log's poster: a service account
+ * name prefix ([a-z0-9-], starting alphanumeric, at most 63). */
+static int check_event_log(const struct amb_kind *k, struct amb_error *err)
+{
+    const char *p = k->event_poster_prefix;
+    if (k->flags & ~(uint32_t)AMB_KIND_EVENT_LOG)
+        return ambd_error_set(err, AMB_EINVAL, "flags", "unknown flags 0x%x",
+                              (unsigned)(k->flags & ~(uint32_t)AMB_KIND_EVENT_LOG));
+    if (!(k->flags & AMB_KIND_EVENT_LOG)) {
+        if (p)
+            return ambd_error_set(err, AMB_EINVAL, "event_poster_prefix",
+                                  "is only for a kind with AMB_KIND_EVENT_LOG");
+        return AMB_OK;
+    }
+    size_t n = p ? strlen(p) : 0;
+    int ok = n > 0 && n <= 63 && isalnum((unsigned char)p[0]);
+    for (size_t i = 0; ok && i < n; i++)
+        ok = islower((unsigned char)p[i]) || isdigit((unsigned char)p[i]) || p[i] == '-';
+    if (!ok)
+        return ambd_error_set(err, AMB_EINVAL, "event_poster_prefix",
+                              "an event log needs its poster's service account name prefix "
+                              "([a-z0-9-], at most 63, starting alphanumeric)");
+    return AMB_OK;
 }
 
 static int check_kind(const struct ambd_registry *r, const struct amb_kind *k, struct amb_error *err)
@@ -160,6 +186,8 @@ static int check_kind(const struct ambd_registry *r, const struct amb_kind *k, s
     }
     if (k->n_owns > 64)
         rc = ambd_error_set(err, AMB_EINVAL, "owns", "at most 64 child kinds");
+    if (check_event_log(k, err) != AMB_OK)
+        rc = AMB_EINVAL;
     if (rc != AMB_OK)
         return rc;
     for (size_t i = 0; i < r->n_kinds; i++) {
@@ -209,6 +237,7 @@ int ambd_registry_add_kind(struct ambd_registry *r, struct ambd_owned_data data,
     resource_copy(&e->kind.resource, &k.resource, &failed);
     e->kind.rest_plural = dup_or_null(k.rest_plural, &failed);
     e->kind.finalizer = dup_or_null(k.finalizer, &failed);
+    e->kind.event_poster_prefix = dup_or_null(k.event_poster_prefix, &failed);
     e->kind.owns = NULL;
     e->kind.n_owns = 0;
     if (k.n_owns > 0) {

@@ -13,6 +13,8 @@ extern const struct amb_host *as_host;
 extern struct amb_module *as_self;
 
 #include "as_names.h"
+#include "as_outcome.h"
+#include "as_problems.h"
 
 /* The plugin's config group (agenticsession = { ... }); strings are
  * borrowed from the host for the plugin's lifetime. */
@@ -49,14 +51,6 @@ struct as_bounds {
     const json_t *allowed_models; /* borrowed */
 };
 
-/* Violations, one per bad field ("spec.repos[1].input.url", message). */
-struct as_problems {
-    size_t n;
-    char field[16][96];
-    char message[16][192];
-    size_t dropped; /* violations beyond the 16 kept */
-};
-
 /* Checks obj (a whole AgenticSession) against the rules and bounds; returns
  * the number of violations recorded in p. */
 size_t as_validate_spec(const json_t *obj, const struct as_bounds *b, struct as_problems *p);
@@ -65,8 +59,21 @@ size_t as_validate_spec(const json_t *obj, const struct as_bounds *b, struct as_
  * as_options_check) as "unknown field"; returns how many. For the REST
  * path: a stored object never has one (the API server prunes them). */
 size_t as_unknown_fields(const json_t *obj, struct as_problems *p);
-/* "field: message; field: message" into buf. */
-void as_problems_join(const struct as_problems *p, char *buf, size_t n);
+
+/* ---- routes.c, create.c: the kind's own REST, served by the api ---- */
+
+/* Registers stop, start and clone (init only). */
+int as_register_routes(void);
+/* The api's request accessors, or NULL when the server of routes predates
+ * ABI 1.5 (its routes then answer 501, its create takes whole objects). */
+const struct amb_request_ops *as_request_ops(void);
+/* Answers {"error": "field: message", "details": [{field, message}]};
+ * returns AMB_EINVAL. */
+int as_reply_field(struct amb_request *req, int status, const char *field, const char *message);
+/* amb_kind.create_shape: the original platform's create request and the
+ * bare spec (create.c). */
+int as_create_shape(void *ud, struct amb_request *req, const json_t *body, json_t **obj,
+                    const struct amb_create_shape **shape);
 
 /* ---- defaults.c ---- */
 
@@ -107,8 +114,6 @@ int as_ensure_children(struct amb_ctx *ctx, const json_t *session, const struct 
                        struct amb_error *err);
 
 /* ---- phase.c ---- */
-enum as_phase { AS_PENDING, AS_RUNNING, AS_COMPLETED, AS_FAILED, AS_STOPPED };
-
 struct as_observed {
     enum as_phase phase;
     char reason[64];   /* CamelCase, for conditions and events */
@@ -116,9 +121,6 @@ struct as_observed {
     int job_finished;  /* the Job carries Complete or Failed */
 };
 
-const char *as_phase_name(enum as_phase p);
-/* Parses a status.phase; unknown or absent is -1. */
-int as_phase_parse(const char *s);
 /* Maps the Job (NULL if absent) and its Pods (array, may be NULL) to a phase. */
 void as_observe(const json_t *job, const json_t *pods, struct as_observed *o);
 

@@ -4,16 +4,18 @@
 #ifndef AS_NAMES_H
 #define AS_NAMES_H
 
-#define AS_GROUP "vteam.ambient-code"
-#define AS_VERSION "v1alpha1"
-#define AS_PLURAL "agenticsessions"
+#include <ambient/names.h>
+
+#define AS_GROUP AMB_GROUP
+#define AS_VERSION AMB_GROUP_VERSION
+#define AS_PLURAL AMB_SESSION_PLURAL
 
 /* Annotations and labels on sessions and their children. */
-#define AS_ANN_DESIRED_PHASE "ambient-code.io/desired-phase"
+#define AS_ANN_DESIRED_PHASE AMB_DESIRED_PHASE_ANNOTATION
 #define AS_ANN_RUN "ambient-code.io/run"
 #define AS_LABEL_SESSION "ambient-code.io/session"
 #define AS_LABEL_RUN "ambient-code.io/run"
-#define AS_DEFAULT_RUNNER_SECRET "ambient-runner-secrets"
+#define AS_DEFAULT_RUNNER_SECRET AMB_RUNNER_SECRET_DEFAULT
 /* Bounds on the numbers read from a session (untrusted like the rest of
  * it): spec.timeout in seconds (30 days) and the run counter annotation. */
 #define AS_MAX_TIMEOUT_S 2592000LL
@@ -21,7 +23,7 @@
 #define AS_MAX_NAME 56 /* so "<name>-runner" stays a valid label value */
 
 /* The session's ServiceAccount: what the runner's token authenticates as. */
-#define AS_SA_PREFIX "ambient-session-"
+#define AS_SA_PREFIX AMB_SESSION_SA_PREFIX
 
 /* names.c: 1 if url is an http(s) or ssh git URL (or scp-like
  * user@host:path) with nothing a shell, git's option parser or a transport

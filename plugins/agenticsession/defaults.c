@@ -5,10 +5,9 @@
 
 #include "as.h"
 
-const struct amb_resource as_sessions = {AS_GROUP, AS_VERSION, "AgenticSession",
-                                         AS_PLURAL, 1};
-const struct amb_resource as_projectsettings = {"vteam.ambient-code", "v1alpha1",
-                                                "ProjectSettings", "projectsettings", 1};
+const struct amb_resource as_sessions = {AS_GROUP, AS_VERSION, AMB_SESSION_KIND, AS_PLURAL, 1};
+const struct amb_resource as_projectsettings = {AMB_GROUP, AMB_GROUP_VERSION, AMB_SETTINGS_KIND,
+                                                AMB_SETTINGS_PLURAL, 1};
 const struct amb_resource as_jobs = {"batch", "v1", "Job", "jobs", 1};
 const struct amb_resource as_pods = {"", "v1", "Pod", "pods", 1};
 const struct amb_resource as_service_accounts = {"", "v1", "ServiceAccount", "serviceaccounts", 1};
@@ -58,7 +57,7 @@ int as_read_project_settings(struct amb_ctx *ctx, const char *ns, json_t **out,
     /* A scratch error where the host has them, so that a missing
      * ProjectSettings (which is fine) leaves no cause on the caller's. */
     struct amb_error *scratch = AMB_HAS(as_host, error_new) ? as_host->error_new() : NULL;
-    int rc = as_host->kube_get(ctx, &as_projectsettings, ns, "projectsettings", &ps,
+    int rc = as_host->kube_get(ctx, &as_projectsettings, ns, AMB_SETTINGS_NAME, &ps,
                                scratch ? scratch : err);
     if (rc != AMB_OK && scratch) {
         json_t *why = as_host->error_to_json(scratch);

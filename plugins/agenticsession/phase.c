@@ -9,21 +9,6 @@
 
 #include "as.h"
 
-static const char *const phase_names[] = {"Pending", "Running", "Completed", "Failed", "Stopped"};
-
-const char *as_phase_name(enum as_phase p)
-{
-    return phase_names[p];
-}
-
-int as_phase_parse(const char *s)
-{
-    for (int i = 0; s && i < (int)(sizeof phase_names / sizeof phase_names[0]); i++)
-        if (strcmp(s, phase_names[i]) == 0)
-            return i;
-    return -1;
-}
-
 /* Waiting reasons that a one-attempt runner never recovers from. */
 static int fatal_waiting(const char *reason)
 {

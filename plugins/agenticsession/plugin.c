@@ -146,15 +146,19 @@ static int as_init(const struct amb_host *host, struct amb_module *self, void **
     struct amb_kind kind = {
         .size = sizeof kind,
         .resource = as_sessions,
-        .rest_plural = "agentic-sessions",
+        .rest_plural = AMB_SESSION_REST,
         .owns = owns,
         .n_owns = sizeof owns / sizeof owns[0],
         .validate = kind_validate,
         .set_defaults = kind_defaults,
         .reconcile = as_reconcile,
+        .flags = AMB_KIND_EVENT_LOG,
+        .create_shape = as_create_shape,
+        .event_poster_prefix = AS_SA_PREFIX,
     };
     /* cfg belongs to the host from here on, freed once with free(). */
-    return host->register_kind(self, &kind, cfg, free);
+    rc = host->register_kind(self, &kind, cfg, free);
+    return rc == AMB_OK ? as_register_routes() : rc;
 }
 
 static const struct amb_plugin descriptor = {

@@ -33,28 +33,18 @@ static void now_rfc3339(char *buf, size_t n)
     strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static int terminal(enum as_phase p)
-{
-    return p == AS_COMPLETED || p == AS_FAILED || p == AS_STOPPED;
-}
-
 static int write_status(void *ud, json_t *obj)
 {
     struct status_change *c = ud;
-    json_t *st = json_object_get(obj, "status");
-    if (!json_is_object(st)) {
-        st = json_object();
-        if (!st || json_object_set_new(obj, "status", st))
-            return AMB_ENOMEM;
-    }
-    json_t *before = json_deep_copy(st);
+    json_t *st = as_status_object(obj);
+    json_t *before = st ? json_deep_copy(st) : NULL;
     if (!before)
         return AMB_ENOMEM;
     c->old_phase = as_phase_parse(json_string_value(json_object_get(st, "phase")));
     /* Decided on a cache that may lag: the runner may have written the
      * outcome meanwhile, and a finished session keeps the phase it got
      * (only a restart resets it). */
-    if (!c->reset && c->old_phase >= 0 && terminal((enum as_phase)c->old_phase)) {
+    if (!c->reset && c->old_phase >= 0 && as_phase_finished(c->old_phase)) {
         json_decref(before);
         c->phase = (enum as_phase)c->old_phase;
         return 1;
@@ -66,28 +56,14 @@ static int write_status(void *ud, json_t *obj)
         json_object_del(st, "startTime");
         json_object_del(st, "completionTime");
     }
-    if ((c->phase == AS_RUNNING || terminal(c->phase)) && !json_object_get(st, "startTime"))
+    if ((c->phase == AS_RUNNING || as_phase_finished(c->phase)) &&
+        !json_object_get(st, "startTime"))
         json_object_set_new(st, "startTime",
                             json_string(c->phase != AS_RUNNING && c->job_start ? c->job_start
                                                                                : now));
-    if (terminal(c->phase) && !json_object_get(st, "completionTime"))
+    if (as_phase_finished(c->phase) && !json_object_get(st, "completionTime"))
         json_object_set_new(st, "completionTime", json_string(now));
-    if (c->phase == AS_FAILED)
-        json_object_set_new(st, "error", json_string(c->message));
-    else
-        json_object_del(st, "error");
-    json_object_set_new(st, "observedGeneration",
-                        json_integer(json_integer_value(
-                            json_object_get(json_object_get(obj, "metadata"), "generation"))));
-    int rc = as_host->set_condition(obj, "Ready", c->phase == AS_RUNNING ? "True" : "False",
-                                    c->reason, c->message);
-    if (rc >= 0)
-        rc = as_host->set_condition(obj,
-                                    "Succeeded",
-                                    c->phase == AS_COMPLETED ? "True"
-                                    : terminal(c->phase)     ? "False"
-                                                             : "Unknown",
-                                    c->reason, c->message);
+    int rc = as_status_outcome(as_host, obj, c->phase, c->reason, c->message);
     int same = json_equal(before, json_object_get(obj, "status"));
     json_decref(before);
     if (rc < 0)
@@ -157,7 +133,7 @@ static int patch_annotations(struct amb_ctx *ctx, const json_t *obj, long long n
  * unfinished one the request is simply consumed. */
 static int restart(struct amb_ctx *ctx, const json_t *obj, int phase, struct amb_error *err)
 {
-    if (phase < 0 || !terminal((enum as_phase)phase))
+    if (phase < 0 || !as_phase_finished((int)phase))
         return patch_annotations(ctx, obj, 0, err);
     int rc = delete_job(ctx, obj, err);
     struct status_change c = {AS_PENDING, "Restarting", "restart requested", 1, NULL, -1};
@@ -182,19 +158,6 @@ static int invalid(struct amb_ctx *ctx, const json_t *obj, const struct as_probl
     as_problems_join(p, msg, sizeof msg);
     struct status_change c = {AS_FAILED, "Invalid", msg, 0, NULL, -1};
     return set_phase(ctx, obj, &c, err);
-}
-
-/* A finished session only keeps observedGeneration current. */
-static int finished_status(void *ud, json_t *obj)
-{
-    (void)ud;
-    json_t *st = json_object_get(obj, "status");
-    json_int_t gen = json_integer_value(json_object_get(json_object_get(obj, "metadata"),
-                                                        "generation"));
-    if (!json_is_object(st) || json_integer_value(json_object_get(st, "observedGeneration")) == gen)
-        return 1;
-    json_object_set_new(st, "observedGeneration", json_integer(gen));
-    return 0;
 }
 
 static int track(struct amb_ctx *ctx, const json_t *obj, const json_t *eff,
@@ -231,7 +194,7 @@ static int track(struct amb_ctx *ctx, const json_t *obj, const json_t *eff,
     /* A terminal phase is final: decide it on the API's pods, not on a cache
      * that may not have seen the pod's last update yet (the Job's and the
      * Pod's events arrive on separate watches). */
-    if (terminal(o.phase)) {
+    if (as_phase_finished(o.phase)) {
         json_decref(pods);
         pods = NULL;
         snprintf(selector, sizeof selector, "%s=%s,%s=%lld", AS_LABEL_SESSION, name, AS_LABEL_RUN,
@@ -255,7 +218,7 @@ static int track(struct amb_ctx *ctx, const json_t *obj, const json_t *eff,
     /* A pod stuck on its image or config never finishes by itself. */
     if (rc == AMB_OK && o.phase == AS_FAILED && !o.job_finished)
         rc = delete_job(ctx, obj, err);
-    if (rc == AMB_OK && !terminal(o.phase))
+    if (rc == AMB_OK && !as_phase_finished(o.phase))
         rc = POLL_MS;
 out:
     json_decref(job);
@@ -271,8 +234,8 @@ int as_reconcile(void *ud, struct amb_ctx *ctx, const json_t *obj, struct amb_er
     const char *desired = as_annotation(obj, AS_ANN_DESIRED_PHASE);
     if (desired && strcmp(desired, "Running") == 0)
         return restart(ctx, obj, phase, err);
-    if (phase >= 0 && terminal((enum as_phase)phase))
-        return as_host->update_status(ctx, finished_status, NULL, NULL, err);
+    if (phase >= 0 && as_phase_finished((int)phase))
+        return as_host->update_status(ctx, as_status_keep_generation, NULL, NULL, err);
     if (desired && strcmp(desired, "Stopped") == 0)
         return stop(ctx, obj, err);
 

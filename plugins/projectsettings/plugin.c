@@ -7,8 +7,8 @@
 const struct amb_host *ps_host;
 struct amb_module *ps_self;
 
-const struct amb_resource ps_projectsettings = {"vteam.ambient-code", "v1alpha1",
-                                                "ProjectSettings", "projectsettings", 1};
+const struct amb_resource ps_projectsettings = {AMB_GROUP, AMB_GROUP_VERSION, AMB_SETTINGS_KIND,
+                                                AMB_SETTINGS_PLURAL, 1};
 const struct amb_resource ps_rolebindings = {"rbac.authorization.k8s.io", "v1", "RoleBinding",
                                              "rolebindings", 1};
 const struct amb_resource ps_secrets = {"", "v1", "Secret", "secrets", 1};
@@ -31,7 +31,8 @@ static int ps_init(const struct amb_host *host, struct amb_module *self, void **
         .set_defaults = ps_set_defaults,
         .reconcile = ps_reconcile,
     };
-    return host->register_kind(self, &kind, NULL, NULL);
+    int rc = host->register_kind(self, &kind, NULL, NULL);
+    return rc == AMB_OK ? ps_register_routes() : rc;
 }
 
 static const struct amb_plugin descriptor = {

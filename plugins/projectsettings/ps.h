@@ -4,13 +4,14 @@
 #ifndef PS_H
 #define PS_H
 
+#include <ambient/names.h>
 #include <ambient/plugin.h>
 #include <stddef.h>
 
 /* The one ProjectSettings of a namespace has this name. */
-#define PS_NAME "projectsettings"
+#define PS_NAME AMB_SETTINGS_NAME
 /* runnerSecretsName when the spec leaves it unset. */
-#define PS_DEFAULT_SECRET "ambient-runner-secrets"
+#define PS_DEFAULT_SECRET AMB_RUNNER_SECRET_DEFAULT
 /* Longest defaultTimeout/maxTimeout: 30 days, as a session's spec.timeout. */
 #define PS_MAX_SECONDS 2592000LL
 /* Our own label on the group RoleBindings (besides the managed-by label
@@ -111,6 +112,9 @@ int ps_status_write(struct amb_ctx *ctx, const json_t *obj, struct ps_outcome *o
 
 /* ---- reconcile.c ---- */
 int ps_reconcile(void *user_data, struct amb_ctx *ctx, const json_t *obj, struct amb_error *err);
+
+/* ---- routes.c: project-settings and runner-secrets, served by the api ---- */
+int ps_register_routes(void); /* init only */
 
 /* ---- small helpers (names.c) ---- */
 const char *ps_meta(const json_t *obj, const char *key);

@@ -11,7 +11,7 @@
 
 /* On the runner Secret when we create it; it carries no ownerReference:
  * deleting the ProjectSettings must not delete the project's credentials. */
-#define PS_SECRET_LABEL "ambient-code.io/runner-secrets"
+#define PS_SECRET_LABEL AMB_RUNNER_SECRETS_LABEL
 
 const struct ps_legacy_field ps_legacy_fields[3] = {
     {"anthropicApiKey", "ANTHROPIC_API_KEY"},

@@ -1,5 +1,5 @@
 # Projects, permissions, project settings and runner secrets
-# (api/routes_projects.c, routes_permissions.c, routes_settings.c) against
+# (api/routes_projects.c, routes_permissions.c, plugins/projectsettings/routes.c) against
 # kubesim with users of different rights.
 api_py_test(api.projects test_projects.py)
 # Every /api/projects/:project/... route, REST and live, built-in and a

@@ -1,5 +1,5 @@
 """Projects, permissions, project settings and runner secrets of api.so
-(api/routes_projects.c, routes_permissions.c, routes_settings.c) in a real
+(api/routes_projects.c, routes_permissions.c, plugins/projectsettings/routes.c) in a real
 ambientd against kubesim, with users of different rights: alice (project
 admin), bob (viewer), carol (no rights, or editor where a test binds her),
 and the cluster admin. Covers each route's success and its 400/401/403/404/

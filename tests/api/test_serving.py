@@ -33,7 +33,7 @@ class Serving(ApiTest):
         self.assertEqual((r.status, r.raw.strip()), (200, b"ok"))
         self.assertEqual(c.rest("GET", "/readyz").status, 200)
         v = self.assertStatus(c.rest("GET", "/api/version"), 200)
-        self.assertEqual(v["abi"], "1.4")
+        self.assertEqual(v["abi"], "1.5")
         self.assertTrue(v["version"])
         r = c.rest("HEAD", "/health")
         self.assertEqual((r.status, r.raw), (200, b""))

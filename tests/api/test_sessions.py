@@ -1,6 +1,6 @@
-"""The AgenticSession routes beyond the generic ones (api/routes_sessions.c):
+"""The AgenticSession routes beyond the generic ones (plugins/agenticsession/routes.c):
 stop and start as desired-phase annotations, clone into another project, and
-the three shapes a create takes (api/session_create.c): a whole object, the
+the three shapes a create takes (plugins/agenticsession/create.c): a whole object, the
 original platform's create request ({initialPrompt, repos[{url, branch,
 autoPush}], llmSettings, ...} answered with {message, name, uid,
 autoBranch}) and the bare spec with the seed's names ({prompt, repos[{input,

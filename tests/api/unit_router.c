@@ -1,7 +1,7 @@
 /* unit_router.c — unit tests of the api plugin's serving layer: the router
  * (params, precedence, 404/405 and Allow), strict path decoding, listen
  * addresses, AMB_E* to HTTP status, and reading the `api` config group
- * through a tiny mock host. */
+ * through the plugins' mock host (tests/common/plugin_mock.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,49 +11,14 @@
 
 #include <cmocka.h>
 
-#include "mockconf.h"
+#include "plugin_mock.h"
 #include "serving.h"
 
-/* ---- a tiny mock host: config from a table, errors recorded ---- */
-struct amb_error {
-    int n;
-    int code;
-    char field[8][64];
-};
-struct amb_module {
-    int dummy;
-};
-
-static int m_error_set(struct amb_error *err, int code, const char *field, const char *fmt, ...)
-{
-    (void)fmt;
-    if (err && err->n < 8) {
-        snprintf(err->field[err->n], sizeof err->field[0], "%s", field ? field : "");
-        err->n++;
-        err->code = code;
-    }
-    return code;
-}
-
-static void m_log(struct amb_module *self, int level, const char *msg, ...)
-{
-    (void)self;
-    (void)level;
-    (void)msg;
-}
-
-static struct amb_host mock_host;
-static struct amb_module mock_self;
-
+/* ---- the plugins' mock host: config from a table, errors recorded ---- */
 static int setup_host(void **state)
 {
     (void)state;
-    mock_host.abi_major = AMB_ABI_MAJOR;
-    mock_host.abi_minor = AMB_ABI_MINOR;
-    mock_host.size = sizeof mock_host;
-    mockconf_fill(&mock_host);
-    mock_host.error_set = m_error_set;
-    mock_host.log = m_log;
+    mock_reset();
     api_host = &mock_host;
     api_self = &mock_self;
     return 0;

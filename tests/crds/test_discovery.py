@@ -11,7 +11,7 @@ WANT = {
     "agenticsessions": ("AgenticSession", "agenticsession", ["as"],
                         ["Phase", "Model", "Age", "Display Name"]),
     "projectsettings": ("ProjectSettings", "projectsetting", ["ps"], ["Model", "Age"]),
-    "rfeworkflows": ("RFEWorkflow", "rfeworkflow", ["rfe"], ["Phase", "Step", "Age", "Title"]),
+    "rfeworkflows": ("RFEWorkflow", "rfeworkflow", ["rfe"], ["Phase", "Progress", "Age", "Title"]),
 }
 
 

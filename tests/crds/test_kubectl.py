@@ -116,7 +116,7 @@ class KubectlTest(KubectlMixin, CrdTest):
         self.kubectl("patch", "rfe", "oauth-login", "-n", ns, "--subresource", "status",
                      "--type", "merge", "-p", json.dumps({"status": RFE_STATUS}))
         self.assertEqual(self.columns("rfeworkflows", ns, "oauth-login"),
-                         {"PHASE": "Running", "STEP": "design"})
+                         {"PHASE": "Running", "PROGRESS": RFE_STATUS["message"]})
 
         out = self.kubectl("get", "ambient", "-n", ns, "-o", "name").stdout
         self.assertEqual(sorted(out.split()), [f"projectsettings.{GROUP}/projectsettings",

@@ -1,10 +1,10 @@
 #!/usr/bin/python3
 """RFEWorkflow against kubesim serving deploy/crds: a workflow with every
-spec field and three steps round-trips; the umbrella repository's pushTo is
-defaulted and no branch is; unknown fields are pruned while step options
-stay free-form; a status following the steps round-trips through /status;
-and a step's AgenticSession owned by the workflow goes when the workflow
-is deleted (what the reconciler relies on)."""
+spec field and a diamond of four steps round-trips; a repository's pushTo
+is defaulted and no branch is; unknown fields are pruned (nothing is
+free-form); a status following the steps round-trips through /status; and
+a step's AgenticSession owned by the workflow goes when the workflow is
+deleted (what the reconciler relies on)."""
 
 from crdtest import API, CrdTest, main, path, sample, wait_for
 
@@ -19,26 +19,30 @@ class RFEWorkflowTest(CrdTest):
         self.assertEqual(r.body["spec"], want["spec"])
         got = self.get(PLURAL, ns, "oauth-login")
         self.assertEqual(got["spec"], want["spec"])
-        self.assertEqual([s["name"] for s in got["spec"]["steps"]], ["refine", "design", "plan"])
-        self.assertNotIn("branch", got["spec"]["supportingRepos"][1])
+        self.assertEqual([s["name"] for s in got["spec"]["steps"]],
+                         ["refine", "design", "ux", "plan"])
+        self.assertEqual(got["spec"]["steps"][3]["dependsOn"], ["design", "ux"])
+        self.assertNotIn("branch", got["spec"]["repos"][1]["input"])
 
     def test_defaults_and_pruning(self):
         ns = self.make_ns()
         obj = {"apiVersion": "vteam.ambient-code/v1alpha1", "kind": "RFEWorkflow",
                "metadata": {"name": "small"},
                "spec": {"title": "t", "description": "d",
-                        "umbrellaRepo": {"url": "https://github.com/o/specs.git"},
-                        "workspacePath": "/unused", "jiraLinks": [{"path": "a", "jiraKey": "X-1"}],
-                        "steps": [{"name": "one", "prompt": "p", "bogus": 1,
-                                   "options": {"free": {"form": True}}}]}}
+                        "repos": [{"input": {"url": "https://github.com/o/specs.git"},
+                                   "output": {}}],
+                        "umbrellaRepo": {"url": "https://github.com/o/old.git"},
+                        "jiraLinks": [{"path": "a", "jiraKey": "X-1"}],
+                        "steps": [{"name": "one", "agent": "a", "prompt": "p", "bogus": 1,
+                                   "options": {"free": True}}]}}
         r = self.create(PLURAL, ns, obj)
-        self.assertPruned(r, "spec.workspacePath", "spec.jiraLinks", "spec.steps[0].bogus")
+        self.assertPruned(r, "spec.umbrellaRepo", "spec.jiraLinks", "spec.steps[0].bogus",
+                          "spec.steps[0].options")
         spec = self.get(PLURAL, ns, "small")["spec"]
-        self.assertEqual(spec["umbrellaRepo"], {"url": "https://github.com/o/specs.git",
-                                                "pushTo": "fork"})
-        self.assertEqual(spec["steps"], [{"name": "one", "prompt": "p",
-                                          "options": {"free": {"form": True}}}])
-        for absent in ("branchName", "model", "stepTimeout", "supportingRepos"):
+        self.assertEqual(spec["repos"], [{"input": {"url": "https://github.com/o/specs.git"},
+                                          "output": {"pushTo": "fork"}}])
+        self.assertEqual(spec["steps"], [{"name": "one", "agent": "a", "prompt": "p"}])
+        for absent in ("agents", "umbrellaRepo"):
             self.assertNotIn(absent, spec)
 
     def test_status_round_trips(self):
@@ -66,10 +70,7 @@ class RFEWorkflowTest(CrdTest):
                                            "vteam.ambient-code/rfe-step": step["name"]},
                                 "ownerReferences": [owner]},
                    "spec": {"prompt": wf["spec"]["description"] + "\n\n" + step["prompt"],
-                            "repos": [{"input": {"url": wf["spec"]["umbrellaRepo"]["url"],
-                                                 "branch": "trunk"},
-                                       "output": {"pushTo": "fork",
-                                                  "targetBranch": "rfe/oauth-login"}}]}}
+                            "repos": wf["spec"]["repos"]}}
         self.create("agenticsessions", ns, session)
         sp = path("agenticsessions", ns, "oauth-login-refine")
         self.assertEqual(self.c.get(sp).status, 200)

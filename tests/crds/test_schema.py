@@ -23,7 +23,7 @@ FORMATS = {"int32": "integer", "int64": "integer", "date-time": "string",
 PRESERVE_OK = {
     "agenticsessions": {"spec.options", "status.results"},
     "projectsettings": set(),
-    "rfeworkflows": {"spec.steps[].options"},
+    "rfeworkflows": set(),
 }
 
 # Every field the api role, the reconcilers and the runner read or write,
@@ -93,34 +93,37 @@ FIELDS = {
     "rfeworkflows": {
         "spec.title": "string",
         "spec.description": "string",
-        "spec.branchName": "string",
-        "spec.umbrellaRepo.url": "string",
-        "spec.umbrellaRepo.branch": "string",
-        "spec.umbrellaRepo.pushTo": "string",
-        "spec.umbrellaRepo.targetRepo": "string",
-        "spec.supportingRepos[].url": "string",
-        "spec.supportingRepos[].branch": "string",
-        "spec.model": "string",
-        "spec.stepTimeout": "integer",
+        "spec.repos": "array",
+        "spec.repos[].input.url": "string",
+        "spec.repos[].input.branch": "string",
+        "spec.repos[].input.token": "string",
+        "spec.repos[].output.pushTo": "string",
+        "spec.repos[].output.targetBranch": "string",
+        "spec.repos[].output.targetRepo": "string",
+        "spec.agents[].name": "string",
+        "spec.agents[].role": "string",
+        "spec.agents[].promptTemplate": "string",
+        "spec.agents[].model": "string",
         "spec.steps[].name": "string",
         "spec.steps[].agent": "string",
         "spec.steps[].prompt": "string",
-        "spec.steps[].model": "string",
+        "spec.steps[].dependsOn": "array",
+        "spec.steps[].dependsOn[]": "string",
         "spec.steps[].timeout": "integer",
-        "spec.steps[].options": "object",
         "status.phase": "string",
-        "status.currentStep": "string",
-        "status.currentStepIndex": "integer",
-        "status.branchName": "string",
+        "status.currentSteps": "array",
+        "status.currentSteps[]": "string",
         "status.startTime": "string",
         "status.completionTime": "string",
         "status.error": "string",
         "status.message": "string",
         "status.steps[].name": "string",
-        "status.steps[].sessionName": "string",
         "status.steps[].phase": "string",
+        "status.steps[].attempt": "integer",
+        "status.steps[].sessionName": "string",
         "status.steps[].startTime": "string",
         "status.steps[].completionTime": "string",
+        "status.steps[].results": "string",
         "status.steps[].message": "string",
         "status.conditions": "array",
         "status.observedGeneration": "integer",
@@ -137,7 +140,7 @@ COLUMNS = {
     "agenticsessions": [("Phase", ".status.phase"), ("Model", ".spec.model"),
                         ("Age", ".metadata.creationTimestamp")],
     "projectsettings": [("Model", ".spec.defaultModel"), ("Age", ".metadata.creationTimestamp")],
-    "rfeworkflows": [("Phase", ".status.phase"), ("Step", ".status.currentStep"),
+    "rfeworkflows": [("Phase", ".status.phase"), ("Progress", ".status.message"),
                      ("Age", ".metadata.creationTimestamp")],
 }
 
@@ -418,16 +421,23 @@ class ContractTest(unittest.TestCase):
 
     def test_rfeworkflow_constraints(self):
         s = schema_of(load_crd("rfeworkflows"))
-        self.assertEqual(node(s, "spec")["required"],
-                         ["title", "description", "umbrellaRepo", "steps"])
-        steps = node(s, "spec.steps")
-        self.assertEqual((steps["minItems"], steps["x-kubernetes-list-map-keys"]), (1, ["name"]))
-        self.assertEqual(node(s, "spec.steps[]")["required"], ["name", "prompt"])
-        for f in ("spec.umbrellaRepo.branch", "spec.supportingRepos[].branch"):
-            self.assertNotIn("default", node(s, f))
-        self.assertEqual(node(s, "spec.umbrellaRepo.pushTo")["default"], "fork")
+        # No steps means the default council: only the request is required.
+        self.assertEqual(node(s, "spec")["required"], ["title", "description"])
+        for f in ("spec.steps", "spec.agents"):
+            self.assertEqual((node(s, f)["maxItems"], node(s, f)["x-kubernetes-list-map-keys"]),
+                             (32, ["name"]))
+        self.assertEqual(node(s, "spec.steps[]")["required"], ["name", "agent", "prompt"])
+        self.assertEqual(node(s, "spec.agents[]")["required"], ["name", "role", "promptTemplate"])
+        self.assertEqual(node(s, "spec.steps[].dependsOn")["x-kubernetes-list-type"], "set")
+        # The same bounds as the plugin's validation (plugins/rfeworkflow/rfe.h).
+        self.assertEqual(node(s, "spec.description")["maxLength"], 32768)
+        for f in ("spec.steps[].prompt", "spec.agents[].promptTemplate"):
+            self.assertEqual(node(s, f)["maxLength"], 16384)
+        # The session's repos[] shape: no default branch, pushTo fork.
+        self.assertNotIn("default", node(s, "spec.repos[].input.branch"))
+        self.assertEqual(node(s, "spec.repos[].output.pushTo")["default"], "fork")
         self.assertEqual(node(s, "status.phase")["enum"], PHASES)
-        self.assertEqual(node(s, "status.steps[].phase")["enum"], PHASES)
+        self.assertEqual(node(s, "status.steps[].phase")["enum"], PHASES + ["Cancelled"])
         self.assertEqual(node(s, "status.steps")["x-kubernetes-list-map-keys"], ["name"])
 
     def test_conditions_are_metav1_conditions(self):

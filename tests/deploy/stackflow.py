@@ -17,6 +17,8 @@ What it does is what an operator's users do in a day:
     by the runner), and runs it again;
   - a forge webhook for the repository starts a second session there,
     which runs to its end too; a third is stopped while it runs;
+  - an RFEWorkflow runs its one step as a session the controller creates;
+    alice stops it while the step runs, starts it again, stops it again;
   - alice reads the first session's events through the live service (and
     of a session that does not exist), then deletes the project.
 
@@ -24,7 +26,9 @@ What it does is what an operator's users do in a day:
         f.run()     # returns when the project is gone; f.session_role,
                     # f.bindings, f.sessions hold what it saw on the way
 
-Environment (set by CMake): those of runnerharness.py, and TRIGGER_PROBE.
+Environment (set by CMake): those of runnerharness.py, TRIGGER_PROBE and
+RFE_PLUGIN (rfeworkflow.so, loaded by the controller and the api as
+deployed).
 Debian's /usr/bin/python3."""
 import os
 import sys
@@ -39,14 +43,16 @@ from apiharness import ALICE, uniq  # noqa: E402
 GROUP = "/apis/vteam.ambient-code/v1alpha1"
 RBAC = "/apis/rbac.authorization.k8s.io/v1"
 PROBE = os.environ["TRIGGER_PROBE"]
+RFE = os.environ["RFE_PLUGIN"]
 
 
 class Flow:
     def __init__(self, api_env=None, controller_env=None, runner_env=None):
         self.st = rh.Stack(
             api_env=api_env, controller_env=controller_env, runner_env=runner_env,
-            leader_election=True, empty_dir=False,
-            api_plugins=lambda st: ((PROBE,), 'trigger_probe = { webhook = { command = "/bot"; }; };'))
+            leader_election=True, empty_dir=False, controller_plugins=(RFE,),
+            api_plugins=lambda st: ((RFE, PROBE),
+                                    'trigger_probe = { webhook = { command = "/bot"; }; };'))
         self.c = self.st.cluster
         self.sessions = []      # (namespace, name) of every session that ran
         self.session_role = None  # the Role the controller made for the first session
@@ -63,6 +69,7 @@ class Flow:
         assert r.status == 200, r
         self.settings(ns)
         self.sessions_run(ns)
+        self.workflow_stopped(ns)
         r = c.live("GET", f"/api/projects/{ns}/agentic-sessions/{self.sessions[0][1]}/messages"
                    "?after=0&limit=5", token=ALICE)
         assert r.status == 200 and r.body["items"], r
@@ -159,6 +166,47 @@ class Flow:
         r = c.rest("POST", f"/api/projects/{ns}/agentic-sessions/{stopped}/stop", token=ALICE)
         assert r.status in (200, 202), r
         st.wait_phase(ns, stopped, "Stopped")
+
+    def workflow_stopped(self, ns):
+        """An RFEWorkflow whose one step runs as a session the controller
+        creates, stopped while it runs, started again and stopped again."""
+        c, st = self.c, self.st
+        name = uniq("rfe")
+        c.ok(st.kube.post(f"{GROUP}/namespaces/{ns}/rfeworkflows", {
+            "apiVersion": "vteam.ambient-code/v1alpha1", "kind": "RFEWorkflow",
+            "metadata": {"name": name},
+            "spec": {"title": "Flow", "description": "A long step.",
+                     "repos": [{"input": {"url": self.repo_url}, "output": {"pushTo": "same"}}],
+                     "agents": [{"name": "pm", "role": "Product Manager",
+                                 "promptTemplate": "You are the {{role}}."}],
+                     "steps": [{"name": "refine", "agent": "pm",
+                                "prompt": "long job [mock:slow duration=120 chunks=120]"}]}}), 201)
+        path = f"{GROUP}/namespaces/{ns}/rfeworkflows/{name}"
+        session = rh.wait_until(
+            lambda: ((self.get(path) or {}).get("status", {}).get("steps") or [{}])[0]
+            .get("sessionName"), what="the workflow's step session")
+        self.sessions.append((ns, session))
+        run = st.pods.run_for(ns, session)
+        rh.wait_until(lambda: rh.processes_in(run.workspace), what="the step's agent running")
+        self.workflow_request(ns, name, "stop")
+        # Started again (the controller consumes the request), its step runs
+        # in a second attempt; then stopped.
+        self.workflow_request(ns, name, "start")
+        self.workflow_request(ns, name, "stop")
+
+    def workflow_request(self, ns, name, verb):
+        r = self.c.rest("POST", f"/api/projects/{ns}/rfe-workflows/{name}/{verb}", token=ALICE)
+        assert r.status == 202, r
+        path = f"{GROUP}/namespaces/{ns}/rfeworkflows/{name}"
+
+        def reached():
+            wf = self.get(path) or {}
+            phase = wf.get("status", {}).get("phase")
+            if verb == "stop":
+                return phase == "Stopped"
+            return (phase in ("Pending", "Running") and
+                    "ambient-code.io/desired-phase" not in wf["metadata"].get("annotations", {}))
+        rh.wait_until(reached, what=f"the workflow's {verb} done")
 
     def close(self):
         self.st.close()

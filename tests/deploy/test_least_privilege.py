@@ -52,14 +52,16 @@ ROLES = ("controller", "api", "runner")
 
 # role -> {grant: (file, text that makes the call)}
 CHILD_EXISTS = ("plugins/agenticsession/children.c", "if (rc == AMB_EEXIST) /* there without our label")
+STATUS_CONFLICT = ("core/src/controller_host.c",
+                   "/* The cache first; after a conflict, the API's latest. */")
 RACES = {
     "controller": {
         ("get", "batch", "jobs", "-"): CHILD_EXISTS,
         ("get", "-", "serviceaccounts", "-"): CHILD_EXISTS,
         ("get", "-", "persistentvolumeclaims", "-"): CHILD_EXISTS,
         ("get", RBAC_GROUP, "roles", "-"): CHILD_EXISTS,
-        ("get", "vteam.ambient-code", "projectsettings", "-"):
-            ("core/src/controller_host.c", "/* The cache first; after a conflict, the API's latest. */"),
+        ("get", "vteam.ambient-code", "projectsettings", "-"): STATUS_CONFLICT,
+        ("get", "vteam.ambient-code", "rfeworkflows", "-"): STATUS_CONFLICT,
     },
 }
 

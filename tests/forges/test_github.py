@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -88,9 +89,12 @@ class GithubTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.st.close()
-        if cls.double:
-            cls.double.stop()
+        try:
+            cls.st.close()
+            if cls.double:
+                cls.double.stop()
+        finally:
+            shutil.rmtree(cls.tmp, ignore_errors=True)  # holds the App's private key
 
     def tearDown(self):
         rh.assert_runners_clean(self, self.st.pods)

@@ -87,11 +87,11 @@ sources_of() {
     http1) echo "tests/fuzz/fuzz_http1.c api/live/http1.c" ;;
     ws) echo "tests/fuzz/fuzz_ws.c api/live/ws.c api/live/http1.c" ;;
     rest_path) echo "tests/fuzz/fuzz_rest_path.c tests/fuzz/stub_host.c tests/fuzz/stub_api.c
-                      api/server.c api/router.c api/config.c api/rest_conn.c api/conn_guard.c
-                      api/live/http1.c" ;;
+                      api/server.c api/path.c api/listen.c api/router.c api/config.c
+                      api/rest_conn.c api/conn_guard.c api/live/http1.c" ;;
     live_events) echo "tests/fuzz/fuzz_live_events.c tests/fuzz/stub_host.c tests/fuzz/stub_api.c
                         api/live/jobs.c api/live/messages.c api/live/store.c api/live/sse.c api/live/ws.c
-                        api/live/http1.c api/names.c" ;;
+                        api/live/http1.c api/names.c api/wording.c" ;;
     local_bodies) echo "tests/fuzz/fuzz_local_bodies.c local/protobuf.c local/yaml_json.c
                          local/kubeapi_select.c local/merge_patch.c" ;;
     *) echo "run.sh: unknown target $1" >&2; return 1 ;;

@@ -11,8 +11,6 @@
 #include "serving.h"
 
 /* auth.c */
-struct api_auth *api_auth(void) { return NULL; }
-
 const char *api_auth_token(const char *authorization, const char *forwarded)
 {
     (void)authorization;
@@ -150,8 +148,10 @@ int ratelimit_peek(struct ratelimit *rl, const char *key, double now, unsigned *
 /* project_gate.c */
 void api_gate_arm(struct api_req *r) { (void)r; }
 
-int api_project_lookup(const char *project, int *managed, struct amb_error *err)
+int api_project_lookup(struct api_auth *auth, const char *project, int *managed,
+                       struct amb_error *err)
 {
+    (void)auth;
     (void)project;
     (void)err;
     *managed = 0;
@@ -162,13 +162,11 @@ int api_project_lookup(const char *project, int *managed, struct amb_error *err)
 void live_wake(struct live *l) { (void)l; }
 
 /* feed.c */
-const struct amb_resource live_sessions_res = {"vteam.ambient-code", "v1alpha1",
-                                                "AgenticSession", "agenticsessions", 1};
-
-int live_feed_uid(struct live *l, const char *project, const char *name,
-                  char uid[STORE_UID_MAX])
+int live_feed_uid(struct live *l, const struct live_kind *kind, const char *project,
+                  const char *name, char uid[STORE_UID_MAX])
 {
     (void)l;
+    (void)kind;
     (void)project;
     (void)name;
     (void)uid;

@@ -53,9 +53,12 @@ class CheckConfig(unittest.TestCase):
         code, out, err = run("--check-config", SAMPLE_CONF)
         self.assertEqual(code, 0, err)
         lines = out.splitlines()
-        self.assertEqual([l.split()[0] for l in lines], ["projectsettings", "agenticsession", "api"], out)
+        self.assertEqual([l.split()[0] for l in lines],
+                         ["projectsettings", "agenticsession", "rfeworkflow", "api"], out)
         self.assertIn("kinds: ProjectSettings (projectsettings.vteam.ambient-code/v1alpha1)", lines[0])
         self.assertIn("kinds: AgenticSession (agenticsessions.vteam.ambient-code/v1alpha1)", lines[1])
+        self.assertIn("kinds: RFEWorkflow (rfeworkflows.vteam.ambient-code/v1alpha1)", lines[2])
+        self.assertIn("routes: POST /api/projects/:project/rfe-workflows/:name/stop", lines[2])
 
     def assert_fails(self, body, *wants):
         path = config(body)

@@ -84,8 +84,9 @@ class Laptop(ServerProcess):
 
     def __init__(self, data_dir, conf=None, listen="127.0.0.1:0", start_timeout=START_TIMEOUT):
         self.data_dir = data_dir
-        self.log_path = os.path.join(tempfile.gettempdir(),
-                                     "ambientd-local-%s.log" % uuid.uuid4().hex[:8])
+        # Beside the data directory, so the test's temporary folder takes
+        # it away with the data (a restart on the same data appends).
+        self.log_path = os.path.normpath(data_dir) + ".ambientd.log"
         cmd = [AMBIENTD, "--local", "--data-dir", data_dir, "--listen", listen]
         self.conf_path = None
         if conf is not None:

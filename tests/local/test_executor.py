@@ -13,6 +13,7 @@ Environment (set by CMake): EXECUTOR and tests/runner's. Debian's
 import base64
 import json
 import os
+import shutil
 import sys
 import time
 import unittest
@@ -51,6 +52,7 @@ class JobTest(unittest.TestCase):
             cls.ex.stop()
         finally:
             cls.ks.stop()
+            shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def ok(self, r, *codes):
         self.assertIn(r.status, codes or (200, 201), r.body)

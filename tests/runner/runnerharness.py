@@ -58,11 +58,12 @@ class Stack:
     for the two ambientd processes; leader_election: the controller takes
     its Lease (ambient/ambient-controller) as deployed; empty_dir=False: each
     session's workspace is a PersistentVolumeClaim, as deployed (podsim
-    gives every volume a directory)."""
+    gives every volume a directory); controller_plugins: more plugins for
+    the controller (paths, loaded after the others)."""
 
     def __init__(self, mock_scenario="write", runner_env=None, api_plugins=None, git_tokens=(),
                  pods=None, api_env=None, controller_env=None, leader_election=False,
-                 empty_dir=True):
+                 empty_dir=True, controller_plugins=()):
         self.mock = MockAnthropic(scenario=mock_scenario)
         self.git = None
         self.cluster = None
@@ -78,7 +79,8 @@ class Stack:
                                               extra_conf=conf + api_conf, extra_plugins=plugins,
                                               daemon_env=api_env)
             self.kube = self.cluster.kube
-            self._controller_args = (conf, controller_env, leader_election)
+            self._controller_args = (conf, controller_env, leader_election,
+                                     tuple(controller_plugins))
             self.controller = self._start_controller(*self._controller_args)
             env = {"AMBIENT_CLAUDE": claude_cli() or "claude", "CLAUDE_CODE_MAX_RETRIES": "0"}
             env.update(runner_env or {})
@@ -96,7 +98,7 @@ class Stack:
             self.close()
             raise
 
-    def _start_controller(self, conf, env, leader_election):
+    def _start_controller(self, conf, env, leader_election, plugins):
         c = self.cluster
         token = os.path.join(c.tmp, "controller-token")
         with open(token, "w") as f:
@@ -105,13 +107,14 @@ class Stack:
         with open(path, "w") as f:
             f.write("""
 log = { level = "info"; format = "json"; };
-plugins = [ "%s", "%s" ];
+plugins = [ %s ];
 kube = { server = "%s"; token_file = "%s"; qps = 0.0; };
 controller = { enabled = true; listen = "127.0.0.1:0"; leader_election = %s;
                lease = { name = "ambient-controller"; namespace = "ambient"; }; };
 %s
-""" % (apiharness.PLUGINS["projectsettings"], apiharness.PLUGINS["agenticsession"], c.ks.url,
-                token, "true" if leader_election else "false", conf))
+""" % (", ".join('"%s"' % p for p in (apiharness.PLUGINS["projectsettings"],
+                                         apiharness.PLUGINS["agenticsession"]) + plugins),
+       c.ks.url, token, "true" if leader_election else "false", conf))
         d = Daemon(path, env=env)
         d.wait_for(lambda r: r.get("msg") == "ambientd running", timeout=30)
         return d

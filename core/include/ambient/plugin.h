@@ -34,7 +34,7 @@ extern "C" {
 #endif
 
 #define AMB_ABI_MAJOR 1
-#define AMB_ABI_MINOR 4
+#define AMB_ABI_MINOR 5
 
 #if defined(__GNUC__)
 #define AMB_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
@@ -93,6 +93,7 @@ struct amb_module; /* this plugin as loaded by the host ("self") */
 struct amb_error;  /* error being built for the caller: code, message, causes */
 struct amb_ctx;    /* one callback invocation; later host members take it */
 struct amb_request; /* one HTTP request served by a route */
+struct amb_create_shape; /* since 1.5: how a create body of a kind's own shape is answered */
 
 /* ------------------------------------------------------------------------
  * Kinds: a Kubernetes resource the plugin validates, defaults and reconciles.
@@ -144,6 +145,46 @@ struct amb_kind {
     amb_defaults_fn set_defaults;  /* may be NULL */
     amb_reconcile_fn reconcile;    /* may be NULL (validation-only kind) */
     amb_reconcile_fn finalize;     /* NULL unless finalizer is set */
+
+    /* ---- since 1.5 (read only when size covers them) ---- */
+    uint32_t flags; /* AMB_KIND_* */
+    /* Other body shapes accepted by the generic create route
+     * (POST /api/projects/:project/<rest plural>), on the api's thread: if
+     * body (borrowed) is in a shape of the kind's own, set *obj (new ref) to
+     * the object to create and *shape (static, may stay NULL) to how it is
+     * answered, and return 1; return 0 to leave body to the generic create
+     * (a whole object); return a negative AMB_E* code after answering req
+     * (e.g. a 422 naming unknown keys). The generic create then runs as for
+     * a whole object. NULL: whole objects only. */
+    int (*create_shape)(void *user_data, struct amb_request *req, const json_t *body,
+                        json_t **obj, const struct amb_create_shape **shape);
+    /* With AMB_KIND_EVENT_LOG: an object's events may be posted by the
+     * service account "<event_poster_prefix><object name>" of its namespace
+     * (the token its workload runs with), e.g. "ambient-session-". */
+    const char *event_poster_prefix;
+};
+
+/* Since 1.5: amb_kind.flags. */
+enum amb_kind_flags {
+    /* Each object has an event log on the api's live service, under
+     * /api/projects/:project/<rest plural>/:name/ (ws, events, messages):
+     * its poster's events, users' messages and its status changes, kept
+     * until the object is deleted. Needs event_poster_prefix. */
+    AMB_KIND_EVENT_LOG = 1u << 0,
+};
+
+/* Since 1.5: how the api answers a create made from a kind's own body shape
+ * (amb_kind.create_shape), so its answers speak the caller's words. */
+struct amb_create_shape {
+    uint32_t size; /* sizeof(struct amb_create_shape) */
+    /* The 201 body for the stored object (borrowed), a new ref; NULL (the
+     * member or its result): the stored object. */
+    json_t *(*created)(const json_t *stored);
+    /* text — a field of the object ("spec.prompt") or a message naming some
+     * — with the fields as the caller named them, into out (len bytes). The
+     * object's name was made for the caller, so a 422 does not show it.
+     * NULL: the object's own words. */
+    void (*words)(const char *text, char *out, size_t len);
 };
 
 /* ------------------------------------------------------------------------
@@ -220,6 +261,47 @@ struct amb_request_ops {
      * over them. AMB_ETOOLARGE past the server's limit. */
     int (*raw_body)(struct amb_request *req, const char **data, size_t *len,
                     struct amb_error *err);
+
+    /* ---- since 1.5: what the api's own routes do, for a kind's routes ----
+     * Each returns AMB_OK to go on, or a negative AMB_E* code after
+     * answering the request itself (the handler then just returns it). */
+    /* The path parameter ":name" checked by Kubernetes' name rules before
+     * it can reach a URL: "project" must be a DNS-1123 label, any other a
+     * DNS-1123 subdomain; else 400 naming it. */
+    int (*checked_param)(struct amb_request *req, const char *name, const char **out);
+    /* The body as a JSON object (new ref), answering 415 (not
+     * application/json; with merge_patch, application/merge-patch+json is
+     * also taken), 413 or 400 (malformed, with line and column) itself. */
+    int (*body_object)(struct amb_request *req, int merge_patch, json_t **out);
+    /* A SelfSubjectAccessReview of the caller's token (cached): may the
+     * caller <verb> <resource>.<group> [name] in ns? 401 without a token or
+     * with a rejected one, 403 naming the user, verb and resource, and —
+     * under /api/projects/<project>/ — 404 when ns is not a project.
+     * name may be NULL (any). */
+    int (*review)(struct amb_request *req, const char *verb, const char *group,
+                  const char *resource, const char *ns, const char *name);
+    /* GET of one object with ctx (rq->ctx's): the error answered in
+     * Ambient's words ('session "x" not found'). With missing_ok a missing
+     * object is AMB_OK with *out NULL. */
+    int (*get_object)(struct amb_request *req, struct amb_ctx *ctx,
+                      const struct amb_resource *res, const char *ns, const char *name,
+                      int missing_ok, json_t **out);
+    /* Creates obj (borrowed; apiVersion, kind and metadata.namespace are
+     * filled, status dropped, the creator annotated) in ns as the caller,
+     * exactly as the generic create route of res's kind does: name check,
+     * review (create), set_defaults, validate (422 naming each field),
+     * kube_create. *stored is the stored object (new ref); nothing is
+     * answered on success. */
+    int (*create_object)(struct amb_request *req, const struct amb_resource *res,
+                         const char *ns, json_t *obj, json_t **stored);
+    /* Answers {"error": message, "details": details} (details stolen, NULL
+     * for none). */
+    int (*respond_message)(struct amb_request *req, int status, const char *message,
+                           json_t *details);
+    /* Answers {"error": "[prefix]field: message; ...", "details": details}
+     * for details [{"field", "message"}] (stolen); prefix may be NULL. */
+    int (*respond_fields)(struct amb_request *req, int status, const char *prefix,
+                          json_t *details);
 };
 
 
@@ -482,6 +564,13 @@ struct amb_host {
 #define AMB_HAS(host, m) \
     ((host)->size >= offsetof(struct amb_host, m) + sizeof(((struct amb_host *)0)->m) && \
      (host)->m != NULL)
+
+/* True if the request accessors rq (a server's, see struct
+ * amb_request_ops) have member m: check before calling one added after 1.3. */
+#define AMB_RQ_HAS(rq, m) \
+    ((rq)->size >= offsetof(struct amb_request_ops, m) + \
+                       sizeof(((struct amb_request_ops *)0)->m) && \
+     (rq)->m != NULL)
 
 /* ------------------------------------------------------------------------
  * The plugin descriptor and entry point.

@@ -14,7 +14,7 @@
 
 #include "as.h"
 #include "as_options.h"
-#include "mockhost.h"
+#include "plugin_mock.h"
 
 const struct amb_plugin *amb_plugin_entry(void);
 
@@ -287,6 +287,17 @@ static void registers_the_kind_and_its_children(void **state)
     assert_int_equal(cfg->ttl_seconds_after_finished, 600);
     assert_int_equal(cfg->default_timeout, 900);
     assert_string_equal(cfg->memory_limit, "2Gi");
+    /* Its own REST (ABI 1.5): the create shapes, the event log, and the
+     * stop/start/clone routes, all declared by the plugin. */
+    assert_non_null(mock.kind.create_shape);
+    assert_int_equal(mock.kind.flags, AMB_KIND_EVENT_LOG);
+    assert_string_equal(mock.kind.event_poster_prefix, "ambient-session-");
+    const char *routes[] = {"POST /api/projects/:project/agentic-sessions/:name/stop",
+                            "POST /api/projects/:project/agentic-sessions/:name/start",
+                            "POST /api/projects/:project/agentic-sessions/:name/clone"};
+    assert_int_equal(json_array_size(mock.routes), 3);
+    for (size_t i = 0; i < 3; i++)
+        assert_string_equal(json_string_value(json_array_get(mock.routes, i)), routes[i]);
 }
 
 static void config_defaults_without_keys(void **state)
@@ -866,15 +877,20 @@ static const json_t *condition(const char *type)
     return NULL;
 }
 
+/* The Job's pod, labelled as its template says (the selector the
+ * reconciler lists pods with). */
 static void put_pod(const char *state)
 {
     char buf[1024];
     snprintf(buf, sizeof buf,
-             "{\"metadata\":{\"name\":\"s1-runner-abcde\",\"creationTimestamp\":"
-             "\"2026-01-01T00:00:00Z\"},\"status\":{\"phase\":\"Running\","
-             "\"containerStatuses\":[{\"name\":\"runner\",\"state\":%s}]}}",
+             "{\"metadata\":{\"name\":\"s1-runner-abcde\",\"namespace\":\"proj\","
+             "\"creationTimestamp\":\"2026-01-01T00:00:00Z\"},\"status\":{\"phase\":"
+             "\"Running\",\"containerStatuses\":[{\"name\":\"runner\",\"state\":%s}]}}",
              state);
-    json_object_set_new(mock.store, "pods/s1-runner-abcde", load(buf));
+    json_t *pod = load(buf);
+    const json_t *labels = path(mock_object("jobs", "s1-runner"), "spec.template.metadata.labels");
+    json_object_set_new(json_object_get(pod, "metadata"), "labels", json_deep_copy(labels));
+    mock_store("pods", pod);
 }
 
 static void reconcile_creates_children_once_and_merges_status(void **state)
@@ -925,7 +941,7 @@ static void reconcile_creates_children_once_and_merges_status(void **state)
     assert_int_equal(mock.status_writes, writes);
 
     /* A child deleted by hand is created again. */
-    json_object_del(mock.store, "roles/ambient-session-s1");
+    json_object_del(mock.store, "roles/proj/ambient-session-s1");
     reconcile_once();
     assert_non_null(mock_object("roles", "ambient-session-s1"));
     assert_int_equal(mock.creates, 6);
@@ -1032,7 +1048,8 @@ static void reconcile_invalid_spec_creates_nothing(void **state)
     assert_non_null(strstr(status_str("error"), "spec.prompt: "));
     assert_string_equal(json_string_value(json_object_get(condition("Succeeded"), "reason")),
                         "Invalid");
-    assert_string_equal(json_string_value(json_array_get(mock.events, 0)), "Invalid");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(mock.events, 0), "reason")),
+                        "Invalid");
 }
 
 static void reconcile_stop_and_restart(void **state)

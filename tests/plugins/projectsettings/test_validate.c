@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "mock_host.h"
+#include "plugin_mock.h"
 #include "ps.h"
 
 struct found {

@@ -1,6 +1,6 @@
-/* session_create.c — the three shapes of POST
- * /api/projects/:project/agentic-sessions (api_sessions_create_hook), told
- * apart by their keys:
+/* create.c — the three shapes of POST
+ * /api/projects/:project/agentic-sessions (the kind's create_shape, ABI
+ * 1.5: the api's generic create asks it first), told apart by their keys:
  *
  *   a whole object  any of apiVersion, kind, metadata, spec: the generic
  *                   create takes it as it is;
@@ -24,10 +24,8 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "api.h"
+#include "as.h"
 
-#define SESSION_GROUP "vteam.ambient-code"
-#define SESSION_PLURAL "agenticsessions"
 #define MAX_NAMED 32 /* keys one answer names */
 
 enum shape_bit { OBJECT = 1u, ORIGINAL = 2u, SPEC = 4u, SHORT = 8u /* either short shape */ };
@@ -177,7 +175,7 @@ static void list_marks(const struct marks *m, unsigned shapes, char *buf, size_t
 }
 
 /* A 422 naming the keys of two shapes in one body; 0 when there are not. */
-static int reply_mixed(struct api_req *r, const struct marks *m)
+static int reply_mixed(struct amb_request *r, const struct marks *m)
 {
     unsigned a, b;
     const char *fmt;
@@ -203,7 +201,7 @@ static int reply_mixed(struct api_req *r, const struct marks *m)
         if (m->at[i].shape & (a | b))
             json_array_append_new(details, json_pack("{s:s,s:s}", "field", m->at[i].field,
                                                      "message", shape_name(m->at[i].shape)));
-    api_reply_error(r, 422, msg, details);
+    as_request_ops()->respond_message(r, 422, msg, details);
     return 1;
 }
 
@@ -248,7 +246,7 @@ static void check_keys(const json_t *obj, const struct original_key *keys, const
 
 /* 422 naming every key of the original's shape that is unknown or cannot
  * be honoured, at any depth; 0 when there is none. */
-static int refuse_original_keys(struct api_req *r, const json_t *body)
+static int refuse_original_keys(struct amb_request *r, const json_t *body)
 {
     struct problems p = {json_array(), 0};
     check_keys(body, original_keys, "", &p);
@@ -272,7 +270,7 @@ static int refuse_original_keys(struct api_req *r, const json_t *body)
         json_decref(p.details);
         return 0;
     }
-    api_reply_fields(r, 422, NULL, p.details);
+    as_request_ops()->respond_fields(r, 422, NULL, p.details);
     return 1;
 }
 
@@ -280,10 +278,10 @@ static int refuse_original_keys(struct api_req *r, const json_t *body)
 
 /* repos[{url, branch?, autoPush?}] → [{input{url, branch?}, output{pushTo}}].
  * Wrong types of url and branch are left to validation, which names them. */
-static int translate_repos(struct api_req *r, const json_t *repos, json_t *spec)
+static int translate_repos(struct amb_request *r, const json_t *repos, json_t *spec)
 {
     if (!json_is_array(repos)) {
-        api_reply_field(r, 400, "repos", "must be an array of {url, branch, autoPush}");
+        as_reply_field(r, 400, "repos", "must be an array of {url, branch, autoPush}");
         return -1;
     }
     json_t *out = json_array();
@@ -294,13 +292,13 @@ static int translate_repos(struct api_req *r, const json_t *repos, json_t *spec)
         char field[48];
         snprintf(field, sizeof field, "repos[%zu]", i);
         if (!json_is_object(repo)) {
-            api_reply_field(r, 400, field, "must be an object {url, branch, autoPush}");
+            as_reply_field(r, 400, field, "must be an object {url, branch, autoPush}");
             return -1;
         }
         const json_t *auto_push = json_object_get(repo, "autoPush");
         if (auto_push && !json_is_boolean(auto_push) && !json_is_null(auto_push)) {
             snprintf(field, sizeof field, "repos[%zu].autoPush", i);
-            api_reply_field(r, 400, field, "must be a boolean");
+            as_reply_field(r, 400, field, "must be a boolean");
             return -1;
         }
         json_t *input = json_object();
@@ -316,7 +314,7 @@ static int translate_repos(struct api_req *r, const json_t *repos, json_t *spec)
     return 0;
 }
 
-static int translate_spec(struct api_req *r, const json_t *body, json_t *spec)
+static int translate_spec(struct amb_request *r, const json_t *body, json_t *spec)
 {
     static const char *const same[][2] = {{"initialPrompt", "prompt"},
                                           {"displayName", "displayName"},
@@ -329,7 +327,7 @@ static int translate_spec(struct api_req *r, const json_t *body, json_t *spec)
     }
     const json_t *llm = json_object_get(body, "llmSettings");
     if (llm && !json_is_null(llm) && !json_is_object(llm)) {
-        api_reply_field(r, 400, "llmSettings", "must be an object {model}");
+        as_reply_field(r, 400, "llmSettings", "must be an object {model}");
         return -1;
     }
     json_t *model = json_object_get(llm, "model");
@@ -342,7 +340,7 @@ static int translate_spec(struct api_req *r, const json_t *body, json_t *spec)
 /* ---- both short shapes ---- */
 
 /* labels and annotations, maps of strings, into meta. */
-static int translate_meta(struct api_req *r, const json_t *body, json_t *meta)
+static int translate_meta(struct amb_request *r, const json_t *body, json_t *meta)
 {
     static const char *const keys[] = {"labels", "annotations"};
     for (int i = 0; i < 2; i++) {
@@ -352,7 +350,7 @@ static int translate_meta(struct api_req *r, const json_t *body, json_t *meta)
         if (!m || json_is_null(m))
             continue;
         if (!json_is_object(m)) {
-            api_reply_field(r, 400, keys[i], "must be an object of strings");
+            as_reply_field(r, 400, keys[i], "must be an object of strings");
             return -1;
         }
         json_object_foreach((json_t *)m, k, v) {
@@ -360,7 +358,7 @@ static int translate_meta(struct api_req *r, const json_t *body, json_t *meta)
                 continue;
             char field[128];
             snprintf(field, sizeof field, "%s.%.64s", keys[i], k);
-            api_reply_field(r, 400, field, "must be a string");
+            as_reply_field(r, 400, field, "must be a string");
             return -1;
         }
         json_object_set_new(meta, keys[i], json_deep_copy(m));
@@ -382,14 +380,14 @@ static int random_name(char *buf, size_t len)
 
 /* {metadata{name, labels, annotations}, spec} (spec stolen) into *obj:
  * 1, or -1 after replying. */
-static int short_object(struct api_req *r, const json_t *body, json_t *spec, json_t **obj)
+static int short_object(struct amb_request *r, const json_t *body, json_t *spec, json_t **obj)
 {
     char name[32];
     json_t *meta = json_object();
     json_t *o = json_pack("{s:o, s:o}", "metadata", meta, "spec", spec);
     if (!o || random_name(name, sizeof name)) {
         json_decref(o);
-        api_reply_error(r, 500, "cannot make a session name", NULL);
+        as_request_ops()->respond_message(r, 500, "cannot make a session name", NULL);
         return -1;
     }
     json_object_set_new(meta, "name", json_string(name));
@@ -515,14 +513,18 @@ static json_t *original_created(const json_t *stored)
     return reply;
 }
 
-static const struct api_shape original_shape = {original_created, original_words};
-static const struct api_shape spec_shape = {NULL, spec_words};
+static const struct amb_create_shape original_shape = {sizeof original_shape, original_created,
+                                                       original_words};
+static const struct amb_create_shape spec_shape = {sizeof spec_shape, NULL, spec_words};
 
-static int translate_create(struct api_req *r, const json_t *body, json_t **obj,
-                            const struct api_shape **shape)
+int as_create_shape(void *ud, struct amb_request *r, const json_t *body, json_t **obj,
+                    const struct amb_create_shape **shape)
 {
+    (void)ud;
     struct marks m = {0};
     *obj = NULL;
+    if (!as_request_ops())
+        return 0; /* a server older than 1.5 takes whole objects only */
     classify(body, &m);
     if (reply_mixed(r, &m))
         return -1;
@@ -535,7 +537,7 @@ static int translate_create(struct api_req *r, const json_t *body, json_t **obj,
         spec = json_object();
         if (!spec || translate_spec(r, body, spec)) {
             if (!spec)
-                api_reply_error(r, 500, "out of memory", NULL);
+                as_request_ops()->respond_message(r, 500, "out of memory", NULL);
             json_decref(spec);
             return -1;
         }
@@ -548,9 +550,3 @@ static int translate_create(struct api_req *r, const json_t *body, json_t **obj,
     }
     return short_object(r, body, spec, obj);
 }
-
-const struct api_create_hook api_sessions_create_hook = {
-    .group = SESSION_GROUP,
-    .plural = SESSION_PLURAL,
-    .translate = translate_create,
-};

@@ -1,5 +1,6 @@
-/* mock_host.c — see mock_host.h. Single-threaded, like the tests. */
-#include "mock_host.h"
+/* plugin_mock.c — the mock host of the plugins' unit tests (see
+ * plugin_mock.h). */
+#include "plugin_mock.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -7,7 +8,8 @@
 #include <string.h>
 
 struct mock mock;
-static int ctx_token;
+struct amb_module mock_self;
+static struct amb_ctx callback_ctx;
 
 static void logv(struct amb_module *self, int level, const char *msg, ...)
 {
@@ -54,32 +56,6 @@ static void log_secret(struct amb_module *self, const char *value)
 static void *alloc_(size_t n) { return calloc(1, n); }
 static char *strdup_(const char *s) { return s ? strdup(s) : NULL; }
 
-static int config_string(struct amb_module *s, const char *p, const char **o)
-{
-    (void)s, (void)p, (void)o;
-    return AMB_ENOTFOUND;
-}
-static int config_int(struct amb_module *s, const char *p, long long *o)
-{
-    (void)s, (void)p, (void)o;
-    return AMB_ENOTFOUND;
-}
-static int config_bool(struct amb_module *s, const char *p, int *o)
-{
-    (void)s, (void)p, (void)o;
-    return AMB_ENOTFOUND;
-}
-static int config_double(struct amb_module *s, const char *p, double *o)
-{
-    (void)s, (void)p, (void)o;
-    return AMB_ENOTFOUND;
-}
-static int config_count(struct amb_module *s, const char *p, size_t *o)
-{
-    (void)s, (void)p, (void)o;
-    return AMB_ENOTFOUND;
-}
-
 static int register_kind(struct amb_module *self, const struct amb_kind *kind, void *ud,
                          void (*free_ud)(void *))
 {
@@ -90,8 +66,25 @@ static int register_kind(struct amb_module *self, const struct amb_kind *kind, v
                                                 kind->validate != NULL, "defaults",
                                                 kind->set_defaults != NULL, "reconcile",
                                                 kind->reconcile != NULL));
+    if (mock.registered && mock.kind_free)
+        mock.kind_free(mock.kind_data);
+    mock.kind = *kind;
+    mock.kind_data = ud;
+    mock.kind_free = free_ud;
+    mock.registered = 1;
+    return AMB_OK;
+}
+
+static int register_route(struct amb_module *self, const struct amb_route *route, void *ud,
+                          void (*free_ud)(void *))
+{
+    (void)self;
     if (free_ud)
-        free_ud(ud);
+        free_ud(ud); /* never served here */
+    if (!route || route->size < sizeof *route || !route->method || !route->pattern ||
+        !route->handler)
+        return AMB_EINVAL;
+    json_array_append_new(mock.routes, json_sprintf("%s %s", route->method, route->pattern));
     return AMB_OK;
 }
 
@@ -104,12 +97,40 @@ static int error_set(struct amb_error *err, int code, const char *field, const c
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (err->n < MOCK_MAX) {
+        snprintf(err->field[err->n], sizeof err->field[0], "%s", field ? field : "");
+        snprintf(err->message[err->n], sizeof err->message[0], "%.255s", msg);
+    }
     size_t used = strlen(err->text);
     snprintf(err->text + used, sizeof err->text - used, "%s%s%s\n", field ? field : "",
              field ? ": " : "", msg);
     err->n++;
     err->code = code;
     return code;
+}
+
+static struct amb_error *error_new(void) { return calloc(1, sizeof(struct amb_error)); }
+
+static void error_free(struct amb_error *err) { free(err); }
+
+static json_t *error_to_json(const struct amb_error *err)
+{
+    json_t *causes = json_array();
+    for (int i = 0; err && i < err->n && i < MOCK_MAX; i++)
+        json_array_append_new(causes, err->field[i][0]
+                                          ? json_pack("{s:s, s:s}", "field", err->field[i],
+                                                      "message", err->message[i])
+                                          : json_pack("{s:s}", "message", err->message[i]));
+    return json_pack("{s:i, s:s, s:o}", "code", err ? err->code : 0, "message",
+                     err && err->n ? err->message[0] : "", "causes", causes);
+}
+
+int mock_error_find(const struct amb_error *err, const char *field)
+{
+    for (int i = 0; i < err->n && i < MOCK_MAX; i++)
+        if (strcmp(err->field[i], field) == 0)
+            return i;
+    return -1;
 }
 
 static const char *strerror_(int code)
@@ -136,6 +157,19 @@ json_t *mock_get(const char *plural, const char *ns, const char *name)
     char k[512];
     key_of(k, sizeof k, plural, ns, name);
     return json_object_get(mock.store, k);
+}
+
+json_t *mock_object(const char *plural, const char *name)
+{
+    const char *k;
+    json_t *v;
+    size_t n = strlen(plural);
+    json_object_foreach(mock.store, k, v) {
+        const char *last = strrchr(k, '/');
+        if (strncmp(k, plural, n) == 0 && k[n] == '/' && strcmp(last + 1, name) == 0)
+            return v;
+    }
+    return NULL;
 }
 
 static int op(const char *verb, const struct amb_resource *res, const char *ns, const char *name)
@@ -176,6 +210,16 @@ static void fold(const struct amb_resource *res, json_t *obj)
     json_object_del(obj, "stringData");
 }
 
+json_t *mock_store(const char *plural, json_t *obj)
+{
+    const json_t *meta = json_object_get(obj, "metadata");
+    char k[512];
+    key_of(k, sizeof k, plural, json_string_value(json_object_get(meta, "namespace")),
+           json_string_value(json_object_get(meta, "name")));
+    json_object_set_new(mock.store, k, obj);
+    return obj;
+}
+
 json_t *mock_put(const struct amb_resource *res, json_t *obj)
 {
     json_t *meta = json_object_get(obj, "metadata");
@@ -185,31 +229,47 @@ json_t *mock_put(const struct amb_resource *res, json_t *obj)
     json_object_set_new(meta, "generation", json_integer(1));
     bump_rv(obj);
     fold(res, obj);
-    char k[512];
-    key_of(k, sizeof k, res->plural, json_string_value(json_object_get(meta, "namespace")),
-           json_string_value(json_object_get(meta, "name")));
-    json_object_set_new(mock.store, k, obj);
-    return obj;
+    return mock_store(res->plural, obj);
 }
 
+void mock_cluster(json_t *session)
+{
+    const json_t *meta = json_object_get(session, "metadata");
+    const char *kind = json_string_value(json_object_get(session, "kind"));
+    char plural[64];
+    snprintf(plural, sizeof plural, "%ss", kind ? kind : "object");
+    for (char *p = plural; *p; p++)
+        *p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+    key_of(mock.current, sizeof mock.current, plural,
+           json_string_value(json_object_get(meta, "namespace")),
+           json_string_value(json_object_get(meta, "name")));
+    mock.session = mock_store(plural, session);
+}
+
+/* A callback's context is any but NULL (a kind callback's, mock_ctx's). */
 static int check_ctx(struct amb_ctx *ctx)
 {
-    return ctx == (struct amb_ctx *)&ctx_token ? AMB_OK : AMB_ESTATE;
+    return ctx ? AMB_OK : AMB_ESTATE;
 }
 
 struct amb_ctx *mock_ctx(const char *key)
 {
     snprintf(mock.current, sizeof mock.current, "%s", key);
-    return (struct amb_ctx *)&ctx_token;
+    return &callback_ctx;
 }
 
 static int kube_get(struct amb_ctx *ctx, const struct amb_resource *res, const char *ns,
                     const char *name, json_t **out, struct amb_error *err)
 {
     int rc = check_ctx(ctx) ? AMB_ESTATE : op("get", res, ns, name);
+    if (!rc && mock.kube_get_rc)
+        rc = mock.kube_get_rc;
     if (rc)
         return error_set(err, rc, NULL, "injected");
     json_t *o = mock_get(res->plural, ns, name);
+    if (strcmp(res->plural, "projectsettings") == 0 && strcmp(name, "projectsettings") == 0 &&
+        mock.project_settings)
+        o = mock.project_settings;
     if (!o)
         return error_set(err, AMB_ENOTFOUND, NULL, "%s %s not found", res->plural, name);
     if (out)
@@ -268,6 +328,7 @@ static int kube_create(struct amb_ctx *ctx, const struct amb_resource *res, cons
     if (mock_get(res->plural, ns, name))
         return error_set(err, AMB_EEXIST, NULL, "already exists");
     json_t *o = mock_put(res, json_deep_copy(obj));
+    mock.creates++;
     if (out)
         *out = json_deep_copy(o);
     return AMB_OK;
@@ -336,6 +397,7 @@ static int kube_patch(struct amb_ctx *ctx, const struct amb_resource *res, const
                             json_integer(json_integer_value(json_object_get(meta, "generation")) + 1));
     json_decref(before);
     bump_rv(cur);
+    mock.patches++;
     if (out)
         *out = json_deep_copy(cur);
     return AMB_OK;
@@ -350,7 +412,10 @@ static int kube_delete(struct amb_ctx *ctx, const struct amb_resource *res, cons
         return error_set(err, rc, NULL, "injected");
     char k[512];
     key_of(k, sizeof k, res->plural, ns, name);
-    json_object_del(mock.store, k);
+    if (json_object_get(mock.store, k)) {
+        json_object_del(mock.store, k);
+        mock.deletes++;
+    }
     return AMB_OK;
 }
 
@@ -410,15 +475,12 @@ struct amb_host mock_host = {
     .realloc = realloc,
     .free = free,
     .strdup = strdup_,
-    .config_string = config_string,
-    .config_int = config_int,
-    .config_bool = config_bool,
-    .config_double = config_double,
-    .config_count = config_count,
     .register_kind = register_kind,
+    .register_route = register_route,
     .error_set = error_set,
     .strerror = strerror_,
     .kube_get = kube_get,
+    .kube_get_cached = kube_get, /* the store is the cache too */
     .kube_list = kube_list,
     .kube_create = kube_create,
     .kube_update = kube_update,
@@ -427,10 +489,17 @@ struct amb_host mock_host = {
     .update_status = update_status,
     .emit_event = emit_event,
     .requeue = requeue,
+    .error_new = error_new,
+    .error_free = error_free,
+    .error_to_json = error_to_json,
 };
 
 void mock_free(void)
 {
+    if (mock.registered && mock.kind_free)
+        mock.kind_free(mock.kind_data);
+    json_decref(mock.project_settings);
+    json_decref(mock.routes);
     json_decref(mock.store);
     json_decref(mock.ops);
     json_decref(mock.events);
@@ -449,6 +518,7 @@ void mock_reset(void)
     mock.logs = json_array();
     mock.secrets_logged = json_array();
     mock.kinds = json_array();
+    mock.routes = json_array();
 }
 
 int mock_count_ops(const char *prefix)
@@ -496,6 +566,7 @@ void ambd_host_fill(struct amb_host *host); /* libambient (core/src/runtime-inte
 __attribute__((constructor)) static void use_real_object_helpers(void)
 {
     struct amb_host real;
+    mockconf_fill(&mock_host); /* no table yet: every key is absent */
     ambd_host_fill(&real);
     mock_host.set_condition = real.set_condition;
     mock_host.set_controller_ref = real.set_controller_ref;

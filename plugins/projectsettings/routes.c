@@ -1,6 +1,10 @@
-/* routes_settings.c — a project's ProjectSettings (the one object named
- * `projectsettings`, plugins/projectsettings/README.md) and its runner
- * Secret, both read and written with the caller's token.
+/* routes.c — a project's ProjectSettings (the one object named
+ * `projectsettings`, README.md) and its runner Secret, both read and written
+ * with the caller's token, on routes this plugin registers and the api
+ * plugin serves (ABI 1.5 request accessors):
+ *
+ *   GET, PUT /api/projects/:project/project-settings
+ *   GET, PUT /api/projects/:project/runner-secrets
  *
  * The ProjectSettings kind's set_defaults and validate run before a write,
  * so a bad spec is a 422 naming each field rather than an object the
@@ -22,34 +26,77 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "api.h"
+#include "ps.h"
 
-#define GROUP "vteam.ambient-code"
-#define PS_NAME "projectsettings"
-#define DEFAULT_SECRET "ambient-runner-secrets"
-#define RUNNER_SECRETS_LABEL "ambient-code.io/runner-secrets"
 #define VALUE_MAX (64 * 1024)    /* bytes of one secret value */
 #define SECRET_MAX (1024 * 1024) /* bytes of a Secret's data, as Kubernetes limits it */
 #define KEYS_MAX 256
 
-static const struct amb_resource res_ps = {GROUP, "v1alpha1", "ProjectSettings", "projectsettings",
-                                           1};
-static const struct amb_resource res_secrets = {"", "v1", "Secret", "secrets", 1};
-static const char *const legacy_fields[] = {"anthropicApiKey", "gitHubToken", "gitLabToken"};
+/* ---- the api's request accessors, in the answered-or-not style of this
+ * file: each answers its own failure, 0 to go on, -1 (NULL) after an
+ * answer ---- */
 
-static int require(struct api_req *r, const char *verb, const char *group, const char *resource,
+static const struct amb_request_ops *ops(void) { return ps_host->request_ops(); }
+
+static void reply_json(struct amb_request *r, int status, json_t *body)
+{
+    ops()->respond(r, status, body);
+}
+
+static void reply_error(struct amb_request *r, int status, const char *message)
+{
+    ops()->respond_message(r, status, message, NULL);
+}
+
+static void reply_amb(struct amb_request *r, int code, const struct amb_error *err)
+{
+    ops()->respond_error(r, code, err);
+}
+
+static void reply_field(struct amb_request *r, int status, const char *field, const char *message)
+{
+    ops()->respond_fields(r, status, NULL,
+                          json_pack("[{s:s,s:s}]", "field", field, "message", message));
+}
+
+static const char *project_param(struct amb_request *r)
+{
+    const char *p = NULL;
+    return ops()->checked_param(r, "project", &p) == AMB_OK ? p : NULL;
+}
+
+static int body_object(struct amb_request *r, json_t **out)
+{
+    return ops()->body_object(r, 0, out) == AMB_OK ? 0 : -1;
+}
+
+static int require(struct amb_request *r, const char *verb, const char *group, const char *resource,
                    const char *project)
 {
-    struct api_access what = {verb, group, resource, NULL, project, NULL};
-    return api_require(r, &what);
+    return ops()->review(r, verb, group, resource, project, NULL) == AMB_OK ? 0 : -1;
+}
+
+/* The caller's context, after a review passed (so the request has a token). */
+static struct amb_ctx *caller_ctx(struct amb_request *r)
+{
+    struct amb_ctx *ctx = ops()->ctx(r);
+    if (!ctx)
+        reply_error(r, 503, "cannot call Kubernetes as the caller");
+    return ctx;
+}
+
+static int read_object(struct amb_request *r, struct amb_ctx *ctx, const struct amb_resource *res,
+                       const char *ns, const char *name, json_t **out)
+{
+    return ops()->get_object(r, ctx, res, ns, name, 1, out) == AMB_OK ? 0 : -1;
 }
 
 /* The project param, checked, reviewed (verb on resource) and a project
- * (the review's gate, project_gate.c), or NULL after replying. */
-static const char *project_for(struct api_req *r, const char *verb, const char *group,
+ * (the review's gate), or NULL after answering. */
+static const char *project_for(struct amb_request *r, const char *verb, const char *group,
                                const char *resource)
 {
-    const char *p = api_project_param(r);
+    const char *p = project_param(r);
     return p && require(r, verb, group, resource, p) == 0 ? p : NULL;
 }
 
@@ -61,57 +108,49 @@ static const char *project_for(struct api_req *r, const char *verb, const char *
 static json_t *redacted(json_t *obj)
 {
     json_t *spec = json_object_get(obj, "spec");
-    for (size_t i = 0; spec && i < sizeof legacy_fields / sizeof legacy_fields[0]; i++)
-        json_object_del(spec, legacy_fields[i]);
+    for (size_t i = 0; spec && i < sizeof ps_legacy_fields / sizeof ps_legacy_fields[0]; i++)
+        json_object_del(spec, ps_legacy_fields[i].field);
     return obj;
 }
 
-static void reply_no_settings(struct api_req *r, const char *p)
+static void reply_no_settings(struct amb_request *r, const char *p)
 {
     char msg[160];
     snprintf(msg, sizeof msg, "project \"%s\" has no ProjectSettings", p);
-    api_reply_error(r, 404, msg, NULL);
+    reply_error(r, 404, msg);
 }
 
-static void get_settings(struct api_req *r)
+static int get_settings(void *ud, struct amb_request *r)
 {
-    const char *p = project_for(r, "get", GROUP, "projectsettings");
-    struct amb_ctx *ctx = p ? api_ctx(r) : NULL;
+    (void)ud;
+    if (!AMB_RQ_HAS(ops(), respond_fields))
+        return AMB_EUNSUPPORTED;
+    const char *p = project_for(r, "get", AMB_GROUP, AMB_SETTINGS_PLURAL);
+    struct amb_ctx *ctx = p ? caller_ctx(r) : NULL;
     json_t *obj = NULL;
     if (!ctx)
-        return;
-    struct amb_error *err = api_host->error_new();
-    int rc = err ? api_host->kube_get(ctx, &res_ps, p, PS_NAME, &obj, err) : AMB_ENOMEM;
+        return AMB_OK;
+    struct amb_error *err = ps_host->error_new();
+    int rc = err ? ps_host->kube_get(ctx, &ps_projectsettings, p, PS_NAME, &obj, err) : AMB_ENOMEM;
     if (rc == AMB_ENOTFOUND)
         reply_no_settings(r, p);
     else if (rc != AMB_OK)
-        api_reply_amb(r, rc, err);
+        reply_amb(r, rc, err);
     else
-        api_reply_json(r, 200, redacted(json_incref(obj)));
+        reply_json(r, 200, redacted(json_incref(obj)));
     json_decref(obj);
-    api_host->error_free(err);
+    ps_host->error_free(err);
+    return AMB_OK;
 }
 
 /* ------------------------------------------------------------------------
  * PUT /api/projects/:project/project-settings
  * ------------------------------------------------------------------------ */
 
-/* The ProjectSettings kind as registered, or NULL when its plugin is not
- * loaded (then Kubernetes' schema is the only check). */
-static const struct amb_kind *settings_kind(void **ud)
-{
-    const struct amb_kind *k;
-    for (size_t i = 0; api_host->kind_at(api_self, i, &k, ud) == AMB_OK; i++)
-        if (k->resource.plural && k->resource.group && strcmp(k->resource.plural, PS_NAME) == 0 &&
-            strcmp(k->resource.group, GROUP) == 0)
-            return k;
-    return NULL;
-}
-
 /* The body as the spec to write: the body itself, or its "spec" when it is
  * a whole object. Checks what the kind cannot: the object's name and
  * namespace. Returns the spec (borrowed) or NULL after replying. */
-static const json_t *spec_of(struct api_req *r, const char *p, const json_t *body)
+static const json_t *spec_of(struct amb_request *r, const char *p, const json_t *body)
 {
     const json_t *spec = json_object_get(body, "spec");
     const json_t *md = json_object_get(body, "metadata");
@@ -120,20 +159,20 @@ static const json_t *spec_of(struct api_req *r, const char *p, const json_t *bod
     if (!spec)
         return body;
     if (!json_is_object(spec)) {
-        api_reply_field(r, 400, "spec", "must be an object");
+        reply_field(r, 400, "spec", "must be an object");
         return NULL;
     }
     if (md && !json_is_object(md)) {
-        api_reply_field(r, 400, "metadata", "must be an object");
+        reply_field(r, 400, "metadata", "must be an object");
         return NULL;
     }
     if (json_object_get(md, "name") && (!name || strcmp(name, PS_NAME) != 0)) {
-        api_reply_field(r, 422, "metadata.name",
+        reply_field(r, 422, "metadata.name",
                         "must be projectsettings (one ProjectSettings per project)");
         return NULL;
     }
     if (json_object_get(md, "namespace") && (!ns || strcmp(ns, p) != 0)) {
-        api_reply_field(r, 400, "metadata.namespace", "must be the project in the path");
+        reply_field(r, 400, "metadata.namespace", "must be the project in the path");
         return NULL;
     }
     return spec;
@@ -152,18 +191,18 @@ static json_t *settings_object(const char *p, const json_t *body, const json_t *
         json_object_set(md, "resourceVersion", (json_t *)rv);
     if (md)
         json_object_del(md, "managedFields");
-    return json_pack("{s:s,s:s,s:o*,s:O}", "apiVersion", GROUP "/v1alpha1", "kind",
-                     "ProjectSettings", "metadata", md, "spec", spec);
+    return json_pack("{s:s,s:s,s:o*,s:O}", "apiVersion", AMB_API_VERSION, "kind",
+                     AMB_SETTINGS_KIND, "metadata", md, "spec", spec);
 }
 
 /* Redacts legacy credential values from every later log line before
  * anything could log them. */
 static void hide_legacy(const json_t *spec)
 {
-    for (size_t i = 0; i < sizeof legacy_fields / sizeof legacy_fields[0]; i++) {
-        const char *v = json_string_value(json_object_get(spec, legacy_fields[i]));
+    for (size_t i = 0; i < sizeof ps_legacy_fields / sizeof ps_legacy_fields[0]; i++) {
+        const char *v = json_string_value(json_object_get(spec, ps_legacy_fields[i].field));
         if (v)
-            api_host->log_secret(api_self, v);
+            ps_host->log_secret(ps_self, v);
     }
 }
 
@@ -191,55 +230,54 @@ static int access_changed(const json_t *obj, const json_t *old)
 }
 
 /* set_defaults, then validate; replies 422 with every cause. */
-static int run_kind(struct api_req *r, struct amb_ctx *ctx, json_t *obj, const json_t *old)
+static int run_kind(struct amb_request *r, struct amb_ctx *ctx, json_t *obj, const json_t *old)
 {
-    void *ud = NULL;
-    const struct amb_kind *k = settings_kind(&ud);
-    struct amb_error *err = api_host->error_new();
-    int rc = err ? AMB_OK : AMB_ENOMEM;
-    if (k && rc == AMB_OK && k->set_defaults)
-        rc = k->set_defaults(ud, ctx, obj, err);
-    if (k && rc == AMB_OK && k->validate)
-        rc = k->validate(ud, ctx, obj, old, err);
+    struct amb_error *err = ps_host->error_new();
+    int rc = err ? ps_set_defaults(NULL, ctx, obj, err) : AMB_ENOMEM;
+    if (rc == AMB_OK)
+        rc = ps_validate(NULL, ctx, obj, old, err);
     if (rc != AMB_OK)
-        api_reply_amb(r, rc, err); /* AMB_EINVAL with named causes: 422 */
-    api_host->error_free(err);
+        reply_amb(r, rc, err); /* AMB_EINVAL with named causes: 422 */
+    ps_host->error_free(err);
     return rc == AMB_OK ? 0 : -1;
 }
 
 /* Writes obj (create when old is NULL) with the caller's rights; replies. */
-static void write_settings(struct api_req *r, struct amb_ctx *ctx, const char *p, json_t *obj,
+static void write_settings(struct amb_request *r, struct amb_ctx *ctx, const char *p, json_t *obj,
                            const json_t *old)
 {
     json_t *out = NULL;
-    struct amb_error *err = api_host->error_new();
+    struct amb_error *err = ps_host->error_new();
     int rc = !err ? AMB_ENOMEM
-             : old ? api_host->kube_update(ctx, &res_ps, p, obj, &out, err)
-                   : api_host->kube_create(ctx, &res_ps, p, obj, &out, err);
+             : old ? ps_host->kube_update(ctx, &ps_projectsettings, p, obj, &out, err)
+                   : ps_host->kube_create(ctx, &ps_projectsettings, p, obj, &out, err);
     if (rc != AMB_OK)
-        api_reply_amb(r, rc, err);
+        reply_amb(r, rc, err);
     else
-        api_reply_json(r, old ? 200 : 201, redacted(json_incref(out)));
+        reply_json(r, old ? 200 : 201, redacted(json_incref(out)));
     json_decref(out);
-    api_host->error_free(err);
+    ps_host->error_free(err);
 }
 
-static void put_settings(struct api_req *r)
+static int put_settings(void *ud, struct amb_request *r)
 {
-    const char *p = api_project_param(r);
+    (void)ud;
+    if (!AMB_RQ_HAS(ops(), respond_fields))
+        return AMB_EUNSUPPORTED;
+    const char *p = project_param(r);
     const json_t *spec;
     json_t *body = NULL, *old = NULL, *obj = NULL;
     struct amb_ctx *ctx;
-    if (!p || api_body_object(r, 0, &body) != 0)
-        return;
+    if (!p || body_object(r, &body) != 0)
+        return AMB_OK;
     hide_legacy(json_object_get(body, "spec") ? json_object_get(body, "spec") : body);
-    if (!(spec = spec_of(r, p, body)) || !project_for(r, "update", GROUP, "projectsettings") ||
-        !(ctx = api_ctx(r)) || api_read_object(r, ctx, &res_ps, p, PS_NAME, 1, &old) != 0)
+    if (!(spec = spec_of(r, p, body)) ||
+        !project_for(r, "update", AMB_GROUP, AMB_SETTINGS_PLURAL) || !(ctx = caller_ctx(r)) || read_object(r, ctx, &ps_projectsettings, p, PS_NAME, &old) != 0)
         goto out;
-    if (!old && require(r, "create", GROUP, "projectsettings", p) != 0)
+    if (!old && require(r, "create", AMB_GROUP, AMB_SETTINGS_PLURAL, p) != 0)
         goto out;
     if (!(obj = settings_object(p, body, spec, old))) {
-        api_reply_error(r, 500, "out of memory", NULL);
+        reply_error(r, 500, "out of memory");
         goto out;
     }
     if (run_kind(r, ctx, obj, old) != 0)
@@ -252,6 +290,7 @@ out:
     json_decref(obj);
     json_decref(old);
     json_decref(body);
+    return AMB_OK;
 }
 
 /* ------------------------------------------------------------------------
@@ -260,22 +299,21 @@ out:
 
 /* The runner Secret's name: the ProjectSettings' spec.runnerSecretsName, or
  * the default when there is none. Returns 0, or -1 after replying. */
-static int secret_name(struct api_req *r, struct amb_ctx *ctx, const char *p, char *out,
+static int secret_name(struct amb_request *r, struct amb_ctx *ctx, const char *p, char *out,
                        size_t len)
 {
     json_t *ps = NULL;
-    if (api_read_object(r, ctx, &res_ps, p, PS_NAME, 1, &ps) != 0)
+    if (read_object(r, ctx, &ps_projectsettings, p, PS_NAME, &ps) != 0)
         return -1;
     const char *name = json_string_value(
         json_object_get(json_object_get(ps, "spec"), "runnerSecretsName"));
-    int ok = !name || !*name || api_is_dns_subdomain(name);
+    int ok = !name || !*name || amb_is_dns_subdomain(name);
     if (ok)
-        snprintf(out, len, "%s", name && *name ? name : DEFAULT_SECRET);
+        snprintf(out, len, "%s", name && *name ? name : PS_DEFAULT_SECRET);
     else
-        api_reply_error(r, 409,
-                        "the project's ProjectSettings spec.runnerSecretsName is not a valid "
-                        "Secret name",
-                        NULL);
+        reply_error(r, 409,
+                    "the project's ProjectSettings spec.runnerSecretsName is not a valid "
+                    "Secret name");
     json_decref(ps);
     return ok ? 0 : -1;
 }
@@ -306,21 +344,25 @@ static json_t *keys_answer(const char *name, const json_t *data)
     return json_pack("{s:s,s:o}", "secretName", name, "keys", arr);
 }
 
-static void get_runner_secrets(struct api_req *r)
+static int get_runner_secrets(void *ud, struct amb_request *r)
 {
+    (void)ud;
+    if (!AMB_RQ_HAS(ops(), respond_fields))
+        return AMB_EUNSUPPORTED;
     const char *p = project_for(r, "get", "", "secrets");
-    struct amb_ctx *ctx = p ? api_ctx(r) : NULL;
+    struct amb_ctx *ctx = p ? caller_ctx(r) : NULL;
     char name[256];
     json_t *secret = NULL;
     if (!ctx || secret_name(r, ctx, p, name, sizeof name) != 0 ||
-        api_read_object(r, ctx, &res_secrets, p, name, 1, &secret) != 0)
-        return;
+        read_object(r, ctx, &ps_secrets, p, name, &secret) != 0)
+        return AMB_OK;
     json_t *answer = keys_answer(name, json_object_get(secret, "data"));
     if (answer)
-        api_reply_json(r, 200, answer);
+        reply_json(r, 200, answer);
     else
-        api_reply_error(r, 500, "out of memory", NULL);
+        reply_error(r, 500, "out of memory");
     json_decref(secret);
+    return AMB_OK;
 }
 
 static int env_name_ok(const char *s)
@@ -336,39 +378,39 @@ static int env_name_ok(const char *s)
 
 /* Hands every string value to log_secret, then checks the data. Keys are
  * shown in messages (they are names), values never. */
-static int check_data(struct api_req *r, const json_t *data)
+static int check_data(struct amb_request *r, const json_t *data)
 {
     const char *k;
     json_t *v;
     size_t total = 0;
     char msg[400];
     if (!json_is_object(data)) {
-        api_reply_field(r, 400, "data", "required: an object of KEY: value strings");
+        reply_field(r, 400, "data", "required: an object of KEY: value strings");
         return -1;
     }
     json_object_foreach((json_t *)data, k, v)
         if (json_is_string(v))
-            api_host->log_secret(api_self, json_string_value(v));
+            ps_host->log_secret(ps_self, json_string_value(v));
     if (json_object_size(data) > KEYS_MAX) {
-        api_reply_field(r, 400, "data", "must have at most 256 keys");
+        reply_field(r, 400, "data", "must have at most 256 keys");
         return -1;
     }
     json_object_foreach((json_t *)data, k, v) {
         if (strlen(k) > 253 || !env_name_ok(k)) {
-            api_reply_field(r, 400, "data",
+            reply_field(r, 400, "data",
                             "every key must be an environment variable name "
                             "([A-Za-z_][A-Za-z0-9_]*, at most 253 characters)");
             return -1;
         }
         snprintf(msg, sizeof msg, "data.%s", k);
         if (!json_is_string(v) || json_string_length(v) > VALUE_MAX) {
-            api_reply_field(r, 400, msg, "must be a string of at most 65536 bytes");
+            reply_field(r, 400, msg, "must be a string of at most 65536 bytes");
             return -1;
         }
         total += strlen(k) + 4 * ((json_string_length(v) + 2) / 3);
     }
     if (total > SECRET_MAX) {
-        api_reply_field(r, 413, "data", "must be at most 1 MiB in all (base64-encoded)");
+        reply_field(r, 413, "data", "must be at most 1 MiB in all (base64-encoded)");
         return -1;
     }
     return 0;
@@ -419,7 +461,7 @@ static json_t *secret_object(const char *p, const char *name, json_t *data, cons
         json_object_set_new(md, "labels", labels);
     }
     if (!obj || !data || !json_is_object(labels) ||
-        json_object_set_new(labels, RUNNER_SECRETS_LABEL, json_string("true")) != 0) {
+        json_object_set_new(labels, AMB_RUNNER_SECRETS_LABEL, json_string("true")) != 0) {
         json_decref(obj);
         json_decref(data);
         return NULL;
@@ -430,60 +472,69 @@ static json_t *secret_object(const char *p, const char *name, json_t *data, cons
     return obj;
 }
 
-static void write_secret(struct api_req *r, struct amb_ctx *ctx, const char *p, const char *name,
+static void write_secret(struct amb_request *r, struct amb_ctx *ctx, const char *p, const char *name,
                          const json_t *data, const json_t *old)
 {
     json_t *obj = secret_object(p, name, encoded_data(data), old);
-    struct amb_error *err = api_host->error_new();
+    struct amb_error *err = ps_host->error_new();
     int rc = !obj || !err ? AMB_ENOMEM
-             : old        ? api_host->kube_update(ctx, &res_secrets, p, obj, NULL, err)
-                          : api_host->kube_create(ctx, &res_secrets, p, obj, NULL, err);
+             : old        ? ps_host->kube_update(ctx, &ps_secrets, p, obj, NULL, err)
+                          : ps_host->kube_create(ctx, &ps_secrets, p, obj, NULL, err);
     json_t *answer = rc == AMB_OK ? keys_answer(name, data) : NULL;
     if (rc != AMB_OK)
-        api_reply_amb(r, rc, err);
+        reply_amb(r, rc, err);
     else if (!answer)
-        api_reply_error(r, 500, "out of memory", NULL);
+        reply_error(r, 500, "out of memory");
     else
-        api_reply_json(r, 200, answer);
+        reply_json(r, 200, answer);
     if (rc == AMB_OK)
-        api_host->log(api_self, AMB_LOG_INFO, "runner secrets replaced", "project", p, "secret",
-                      name, "user", r->user, NULL);
+        ps_host->log(ps_self, AMB_LOG_INFO, "runner secrets replaced", "project", p, "secret",
+                      name, "user", ops()->user(r) ? ops()->user(r) : "-", NULL);
     json_decref(obj);
-    api_host->error_free(err);
+    ps_host->error_free(err);
 }
 
-static void put_runner_secrets(struct api_req *r)
+static int put_runner_secrets(void *ud, struct amb_request *r)
 {
-    const char *p = api_project_param(r);
+    (void)ud;
+    if (!AMB_RQ_HAS(ops(), respond_fields))
+        return AMB_EUNSUPPORTED;
+    const char *p = project_param(r);
     json_t *body = NULL, *old = NULL;
     struct amb_ctx *ctx;
     char name[256];
-    if (!p || api_body_object(r, 0, &body) != 0)
-        return;
+    if (!p || body_object(r, &body) != 0)
+        return AMB_OK;
     if (check_data(r, json_object_get(body, "data")) != 0 ||
-        !project_for(r, "update", "", "secrets") || !(ctx = api_ctx(r)) ||
-        secret_name(r, ctx, p, name, sizeof name) != 0 || api_read_object(r, ctx, &res_secrets, p, name, 1, &old) != 0)
+        !project_for(r, "update", "", "secrets") || !(ctx = caller_ctx(r)) ||
+        secret_name(r, ctx, p, name, sizeof name) != 0 ||
+        read_object(r, ctx, &ps_secrets, p, name, &old) != 0)
         goto out;
     if (old || require(r, "create", "", "secrets", p) == 0)
         write_secret(r, ctx, p, name, json_object_get(body, "data"), old);
 out:
     json_decref(old);
     json_decref(body);
+    return AMB_OK;
 }
 
-void api_routes_settings(struct api_router *rt)
+int ps_register_routes(void)
 {
     static const struct {
         const char *method, *pattern;
-        api_handler fn;
+        amb_route_fn fn;
     } routes[] = {
         {"GET", "/api/projects/:project/project-settings", get_settings},
         {"PUT", "/api/projects/:project/project-settings", put_settings},
         {"GET", "/api/projects/:project/runner-secrets", get_runner_secrets},
         {"PUT", "/api/projects/:project/runner-secrets", put_runner_secrets},
     };
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
-        if (api_router_add(rt, routes[i].method, routes[i].pattern, routes[i].fn, 0) != 0)
-            api_host->log(api_self, AMB_LOG_ERROR, "could not add route", "pattern",
-                          routes[i].pattern, NULL);
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        struct amb_route route = {.size = sizeof route, .method = routes[i].method,
+                                  .pattern = routes[i].pattern, .handler = routes[i].fn};
+        int rc = ps_host->register_route(ps_self, &route, NULL, NULL);
+        if (rc != AMB_OK)
+            return rc;
+    }
+    return AMB_OK;
 }
