@@ -9,6 +9,7 @@
 
 #include "live/live.h"
 #include "serving.h"
+#include "web_static.h"
 
 #define API_PLUGIN_VERSION "0.1.0"
 
@@ -43,6 +44,8 @@ static int api_init(const struct amb_host *host, struct amb_module *self, void *
         host->log(self, AMB_LOG_WARN, "the host lacks ABI 1.3 members: only public routes work",
                   NULL);
     int rc = api_config_read(&st.cfg, err);
+    if (rc == AMB_OK)
+        rc = api_web_config(err);
     if (rc != AMB_OK)
         return rc;
     st.have_cfg = 1;
@@ -55,6 +58,7 @@ static int build_router(struct api_state *s, struct amb_error *err)
     if (!(s->router = api_router_new()))
         return api_host->error_set(err, AMB_ENOMEM, NULL, "out of memory");
     api_routes_health(s->router);
+    api_routes_web(s->router);
     api_routes_projects(s->router);
     api_routes_permissions(s->router);
     api_routes_settings(s->router);
@@ -72,6 +76,8 @@ static int api_start(void *state, struct amb_error *err)
     if (!(s->auth = api_auth_new(s->cfg.auth_ttl_s, s->cfg.auth_cache_size)))
         return api_host->error_set(err, AMB_ENOMEM, NULL, "cannot create the auth cache");
     int rc = build_router(s, err);
+    if (rc == AMB_OK && s->cfg.listen)
+        rc = api_web_load(err);
     if (rc == AMB_OK && s->cfg.listen)
         rc = api_server_start(&s->cfg, s->router, &s->server, err);
     if (rc == AMB_OK && s->cfg.live_listen)
@@ -110,6 +116,7 @@ static void api_fini(void *state)
     api_auth_free(s->auth);
     s->auth = NULL;
     api_config_clear(&s->cfg);
+    api_web_free();
     s->have_cfg = 0;
 }
 

@@ -11,3 +11,4 @@ set_tests_properties(api.unit_router PROPERTIES LABELS api)
 api_py_test(api.serving test_serving.py)
 
 api_unit_test(ratelimit unit_ratelimit.c)
+api_py_test(api.web test_web.py)
