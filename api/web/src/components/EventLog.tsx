@@ -1,4 +1,4 @@
-import { memo, useEffect, useRef } from 'react';
+import { memo, useLayoutEffect, useRef } from 'react';
 import { useVirtualizer } from '@tanstack/react-virtual';
 import type { Item } from '@/lib/events';
 import { formatCost } from '@/lib/format';
@@ -63,17 +63,24 @@ const Row = memo(function Row({ item }: { item: Item }) {
 export function EventLog({ items, count }: { items: Item[]; count: number }) {
   const parent = useRef<HTMLDivElement>(null);
   const atEnd = useRef(true);
+  // Follows the end while the user is there: after new rows, and after rows
+  // in view were measured taller than estimated.
+  const follow = () => {
+    const el = parent.current;
+    if (el && atEnd.current) el.scrollTop = el.scrollHeight;
+  };
   const v = useVirtualizer({
     count: items.length,
     getScrollElement: () => parent.current,
     estimateSize: () => 40,
     overscan: 8,
     getItemKey: (i) => `${items[i].seq}-${i}`,
+    onChange: (instance) => {
+      if (!instance.isScrolling) follow();
+    },
   });
 
-  useEffect(() => {
-    if (atEnd.current && items.length) v.scrollToIndex(items.length - 1, { align: 'end' });
-  }, [count, items.length, v]);
+  useLayoutEffect(follow, [count, items.length]);
 
   return (
     <div

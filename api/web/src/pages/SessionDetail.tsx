@@ -115,8 +115,8 @@ export function SessionDetail() {
     queryFn: () => api.get<Session>(sessionPath(project, name)),
     refetchInterval: 5000,
   });
-  // Wait for the config, so the stream opens once, at the right service.
-  const stream = useSessionStream(cfg.loaded ? cfg.liveUrl : undefined, project, name);
+  // Open the stream once the config says where, and the session exists.
+  const stream = useSessionStream(cfg.loaded && session.data ? cfg.liveUrl : undefined, project, name);
   const action = useMutation({
     mutationFn: (verb: 'stop' | 'start') => api.post(`${sessionPath(project, name)}/${verb}`),
     onSuccess: () => qc.invalidateQueries({ queryKey: ['session', project, name] }),
