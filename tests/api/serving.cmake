@@ -21,6 +21,10 @@ if(AMBIENT_WEB)
   if(NOT AMBIENT_CHROMIUM)
     set(AMBIENT_CHROMIUM /usr/bin/chromium) # the test fails naming it; install-deps.sh installs it
   endif()
+  # Component tests (Vitest, jsdom).
+  add_test(NAME web.unit COMMAND ${AMBIENT_NPM} run --silent test
+           WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}/api/web)
+  set_tests_properties(web.unit PROPERTIES TIMEOUT 180 LABELS web)
   add_test(NAME web.browser COMMAND ${AMBIENT_TEST_PYTHON}
            ${PROJECT_SOURCE_DIR}/tests/web/test_browser.py)
   set_tests_properties(web.browser PROPERTIES TIMEOUT 400 LABELS web ENVIRONMENT

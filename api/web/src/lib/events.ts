@@ -51,6 +51,7 @@ type Block = { type?: string; text?: string; thinking?: string; id?: string; nam
 export class EventFold {
   readonly items: Item[] = [];
   readonly totals: Totals = { inputTokens: 0, outputTokens: 0 };
+  statusSeq = 0; // seq of the last status change seen
   private tools = new Map<string, number>(); // tool_use id -> index in items
 
   append(events: LiveEvent[]): void {
@@ -102,6 +103,7 @@ export class EventFold {
         this.items.push({ kind: 'user', seq, text: String(ev.content ?? ''), user: ev.user as string });
         return;
       case 'status': {
+        this.statusSeq = seq;
         const st = ev.status as { message?: string; error?: string } | undefined;
         this.items.push({
           kind: 'status',

@@ -7,6 +7,7 @@ export interface SessionStream {
   items: Item[];
   totals: Totals;
   count: number; // events received
+  statusSeq: number; // of the last status change: the session object changed
   state: LiveState;
   detail?: string;
   notice?: string;
@@ -52,6 +53,7 @@ export function useSessionStream(liveUrl: string | undefined, project: string, s
     items: fold.current.items,
     totals: fold.current.totals,
     count,
+    statusSeq: fold.current.statusSeq,
     state,
     detail,
     notice,

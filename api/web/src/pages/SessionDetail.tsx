@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, enc } from '@/lib/api';
@@ -117,6 +117,10 @@ export function SessionDetail() {
   });
   // Open the stream once the config says where, and the session exists.
   const stream = useSessionStream(cfg.loaded && session.data ? cfg.liveUrl : undefined, project, name);
+  // A status change on the stream: read the session now, not at the next poll.
+  useEffect(() => {
+    if (stream.statusSeq) qc.invalidateQueries({ queryKey: ['session', project, name] });
+  }, [stream.statusSeq, qc, project, name]);
   const action = useMutation({
     mutationFn: (verb: 'stop' | 'start') => api.post(`${sessionPath(project, name)}/${verb}`),
     onSuccess: () => qc.invalidateQueries({ queryKey: ['session', project, name] }),
@@ -133,7 +137,7 @@ export function SessionDetail() {
 
   return (
     <div className="space-y-4">
-      <div className="flex flex-wrap items-center gap-3">
+      <div className="flex flex-wrap items-center gap-3" data-session-phase={phase}>
         <Link to=".." relative="path" className="text-sm text-blue-800 hover:underline">
           ← Sessions
         </Link>

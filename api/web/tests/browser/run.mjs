@@ -190,7 +190,9 @@ async function cluster() {
   expect();
   const runner = await runnerToken(project, session);
   await setPhase(project, session, 'Running');
-  await page.locator('[data-phase="Running"]').first().waitFor();
+  // The status change arrives on the stream, and the header follows it.
+  await page.locator('[role=log] [data-phase="Running"]').waitFor();
+  await page.locator('[data-session-phase="Running"]').waitFor({ timeout: 4000 });
   await postEvents(project, session, runner, [
     { type: 'system', subtype: 'init', model: 'claude-sonnet-4-5' },
     { type: 'assistant', message: { content: [{ type: 'text', text: 'Looking at the repository first.' }], usage: { input_tokens: 120, output_tokens: 30 } } },
@@ -236,6 +238,7 @@ async function cluster() {
   }
   await setPhase(project, session, 'Stopped'); // what the controller does
   await page.locator('[role=log]').locator('[data-phase="Stopped"]').waitFor();
+  await page.locator('[data-session-phase="Stopped"]').waitFor({ timeout: 4000 });
   await page.getByRole('button', { name: 'Restart' }).waitFor();
 
   // The sessions list: the session, its phase; search narrows it.
