@@ -5,7 +5,7 @@ import { api, enc, fieldErrors } from '@/lib/api';
 import { projectPath, sessionsPath } from '@/lib/queries';
 import type { ProjectSettings, Repo, Session } from '@/lib/types';
 import { Button } from '@/components/ui/button';
-import { Card, CardContent, CardHeader, CardTitle } from '@/components/ui/card';
+import { FormActions, FormCard, FormErrors } from '@/components/FormCard';
 import { Checkbox } from '@/components/ui/checkbox';
 import { Field, Input, Label, Select, Textarea } from '@/components/ui/input';
 import { useProjectName } from './ProjectLayout';
@@ -79,8 +79,7 @@ export function NewSession() {
     setRepos(repos.map((r, j) => (j === i ? { ...r, ...patch } : r)));
   }
 
-  function submit(e: React.FormEvent) {
-    e.preventDefault();
+  function submit() {
     if (!interactive && !prompt.trim()) {
       setLocalError('A prompt is required unless the session is interactive.');
       return;
@@ -94,12 +93,7 @@ export function NewSession() {
   }
 
   return (
-    <Card>
-      <CardHeader>
-        <CardTitle>New session</CardTitle>
-      </CardHeader>
-      <CardContent>
-        <form onSubmit={submit} className="space-y-4" noValidate>
+    <FormCard title="New session" onSubmit={submit}>
           <Field id="prompt" label="Prompt" hint="The task for the agent." error={err('prompt')}>
             <Textarea id="prompt" value={prompt} onChange={(e) => setPrompt(e.target.value)} className="min-h-32" />
           </Field>
@@ -170,30 +164,13 @@ export function NewSession() {
               Add repository
             </Button>
           </fieldset>
-          {(localError || (create.error && !errors.length)) && (
+          {localError && (
             <p role="alert" className="text-sm text-destructive">
-              {localError ?? (create.error as Error).message}
+              {localError}
             </p>
           )}
-          {errors.length > 0 && (
-            <ul role="alert" className="list-inside list-disc text-sm text-destructive">
-              {errors.map((e) => (
-                <li key={e.field + e.message}>
-                  {e.field}: {e.message}
-                </li>
-              ))}
-            </ul>
-          )}
-          <div className="flex gap-2">
-            <Button type="submit" disabled={create.isPending}>
-              {create.isPending ? 'Starting…' : 'Start session'}
-            </Button>
-            <Button type="button" variant="outline" onClick={() => navigate('..', { relative: 'path' })}>
-              Cancel
-            </Button>
-          </div>
-        </form>
-      </CardContent>
-    </Card>
+          <FormErrors error={create.error} className="list-disc" />
+          <FormActions label="Start session" busyLabel="Starting…" busy={create.isPending} onCancel={() => navigate('..', { relative: 'path' })} />
+    </FormCard>
   );
 }

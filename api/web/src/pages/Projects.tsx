@@ -6,7 +6,7 @@ import { formatAge, formatDate } from '@/lib/format';
 import type { Project, ProjectList } from '@/lib/types';
 import { useDebounced } from '@/lib/useDebounced';
 import { Button } from '@/components/ui/button';
-import { Card, CardContent, CardHeader, CardTitle } from '@/components/ui/card';
+import { FormActions, FormCard, FormErrors } from '@/components/FormCard';
 import { Field, Input, Textarea } from '@/components/ui/input';
 import { Empty, ErrorView, Loading } from '@/components/States';
 import { Pager } from '@/components/Pager';
@@ -37,8 +37,7 @@ function CreateProject({ onDone }: { onDone: () => void }) {
   const serverErrors = fieldErrors(create.error);
   const byField = (f: string) => serverErrors.find((e) => e.field === f)?.message;
 
-  function submit(e: React.FormEvent) {
-    e.preventDefault();
+  function submit() {
     if (!DNS_LABEL.test(name)) {
       setNameError('Lower-case letters, digits and “-”, at most 63, starting and ending with a letter or digit.');
       return;
@@ -48,12 +47,7 @@ function CreateProject({ onDone }: { onDone: () => void }) {
   }
 
   return (
-    <Card>
-      <CardHeader>
-        <CardTitle>New project</CardTitle>
-      </CardHeader>
-      <CardContent>
-        <form onSubmit={submit} className="grid gap-4 md:grid-cols-2" noValidate>
+    <FormCard title="New project" onSubmit={submit} className="grid gap-4 md:grid-cols-2">
           <Field id="project-name" label="Name" hint="Becomes the project's namespace." error={nameError ?? byField('name')}>
             <Input id="project-name" value={name} onChange={(e) => setName(e.target.value)} required aria-invalid={!!nameError} />
           </Field>
@@ -65,22 +59,9 @@ function CreateProject({ onDone }: { onDone: () => void }) {
               <Textarea id="project-description" value={description} onChange={(e) => setDescription(e.target.value)} className="min-h-16" />
             </Field>
           </div>
-          {create.error && !serverErrors.length && (
-            <p role="alert" className="text-sm text-destructive md:col-span-2">
-              {(create.error as Error).message}
-            </p>
-          )}
-          <div className="flex gap-2 md:col-span-2">
-            <Button type="submit" disabled={create.isPending}>
-              {create.isPending ? 'Creating…' : 'Create project'}
-            </Button>
-            <Button type="button" variant="outline" onClick={onDone}>
-              Cancel
-            </Button>
-          </div>
-        </form>
-      </CardContent>
-    </Card>
+          {!serverErrors.length && <FormErrors error={create.error} className="md:col-span-2" />}
+          <FormActions label="Create project" busyLabel="Creating…" busy={create.isPending} onCancel={onDone} className="flex gap-2 md:col-span-2" />
+    </FormCard>
   );
 }
 

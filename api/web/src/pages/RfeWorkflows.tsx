@@ -1,13 +1,13 @@
 import { useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { api, enc, fieldErrors } from '@/lib/api';
+import { api, enc } from '@/lib/api';
 import { layers } from '@/lib/dag';
 import { formatAge, formatDate } from '@/lib/format';
 import { projectPath, useAccess } from '@/lib/queries';
 import type { List, RfeWorkflow } from '@/lib/types';
 import { Button } from '@/components/ui/button';
-import { Card, CardContent, CardHeader, CardTitle } from '@/components/ui/card';
+import { FormActions, FormCard, FormErrors } from '@/components/FormCard';
 import { Field, Input, Textarea } from '@/components/ui/input';
 import { PhaseBadge } from '@/components/PhaseBadge';
 import { Empty, ErrorView, Loading } from '@/components/States';
@@ -37,48 +37,22 @@ function CreateRfe({ project, onDone }: { project: string; onDone: () => void })
       navigate(enc(w.metadata.name));
     },
   });
-  const errs = fieldErrors(create.error);
   return (
-    <Card>
-      <CardHeader>
-        <CardTitle>New RFE workflow</CardTitle>
-        <p className="text-sm text-muted-foreground">Without steps of its own, the workflow runs the default council of agents.</p>
-      </CardHeader>
-      <CardContent>
-        <form
-          className="space-y-3"
-          onSubmit={(e) => {
-            e.preventDefault();
-            create.mutate();
-          }}
-        >
-          <div className="grid gap-3 md:grid-cols-2">
-            <Field id="rfe-name" label="Name">
-              <Input id="rfe-name" value={name} onChange={(e) => setName(e.target.value)} />
-            </Field>
-            <Field id="rfe-title" label="Title">
-              <Input id="rfe-title" value={title} onChange={(e) => setTitle(e.target.value)} />
-            </Field>
-          </div>
-          <Field id="rfe-description" label="The feature request">
-            <Textarea id="rfe-description" value={description} onChange={(e) => setDescription(e.target.value)} />
-          </Field>
-          {create.error && (
-            <ul role="alert" className="text-sm text-destructive">
-              {errs.length ? errs.map((x) => <li key={x.field}>{`${x.field}: ${x.message}`}</li>) : <li>{(create.error as Error).message}</li>}
-            </ul>
-          )}
-          <div className="flex gap-2">
-            <Button type="submit" disabled={create.isPending}>
-              Create
-            </Button>
-            <Button type="button" variant="outline" onClick={onDone}>
-              Cancel
-            </Button>
-          </div>
-        </form>
-      </CardContent>
-    </Card>
+    <FormCard title="New RFE workflow" description="Without steps of its own, the workflow runs the default council of agents." onSubmit={() => create.mutate()} className="space-y-3">
+      <div className="grid gap-3 md:grid-cols-2">
+        <Field id="rfe-name" label="Name">
+          <Input id="rfe-name" value={name} onChange={(e) => setName(e.target.value)} />
+        </Field>
+        <Field id="rfe-title" label="Title">
+          <Input id="rfe-title" value={title} onChange={(e) => setTitle(e.target.value)} />
+        </Field>
+      </div>
+      <Field id="rfe-description" label="The feature request">
+        <Textarea id="rfe-description" value={description} onChange={(e) => setDescription(e.target.value)} />
+      </Field>
+      <FormErrors error={create.error} />
+      <FormActions label="Create" busyLabel="Creating…" busy={create.isPending} onCancel={onDone} />
+    </FormCard>
   );
 }
 
