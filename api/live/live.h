@@ -16,5 +16,7 @@ int live_start(const struct api_config *cfg, struct api_auth *auth, struct live 
  * SSE response, lets posts in flight finish, joins the threads. */
 void live_stop(struct live *l);
 void live_free(struct live *l);
+/* The "host:port" the live listener is bound to ("" for NULL). */
+const char *live_address(const struct live *l);
 
 #endif
