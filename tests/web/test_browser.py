@@ -2,7 +2,8 @@
 chromium driven by playwright-core) against a real ambientd: a cluster's
 api with kubesim and users of different rights (tests/api/apiharness.py),
 then laptop mode (`ambientd --local`, tests/local/localharness.py) whose
-sessions run the real runner with a stand-in agent CLI. Screenshots of each
+sessions run the real runner with a stand-in agent CLI, there also an RFE
+workflow of the default council, created and followed in the UI. Screenshots of each
 page at 1280 and 390 px go to $WEB_SCREENSHOTS.
 
 Environment (set by CMake): those of the api and local suites, plus NODE,

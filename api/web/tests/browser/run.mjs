@@ -354,6 +354,29 @@ async function laptop() {
   expect();
   await shoot('session-detail');
   console.log(`web: laptop session ${session} completed live`);
+
+  // RFE workflows are loaded in laptop mode: the default council runs each
+  // step as a session of the stand-in CLI, stage after stage.
+  await visit(`/projects/${project}/sessions`);
+  await page.getByRole('link', { name: 'RFE workflows' }).click();
+  await page.getByRole('button', { name: 'New RFE workflow' }).click();
+  await page.getByLabel('Name', { exact: true }).fill('notes-export');
+  await page.getByLabel('Title').fill('Notes export');
+  await page.getByLabel('The feature request').fill('Export notes as Markdown.');
+  await shoot('rfe-new');
+  await page.getByRole('button', { name: 'Create', exact: true }).click();
+  await page.waitForURL('**/rfe-workflows/notes-export');
+  const steps = page.getByRole('list', { name: 'Steps, in order of their dependencies' });
+  await steps.waitFor();
+  await page.locator('h2 + [data-phase="Completed"]').waitFor({ timeout: 180000 });
+  const done = await steps.locator('[data-step] [data-phase="Completed"]').count();
+  const all = await steps.locator('[data-step]').count();
+  if (all < 2 || done !== all) fail(`${done} of ${all} steps show Completed`);
+  await shoot('rfe-detail');
+  // Each step links to its session.
+  await steps.locator('[data-step]').first().getByRole('link', { name: /^session / }).click();
+  await page.locator('[role=log]').locator('[data-phase="Completed"]').waitFor();
+  console.log(`web: laptop RFE workflow completed its ${all} steps`);
 }
 
 let failed = null;
