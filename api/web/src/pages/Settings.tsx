@@ -123,7 +123,8 @@ function Secrets({ project, canWrite }: { project: string; canWrite: boolean }) 
       const data: Record<string, string> = {};
       for (const [k, v] of Object.entries(values)) if (v) data[k] = v;
       if (extraKey.trim() && extraValue) data[extraKey.trim()] = extraValue;
-      return api.put<RunnerSecrets>(path, { data });
+      // A merge: the keys not entered keep their stored values.
+      return api.patch<RunnerSecrets>(path, { data });
     },
     onSuccess: (data) => {
       // Values are write-only: forget them as soon as they are stored.
@@ -134,11 +135,14 @@ function Secrets({ project, canWrite }: { project: string; canWrite: boolean }) 
       qc.setQueryData(['secrets', project], data);
     },
   });
+  const drop = useMutation({
+    mutationFn: (key: string) => api.patch<RunnerSecrets>(path, { data: { [key]: null } }),
+    onSuccess: (data) => qc.setQueryData(['secrets', project], data),
+  });
   if (q.isPending) return <Loading what="Loading secrets" />;
   if (q.error) return <ErrorView error={q.error} onRetry={() => q.refetch()} />;
   const stored = q.data.keys ?? [];
   const entered = new Set([...Object.keys(values).filter((k) => values[k]), ...(extraKey.trim() && extraValue ? [extraKey.trim()] : [])]);
-  const dropped = stored.filter((k) => !entered.has(k));
   return (
     <div className="space-y-4">
       <div>
@@ -148,8 +152,13 @@ function Secrets({ project, canWrite }: { project: string; canWrite: boolean }) 
         ) : (
           <ul className="mt-1 flex flex-wrap gap-2" aria-label="Stored keys">
             {stored.map((k) => (
-              <li key={k}>
+              <li key={k} className="flex items-center gap-1">
                 <Badge>{k}</Badge>
+                {canWrite && (
+                  <Button variant="ghost" size="sm" disabled={drop.isPending} onClick={() => drop.mutate(k)} aria-label={`Remove ${k}`}>
+                    ×
+                  </Button>
+                )}
               </li>
             ))}
           </ul>
@@ -189,14 +198,9 @@ function Secrets({ project, canWrite }: { project: string; canWrite: boolean }) 
               <Input id="secret-extra-value" type="password" autoComplete="new-password" value={extraValue} onChange={(e) => setExtraValue(e.target.value)} />
             </Field>
           </div>
-          {dropped.length > 0 && entered.size > 0 && (
-            <p role="note" className="rounded-md border border-amber-300 bg-amber-50 p-2 text-sm text-amber-900">
-              Saving replaces every stored value: {dropped.join(', ')} will be removed unless entered again.
-            </p>
-          )}
-          {save.error && (
+          {(save.error || drop.error) && (
             <p role="alert" className="text-sm text-destructive">
-              {(save.error as Error).message}
+              {((save.error || drop.error) as Error).message}
             </p>
           )}
           <div className="flex items-center gap-3">

@@ -258,6 +258,16 @@ async function cluster() {
   await page.getByRole('button', { name: 'Save secrets' }).click();
   await page.getByRole('list', { name: 'Stored keys' }).getByText('ANTHROPIC_API_KEY').waitFor();
   if ((await page.getByLabel('Anthropic API key').inputValue()) !== '') fail('the key stayed in its field');
+  // A second key is merged in, the first kept; then it is removed alone.
+  const keys = page.getByRole('list', { name: 'Stored keys' });
+  await page.getByLabel('Other key').fill('EXTRA_TOKEN');
+  await page.getByLabel('Its value').fill('extra-Value-0a1b2c3d4e');
+  await page.getByRole('button', { name: 'Save secrets' }).click();
+  await keys.getByText('EXTRA_TOKEN').waitFor();
+  await keys.getByText('ANTHROPIC_API_KEY').waitFor();
+  await page.getByRole('button', { name: 'Remove EXTRA_TOKEN' }).click();
+  await keys.getByText('EXTRA_TOKEN').waitFor({ state: 'detached' });
+  await keys.getByText('ANTHROPIC_API_KEY').waitFor();
   await page.getByLabel('Default model').fill('claude-sonnet-4-5');
   await page.getByRole('button', { name: 'Save defaults' }).click();
   await page.getByText('Saved.').first().waitFor();
