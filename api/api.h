@@ -207,6 +207,7 @@ struct auth_cache *api_auth_cache(struct api_auth *a);
 struct api_router;
 struct api_server;
 struct api_kinds;
+struct api_web;
 struct api_plugin_routes;
 struct live;
 
@@ -218,6 +219,7 @@ struct api {
     struct live *live;         /* NULL without api.live.listen */
     struct api_kinds *kinds;   /* the generic kind routes' table (routes_kinds.c) */
     struct api_plugin_routes *plugin_routes; /* other plugins' routes (routes_plugins.c) */
+    struct api_web *web;       /* the web UI's files and config (web_static.c) */
     atomic_int ready;          /* 1 while serving (readyz) */
 };
 

@@ -9,6 +9,7 @@
 
 #include "live/live.h"
 #include "serving.h"
+#include "web_static.h"
 
 const struct amb_host *api_host;
 struct amb_module *api_self;
@@ -32,6 +33,11 @@ static int api_init(const struct amb_host *host, struct amb_module *self, void *
         free(s);
         return rc;
     }
+    if ((rc = api_web_config(s, err)) != AMB_OK) {
+        api_config_clear(&s->cfg);
+        free(s);
+        return rc;
+    }
     *state = s;
     return AMB_OK;
 }
@@ -41,6 +47,7 @@ static int build_router(struct api *s, struct amb_error *err)
     if (!(s->router = api_router_new()))
         return api_host->error_set(err, AMB_ENOMEM, NULL, "out of memory");
     api_routes_health(s->router);
+    api_routes_web(s->router);
     api_routes_projects(s->router);
     api_routes_permissions(s->router);
     int rc = api_routes_kinds(s->router, s, err);
@@ -56,6 +63,8 @@ static int api_start(void *state, struct amb_error *err)
     if (!(s->auth = api_auth_new(s->cfg.auth_ttl_s, s->cfg.auth_cache_size)))
         return api_host->error_set(err, AMB_ENOMEM, NULL, "cannot create the auth cache");
     int rc = build_router(s, err);
+    if (rc == AMB_OK && s->cfg.listen)
+        rc = api_web_load(s, err);
     if (rc == AMB_OK && s->cfg.listen)
         rc = api_server_start(s, &s->server, err);
     if (rc == AMB_OK && s->cfg.live_listen)
@@ -91,6 +100,7 @@ static void api_fini(void *state)
     api_routes_kinds_free(s);
     api_auth_free(s->auth);
     api_config_clear(&s->cfg);
+    api_web_free(s);
     free(s);
 }
 

@@ -35,6 +35,7 @@
 #include "ratelimit.h"
 #include "rest_conn.h"
 #include "serving.h"
+#include "web_static.h"
 
 #define STOP_GRACE_MS 5000
 #define JOIN_EXTRA_MS 2000
@@ -270,6 +271,8 @@ static void route_and_run(struct api_server *s, struct srv_req *q)
         reply_options(q, allow);
         return;
     }
+    if (!fn && status == 404 && api_web_serve(r))
+        return; /* the web UI's file, or its index.html for the app's routes */
     if (!fn) {
         if (status == 405) {
             evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Allow", allow);

@@ -207,6 +207,26 @@ static int put_plugins(config_setting_t *root, struct amb_error *err)
     return list ? AMB_OK : ambd_error_set(err, AMB_ENOMEM, NULL, NULL);
 }
 
+/* api.allowed_origins, unless the config sets it: the web UI this ambientd
+ * serves (its REST origin, and localhost for 127.0.0.1), so the UI's
+ * WebSocket to the live port passes the live service's Origin check. */
+static int put_origins(config_setting_t *api, const struct local_plan *p, struct amb_error *err)
+{
+    if (!api || config_setting_get_member(api, "allowed_origins"))
+        return AMB_OK;
+    char origin[2][320];
+    int n = 1;
+    snprintf(origin[0], sizeof origin[0], "%s://%s", p->scheme, p->api_listen);
+    if (strncmp(p->api_listen, "127.0.0.1:", 10) == 0)
+        snprintf(origin[n++], sizeof origin[1], "%s://localhost:%s", p->scheme,
+                 p->api_listen + 10);
+    config_setting_t *list = config_setting_add(api, "allowed_origins", CONFIG_TYPE_ARRAY);
+    for (int i = 0; list && i < n; i++)
+        if (!config_setting_set_string_elem(list, -1, origin[i]))
+            list = NULL;
+    return list ? AMB_OK : ambd_error_set(err, AMB_ENOMEM, NULL, NULL);
+}
+
 int local_config_fill(struct ambd_config *c, const struct local_plan *p, struct amb_error *err)
 {
     static const int yes = 1, no = 0;
@@ -229,6 +249,7 @@ int local_config_fill(struct ambd_config *c, const struct local_plan *p, struct 
     rc |= put(c, as, "api_url", CONFIG_TYPE_STRING, p->runner_api_url, 0, err);
     config_setting_t *api = group_of(c, root, "api", err);
     rc |= put(c, api, "listen", CONFIG_TYPE_STRING, p->api_listen, 1, err);
+    rc |= put_origins(api, p, err);
     config_setting_t *live = api ? group_of(c, api, "live", err) : NULL;
     rc |= put(c, live, "listen", CONFIG_TYPE_STRING, p->live_listen, 1, err);
     rc |= put(c, live, "dir", CONFIG_TYPE_STRING, p->events_dir, 0, err);

@@ -279,6 +279,7 @@ int live_start(const struct api_config *cfg, struct api_auth *auth, struct live 
         goto fail;
     }
     l->loop_started = 1;
+    snprintf(l->address, sizeof l->address, "%s", addr);
     api_host->log(api_self, AMB_LOG_INFO, "live listening", "address", addr, "tls",
                   l->ssl ? "on" : "off", NULL);
     *out = l;
@@ -360,4 +361,9 @@ void live_free(struct live *l)
     conn_guard_free(l->guard); /* after the connections: they leave it */
     ratelimit_free(l->bad_tokens);
     free(l);
+}
+
+const char *live_address(const struct live *l)
+{
+    return l ? l->address : "";
 }

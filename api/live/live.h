@@ -16,6 +16,8 @@ int live_start(const struct api_config *cfg, struct api_auth *auth, struct live 
  * SSE response, lets posts in flight finish, joins the threads. */
 void live_stop(struct live *l);
 void live_free(struct live *l);
+/* The "host:port" the live listener is bound to ("" for NULL). */
+const char *live_address(const struct live *l);
 /* Appends the live service's gauges to a Prometheus text: streams open
  * (ambient_live_subscribers), the event store's bytes and its limit
  * (ambient_live_store_bytes, ambient_live_store_max_bytes). Any thread. */

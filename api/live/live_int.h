@@ -172,6 +172,7 @@ struct live {
     const struct api_config *cfg; /* borrowed from the plugin */
     struct live_kind kinds[LIVE_MAX_KINDS]; /* the kinds with an event log */
     size_t n_kinds;
+    char address[128];            /* bound "host:port" (live_address) */
     struct api_auth *auth;
     size_t max_event, max_session, max_client_buffer, max_headers;
     uint64_t max_store;   /* bytes of every log together (507 beyond) */

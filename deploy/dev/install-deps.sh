@@ -11,8 +11,10 @@ packages=(
     python3 python3-kubernetes python3-websockets python3-prometheus-client python3-yaml
     wrk nginx
     clang libclang-rt-14-dev
+    chromium
 )
-# Node.js and npm only to install the Claude Code CLI below. Checked by
+# Node.js and npm to build the web UI (api/web) and to install the Claude
+# Code CLI below. Checked by
 # command, not by package: NodeSource's nodejs bundles npm and conflicts with
 # Debian's npm package.
 command -v node > /dev/null || packages+=(nodejs)
@@ -63,6 +65,10 @@ if [[ "$(claude --version 2>/dev/null)" != "$claude_version "* ]]; then
         echo "install-deps: warning: $(command -v claude || echo nothing) comes first on PATH, not $claude_prefix/bin/claude"
     fi
 fi
+
+# The web UI's packages (api/web/package-lock.json): npm ci when
+# node_modules is missing or was installed from another lockfile.
+"$(dirname "$0")/../../api/web/scripts/npm-deps.sh"
 
 # kubectl is not in Debian's archive; the tests use one found on PATH, and
 # without it skip their kubectl checks (ctest reports kubesim.kubectl and

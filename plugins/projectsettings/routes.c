@@ -4,7 +4,7 @@
  * plugin serves (ABI 1.5 request accessors):
  *
  *   GET, PUT /api/projects/:project/project-settings
- *   GET, PUT /api/projects/:project/runner-secrets
+ *   GET, PUT, PATCH /api/projects/:project/runner-secrets
  *
  * The ProjectSettings kind's set_defaults and validate run before a write,
  * so a bad spec is a 422 naming each field rather than an object the
@@ -294,7 +294,11 @@ out:
 }
 
 /* ------------------------------------------------------------------------
- * GET/PUT /api/projects/:project/runner-secrets
+ * GET/PUT/PATCH /api/projects/:project/runner-secrets
+ *
+ * PUT replaces every value; PATCH merges (RFC 7386 on data: a string sets
+ * its key, null removes it, keys not named are kept), so a client can
+ * change one key without knowing the others — which it never can read.
  * ------------------------------------------------------------------------ */
 
 /* The runner Secret's name: the ProjectSettings' spec.runnerSecretsName, or
@@ -365,6 +369,20 @@ static int get_runner_secrets(void *ud, struct amb_request *r)
     return AMB_OK;
 }
 
+/* The bounds of what is stored: keys, and bytes base64-encoded. */
+static int check_size(struct amb_request *r, size_t keys, size_t bytes)
+{
+    if (keys > KEYS_MAX) {
+        reply_field(r, 400, "data", "must have at most 256 keys");
+        return -1;
+    }
+    if (bytes > SECRET_MAX) {
+        reply_field(r, 413, "data", "must be at most 1 MiB in all (base64-encoded)");
+        return -1;
+    }
+    return 0;
+}
+
 static int env_name_ok(const char *s)
 {
     if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
@@ -376,9 +394,10 @@ static int env_name_ok(const char *s)
     return 1;
 }
 
-/* Hands every string value to log_secret, then checks the data. Keys are
- * shown in messages (they are names), values never. */
-static int check_data(struct amb_request *r, const json_t *data)
+/* Hands every string value to log_secret, then checks the data (a PATCH's
+ * may also hold null: remove the key). Keys are shown in messages (they are
+ * names), values never. */
+static int check_data(struct amb_request *r, const json_t *data, int patch)
 {
     const char *k;
     json_t *v;
@@ -391,10 +410,8 @@ static int check_data(struct amb_request *r, const json_t *data)
     json_object_foreach((json_t *)data, k, v)
         if (json_is_string(v))
             ps_host->log_secret(ps_self, json_string_value(v));
-    if (json_object_size(data) > KEYS_MAX) {
-        reply_field(r, 400, "data", "must have at most 256 keys");
+    if (check_size(r, json_object_size(data), 0) != 0)
         return -1;
-    }
     json_object_foreach((json_t *)data, k, v) {
         if (strlen(k) > 253 || !env_name_ok(k)) {
             reply_field(r, 400, "data",
@@ -403,17 +420,17 @@ static int check_data(struct amb_request *r, const json_t *data)
             return -1;
         }
         snprintf(msg, sizeof msg, "data.%s", k);
+        if (patch && json_is_null(v))
+            continue;
         if (!json_is_string(v) || json_string_length(v) > VALUE_MAX) {
-            reply_field(r, 400, msg, "must be a string of at most 65536 bytes");
+            reply_field(r, 400, msg,
+                        patch ? "must be a string of at most 65536 bytes, or null to remove it"
+                              : "must be a string of at most 65536 bytes");
             return -1;
         }
         total += strlen(k) + 4 * ((json_string_length(v) + 2) / 3);
     }
-    if (total > SECRET_MAX) {
-        reply_field(r, 413, "data", "must be at most 1 MiB in all (base64-encoded)");
-        return -1;
-    }
-    return 0;
+    return check_size(r, json_object_size(data), total);
 }
 
 /* base64 of a value as a JSON string; the plain copy is wiped. New ref. */
@@ -431,12 +448,18 @@ static json_t *b64_string(const char *v, size_t n)
     return s;
 }
 
-static json_t *encoded_data(const json_t *data)
+/* base (already encoded, copied; NULL for none) with data merged in: a
+ * string value set encoded, null removing its key. New ref. */
+static json_t *encoded_data(const json_t *base, const json_t *data)
 {
-    json_t *out = json_object();
+    json_t *out = json_is_object(base) ? json_deep_copy(base) : json_object();
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)data, k, v) {
+        if (out && json_is_null(v)) {
+            json_object_del(out, k);
+            continue;
+        }
         json_t *e = out ? b64_string(json_string_value(v), json_string_length(v)) : NULL;
         if (!e || json_object_set_new(out, k, e) != 0) {
             json_decref(out);
@@ -444,6 +467,17 @@ static json_t *encoded_data(const json_t *data)
         }
     }
     return out;
+}
+
+/* Bytes of an encoded data object as check_data counts them. */
+static size_t encoded_size(const json_t *data)
+{
+    const char *k;
+    json_t *v;
+    size_t total = 0;
+    json_object_foreach((json_t *)data, k, v)
+        total += strlen(k) + json_string_length(v);
+    return total;
 }
 
 /* The Secret to write: the stored one with new data (stringData dropped,
@@ -472,10 +506,12 @@ static json_t *secret_object(const char *p, const char *name, json_t *data, cons
     return obj;
 }
 
+/* Stores data (encoded; borrowed) as the runner Secret, answering with its
+ * keys. */
 static void write_secret(struct amb_request *r, struct amb_ctx *ctx, const char *p, const char *name,
                          const json_t *data, const json_t *old)
 {
-    json_t *obj = secret_object(p, name, encoded_data(data), old);
+    json_t *obj = secret_object(p, name, json_incref((json_t *)data), old);
     struct amb_error *err = ps_host->error_new();
     int rc = !obj || !err ? AMB_ENOMEM
              : old        ? ps_host->kube_update(ctx, &ps_secrets, p, obj, NULL, err)
@@ -488,10 +524,36 @@ static void write_secret(struct amb_request *r, struct amb_ctx *ctx, const char 
     else
         reply_json(r, 200, answer);
     if (rc == AMB_OK)
-        ps_host->log(ps_self, AMB_LOG_INFO, "runner secrets replaced", "project", p, "secret",
+        ps_host->log(ps_self, AMB_LOG_INFO, "runner secrets written", "project", p, "secret",
                       name, "user", ops()->user(r) ? ops()->user(r) : "-", NULL);
     json_decref(obj);
     ps_host->error_free(err);
+}
+
+/* PUT (patch 0) and PATCH (patch 1) of the runner Secret's data. */
+static void write_runner_secrets(struct amb_request *r, int patch)
+{
+    const char *p = project_param(r);
+    json_t *body = NULL, *old = NULL, *data = NULL;
+    struct amb_ctx *ctx;
+    char name[256];
+    if (!p || body_object(r, &body) != 0)
+        return;
+    json_t *in = json_object_get(body, "data");
+    if (check_data(r, in, patch) != 0 || !project_for(r, "update", "", "secrets") ||
+        !(ctx = caller_ctx(r)) || secret_name(r, ctx, p, name, sizeof name) != 0 ||
+        read_object(r, ctx, &ps_secrets, p, name, &old) != 0)
+        goto out;
+    if (!old && require(r, "create", "", "secrets", p) != 0)
+        goto out;
+    if (!(data = encoded_data(patch ? json_object_get(old, "data") : NULL, in)))
+        reply_error(r, 500, "out of memory");
+    else if (check_size(r, json_object_size(data), encoded_size(data)) == 0)
+        write_secret(r, ctx, p, name, data, old);
+out:
+    json_decref(data);
+    json_decref(old);
+    json_decref(body);
 }
 
 static int put_runner_secrets(void *ud, struct amb_request *r)
@@ -499,22 +561,16 @@ static int put_runner_secrets(void *ud, struct amb_request *r)
     (void)ud;
     if (!AMB_RQ_HAS(ops(), respond_fields))
         return AMB_EUNSUPPORTED;
-    const char *p = project_param(r);
-    json_t *body = NULL, *old = NULL;
-    struct amb_ctx *ctx;
-    char name[256];
-    if (!p || body_object(r, &body) != 0)
-        return AMB_OK;
-    if (check_data(r, json_object_get(body, "data")) != 0 ||
-        !project_for(r, "update", "", "secrets") || !(ctx = caller_ctx(r)) ||
-        secret_name(r, ctx, p, name, sizeof name) != 0 ||
-        read_object(r, ctx, &ps_secrets, p, name, &old) != 0)
-        goto out;
-    if (old || require(r, "create", "", "secrets", p) == 0)
-        write_secret(r, ctx, p, name, json_object_get(body, "data"), old);
-out:
-    json_decref(old);
-    json_decref(body);
+    write_runner_secrets(r, 0);
+    return AMB_OK;
+}
+
+static int patch_runner_secrets(void *ud, struct amb_request *r)
+{
+    (void)ud;
+    if (!AMB_RQ_HAS(ops(), respond_fields))
+        return AMB_EUNSUPPORTED;
+    write_runner_secrets(r, 1);
     return AMB_OK;
 }
 
@@ -528,6 +584,7 @@ int ps_register_routes(void)
         {"PUT", "/api/projects/:project/project-settings", put_settings},
         {"GET", "/api/projects/:project/runner-secrets", get_runner_secrets},
         {"PUT", "/api/projects/:project/runner-secrets", put_runner_secrets},
+        {"PATCH", "/api/projects/:project/runner-secrets", patch_runner_secrets},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         struct amb_route route = {.size = sizeof route, .method = routes[i].method,

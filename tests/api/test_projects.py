@@ -680,6 +680,42 @@ class RunnerSecrets(Base):
         self.assertIsNone(self.secret(ns))
         self.assertNotIn(value, self.cluster.log_text())
 
+    def test_patch_merges_keys_and_null_removes_one(self):
+        ns = self.cluster.make_project(admins=["alice"], editors=["carol"], viewers=["bob"])
+        v1, v2, v3 = ("sk-ant-" + uniq("one"), "ghp_" + uniq("two"), "glpat-" + uniq("three"))
+        # On no Secret yet, PATCH creates it.
+        r = self.rest("PATCH", self.url(ns), body={"data": {"ANTHROPIC_API_KEY": v1}})
+        self.assertEqual(self.assertStatus(r, 200)["keys"], ["ANTHROPIC_API_KEY"])
+        r = self.rest("PATCH", self.url(ns), token=CAROL,
+                      body={"data": {"GITHUB_TOKEN": v2, "GITLAB_TOKEN": v3}})
+        self.assertEqual(self.assertStatus(r, 200)["keys"],
+                         ["ANTHROPIC_API_KEY", "GITHUB_TOKEN", "GITLAB_TOKEN"])
+        self.assertNotIn(v2.encode(), r.raw)
+        data = self.secret(ns)["data"]
+        self.assertEqual(base64.b64decode(data["ANTHROPIC_API_KEY"]).decode(), v1)
+        self.assertEqual(base64.b64decode(data["GITLAB_TOKEN"]).decode(), v3)
+        # null removes a key; the others stay, values untouched.
+        r = self.rest("PATCH", self.url(ns), body={"data": {"GITHUB_TOKEN": None}})
+        self.assertEqual(self.assertStatus(r, 200)["keys"], ["ANTHROPIC_API_KEY", "GITLAB_TOKEN"])
+        data = self.secret(ns)["data"]
+        self.assertEqual(base64.b64decode(data["ANTHROPIC_API_KEY"]).decode(), v1)
+        # Rights and validation as for PUT; the merged whole is bounded.
+        self.assertError(self.rest("PATCH", self.url(ns), token=BOB,
+                                   body={"data": {"A": "b"}}), 403)
+        err = self.assertError(self.rest("PATCH", self.url(ns), body={"data": {"OK": 5}}), 400)
+        self.assertEqual(fields(err), ["data.OK"])
+        # 64 KiB values are 87,384 bytes base64-encoded: the 12th passes 1 MiB.
+        for i in range(11):
+            self.assertStatus(self.rest("PATCH", self.url(ns),
+                                        body={"data": {f"BIG{i}": "y" * 65536}}), 200)
+        err = self.assertError(self.rest("PATCH", self.url(ns),
+                                         body={"data": {"BIG11": "y" * 65536}}), 413)
+        self.assertEqual(fields(err), ["data"])
+        self.assertEqual(len(self.secret(ns)["data"]), 13)
+        log = self.cluster.log_text()
+        for v in (v1, v2, v3):
+            self.assertNotIn(v, log)
+
     def test_the_settings_name_the_secret(self):
         ns = self.cluster.make_project(admins=["alice"], viewers=[])
         self.assertStatus(self.rest("PUT", f"/api/projects/{ns}/project-settings",

@@ -303,6 +303,10 @@ class AmbientdImage(Staged):
         with open(os.path.join(WORK, "build", "install_manifest.txt")) as f:
             installed = [line.strip() for line in f if line.strip()]
         self.assertIn("/opt/ambient/bin/ambientd", installed)
+        # The image's build stage has npm, so its build makes the UI; here
+        # too when npm is installed (AMBIENT_WEB's default follows it).
+        if shutil.which("npm"):
+            self.assertIn("/opt/ambient/share/ambient/web/index.html", installed)
         copied = self.runtime["COPY"][-1].split()
         self.assertEqual(copied[-2:], ["/stage/opt/ambient", "/opt/ambient"])
         for path in installed:

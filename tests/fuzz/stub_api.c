@@ -1,6 +1,6 @@
 /* stub_api.c — stand-ins for the parts of api.so a fuzz target does not
  * link (auth.c, reply.c, ratelimit.c, routes_health.c, project_gate.c,
- * live.c, feed.c): server.c, names.c and live/jobs.c reference them from code the
+ * live.c, feed.c, web_static.c): server.c, names.c and live/jobs.c reference them from code the
  * targets never run (handlers, access reviews, the event loop). Each
  * answers "unavailable", so a path that did reach one would fail safe, not
  * pretend success. */
@@ -9,6 +9,7 @@
 #include "live/live_int.h"
 #include "ratelimit.h"
 #include "serving.h"
+#include "web_static.h"
 
 /* auth.c */
 const char *api_auth_token(const char *authorization, const char *forwarded)
@@ -147,6 +148,13 @@ int ratelimit_peek(struct ratelimit *rl, const char *key, double now, unsigned *
 
 /* project_gate.c */
 void api_gate_arm(struct api_req *r) { (void)r; }
+
+/* web_static.c: no UI, so a GET no route took stays a 404 */
+int api_web_serve(struct api_req *r)
+{
+    (void)r;
+    return 0;
+}
 
 int api_project_lookup(struct api_auth *auth, const char *project, int *managed,
                        struct amb_error *err)
