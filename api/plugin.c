@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "live/live.h"
+#include "read_cache.h"
 #include "serving.h"
 
 const struct amb_host *api_host;
@@ -56,6 +57,9 @@ static int api_start(void *state, struct amb_error *err)
     if (!(s->auth = api_auth_new(s->cfg.auth_ttl_s, s->cfg.auth_cache_size)))
         return api_host->error_set(err, AMB_ENOMEM, NULL, "cannot create the auth cache");
     int rc = build_router(s, err);
+    /* Only a replica that serves REST reads keeps the cache. */
+    if (rc == AMB_OK && s->cfg.listen)
+        rc = read_cache_start(&s->cfg, &s->read_cache, err);
     if (rc == AMB_OK && s->cfg.listen)
         rc = api_server_start(s, &s->server, err);
     if (rc == AMB_OK && s->cfg.live_listen)
@@ -74,6 +78,7 @@ static void api_stop(void *state)
     struct api *s = state;
     atomic_store(&s->ready, 0);
     api_server_stop(s->server);
+    read_cache_stop(s->read_cache);
     if (s->live)
         live_stop(s->live);
 }
@@ -84,6 +89,7 @@ static void api_fini(void *state)
     if (!s)
         return;
     api_server_free(s->server);
+    read_cache_free(s->read_cache);
     if (s->live)
         live_free(s->live);
     api_router_free(s->router);
