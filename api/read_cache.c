@@ -386,7 +386,8 @@ static void on_listed(void *ud, const char *rv, long long listed_at)
     (void)listed_at;
     if (atomic_load(&k->over))
         return;
-    qsort(k->staged, k->n_staged, sizeof *k->staged, by_key);
+    if (k->n_staged)
+        qsort(k->staged, k->n_staged, sizeof *k->staged, by_key);
     int ok = 0;
     unsigned long long at = rc_parse_rv(rv, &ok);
     pthread_mutex_lock(&k->mu);
