@@ -213,6 +213,7 @@ struct api_kinds;
 struct api_plugin_routes;
 struct live;
 struct read_cache;
+struct kind_watches;
 
 struct api {
     struct api_config cfg;
@@ -223,6 +224,7 @@ struct api {
     struct api_kinds *kinds;   /* the generic kind routes' table (routes_kinds.c) */
     struct api_plugin_routes *plugin_routes; /* other plugins' routes (routes_plugins.c) */
     struct read_cache *read_cache; /* kinds' GET/LIST from a watch; NULL: off (read_cache.h) */
+    struct kind_watches *watches;  /* one list+watch per kind (kind_watch.h) */
     atomic_int ready;          /* 1 while serving (readyz) */
 };
 

@@ -1,7 +1,8 @@
-/* kind_watch.h — one list+watch loop of one kind, on a thread of its own,
- * shared by what keeps a picture of a kind's objects: the live service's
- * feed (live/feed.c: uids, deletions, status events) and the REST read
- * cache (read_cache.c).
+/* kind_watch.h — one list+watch loop per kind, on a thread of its own,
+ * whose events go to every subscriber that keeps a picture of the kind's
+ * objects: the live service's feed (live/feed.c: uids, deletions, status
+ * events) and the REST read cache (read_cache.c). One stream per kind, so
+ * a replica running both costs the API server no more than one.
  *
  * The loop lists every page (limit 500), then watches from the list's
  * resourceVersion with bookmarks, resuming from the last resourceVersion
@@ -11,13 +12,9 @@
 #ifndef AMBIENT_API_KIND_WATCH_H
 #define AMBIENT_API_KIND_WATCH_H
 
-#include <pthread.h>
-
 #include <jansson.h>
 
 #include "ambient/plugin.h"
-
-#define KIND_WATCH_RV_MAX 64
 
 struct kind_watch_ops {
     /* A list begins (the first, or after a 410 or an error): from here to
@@ -35,27 +32,23 @@ struct kind_watch_ops {
     /* Optional: the list or the watch failed; what the subscriber holds may
      * be stale until the next listed() or streaming(). */
     void (*broken)(void *ud);
-    /* Non-zero ends the loop (asked between calls and while idle). */
-    int (*stop)(void *ud);
 };
 
-struct kind_watch {
-    struct amb_ctx *ctx;              /* borrowed: the daemon's credentials */
-    const struct amb_resource *res;   /* borrowed: the host's copy */
-    const struct kind_watch_ops *ops;
-    void *ud;
-    const char *who;                  /* for log lines: "live", "read cache" */
-    pthread_t thread;
-    int started;
-    char rv[KIND_WATCH_RV_MAX];       /* where to watch from */
-};
+struct kind_watches;
 
-/* Starts the loop over every namespace of res with ctx. AMB_EINTERNAL when
- * no thread can be made. */
-int kind_watch_start(struct kind_watch *w, struct amb_ctx *ctx, const struct amb_resource *res,
-                     const struct kind_watch_ops *ops, void *ud, const char *who);
-/* Waits for the loop to end (ops->stop must say so by now; it is asked at
- * least twice a second). Idempotent. */
-void kind_watch_join(struct kind_watch *w);
+struct kind_watches *kind_watches_new(void);
+/* Adds a subscriber to kind's loop (made on its first subscriber). Before
+ * kind_watches_start only; main thread. AMB_ETOOLARGE past 64 kinds or 4
+ * subscribers of one kind. */
+int kind_watches_subscribe(struct kind_watches *ws, const struct amb_kind *kind,
+                           const struct kind_watch_ops *ops, void *ud);
+/* Starts one loop per subscribed kind over every namespace, with the
+ * daemon's credentials. Without a Kubernetes API configured nothing runs
+ * (logged): subscribers never see a list. */
+int kind_watches_start(struct kind_watches *ws, struct amb_error *err);
+/* Ends the loops (within about half a second) and waits for them: no
+ * callback runs after it. Idempotent; NULL is fine. */
+void kind_watches_stop(struct kind_watches *ws);
+void kind_watches_free(struct kind_watches *ws);
 
 #endif

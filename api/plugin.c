@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kind_watch.h"
 #include "live/live.h"
 #include "read_cache.h"
 #include "serving.h"
@@ -56,14 +57,19 @@ static int api_start(void *state, struct amb_error *err)
     struct api *s = state;
     if (!(s->auth = api_auth_new(s->cfg.auth_ttl_s, s->cfg.auth_cache_size)))
         return api_host->error_set(err, AMB_ENOMEM, NULL, "cannot create the auth cache");
+    if (!(s->watches = kind_watches_new()))
+        return api_host->error_set(err, AMB_ENOMEM, NULL, "out of memory");
     int rc = build_router(s, err);
     /* Only a replica that serves REST reads keeps the cache. */
     if (rc == AMB_OK && s->cfg.listen)
-        rc = read_cache_start(&s->cfg, &s->read_cache, err);
+        rc = read_cache_start(&s->cfg, s->watches, &s->read_cache, err);
     if (rc == AMB_OK && s->cfg.listen)
         rc = api_server_start(s, &s->server, err);
     if (rc == AMB_OK && s->cfg.live_listen)
-        rc = live_start(&s->cfg, s->auth, &s->live, err);
+        rc = live_start(&s->cfg, s->auth, s->watches, &s->live, err);
+    /* One list+watch per kind, for the cache and the live feed alike. */
+    if (rc == AMB_OK)
+        rc = kind_watches_start(s->watches, err);
     if (rc != AMB_OK)
         return rc; /* the host calls stop and fini */
     if (!s->cfg.listen && !s->cfg.live_listen)
@@ -78,7 +84,7 @@ static void api_stop(void *state)
     struct api *s = state;
     atomic_store(&s->ready, 0);
     api_server_stop(s->server);
-    read_cache_stop(s->read_cache);
+    kind_watches_stop(s->watches); /* no callback into the cache or the feed after */
     if (s->live)
         live_stop(s->live);
 }
@@ -89,6 +95,7 @@ static void api_fini(void *state)
     if (!s)
         return;
     api_server_free(s->server);
+    kind_watches_free(s->watches);
     read_cache_free(s->read_cache);
     if (s->live)
         live_free(s->live);

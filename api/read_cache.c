@@ -495,12 +495,6 @@ static void on_broken(void *ud)
     pthread_mutex_unlock(&k->mu);
 }
 
-static int on_stop(void *ud)
-{
-    const struct rc_kind *k = ud;
-    return atomic_load(&k->c->stop) || atomic_load(&k->over);
-}
-
 static const struct kind_watch_ops cache_ops = {
     .relisting = on_relisting,
     .item = on_item,
@@ -508,7 +502,6 @@ static const struct kind_watch_ops cache_ops = {
     .event = on_event,
     .streaming = on_streaming,
     .broken = on_broken,
-    .stop = on_stop,
 };
 
 /* ---- life ---- */
@@ -521,8 +514,8 @@ struct rc_kind *rc_kind_of(struct read_cache *c, const struct amb_kind *k)
     return NULL;
 }
 
-int read_cache_start(const struct api_config *cfg, struct read_cache **out,
-                     struct amb_error *err)
+int read_cache_start(const struct api_config *cfg, struct kind_watches *watches,
+                     struct read_cache **out, struct amb_error *err)
 {
     *out = NULL;
     if (!cfg->read_cache_enabled || !AMB_HAS(api_host, kube_watch) ||
@@ -531,12 +524,6 @@ int read_cache_start(const struct api_config *cfg, struct read_cache **out,
     struct read_cache *c = calloc(1, sizeof *c);
     if (!c)
         return api_host->error_set(err, AMB_ENOMEM, NULL, "out of memory");
-    if (api_host->ctx_new(api_self, NULL, &c->ctx, err) != AMB_OK) {
-        free(c);
-        api_host->log(api_self, AMB_LOG_WARN,
-                      "read cache: no Kubernetes API configured; reads go to the API", NULL);
-        return AMB_OK;
-    }
     c->max_objects = cfg->read_cache_max_objects;
     c->max_bytes = cfg->read_cache_max_bytes;
     pthread_mutex_init(&c->budget_mu, NULL);
@@ -557,27 +544,17 @@ int read_cache_start(const struct api_config *cfg, struct read_cache **out,
             snprintf(k->api_version, sizeof k->api_version, "%s", res->version);
         pthread_mutex_init(&k->mu, NULL);
         pthread_cond_init(&k->moved, NULL);
-        if (kind_watch_start(&k->loop, c->ctx, res, &cache_ops, k, "read cache") != AMB_OK)
-            return api_host->error_set(err, AMB_EINTERNAL, NULL,
-                                       "read cache: cannot start the watch of %s", res->kind);
+        if (kind_watches_subscribe(watches, kind, &cache_ops, k) != AMB_OK)
+            return api_host->error_set(err, AMB_ETOOLARGE, NULL,
+                                       "read cache: cannot watch %s", res->kind);
     }
     return AMB_OK;
-}
-
-void read_cache_stop(struct read_cache *c)
-{
-    if (!c)
-        return;
-    atomic_store(&c->stop, 1);
-    for (size_t i = 0; i < c->n_kinds; i++)
-        kind_watch_join(&c->kinds[i].loop);
 }
 
 void read_cache_free(struct read_cache *c)
 {
     if (!c)
         return;
-    read_cache_stop(c);
     for (size_t i = 0; i < c->n_kinds; i++) {
         struct rc_kind *k = &c->kinds[i];
         drop_all(&k->e, &k->n, &k->bytes);
@@ -589,6 +566,5 @@ void read_cache_free(struct read_cache *c)
     }
     pthread_mutex_destroy(&c->budget_mu);
     pthread_mutex_destroy(&c->barrier_mu);
-    api_host->ctx_free(c->ctx);
     free(c);
 }

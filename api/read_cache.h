@@ -15,13 +15,12 @@
 
 struct read_cache;
 
-/* One watch per served kind (namespaced, from kind_at), with the daemon's
- * credentials, when api.read_cache.enabled; *out NULL otherwise (or with
- * no Kubernetes API configured: logged). Main thread, from start. */
-int read_cache_start(const struct api_config *cfg, struct read_cache **out,
-                     struct amb_error *err);
-/* Ends the watches (within about half a second). Idempotent; NULL is fine. */
-void read_cache_stop(struct read_cache *c);
+/* Subscribes to the watch of every served kind (namespaced, from kind_at;
+ * kind_watch.h, started after) when api.read_cache.enabled; *out NULL
+ * otherwise. Main thread, from start. Free after the watches stopped. */
+struct kind_watches;
+int read_cache_start(const struct api_config *cfg, struct kind_watches *watches,
+                     struct read_cache **out, struct amb_error *err);
 void read_cache_free(struct read_cache *c);
 
 /* ---- the generic routes' side (after the caller's access review) ---- */

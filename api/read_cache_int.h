@@ -44,7 +44,6 @@ struct rc_kind {
     struct read_cache *c;
     const struct amb_kind *kind;
     char api_version[256];
-    struct kind_watch loop;
     pthread_mutex_t mu;
     pthread_cond_t moved;      /* the cache advanced, or stopped being usable */
     struct rc_entry **e;       /* sorted by (ns, name) */
@@ -69,9 +68,7 @@ struct rc_barrier {
 };
 
 struct read_cache {
-    struct amb_ctx *ctx;       /* the daemon's credentials */
     size_t max_objects, max_bytes;
-    atomic_int stop;
     pthread_mutex_t budget_mu; /* objects and bytes of every kind */
     size_t objects, bytes;
     pthread_mutex_t barrier_mu;

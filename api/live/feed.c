@@ -42,18 +42,16 @@ struct known {
 
 struct feed;
 
-/* The watch of one kind, on its own thread (kind_watch.c). */
+/* What the feed follows of one kind (its loop: kind_watch.c). */
 struct watch {
     struct feed *f;
     const struct live_kind *kind;
-    struct kind_watch loop;
     unsigned mark;
     atomic_int announce; /* 0 during its first list */
 };
 
 struct feed {
     struct live *l;
-    struct amb_ctx *ctx;
     pthread_mutex_t mu; /* the table: the watches write, workers read */
     struct known *buckets[FEED_BUCKETS];
     struct watch watches[LIVE_MAX_KINDS];
@@ -253,35 +251,39 @@ static void sweep(struct watch *w, long long listed_at)
 
 /* ---- the loop's callbacks (kind_watch.h) ---- */
 
+/* Each ignores what comes once the live service stops. */
 static void on_relisting(void *ud)
 {
     struct watch *w = ud;
     w->mark++;
 }
 
-static void on_item(void *ud, const json_t *obj) { observe(ud, obj); }
+static void on_item(void *ud, const json_t *obj)
+{
+    struct watch *w = ud;
+    if (!stopping(w->f))
+        observe(w, obj);
+}
 
 static void on_listed(void *ud, const char *rv, long long listed_at)
 {
     struct watch *w = ud;
     (void)rv;
     atomic_store(&w->announce, 1); /* before the sweep: this kind is listed */
-    sweep(w, listed_at);
+    if (!stopping(w->f))
+        sweep(w, listed_at);
 }
 
 static void on_event(void *ud, const char *type, const json_t *obj, const char *rv)
 {
+    struct watch *w = ud;
     (void)rv;
+    if (stopping(w->f))
+        return;
     if (!strcmp(type, "ADDED") || !strcmp(type, "MODIFIED"))
-        observe(ud, obj);
+        observe(w, obj);
     else if (!strcmp(type, "DELETED"))
-        forget(ud, obj);
-}
-
-static int on_stop(void *ud)
-{
-    const struct watch *w = ud;
-    return stopping(w->f);
+        forget(w, obj);
 }
 
 static const struct kind_watch_ops feed_ops = {
@@ -289,10 +291,9 @@ static const struct kind_watch_ops feed_ops = {
     .item = on_item,
     .listed = on_listed,
     .event = on_event,
-    .stop = on_stop,
 };
 
-int live_feed_start(struct live *l)
+int live_feed_start(struct live *l, struct kind_watches *watches)
 {
     if (l->n_kinds == 0)
         return AMB_OK; /* no kind has an event log: nothing to watch */
@@ -300,24 +301,14 @@ int live_feed_start(struct live *l)
     if (!f)
         return AMB_ENOMEM;
     f->l = l;
-    struct amb_error *err = api_host->error_new();
-    int rc = err ? api_host->ctx_new(api_self, NULL, &f->ctx, err) : AMB_ENOMEM;
-    api_host->error_free(err);
-    if (rc != AMB_OK) {
-        free(f);
-        api_host->log(api_self, AMB_LOG_WARN,
-                      "live: no Kubernetes API configured; logged objects are not watched",
-                      NULL);
-        return AMB_OK;
-    }
     pthread_mutex_init(&f->mu, NULL);
     l->feed_state = f; /* before any worker asks live_feed_uid */
     for (size_t i = 0; i < l->n_kinds; i++) {
         struct watch *w = &f->watches[f->n_watches++];
         w->f = f;
         w->kind = &l->kinds[i];
-        if ((rc = kind_watch_start(&w->loop, f->ctx, &w->kind->kind->resource, &feed_ops, w,
-                                   "live")) != AMB_OK)
+        int rc = kind_watches_subscribe(watches, w->kind->kind, &feed_ops, w);
+        if (rc != AMB_OK)
             return rc;
     }
     return AMB_OK;
@@ -325,12 +316,7 @@ int live_feed_start(struct live *l)
 
 void live_feed_stop(struct live *l)
 {
-    struct feed *f = l->feed_state;
-    if (!f)
-        return;
     atomic_store(&l->feed_stop, 1);
-    for (size_t i = 0; i < f->n_watches; i++)
-        kind_watch_join(&f->watches[i].loop);
 }
 
 void live_feed_free(struct live *l)
@@ -347,7 +333,6 @@ void live_feed_free(struct live *l)
         }
     }
     pthread_mutex_destroy(&f->mu);
-    api_host->ctx_free(f->ctx);
     free(f);
     l->feed_state = NULL;
 }
