@@ -103,10 +103,15 @@ class SameAnswers(CacheTest):
 
 
 class ReadYourWrites(CacheTest):
+    def tearDown(self):
+        self.cluster.ok(self.cluster.kube.post("/kubesim/watches/delay", {"ms": 0}), 200)
+
     def test_own_writes_are_read_at_once(self):
-        # Half the rounds begin with the cache's watch cut, so the cache is
-        # behind or resyncing while the caller reads.
-        for i in range(30):
+        # The cache's watch lags 150 ms behind every write, and half the
+        # rounds begin with it cut, so the cache is behind or resyncing
+        # whenever the caller reads.
+        self.cluster.ok(self.cluster.kube.post("/kubesim/watches/delay", {"ms": 150}), 200)
+        for i in range(20):
             if i % 2:
                 self.cluster.ok(self.cluster.kube.post(
                     "/kubesim/watches/drop", {"path": "agenticsessions"}), 200)
