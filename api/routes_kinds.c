@@ -300,9 +300,9 @@ static void update_and_reply(struct api_req *r, struct amb_ctx *ctx, const struc
     if (rc == AMB_OK) {
         read_cache_saw(r->api->read_cache, k, stored);
         api_reply_json(r, 200, stored);
-    }
-    else
+    } else {
         api_reply_amb(r, rc, err);
+    }
     api_host->error_free(err);
 }
 
