@@ -31,6 +31,12 @@ class Controls:
             return Response(200, {"count": len(ws), "watches": [
                 {"path": w.path, "resource": w.rt.group_resource(), "namespace": w.namespace}
                 for w in ws]})
+        if parts == ["watches", "delay"] and m == "POST":
+            ms = body.get("ms", 0)
+            if not isinstance(ms, int) or not 0 <= ms <= 10000:
+                raise apierrors.bad_request("ms: an integer from 0 to 10000")
+            c.store.watch_delay = ms / 1000.0
+            return Response(200, {"delayMs": ms})
         if parts == ["watches", "drop"] and m == "POST":
             sub = body.get("path", "")
             ws = [w for w in c.store.all_watchers() if sub in w.path]

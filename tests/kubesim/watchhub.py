@@ -79,7 +79,7 @@ class Watcher:
             self.close_reason = "overflow"
             self.drop()
             return
-        self.q.put((type_, ev.new))
+        self.q.put((type_, ev.new, time.monotonic()))
 
     def stop(self, reason):
         """Ask the stream loop to end (any thread)."""
@@ -174,7 +174,11 @@ def run_stream(write_chunk, store, watcher, initial, timeout, bookmarks, bookmar
                 # Dropped or overflowed: the connection was already cut.
                 # A removed resource (CRD deleted) ends the stream normally.
                 return watcher.close_reason == "resource removed"
-            write_chunk(watcher.encode(*item))
+            type_, entry, at = item
+            late = at + store.watch_delay - time.monotonic()  # /kubesim/watches/delay
+            if late > 0:
+                time.sleep(late)
+            write_chunk(watcher.encode(type_, entry))
     except Exception:  # noqa: BLE001 - any write failure ends this stream only
         watcher.stop("client gone")
         return False
