@@ -6,11 +6,13 @@
  * again. A rejected token is remembered for a few seconds only
  * (NEGATIVE_TTL_S): enough to absorb a retry storm; an unknown token is
  * usually a new random one, which the rate limit's address bucket stops. */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #include "api.h"
@@ -84,12 +86,32 @@ const char *api_auth_token(const char *authorization, const char *forwarded)
     return NULL;
 }
 
+/* Every authenticated request hashes its token, so the digest is fetched
+ * once: OpenSSL 3's SHA256() looks the algorithm up in the provider on
+ * each call, which cost more than the hashing (and snprintf per byte more
+ * than both). */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 void api_token_hash(const char *token, char out[API_TOKEN_HASH_LEN + 1])
 {
-    unsigned char d[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)token, strlen(token), d);
-    for (size_t i = 0; i < sizeof d; i++)
-        snprintf(out + 2 * i, 3, "%02x", d[i]);
+    static const char hexdigits[] = "0123456789abcdef";
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    pthread_once(&sha256_once, sha256_fetch);
+    if (!sha256_md || !EVP_Digest(token, strlen(token), d, &len, sha256_md, NULL) ||
+        len != SHA256_DIGEST_LENGTH)
+        SHA256((const unsigned char *)token, strlen(token), d);
+    for (size_t i = 0; i < SHA256_DIGEST_LENGTH; i++) {
+        out[2 * i] = hexdigits[d[i] >> 4];
+        out[2 * i + 1] = hexdigits[d[i] & 15];
+    }
+    out[API_TOKEN_HASH_LEN] = '\0';
 }
 
 /* "<what>|<hex sha256 of token>|<rest>" */

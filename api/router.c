@@ -161,6 +161,22 @@ static void allow_add(char *allow, size_t len, const char *m)
     snprintf(allow + used, len - used, "%s%s", used ? ", " : "", m);
 }
 
+/* The methods of the routes matching seg, for a 405's Allow (and
+ * OPTIONS): only a request that found no route of its own method pays. */
+static void fill_allow(const struct api_router *rt, const char *const *seg, size_t n,
+                       char *allow, size_t allow_len)
+{
+    for (size_t i = 0; i < rt->n; i++) {
+        const struct route *c = &rt->routes[i];
+        if (!route_matches(c, seg, n))
+            continue;
+        allow_add(allow, allow_len, c->method);
+        if (strcmp(c->method, "GET") == 0)
+            allow_add(allow, allow_len, "HEAD");
+    }
+    allow_add(allow, allow_len, "OPTIONS");
+}
+
 static void fill_params(const struct route *rt, struct api_req *r, const char *const *seg)
 {
     r->n_params = 0;
@@ -196,17 +212,12 @@ api_handler api_router_match(const struct api_router *rt, struct api_req *r, uns
         if (!route_matches(c, seg, (size_t)n))
             continue;
         path_known = 1;
-        if (allow_len) {
-            allow_add(allow, allow_len, c->method);
-            if (strcmp(c->method, "GET") == 0)
-                allow_add(allow, allow_len, "HEAD");
-        }
         if (strcmp(c->method, method) == 0 && (!best || c->specificity > best->specificity))
             best = c;
     }
-    if (path_known && allow_len)
-        allow_add(allow, allow_len, "OPTIONS");
     if (!best) {
+        if (path_known && allow_len)
+            fill_allow(rt, seg, (size_t)n, allow, allow_len);
         *status = path_known ? 405 : 404;
         return NULL;
     }
