@@ -1,6 +1,7 @@
 /* server.c — the REST server: `threads` loop threads, each with its own
  * event_base and evhttp, all accepting on one listening socket (each loop
- * holds a dup of it, because evhttp closes its socket when freed). One
+ * has its own listener on it, which leaves it open when freed; the server
+ * closes it once every loop is gone). One
  * generic callback decodes the path, routes, checks for a token, runs the
  * handler, and writes the access log line and the metrics.
  *
@@ -28,6 +29,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <event2/thread.h>
 #include <openssl/ssl.h>
 
@@ -63,6 +65,8 @@ struct api_server {
     atomic_int unflushed;  /* replies sent but not yet written out */
     int stopped;
     int stuck;             /* a loop did not end: its memory is left alone */
+    evutil_socket_t listen_fd; /* shared by the loops' listeners; -1: none */
+    atomic_int listening;      /* loops still accepting on it */
     struct ratelimit *limits; /* per caller; NULL: no limit */
     struct conn_guard *guard; /* connections in total and per client */
     struct rest_conn_policy policy; /* what each connection is held to (rest_conn.c) */
@@ -409,12 +413,43 @@ static void *loop_main(void *arg)
     return NULL;
 }
 
+/* A loop's event_base, with epoll's changelist: evhttp turns a connection's
+ * reading off when a request arrives and on again, with writing, when its
+ * reply is sent, all within one callback; the changelist makes that one
+ * epoll_ctl instead of three (without it, four per request). libevent
+ * warns against it with descriptors cloned by dup(), which a loop's epoll
+ * would go on seeing after closing one clone; so no loop holds a dup: they
+ * share the listening socket and none closes it (loop_listen). */
+static struct event_base *loop_base(void)
+{
+    struct event_config *c = event_config_new();
+    if (!c)
+        return NULL;
+    event_config_set_flag(c, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    struct event_base *base = event_base_new_with_config(c);
+    event_config_free(c);
+    return base;
+}
+
+/* Accepts on the shared listening socket without owning it. */
+static struct evhttp_bound_socket *loop_listen(struct loop *l, evutil_socket_t listen_fd)
+{
+    struct evconnlistener *lev = evconnlistener_new(l->base, NULL, NULL, LEV_OPT_CLOSE_ON_EXEC,
+                                                    0, listen_fd);
+    if (!lev)
+        return NULL;
+    struct evhttp_bound_socket *bound = evhttp_bind_listener(l->http, lev);
+    if (!bound)
+        evconnlistener_free(lev);
+    return bound;
+}
+
 static int loop_init(struct api_server *s, struct loop *l, evutil_socket_t listen_fd,
                      struct amb_error *err)
 {
     const struct api_config *cfg = s->cfg;
     l->s = s;
-    if (!(l->base = event_base_new()) || !(l->http = evhttp_new(l->base)) ||
+    if (!(l->base = loop_base()) || !(l->http = evhttp_new(l->base)) ||
         !(l->conns = rest_conns_new(l->base, &s->policy)))
         return api_host->error_set(err, AMB_ENOMEM, NULL, "cannot create an event loop");
     evhttp_set_allowed_methods(l->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
@@ -425,13 +460,9 @@ static int loop_init(struct api_server *s, struct loop *l, evutil_socket_t liste
     evhttp_set_timeout(l->http, (int)cfg->timeout_s);
     evhttp_set_gencb(l->http, on_request, s);
     evhttp_set_bevcb(l->http, rest_conn_bufferevent, l->conns);
-    int fd = dup(listen_fd);
-    if (fd < 0)
-        return api_host->error_set(err, AMB_EIO, NULL, "dup: %s", strerror(errno));
-    if (!(l->bound = evhttp_accept_socket_with_handle(l->http, fd))) {
-        close(fd);
+    if (!(l->bound = loop_listen(l, listen_fd)))
         return api_host->error_set(err, AMB_EIO, NULL, "cannot accept on the listener");
-    }
+    atomic_fetch_add(&s->listening, 1);
     conn_guard_watch(evhttp_bound_socket_get_listener(l->bound), s->guard);
     return AMB_OK;
 }
@@ -454,7 +485,7 @@ int api_server_start(struct api *api, struct api_server **out, struct amb_error 
     s->guard = conn_guard_new("api", cfg->max_connections, cfg->max_connections_per_client);
     if (s->guard)
         conn_guard_set_body_budget(s->guard, cfg->max_bodies, cfg->max_bodies_per_client);
-    evutil_socket_t fd = -1;
+    s->listen_fd = -1;
     int rc = s->loops && s->guard && rest_conn_policy_init(&s->policy) == 0
                  ? AMB_OK
                  : api_host->error_set(err, AMB_ENOMEM, NULL, "out of memory");
@@ -468,11 +499,10 @@ int api_server_start(struct api *api, struct api_server **out, struct amb_error 
     s->policy.head_timeout_s = cfg->head_timeout_s;
     s->policy.body_timeout_s = cfg->body_timeout_s;
     if (rc == AMB_OK)
-        rc = api_listen_socket(cfg->listen, "api.listen", &fd, s->address, sizeof s->address, err);
+        rc = api_listen_socket(cfg->listen, "api.listen", &s->listen_fd, s->address,
+                               sizeof s->address, err);
     for (unsigned i = 0; rc == AMB_OK && i < s->n_loops; i++)
-        rc = loop_init(s, &s->loops[i], fd, err);
-    if (fd >= 0)
-        close(fd); /* each loop holds its own dup */
+        rc = loop_init(s, &s->loops[i], s->listen_fd, err);
     for (unsigned i = 0; rc == AMB_OK && i < s->n_loops; i++) {
         if (pthread_create(&s->loops[i].tid, NULL, loop_main, &s->loops[i]) != 0)
             rc = api_host->error_set(err, AMB_EIO, NULL, "cannot start a server thread");
@@ -500,6 +530,12 @@ static void stop_accepting(evutil_socket_t fd, short what, void *arg)
         conn_guard_unwatch(evhttp_bound_socket_get_listener(l->bound));
         evhttp_del_accept_socket(l->http, l->bound);
         l->bound = NULL;
+        /* The last loop to stop closes the socket, so that new clients are
+         * refused at once rather than left in the backlog until free. */
+        if (atomic_fetch_sub(&l->s->listening, 1) == 1) {
+            close(l->s->listen_fd);
+            l->s->listen_fd = -1;
+        }
     }
 }
 
@@ -573,6 +609,8 @@ void api_server_free(struct api_server *s)
             event_base_free(l->base);
     }
     free(s->loops);
+    if (s->listen_fd >= 0)
+        close(s->listen_fd); /* after the loops: their listeners leave it open */
     conn_guard_free(s->guard); /* after the loops: their connections leave it */
     SSL_CTX_free(s->ssl);
     ratelimit_free(s->limits);
