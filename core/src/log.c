@@ -55,13 +55,23 @@ int ambd_log_format_from_name(const char *name)
 
 static void put_timestamp(struct ambd_buf *b)
 {
+    /* The second's text is kept per thread: a busy thread (the api's access
+     * lines) formats it once a second, not once a line. */
+    static _Thread_local time_t second = -1;
+    static _Thread_local char when[32];
     struct timespec ts;
-    struct tm tm;
-    char when[32];
     clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-    ambd_buf_printf(b, "%s.%03ldZ", when, ts.tv_nsec / 1000000L);
+    if (ts.tv_sec != second) {
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+        second = ts.tv_sec;
+    }
+    long ms = ts.tv_nsec / 1000000L;
+    char frac[6] = {'.', (char)('0' + ms / 100), (char)('0' + ms / 10 % 10), (char)('0' + ms % 10),
+                    'Z', '\0'};
+    ambd_buf_puts(b, when);
+    ambd_buf_puts(b, frac);
 }
 
 /* Appends a redacted string: JSON-escaped for JSON lines; for text lines,

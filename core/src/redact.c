@@ -9,6 +9,7 @@
  *   3. the value after a credential header name (Authorization,
  *      X-Forwarded-Access-Token, Private-Token) followed by ':' or '=';
  *   4. tokens by well-known shape: GitHub, GitLab, Anthropic keys and JWTs. */
+#include <ctype.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -227,6 +228,22 @@ static size_t shaped_token_len(const char *p)
     return 0;
 }
 
+/* Whether a rule may match at a word starting with c: the first letters of
+ * "bearer ", the credential headers and the token prefixes, any case. */
+static int may_start_rule(char c)
+{
+    int l = tolower((unsigned char)c);
+    if (l == 'b')
+        return 1;
+    for (size_t i = 0; i < sizeof credential_headers / sizeof credential_headers[0]; i++)
+        if (credential_headers[i][0] == l)
+            return 1;
+    for (size_t i = 0; i < sizeof token_prefixes / sizeof token_prefixes[0]; i++)
+        if (tolower((unsigned char)token_prefixes[i][0]) == l)
+            return 1;
+    return 0;
+}
+
 char *ambd_redact(const char *text) { return ambd_redact_with(text, 1); }
 
 char *ambd_redact_with(const char *text, int registered)
@@ -237,23 +254,29 @@ char *ambd_redact_with(const char *text, int registered)
     struct ambd_buf b = {0};
     const char *p = stage;
     while (*p) {
-        int word_start = p == stage || !is_token_char(p[-1]);
+        int may_match = (p == stage || !is_token_char(p[-1])) && may_start_rule(*p);
         size_t off, len;
-        if (word_start && strncasecmp(p, "bearer ", 7) == 0 &&
+        if (may_match && strncasecmp(p, "bearer ", 7) == 0 &&
             (len = token_len(p + 7)) >= MIN_BEARER_LEN) {
             ambd_buf_append(&b, p, 7);
             ambd_buf_puts(&b, REDACTED);
             p += 7 + len;
-        } else if (word_start && (off = credential_value_offset(p)) > 0 &&
+        } else if (may_match && (off = credential_value_offset(p)) > 0 &&
                    (len = header_value_len(p + off)) > 0) {
             ambd_buf_append(&b, p, off);
             ambd_buf_puts(&b, REDACTED);
             p += off + len;
-        } else if (word_start && (len = shaped_token_len(p)) > 0) {
+        } else if (may_match && (len = shaped_token_len(p)) > 0) {
             ambd_buf_puts(&b, REDACTED);
             p += len;
         } else {
-            ambd_buf_putc(&b, *p++);
+            /* Every line is scanned (the access log's on each request), so
+             * text no rule can start in is copied as one run. */
+            const char *q = p + 1;
+            while (*q && (is_token_char(q[-1]) || !may_start_rule(*q)))
+                q++;
+            ambd_buf_append(&b, p, (size_t)(q - p));
+            p = q;
         }
     }
     free(stage);
