@@ -52,7 +52,7 @@ void api_reply_raw(struct api_req *r, int status, const char *content_type, cons
     struct evbuffer *b = evbuffer_new();
     if (b && body && len)
         evbuffer_add(b, body, len);
-    evhttp_send_reply(r->ev, status, NULL, b);
+    api_server_send(r, status, b);
     evbuffer_free(b);
 }
 

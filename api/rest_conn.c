@@ -403,6 +403,35 @@ void rest_conns_free(struct rest_conns *cs)
     free(cs);
 }
 
+/* evhttp queues a reply in the bufferevent's output and turns writing on;
+ * the socket's write event then costs an epoll_ctl to add, a turn of the
+ * loop to be reported writable and an epoll_ctl to remove, for a reply
+ * that nearly always fits in the socket's buffer at once. So it is written
+ * here, with the output's front unfrozen as the bufferevent's own write
+ * does. When it all went, writing is turned off again (the changelist
+ * drops the add that was never applied) and the write callback evhttp
+ * waits for is run from the loop, deferred, as if the event had fired:
+ * evhttp then finishes the request and reads the next, as always, and
+ * with writing off that callback cannot run twice. A reply that did not
+ * all fit is left to the write event. TLS writes go through OpenSSL's
+ * bufferevent, as before. */
+void rest_conn_write_now(const struct rest_conn_policy *p, struct bufferevent *bev)
+{
+    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+    if (p->ssl || fd < 0)
+        return;
+    struct evbuffer *out = bufferevent_get_output(bev);
+    if (evbuffer_get_length(out) == 0)
+        return;
+    evbuffer_unfreeze(out, 1);
+    int n = evbuffer_write(out, fd);
+    evbuffer_freeze(out, 1);
+    if (n > 0 && evbuffer_get_length(out) == 0) {
+        bufferevent_disable(bev, EV_WRITE);
+        bufferevent_trigger(bev, EV_WRITE, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+    }
+}
+
 struct bufferevent *rest_conn_bufferevent(struct event_base *base, void *conns)
 {
     struct rest_conns *cs = conns;

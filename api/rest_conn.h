@@ -44,5 +44,8 @@ void rest_conns_free(struct rest_conns *cs);
 /* For evhttp_set_bevcb (arg: the loop's rest_conns): a new connection's
  * bufferevent, or NULL. */
 struct bufferevent *rest_conn_bufferevent(struct event_base *base, void *conns);
+/* Right after evhttp_send_reply: writes the reply evhttp queued on bev at
+ * once, rather than a turn of the loop later. */
+void rest_conn_write_now(const struct rest_conn_policy *p, struct bufferevent *bev);
 
 #endif

@@ -111,6 +111,15 @@ void api_server_decorate(struct api_req *r)
     atomic_fetch_add(&r->server->unflushed, 1);
 }
 
+void api_server_send(struct api_req *r, int status, struct evbuffer *body)
+{
+    /* Taken first: evhttp_send_reply frees a request whose client left. */
+    struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
+    evhttp_send_reply(r->ev, status, NULL, body);
+    if (evcon && r->server)
+        rest_conn_write_now(&r->server->policy, evhttp_connection_get_bufferevent(evcon));
+}
+
 static void on_complete(struct evhttp_request *ev, void *arg)
 {
     (void)ev;

@@ -25,6 +25,8 @@ const char *api_server_address(const struct api_server *s);
 /* Adds the headers every reply of r carries (CORS, Connection: close while
  * stopping). Called by reply.c just before a reply is sent. */
 void api_server_decorate(struct api_req *r);
+/* Sends r's reply (evhttp_send_reply) and writes it out at once. */
+void api_server_send(struct api_req *r, int status, struct evbuffer *body);
 
 /* ---- path.c ---- */
 /* Strict percent-decoding of a request path: rejects a bad or truncated %

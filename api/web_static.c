@@ -206,7 +206,7 @@ static void send_file(struct api_req *r, const struct web_file *f, int immutable
     /* The table outlives the server (freed after it stops): no copy. */
     if (b && f->len)
         evbuffer_add_reference(b, f->data, f->len, NULL, NULL);
-    evhttp_send_reply(r->ev, 200, NULL, b);
+    api_server_send(r, 200, b);
     if (b)
         evbuffer_free(b);
 }
