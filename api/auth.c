@@ -6,13 +6,11 @@
  * again. A rejected token is remembered for a few seconds only
  * (NEGATIVE_TTL_S): enough to absorb a retry storm; an unknown token is
  * usually a new random one, which the rate limit's address bucket stops. */
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #include "api.h"
@@ -86,51 +84,13 @@ const char *api_auth_token(const char *authorization, const char *forwarded)
     return NULL;
 }
 
-/* Every authenticated request hashes its token, so each thread keeps a
- * digest context, and the algorithm is fetched once: OpenSSL 3's SHA256()
- * looks it up in the provider and allocates a context on every call, which
- * cost more than the hashing (and snprintf per byte more than both). */
-static EVP_MD *sha256_md;
-static pthread_key_t sha256_ctx_key;
-static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
-
-static void sha256_ctx_free(void *ctx)
-{
-    EVP_MD_CTX_free(ctx);
-}
-
-static void sha256_init(void)
-{
-    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
-    if (sha256_md && pthread_key_create(&sha256_ctx_key, sha256_ctx_free) != 0) {
-        EVP_MD_free(sha256_md);
-        sha256_md = NULL;
-    }
-}
-
-/* 1 with the digest in d, from this thread's context. */
-static int sha256_fast(const char *token, unsigned char d[SHA256_DIGEST_LENGTH])
-{
-    pthread_once(&sha256_once, sha256_init);
-    if (!sha256_md)
-        return 0;
-    EVP_MD_CTX *ctx = pthread_getspecific(sha256_ctx_key);
-    if (!ctx && (ctx = EVP_MD_CTX_new()) && pthread_setspecific(sha256_ctx_key, ctx) != 0) {
-        EVP_MD_CTX_free(ctx);
-        ctx = NULL;
-    }
-    unsigned int len = 0;
-    return ctx && EVP_DigestInit_ex2(ctx, sha256_md, NULL) &&
-           EVP_DigestUpdate(ctx, token, strlen(token)) && EVP_DigestFinal_ex(ctx, d, &len) &&
-           len == SHA256_DIGEST_LENGTH;
-}
-
 void api_token_hash(const char *token, char out[API_TOKEN_HASH_LEN + 1])
 {
+    /* Every authenticated request hashes its token: hex by table, since
+     * snprintf per byte cost more than the hash. */
     static const char hexdigits[] = "0123456789abcdef";
     unsigned char d[SHA256_DIGEST_LENGTH];
-    if (!sha256_fast(token, d))
-        SHA256((const unsigned char *)token, strlen(token), d);
+    SHA256((const unsigned char *)token, strlen(token), d);
     for (size_t i = 0; i < SHA256_DIGEST_LENGTH; i++) {
         out[2 * i] = hexdigits[d[i] >> 4];
         out[2 * i + 1] = hexdigits[d[i] & 15];
