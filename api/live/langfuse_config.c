@@ -44,7 +44,7 @@ static int lf_bad(struct amb_error *err, const char *key, const char *msg)
 }
 
 /* "https://host[:port][/prefix]", or http:// to a loopback host; printable,
- * no spaces, no query. */
+ * no spaces, no query, no user:password@ (the URL is logged). */
 static int host_ok(const char *h)
 {
     size_t n = strlen(h);
@@ -52,7 +52,7 @@ static int host_ok(const char *h)
         return 0;
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)h[i] <= ' ' || (unsigned char)h[i] >= 0x7f || h[i] == '?' ||
-            h[i] == '#')
+            h[i] == '#' || h[i] == '@')
             return 0;
     if (!strncmp(h, "https://", 8))
         return h[8] != '\0' && h[8] != '/';
@@ -110,7 +110,7 @@ int api_langfuse_config_read(struct api_langfuse_config *c, int live_on, struct 
     if (!host_ok(host))
         rc = lf_bad(err, "host",
                     "must be https://host[:port][/path] (http:// only to 127.0.0.1, ::1 or "
-                    "localhost), without query");
+                    "localhost), without query or user@");
     if (pk && !public_key_ok(pk))
         rc = lf_bad(err, "public_key", "must be 1-255 printable characters without ':'");
     if (rc != AMB_OK || !c->enabled)

@@ -26,6 +26,13 @@ static json_t *event(long long seq, const char *ts, const char *type, json_t *bl
                      "source", "runner", "type", type, "message", "content", block);
 }
 
+/* Hands ev (taken) to the trace. */
+static void add(struct lf_trace *t, json_t *ev)
+{
+    lf_trace_add(t, ev);
+    json_decref(ev);
+}
+
 static json_t *tool_use(const char *id, const char *name, json_t *input)
 {
     return json_pack("{s:s, s:s, s:s, s:o}", "type", "tool_use", "id", id, "name", name, "input",
@@ -107,22 +114,14 @@ static void test_trace_usage_and_tools(void **state)
     struct lf_trace *t = lf_trace_new(&s, &limits);
     assert_non_null(t);
     /* an earlier run's tool call: before startTime, skipped */
-    json_t *ev = event(1, "2026-12-01T09:00:00.000Z", "assistant",
-                       tool_use("toolu_old", "Bash", json_pack("{s:s}", "command", "ls")));
-    lf_trace_add(t, ev);
-    json_decref(ev);
-    ev = event(5, "2026-12-01T10:00:00.500Z", "assistant",
-               tool_use("toolu_1", "Bash", json_pack("{s:s}", "command", "make")));
-    lf_trace_add(t, ev);
-    json_decref(ev);
-    ev = event(6, "2026-12-01T10:00:02.000Z", "user",
-               tool_result("toolu_1", json_string("build failed"), 1));
-    lf_trace_add(t, ev);
-    json_decref(ev);
-    ev = event(7, "2026-12-01T10:00:03.000Z", "assistant",
-               tool_use("toolu_2", "Read", json_pack("{s:s}", "file_path", "/src/a.c")));
-    lf_trace_add(t, ev);
-    json_decref(ev);
+    add(t, event(1, "2026-12-01T09:00:00.000Z", "assistant",
+                 tool_use("toolu_old", "Bash", json_pack("{s:s}", "command", "ls"))));
+    add(t, event(5, "2026-12-01T10:00:00.500Z", "assistant",
+                 tool_use("toolu_1", "Bash", json_pack("{s:s}", "command", "make"))));
+    add(t, event(6, "2026-12-01T10:00:02.000Z", "user",
+                 tool_result("toolu_1", json_string("build failed"), 1)));
+    add(t, event(7, "2026-12-01T10:00:03.000Z", "assistant",
+                 tool_use("toolu_2", "Read", json_pack("{s:s}", "file_path", "/src/a.c"))));
     json_t *envs = lf_trace_envelopes(t, "2026-12-01T10:06:00.000Z");
     lf_trace_free(t);
     assert_int_equal(json_array_size(envs), 4);
@@ -154,7 +153,8 @@ static void test_trace_usage_and_tools(void **state)
     const json_t *bash = json_object_get(find(envs, "span-create", 0), "body");
     assert_string_equal(json_string_value(json_object_get(bash, "id")), UID "-2-tool-5-0");
     assert_string_equal(json_string_value(json_object_get(bash, "name")), "Bash");
-    assert_string_equal(json_string_value(json_object_get(bash, "input")), "{\"command\":\"make\"}");
+    assert_string_equal(json_string_value(json_object_get(bash, "input")),
+                        "{\"command\":\"make\"}");
     assert_string_equal(json_string_value(json_object_get(bash, "output")), "build failed");
     assert_string_equal(json_string_value(json_object_get(bash, "level")), "ERROR");
     assert_string_equal(json_string_value(json_object_get(bash, "endTime")),
@@ -180,27 +180,20 @@ static void test_hostile_session(void **state)
     size_t huge = 10u << 20;
     char *big = malloc(huge);
     memset(big, 'y', huge);
-    json_t *ev = event(1, "2026-12-01T10:00:00.000Z", "assistant",
-                       tool_use("t0", "Bash", json_stringn_nocheck("\xFF\xFE", 2)));
-    lf_trace_add(t, ev);
-    json_decref(ev);
-    ev = event(2, "2026-12-01T10:00:01.000Z", "user",
-               tool_result("t0", json_stringn_nocheck(big, huge), 0));
-    lf_trace_add(t, ev);
-    json_decref(ev);
+    add(t, event(1, "2026-12-01T10:00:00.000Z", "assistant",
+                 tool_use("t0", "Bash", json_stringn_nocheck("\xFF\xFE", 2))));
+    add(t, event(2, "2026-12-01T10:00:01.000Z", "user",
+                 tool_result("t0", json_stringn_nocheck(big, huge), 0)));
     free(big);
     for (int i = 0; i < 5000; i++) {
         char id[32];
         snprintf(id, sizeof id, "t%d", i + 1);
-        ev = event(3 + i, "2026-12-01T10:00:02.000Z", "assistant",
-                   tool_use(id, "Grep", json_object()));
-        lf_trace_add(t, ev);
-        json_decref(ev);
+        add(t, event(3 + i, "2026-12-01T10:00:02.000Z", "assistant",
+                     tool_use(id, "Grep", json_object())));
     }
     /* events without a usable seq or ts are ignored */
     json_t *odd = json_pack("{s:s, s:s}", "ts", "bad", "type", "assistant");
-    lf_trace_add(t, odd);
-    json_decref(odd);
+    add(t, odd);
     json_t *envs = lf_trace_envelopes(t, "2026-12-01T10:06:00.000Z");
     lf_trace_free(t);
     /* trace, generation, then max_tool_calls spans */
@@ -238,10 +231,8 @@ static char *ids_of(const json_t *status)
 {
     struct lf_session s = session(status);
     struct lf_trace *t = lf_trace_new(&s, &limits);
-    json_t *ev = event(4, "2026-12-01T10:00:01.000Z", "assistant",
-                       tool_use("toolu_9", "Edit", json_object()));
-    lf_trace_add(t, ev);
-    json_decref(ev);
+    add(t, event(4, "2026-12-01T10:00:01.000Z", "assistant",
+                 tool_use("toolu_9", "Edit", json_object())));
     json_t *envs = lf_trace_envelopes(t, "2026-12-01T11:00:00.000Z");
     lf_trace_free(t);
     json_t *ids = json_array();
