@@ -88,6 +88,7 @@ sources_of() {
     ws) echo "tests/fuzz/fuzz_ws.c api/live/ws.c api/live/http1.c" ;;
     rest_path) echo "tests/fuzz/fuzz_rest_path.c tests/fuzz/stub_host.c tests/fuzz/stub_api.c
                       api/server.c api/path.c api/listen.c api/router.c api/config.c
+                      api/live/langfuse_config.c
                       api/rest_conn.c api/conn_guard.c api/live/http1.c" ;;
     live_events) echo "tests/fuzz/fuzz_live_events.c tests/fuzz/stub_host.c tests/fuzz/stub_api.c
                         api/live/jobs.c api/live/messages.c api/live/store.c api/live/sse.c api/live/ws.c
