@@ -1,8 +1,12 @@
 /* cache-internal.h — an informer's copy of one resource, keyed
  * "namespace/name" (or "name" for cluster-scoped objects). Objects are kept
- * as compact JSON text, not as jansson trees, so memory stays close to the
- * objects' own size; readers get a freshly parsed copy.
- * Writes come from the loop thread; reads from any thread. */
+ * as JSON text, not as jansson trees: the server's own text when the
+ * informer has it (no serialising again), zstd-compressed when that is
+ * smaller (objects of 256 bytes and more), and without
+ * metadata.managedFields, which nothing in Ambient reads and which is often
+ * half of an object a real API server sends. Readers get a freshly parsed
+ * copy. Writes come from one thread at a time (the loop thread); reads
+ * from any thread. */
 #ifndef AMBD_CACHE_INTERNAL_H
 #define AMBD_CACHE_INTERNAL_H
 
@@ -16,7 +20,12 @@
 struct ambd_cache {
     pthread_rwlock_t lock;
     struct ambd_strmap map; /* key -> struct ambd_cache_entry * */
-    size_t bytes;           /* JSON text held */
+    size_t bytes;           /* bytes of (compressed) JSON held */
+    struct ZSTD_CCtx_s *packer; /* the writer's */
+    /* Decompression contexts readers borrow (each is ~100 KiB to make). */
+    pthread_mutex_t pool_lock;
+    struct ZSTD_DCtx_s *pool[8];
+    unsigned n_pool;
 };
 
 void ambd_cache_init(struct ambd_cache *c);
@@ -29,8 +38,13 @@ char *ambd_cache_key_of(const char *ns, const char *name);
 
 /* Stores obj under its key, stamped with mark. Returns 1 if it is new, 0 if
  * it replaced another version, 2 if the stored one had the same
- * resourceVersion (nothing changed), or a negative AMB_E* code. */
-int ambd_cache_upsert(struct ambd_cache *c, const json_t *obj, unsigned mark);
+ * resourceVersion (nothing changed), or a negative AMB_E* code. A
+ * metadata.managedFields is removed from obj first. */
+int ambd_cache_upsert(struct ambd_cache *c, json_t *obj, unsigned mark);
+/* The same, when text[0..len) is obj's own JSON text (what it was parsed
+ * from): that is stored instead of serialising obj again. */
+int ambd_cache_upsert_text(struct ambd_cache *c, json_t *obj, const char *text, size_t len,
+                           unsigned mark);
 /* Removes key; returns the stored object (new ref) or NULL. */
 json_t *ambd_cache_remove(struct ambd_cache *c, const char *key);
 /* Removes every entry whose mark differs from mark, calling gone(ud, obj)

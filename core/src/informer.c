@@ -109,14 +109,48 @@ static void on_retry_after(void *ud, unsigned seconds)
     inf->retry_after_s = seconds;
 }
 
-/* List items and watch objects of built-in kinds may lack apiVersion/kind:
- * fill them in so cached objects all look alike. */
-static void complete_type(struct ambd_informer *inf, json_t *obj)
+/* List items of built-in kinds lack apiVersion and kind (watch objects may
+ * too): they are filled in so cached objects all look alike. Returns how
+ * many members were added, with their text in *text when it is not NULL. */
+static size_t complete_type(struct ambd_informer *inf, json_t *obj, struct ambd_buf *text)
 {
-    if (!json_object_get(obj, "apiVersion"))
+    size_t added = 0;
+    if (!json_object_get(obj, "apiVersion")) {
         json_object_set_new(obj, "apiVersion", json_string(inf->api_version));
-    if (!json_object_get(obj, "kind"))
+        if (text)
+            ambd_buf_printf(text, "\"apiVersion\":\"%s\",", inf->api_version);
+        added++;
+    }
+    if (!json_object_get(obj, "kind")) {
         json_object_set_new(obj, "kind", json_string(inf->kind));
+        if (text)
+            ambd_buf_printf(text, "\"kind\":\"%s\",", inf->kind);
+        added++;
+    }
+    return added;
+}
+
+/* Stores obj, whose JSON text is text[0..len), in the cache, its type
+ * completed in the tree and in the text: the added members go in front of
+ * the others (the text is an object, so it starts with '{'). Returns what
+ * ambd_cache_upsert_text returns. */
+static int store(struct ambd_informer *inf, json_t *obj, const char *text, size_t len)
+{
+    struct ambd_buf b = {0};
+    ambd_buf_putc(&b, '{');
+    size_t added = complete_type(inf, obj, &b);
+    if (!added) {
+        ambd_buf_release(&b);
+        return ambd_cache_upsert_text(&inf->cache, obj, text, len, inf->mark);
+    }
+    /* The rest after '{'; for "{}" only the '}', without the last comma. */
+    if (json_object_size(obj) == added)
+        b.len--;
+    ambd_buf_append(&b, text + 1, len - 1);
+    int rc = b.failed ? ambd_cache_upsert(&inf->cache, obj, inf->mark)
+                      : ambd_cache_upsert_text(&inf->cache, obj, b.data, b.len, inf->mark);
+    ambd_buf_release(&b);
+    return rc;
 }
 
 static void emit(struct ambd_informer *inf, enum ambd_event_type type, const json_t *obj)
@@ -168,6 +202,16 @@ static void list_finish(struct ambd_informer *inf, json_t *page)
     watch_begin(inf);
 }
 
+static void on_item(void *ud, json_t *item, const char *text, size_t len)
+{
+    struct ambd_informer *inf = ud;
+    int r = store(inf, item, text, len);
+    if (r == 1)
+        emit(inf, AMBD_EVENT_ADDED, item);
+    else if (r == 0)
+        emit(inf, AMBD_EVENT_MODIFIED, item);
+}
+
 static void on_page(void *ud, int rc, long http_status, json_t *page, const char *why)
 {
     struct ambd_informer *inf = ud;
@@ -181,17 +225,6 @@ static void on_page(void *ud, int rc, long http_status, json_t *page, const char
         schedule_retry(inf);
         return;
     }
-    size_t i;
-    json_t *item;
-    json_array_foreach(json_object_get(page, "items"), i, item)
-    {
-        complete_type(inf, item);
-        int r = ambd_cache_upsert(&inf->cache, item, inf->mark);
-        if (r == 1)
-            emit(inf, AMBD_EVENT_ADDED, item);
-        else if (r == 0)
-            emit(inf, AMBD_EVENT_MODIFIED, item);
-    }
     const char *cont = json_string_value(json_object_get(json_object_get(page, "metadata"),
                                                          "continue"));
     free(inf->cont);
@@ -204,7 +237,7 @@ static void on_page(void *ud, int rc, long http_status, json_t *page, const char
 
 static void list_page(struct ambd_informer *inf)
 {
-    static const struct ambd_store_list_handlers h = {on_page, on_retry_after};
+    static const struct ambd_store_list_handlers h = {on_item, on_page, on_retry_after};
     struct ambd_buf q = {0};
     ambd_buf_printf(&q, "limit=%u", inf->opts.page_size ? inf->opts.page_size : DEFAULT_PAGE);
     if (inf->selector)
@@ -236,7 +269,8 @@ static void list_begin(struct ambd_informer *inf)
 
 /* ---- watch ---- */
 
-static int on_watch_event(void *ud, enum ambd_watch_type type, json_t *obj)
+static int on_watch_event(void *ud, enum ambd_watch_type type, json_t *obj, const char *text,
+                          size_t len)
 {
     struct ambd_informer *inf = ud;
     inf->watch_events++;
@@ -244,8 +278,8 @@ static int on_watch_event(void *ud, enum ambd_watch_type type, json_t *obj)
         set_rv(inf, obj);
         return 0;
     }
-    complete_type(inf, obj);
     if (type == AMBD_WATCH_DELETED) {
+        complete_type(inf, obj, NULL);
         char *key = ambd_cache_key(obj);
         json_decref(key ? ambd_cache_remove(&inf->cache, key) : NULL);
         free(key);
@@ -253,7 +287,7 @@ static int on_watch_event(void *ud, enum ambd_watch_type type, json_t *obj)
         emit(inf, AMBD_EVENT_DELETED, obj);
         return 0;
     }
-    int r = ambd_cache_upsert(&inf->cache, obj, inf->mark);
+    int r = store(inf, obj, text, len);
     set_rv(inf, obj);
     if (r == 1 || r == 0)
         emit(inf, r == 1 ? AMBD_EVENT_ADDED : AMBD_EVENT_MODIFIED, obj);

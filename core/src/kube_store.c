@@ -11,6 +11,7 @@
 
 #include "buf-internal.h"
 #include "error-internal.h"
+#include "json_parse-internal.h"
 
 #define DEFAULT_MAX_EVENT (16u * 1024 * 1024)
 
@@ -94,20 +95,68 @@ static int on_list_data(void *ud, long http_status, const char *data, size_t len
     return c->buf.failed ? -1 : 0;
 }
 
+/* A list answer is walked, not parsed whole: each item is parsed on its
+ * own and handed over with its text (the cache keeps that text), and the
+ * page's tree is never built. */
+struct list_walk {
+    struct ambd_store_call *c;
+    json_t *meta;
+    int items; /* seen "items" */
+    struct ambd_json_error err;
+};
+
+static int on_list_item(void *ud, const char *text, size_t len)
+{
+    struct list_walk *w = ud;
+    json_t *obj = ambd_json_parse(text, len, &w->err);
+    if (!json_is_object(obj)) {
+        if (obj)
+            snprintf(w->err.text, sizeof w->err.text, "an item is not an object");
+        json_decref(obj);
+        return 1;
+    }
+    w->c->lh.on_item(w->c->ud, obj, text, len);
+    json_decref(obj);
+    return 0;
+}
+
+static int on_list_member(void *ud, const char *key, const char *text, size_t len)
+{
+    struct list_walk *w = ud;
+    if (strcmp(key, "metadata") == 0 && !w->meta) {
+        w->meta = ambd_json_parse(text, len, &w->err);
+        return json_is_object(w->meta) ? 0 : 1;
+    }
+    if (strcmp(key, "items") == 0 && !w->items) {
+        w->items = 1;
+        return ambd_json_each_element(text, len, on_list_item, w, &w->err) == 0 ? 0 : 1;
+    }
+    if (strcmp(key, "metadata") == 0 || strcmp(key, "items") == 0) {
+        snprintf(w->err.text, sizeof w->err.text, "\"%s\" twice", key);
+        return 1;
+    }
+    return 0;
+}
+
 static void on_list_done(void *ud, long status, long retry_after, int rc, const char *error)
 {
     struct ambd_store_call *c = ud;
-    char *text = ambd_buf_take(&c->buf);
-    size_t len = text ? strlen(text) : 0;
+    const char *text = c->buf.data ? c->buf.data : "";
+    size_t len = c->buf.len;
     json_t *page = NULL;
     struct amb_error err = AMBD_ERROR_INIT;
     if (rc != AMB_OK)
         ambd_error_set(&err, rc, NULL, "%s", error ? error : "transfer failed");
     else if ((rc = ambd_kube_status_error(status, text, len, retry_after, &err)) == AMB_OK) {
-        json_error_t jerr;
-        page = json_loadb(text ? text : "", len, 0, &jerr);
-        if (!json_is_array(json_object_get(page, "items")))
-            rc = ambd_error_set(&err, AMB_EIO, NULL, "list answer is not a list: %s", jerr.text);
+        struct list_walk w = {.c = c};
+        if (ambd_json_each_member(text, len, on_list_member, &w, &w.err) != 0 || !w.items)
+            rc = ambd_error_set(&err, AMB_EIO, NULL, "list answer is not a list: %s",
+                                w.items ? w.err.text : "no items");
+        else
+            page = json_pack("{s:O}", "metadata", w.meta ? w.meta : json_object());
+        json_decref(w.meta);
+        if (rc == AMB_OK && !page)
+            rc = ambd_error_set(&err, AMB_ENOMEM, NULL, NULL);
     }
     char *why = rc == AMB_OK ? NULL : ambd_error_line(&err);
     if (err.retry_after_s && c->lh.on_retry_after)
@@ -116,7 +165,6 @@ static void on_list_done(void *ud, long status, long retry_after, int rc, const 
     free(why);
     json_decref(page);
     ambd_error_clear(&err);
-    free(text);
     call_free(c);
 }
 
@@ -161,40 +209,70 @@ static void stream_end(struct ambd_store_call *c, int rc, const char *why)
     snprintf(c->end_why, sizeof c->end_why, "%s", why);
 }
 
+/* One event line, walked: {"type": ..., "object": {...}}, the object's
+ * text kept for the cache. */
+struct event_walk {
+    const char *type_text, *obj_text;
+    size_t type_len, obj_len;
+};
+
+static int on_event_member(void *ud, const char *key, const char *text, size_t len)
+{
+    struct event_walk *w = ud;
+    const char **slot = strcmp(key, "type") == 0 ? &w->type_text
+                        : strcmp(key, "object") == 0 ? &w->obj_text
+                                                     : NULL;
+    if (!slot)
+        return 0;
+    if (*slot)
+        return 1; /* twice */
+    *slot = text;
+    *(slot == &w->type_text ? &w->type_len : &w->obj_len) = len;
+    return 0;
+}
+
+static int event_type(const char *text, size_t len, enum ambd_watch_type *t)
+{
+    static const struct {
+        const char *quoted;
+        enum ambd_watch_type type;
+    } types[] = {{"\"ADDED\"", AMBD_WATCH_ADDED},
+                 {"\"MODIFIED\"", AMBD_WATCH_MODIFIED},
+                 {"\"DELETED\"", AMBD_WATCH_DELETED},
+                 {"\"BOOKMARK\"", AMBD_WATCH_BOOKMARK}};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        if (strlen(types[i].quoted) == len && memcmp(types[i].quoted, text, len) == 0) {
+            *t = types[i].type;
+            return 0;
+        }
+    }
+    return -1;
+}
+
 /* Returns non-zero to stop the stream. */
 static int handle_line(struct ambd_store_call *c, const char *line, size_t len)
 {
-    json_error_t jerr;
-    json_t *ev = json_loadb(line, len, 0, &jerr);
-    const char *type = json_string_value(json_object_get(ev, "type"));
-    json_t *obj = json_object_get(ev, "object");
-    int stop = 0;
-    if (!type || !json_is_object(obj)) {
-        stream_end(c, AMB_EIO, ev ? "watch event without type or object" : jerr.text);
-        stop = 1;
-    } else if (strcmp(type, "ERROR") == 0) {
+    struct event_walk w = {0};
+    struct ambd_json_error jerr = {0};
+    int walked = ambd_json_each_member(line, len, on_event_member, &w, &jerr);
+    json_t *obj = walked == 0 && w.obj_text ? ambd_json_parse(w.obj_text, w.obj_len, &jerr)
+                                            : NULL;
+    int stop = 1;
+    enum ambd_watch_type t;
+    if (walked != 0 || (w.obj_text && !obj)) {
+        stream_end(c, AMB_EIO, walked > 0 ? "a key twice in a watch event" : jerr.text);
+    } else if (!w.type_text || !json_is_object(obj)) {
+        stream_end(c, AMB_EIO, "watch event without type or object");
+    } else if (w.type_len == 7 && memcmp(w.type_text, "\"ERROR\"", 7) == 0) {
         json_int_t code = json_integer_value(json_object_get(obj, "code"));
         const char *msg = json_string_value(json_object_get(obj, "message"));
         stream_end(c, code == 410 ? AMB_EGONE : AMB_EIO, msg ? msg : "watch error event");
-        stop = 1;
+    } else if (event_type(w.type_text, w.type_len, &t) != 0) {
+        stream_end(c, AMB_EIO, "unknown watch event type");
     } else {
-        enum ambd_watch_type t;
-        if (strcmp(type, "ADDED") == 0)
-            t = AMBD_WATCH_ADDED;
-        else if (strcmp(type, "MODIFIED") == 0)
-            t = AMBD_WATCH_MODIFIED;
-        else if (strcmp(type, "DELETED") == 0)
-            t = AMBD_WATCH_DELETED;
-        else if (strcmp(type, "BOOKMARK") == 0)
-            t = AMBD_WATCH_BOOKMARK;
-        else {
-            stream_end(c, AMB_EIO, "unknown watch event type");
-            json_decref(ev);
-            return 1;
-        }
-        stop = c->wh.on_event(c->ud, t, obj) != 0;
+        stop = c->wh.on_event(c->ud, t, obj, w.obj_text, w.obj_len) != 0;
     }
-    json_decref(ev);
+    json_decref(obj);
     return stop;
 }
 
