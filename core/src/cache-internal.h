@@ -5,8 +5,11 @@
  * smaller (objects of 256 bytes and more), and without
  * metadata.managedFields, which nothing in Ambient reads and which is often
  * half of an object a real API server sends. Readers get a freshly parsed
- * copy. Writes come from one thread at a time (the loop thread); reads
- * from any thread. */
+ * copy; with handoff_max set, the tree a write was given is also kept (for
+ * at most handoff_max entries at once) until the reconcile of its key takes
+ * it, so a reconcile after a watch event costs no parse at all.
+ * Writes come from one thread at a time (the loop thread); reads from any
+ * thread. */
 #ifndef AMBD_CACHE_INTERNAL_H
 #define AMBD_CACHE_INTERNAL_H
 
@@ -21,6 +24,8 @@ struct ambd_cache {
     pthread_rwlock_t lock;
     struct ambd_strmap map; /* key -> struct ambd_cache_entry * */
     size_t bytes;           /* bytes of (compressed) JSON held */
+    size_t handoff_max;     /* trees kept for ambd_cache_take; 0: none */
+    size_t n_handoff;
     struct ZSTD_CCtx_s *packer; /* the writer's */
     /* Decompression contexts readers borrow (each is ~100 KiB to make). */
     pthread_mutex_t pool_lock;
@@ -45,6 +50,8 @@ int ambd_cache_upsert(struct ambd_cache *c, json_t *obj, unsigned mark);
  * from): that is stored instead of serialising obj again. */
 int ambd_cache_upsert_text(struct ambd_cache *c, json_t *obj, const char *text, size_t len,
                            unsigned mark);
+/* With handoff_max, obj is kept (a reference taken) for ambd_cache_take:
+ * the caller must not change it after the call. */
 /* Removes key; returns the stored object (new ref) or NULL. */
 json_t *ambd_cache_remove(struct ambd_cache *c, const char *key);
 /* Removes every entry whose mark differs from mark, calling gone(ud, obj)
@@ -54,6 +61,10 @@ void ambd_cache_sweep(struct ambd_cache *c, unsigned mark,
 
 /* A parsed copy (new ref), or NULL. */
 json_t *ambd_cache_get(struct ambd_cache *c, const char *key);
+/* The same for the reconcile of key: the tree its last write was given
+ * when the cache kept it (the cache lets go of it: nobody else holds it),
+ * or else a parsed copy. */
+json_t *ambd_cache_take(struct ambd_cache *c, const char *key);
 /* Objects in ns (NULL or "" for all) whose labels match selector ("a=b,c=d";
  * NULL for all), as a new array. */
 json_t *ambd_cache_list(struct ambd_cache *c, const char *ns, const char *selector);

@@ -20,6 +20,7 @@
 
 struct ambd_cache_entry {
     char *data;        /* the JSON text, or its zstd frame when packed */
+    json_t *handoff;   /* the last write's tree, kept for ambd_cache_take */
     uint32_t len;      /* bytes at data */
     uint32_t text_len; /* the JSON text's length */
     unsigned mark;
@@ -32,8 +33,17 @@ static void entry_free(void *p)
     struct ambd_cache_entry *e = p;
     if (!e)
         return;
+    json_decref(e->handoff);
     free(e->data);
     free(e);
+}
+
+/* e leaves the map (lock held): its handoff no longer counts. */
+static void entry_leaves(struct ambd_cache *c, struct ambd_cache_entry *e)
+{
+    c->bytes -= e->len;
+    if (e->handoff)
+        c->n_handoff--;
 }
 
 void ambd_cache_init(struct ambd_cache *c)
@@ -88,6 +98,7 @@ static struct ambd_cache_entry *entry_new(struct ambd_cache *c, const char *text
     e->text_len = (uint32_t)len;
     e->packed = 0;
     e->data = NULL;
+    e->handoff = NULL;
     if (len >= PACK_MIN && (c->packer || (c->packer = ZSTD_createCCtx()))) {
         char *frame = malloc(len);
         size_t n = frame ? ZSTD_compressCCtx(c->packer, frame, len, text, len, PACK_LEVEL) : 0;
@@ -134,18 +145,22 @@ int ambd_cache_upsert_text(struct ambd_cache *c, json_t *obj, const char *text, 
     void *old = NULL;
     pthread_rwlock_wrlock(&c->lock);
     int rc = ambd_strmap_put(&c->map, key, e, &old);
+    struct ambd_cache_entry *prev = old;
     if (rc == AMB_OK) {
-        struct ambd_cache_entry *prev = old;
         c->bytes += e->len;
         if (prev) {
-            c->bytes -= prev->len;
+            entry_leaves(c, prev);
             rc = *prev->rv && strcmp(prev->rv, e->rv) == 0 ? 2 : 0;
         } else {
             rc = 1;
         }
-        entry_free(prev);
+        if (c->n_handoff < c->handoff_max) {
+            e->handoff = json_incref(obj);
+            c->n_handoff++;
+        }
     }
     pthread_rwlock_unlock(&c->lock);
+    entry_free(prev);
     if (rc < 0)
         entry_free(e);
     free(key);
@@ -219,7 +234,7 @@ json_t *ambd_cache_remove(struct ambd_cache *c, const char *key)
     pthread_rwlock_wrlock(&c->lock);
     struct ambd_cache_entry *e = ambd_strmap_remove(&c->map, key);
     if (e)
-        c->bytes -= e->len;
+        entry_leaves(c, e);
     pthread_rwlock_unlock(&c->lock);
     json_t *obj = e ? parse_held(c, e) : NULL;
     entry_free(e);
@@ -249,7 +264,7 @@ void ambd_cache_sweep(struct ambd_cache *c, unsigned mark,
             cap = ncap;
         }
         removed[n++] = e;
-        c->bytes -= e->len;
+        entry_leaves(c, e);
         ambd_strmap_remove(&c->map, key);
     }
     pthread_rwlock_unlock(&c->lock);
@@ -281,6 +296,22 @@ json_t *ambd_cache_get(struct ambd_cache *c, const char *key)
     json_t *obj = data ? parse_entry(c, data, len, packed, text_len) : NULL;
     free(heap);
     return obj;
+}
+
+json_t *ambd_cache_take(struct ambd_cache *c, const char *key)
+{
+    json_t *obj = NULL;
+    if (c->handoff_max) {
+        pthread_rwlock_wrlock(&c->lock);
+        struct ambd_cache_entry *e = ambd_strmap_get(&c->map, key);
+        if (e && e->handoff) {
+            obj = e->handoff;
+            e->handoff = NULL;
+            c->n_handoff--;
+        }
+        pthread_rwlock_unlock(&c->lock);
+    }
+    return obj ? obj : ambd_cache_get(c, key);
 }
 
 /* Equality-only selector "k=v,k2=v2" against metadata.labels. */

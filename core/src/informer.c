@@ -41,6 +41,11 @@ struct ambd_informer {
     char *cont;     /* continue token of the list in progress */
     enum step step; /* what a retry repeats */
     struct ambd_store_call *call;
+    /* The next page, asked for with this page's continue token before this
+     * page's items are read: the server prepares it meanwhile. next_cont is
+     * the token it was asked with. */
+    struct ambd_store_call *next;
+    char *next_cont;
     unsigned long watch_events; /* events of the current watch stream */
     unsigned backoff_ms;
     unsigned retry_after_s; /* the failed request's Retry-After, for the next wait */
@@ -180,6 +185,67 @@ static char *escaped(const char *s)
 
 /* ---- list ---- */
 
+static void on_item(void *ud, json_t *item, const char *text, size_t len);
+static void on_page(void *ud, int rc, long http_status, json_t *page, const char *why);
+static void on_continue(void *ud, struct ambd_store_call *call, const char *token);
+static const struct ambd_store_list_handlers list_handlers = {on_item, on_page, on_retry_after,
+                                                              on_continue};
+
+/* The query of the page after cont (NULL: the first). */
+static char *page_query(const struct ambd_informer *inf, const char *cont)
+{
+    struct ambd_buf q = {0};
+    ambd_buf_printf(&q, "limit=%u", inf->opts.page_size ? inf->opts.page_size : DEFAULT_PAGE);
+    if (inf->selector)
+        ambd_buf_printf(&q, "&labelSelector=%s", inf->selector);
+    if (cont) {
+        char *c = escaped(cont);
+        ambd_buf_printf(&q, "&continue=%s", c ? c : "");
+        free(c);
+    }
+    return ambd_buf_take(&q);
+}
+
+static void cancel_next(struct ambd_informer *inf)
+{
+    if (inf->next)
+        inf->store->ops->cancel(inf->store->impl, inf->next);
+    inf->next = NULL;
+    free(inf->next_cont);
+    inf->next_cont = NULL;
+}
+
+/* Asks for the page after the current one; on_page promotes it, so the
+ * handlers still see the pages in order. */
+static void on_continue(void *ud, struct ambd_store_call *call, const char *token)
+{
+    struct ambd_informer *inf = ud;
+    if (call != inf->call || inf->next)
+        return;
+    char *query = page_query(inf, token);
+    inf->next_cont = query ? strdup(token) : NULL;
+    inf->next = inf->next_cont ? inf->store->ops->list_async(inf->store->impl,
+                                                             &inf->opts.resource, query,
+                                                             &list_handlers, inf, call)
+                               : NULL;
+    free(query);
+    if (!inf->next)
+        cancel_next(inf); /* then it is asked for after this page */
+}
+
+/* After a page: makes the prefetched page the current one when it was asked
+ * with this page's token. */
+static int take_next(struct ambd_informer *inf)
+{
+    if (!inf->next || !inf->next_cont || strcmp(inf->next_cont, inf->cont) != 0)
+        return 0;
+    inf->call = inf->next;
+    inf->next = NULL;
+    free(inf->next_cont);
+    inf->next_cont = NULL;
+    return 1;
+}
+
 static void on_gone_during_sweep(void *ud, const json_t *obj)
 {
     emit(ud, AMBD_EVENT_DELETED, obj);
@@ -217,6 +283,7 @@ static void on_page(void *ud, int rc, long http_status, json_t *page, const char
     struct ambd_informer *inf = ud;
     inf->call = NULL;
     if (rc != AMB_OK) {
+        cancel_next(inf);
         list_fail_log(inf, http_status, why);
         /* Any failure (an expired continue token too) lists from the top. */
         free(inf->cont);
@@ -229,6 +296,9 @@ static void on_page(void *ud, int rc, long http_status, json_t *page, const char
                                                          "continue"));
     free(inf->cont);
     inf->cont = cont && *cont ? strdup(cont) : NULL;
+    if (inf->cont && take_next(inf))
+        return;
+    cancel_next(inf);
     if (inf->cont)
         list_page(inf);
     else
@@ -237,20 +307,10 @@ static void on_page(void *ud, int rc, long http_status, json_t *page, const char
 
 static void list_page(struct ambd_informer *inf)
 {
-    static const struct ambd_store_list_handlers h = {on_item, on_page, on_retry_after};
-    struct ambd_buf q = {0};
-    ambd_buf_printf(&q, "limit=%u", inf->opts.page_size ? inf->opts.page_size : DEFAULT_PAGE);
-    if (inf->selector)
-        ambd_buf_printf(&q, "&labelSelector=%s", inf->selector);
-    if (inf->cont) {
-        char *c = escaped(inf->cont);
-        ambd_buf_printf(&q, "&continue=%s", c ? c : "");
-        free(c);
-    }
-    char *query = ambd_buf_take(&q);
+    char *query = page_query(inf, inf->cont);
     inf->step = STEP_LIST;
     inf->call = query ? inf->store->ops->list_async(inf->store->impl, &inf->opts.resource, query,
-                                                    &h, inf)
+                                                    &list_handlers, inf, NULL)
                       : NULL;
     free(query);
     if (!inf->call) {
@@ -261,6 +321,7 @@ static void list_page(struct ambd_informer *inf)
 
 static void list_begin(struct ambd_informer *inf)
 {
+    cancel_next(inf);
     inf->mark++;
     free(inf->cont);
     inf->cont = NULL;
@@ -359,6 +420,7 @@ struct ambd_informer *ambd_informer_new(const struct ambd_store *store, struct e
     inf->h = *h;
     inf->ud = ud;
     ambd_cache_init(&inf->cache);
+    inf->cache.handoff_max = opts->handoff_max;
     const struct amb_resource *r = &opts->resource;
     inf->group = strdup(r->group);
     inf->version = strdup(r->version);
@@ -389,6 +451,7 @@ void ambd_informer_free(struct ambd_informer *inf)
 {
     if (!inf)
         return;
+    cancel_next(inf);
     if (inf->call)
         inf->store->ops->cancel(inf->store->impl, inf->call);
     if (inf->retry)

@@ -31,20 +31,32 @@ struct ambd_json_error {
  * reference; NULL with *err filled (err may be NULL) when it is not valid. */
 json_t *ambd_json_parse(const char *text, size_t len, struct ambd_json_error *err);
 
-/* Called for each member of an object: its key (decoded, NUL-terminated)
- * and its value's text (validated, without surrounding whitespace). Return
- * 0 to go on, a positive value to stop the walk (which then returns it). */
-typedef int (*ambd_json_member_fn)(void *ud, const char *key, const char *value, size_t len);
-/* Called for each element of an array, likewise. */
-typedef int (*ambd_json_element_fn)(void *ud, const char *value, size_t len);
+/* The value at the start of text[0..len) (whitespace before it allowed,
+ * anything after it left alone), as a new reference, with *used set to
+ * where it ends; NULL with *err filled when it is not valid. */
+json_t *ambd_json_parse_prefix(const char *text, size_t len, size_t *used,
+                               struct ambd_json_error *err);
 
-/* Walk the object (array) text[0..len) holds. Returns 0 when the whole
- * text was valid and walked, the callback's non-zero value when it stopped
- * the walk, or -1 with *err filled when the text is not valid JSON (the
- * callback may have been called for the members before the fault). */
-int ambd_json_each_member(const char *text, size_t len, ambd_json_member_fn fn, void *ud,
-                          struct ambd_json_error *err);
-int ambd_json_each_element(const char *text, size_t len, ambd_json_element_fn fn, void *ud,
-                           struct ambd_json_error *err);
+/* The walks hand each member of an object (element of an array) to a
+ * callback with its key (decoded, NUL-terminated) and the text from its
+ * value on, value[0..avail). The callback either reads the value itself
+ * (ambd_json_parse_prefix, or a nested walk) and sets *used to its length,
+ * or leaves *used at 0 for the walk to skip it (validating it). It returns
+ * 0 to go on, or a positive value to stop the walk, which returns it;
+ * -1 reports an error it put in err. So each byte is scanned once. */
+typedef int (*ambd_json_member_fn)(void *ud, const char *key, const char *value, size_t avail,
+                                   size_t *used, struct ambd_json_error *err);
+typedef int (*ambd_json_element_fn)(void *ud, const char *value, size_t avail, size_t *used,
+                                    struct ambd_json_error *err);
+
+/* Walk the object (array) at the start of text[0..len). With used NULL the
+ * text must hold nothing else; otherwise *used gets where it ends. Returns
+ * 0 when it was valid and walked, the callback's positive value when it
+ * stopped, or -1 with *err filled when the text is not valid JSON (the
+ * callback may have seen members before the fault). */
+int ambd_json_each_member(const char *text, size_t len, size_t *used, ambd_json_member_fn fn,
+                          void *ud, struct ambd_json_error *err);
+int ambd_json_each_element(const char *text, size_t len, size_t *used, ambd_json_element_fn fn,
+                           void *ud, struct ambd_json_error *err);
 
 #endif

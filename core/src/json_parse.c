@@ -409,24 +409,38 @@ static const char *value(struct parser *p, const char *s, json_t **out, unsigned
     }
 }
 
-json_t *ambd_json_parse(const char *text, size_t len, struct ambd_json_error *err)
+json_t *ambd_json_parse_prefix(const char *text, size_t len, size_t *used,
+                               struct ambd_json_error *err)
 {
     if (!text)
         text = "";
     struct parser p = {text, text + len, err};
     json_t *v = NULL;
     const char *e = value(&p, text, &v, 0);
-    if (e && skip_ws(e, p.end) != p.end) {
-        fail(&p, e, "text after the value");
-        json_decref(v);
-        return NULL;
-    }
+    *used = e ? (size_t)(e - text) : 0;
     return e ? v : NULL;
 }
 
-/* The walks: close is '}' or ']'; each item is handed to visit(). */
-static int walk(const char *text, size_t len, int members, ambd_json_member_fn on_member,
-                ambd_json_element_fn on_element, void *ud, struct ambd_json_error *err)
+json_t *ambd_json_parse(const char *text, size_t len, struct ambd_json_error *err)
+{
+    size_t used;
+    json_t *v = ambd_json_parse_prefix(text, len, &used, err);
+    if (!v)
+        return NULL;
+    const char *end = text + len, *rest = skip_ws(text + used, end);
+    if (rest != end) {
+        struct parser p = {text, end, err};
+        fail(&p, rest, "text after the value");
+        json_decref(v);
+        return NULL;
+    }
+    return v;
+}
+
+/* One walk over an object's members or an array's elements. */
+static int walk(const char *text, size_t len, size_t *used, int members,
+                ambd_json_member_fn on_member, ambd_json_element_fn on_element, void *ud,
+                struct ambd_json_error *err)
 {
     if (!text)
         text = "";
@@ -465,14 +479,17 @@ static int walk(const char *text, size_t len, int members, ambd_json_member_fn o
             }
             s++;
         }
-        const char *vs = skip_ws(s, p.end), *ve = value(&p, vs, NULL, 1);
-        int rc = !ve                ? -1
-                 : members          ? on_member(ud, key, vs, (size_t)(ve - vs))
-                                    : on_element(ud, vs, (size_t)(ve - vs));
+        const char *vs = skip_ws(s, p.end);
+        size_t took = 0, avail = (size_t)(p.end - vs);
+        int rc = members ? on_member(ud, key, vs, avail, &took, err)
+                         : on_element(ud, vs, avail, &took, err);
         if (key && key != small)
             free(key);
         if (rc)
             return rc;
+        const char *ve = took ? vs + took : value(&p, vs, NULL, 1);
+        if (!ve)
+            return -1;
         s = skip_ws(ve, p.end);
         if (s < p.end && *s == ',') {
             s = skip_ws(s + 1, p.end);
@@ -483,7 +500,12 @@ static int walk(const char *text, size_t len, int members, ambd_json_member_fn o
         fail(&p, s, members ? "expected ',' or '}'" : "expected ',' or ']'");
         return -1;
     }
-    s = skip_ws(s + 1, p.end);
+    s++; /* the close */
+    if (used) {
+        *used = (size_t)(s - text);
+        return 0;
+    }
+    s = skip_ws(s, p.end);
     if (s != p.end) {
         fail(&p, s, "text after the value");
         return -1;
@@ -491,14 +513,14 @@ static int walk(const char *text, size_t len, int members, ambd_json_member_fn o
     return 0;
 }
 
-int ambd_json_each_member(const char *text, size_t len, ambd_json_member_fn fn, void *ud,
-                          struct ambd_json_error *err)
+int ambd_json_each_member(const char *text, size_t len, size_t *used, ambd_json_member_fn fn,
+                          void *ud, struct ambd_json_error *err)
 {
-    return walk(text, len, 1, fn, NULL, ud, err);
+    return walk(text, len, used, 1, fn, NULL, ud, err);
 }
 
-int ambd_json_each_element(const char *text, size_t len, ambd_json_element_fn fn, void *ud,
-                           struct ambd_json_error *err)
+int ambd_json_each_element(const char *text, size_t len, size_t *used, ambd_json_element_fn fn,
+                           void *ud, struct ambd_json_error *err)
 {
-    return walk(text, len, 0, NULL, fn, ud, err);
+    return walk(text, len, used, 0, NULL, fn, ud, err);
 }

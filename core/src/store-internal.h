@@ -36,6 +36,10 @@ struct ambd_store_list_handlers {
      * a wait (Retry-After on a 429 or 5xx): the seconds to wait before the
      * next request. */
     void (*on_retry_after)(void *ud, unsigned seconds);
+    /* Optional; at most once per call, as soon as the answer's
+     * metadata.continue has arrived (before its items): the token (borrowed)
+     * for the next page, so it can be asked for while this one is read. */
+    void (*on_continue)(void *ud, struct ambd_store_call *call, const char *token);
 };
 
 struct ambd_store_watch_handlers {
@@ -68,10 +72,14 @@ struct ambd_store_ops {
     int (*remove)(void *impl, const struct amb_resource *res, const char *ns, const char *name,
                   const char *propagation, struct amb_error *err);
 
-    /* Loop thread. NULL when the call cannot start. */
+    /* Loop thread. NULL when the call cannot start. With after (a list
+     * call in progress, or NULL), this page's handlers run only once
+     * after's have: pages are delivered in order however their transfers
+     * end. Cancelling after cancels this one too. */
     struct ambd_store_call *(*list_async)(void *impl, const struct amb_resource *res,
                                           const char *query,
-                                          const struct ambd_store_list_handlers *h, void *ud);
+                                          const struct ambd_store_list_handlers *h, void *ud,
+                                          struct ambd_store_call *after);
     struct ambd_store_call *(*watch_async)(void *impl, const struct amb_resource *res,
                                            const char *query, unsigned timeout_s,
                                            const struct ambd_store_watch_handlers *h, void *ud);
