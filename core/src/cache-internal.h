@@ -8,7 +8,7 @@
  * copy; with handoff_max set, the tree a write was given is also kept (for
  * at most handoff_max entries at once) until the reconcile of its key takes
  * it, so a reconcile after a watch event costs no parse at all.
- * Writes come from one thread at a time (the loop thread); reads from any
+ * Writes come from the loop thread, write-throughs and reads from any
  * thread. */
 #ifndef AMBD_CACHE_INTERNAL_H
 #define AMBD_CACHE_INTERNAL_H
@@ -25,6 +25,7 @@ struct ambd_cache {
     struct ambd_strmap map; /* key -> struct ambd_cache_entry * */
     size_t bytes;           /* bytes of (compressed) JSON held */
     size_t handoff_max;     /* trees kept for ambd_cache_take; 0: none */
+    pthread_mutex_t pack_lock; /* the packer: write-throughs come from workers */
     size_t n_handoff;
     struct ZSTD_CCtx_s *packer; /* the writer's */
     /* Decompression contexts readers borrow (each is ~100 KiB to make). */
@@ -52,6 +53,13 @@ int ambd_cache_upsert_text(struct ambd_cache *c, json_t *obj, const char *text, 
                            unsigned mark);
 /* With handoff_max, obj is kept (a reference taken) for ambd_cache_take:
  * the caller must not change it after the call. */
+/* Read-your-writes: obj is what the API server answered a write of a
+ * cached object with; it replaces the cached version at once (keeping its
+ * mark), so reads see the write before the watch brings it. When the watch
+ * then brings that version, its upsert still reports a change (0), so
+ * event handlers see every version as before. An object not in the cache
+ * is left to the watch. Returns 0, or a negative AMB_E* code. */
+int ambd_cache_write_through(struct ambd_cache *c, json_t *obj);
 /* Removes key; returns the stored object (new ref) or NULL. */
 json_t *ambd_cache_remove(struct ambd_cache *c, const char *key);
 /* Removes every entry whose mark differs from mark, calling gone(ud, obj)

@@ -25,6 +25,7 @@ struct ambd_cache_entry {
     uint32_t text_len; /* the JSON text's length */
     unsigned mark;
     unsigned packed : 1;
+    unsigned written_through : 1; /* not from the watch: its version is still due */
     char rv[]; /* metadata.resourceVersion, "" when it has none */
 };
 
@@ -51,6 +52,7 @@ void ambd_cache_init(struct ambd_cache *c)
     memset(c, 0, sizeof *c);
     pthread_rwlock_init(&c->lock, NULL);
     pthread_mutex_init(&c->pool_lock, NULL);
+    pthread_mutex_init(&c->pack_lock, NULL);
     ambd_strmap_init(&c->map);
 }
 
@@ -62,6 +64,7 @@ void ambd_cache_destroy(struct ambd_cache *c)
     for (unsigned i = 0; i < c->n_pool; i++)
         ZSTD_freeDCtx(c->pool[i]);
     pthread_mutex_destroy(&c->pool_lock);
+    pthread_mutex_destroy(&c->pack_lock);
 }
 
 char *ambd_cache_key_of(const char *ns, const char *name)
@@ -97,12 +100,17 @@ static struct ambd_cache_entry *entry_new(struct ambd_cache *c, const char *text
     e->mark = mark;
     e->text_len = (uint32_t)len;
     e->packed = 0;
+    e->written_through = 0;
     e->data = NULL;
     e->handoff = NULL;
-    if (len >= PACK_MIN && (c->packer || (c->packer = ZSTD_createCCtx()))) {
-        char *frame = malloc(len);
-        size_t n = frame ? ZSTD_compressCCtx(c->packer, frame, len, text, len, PACK_LEVEL) : 0;
-        if (frame && !ZSTD_isError(n) && n < len) {
+    char *frame = len >= PACK_MIN ? malloc(len) : NULL;
+    if (frame) {
+        size_t n = 0;
+        pthread_mutex_lock(&c->pack_lock);
+        if (c->packer || (c->packer = ZSTD_createCCtx()))
+            n = ZSTD_compressCCtx(c->packer, frame, len, text, len, PACK_LEVEL);
+        pthread_mutex_unlock(&c->pack_lock);
+        if (n && !ZSTD_isError(n) && n < len) {
             /* Shrunk to fit: what stays allocated is what is used. */
             char *fit = realloc(frame, n);
             e->data = fit ? fit : frame;
@@ -150,7 +158,7 @@ int ambd_cache_upsert_text(struct ambd_cache *c, json_t *obj, const char *text, 
         c->bytes += e->len;
         if (prev) {
             entry_leaves(c, prev);
-            rc = *prev->rv && strcmp(prev->rv, e->rv) == 0 ? 2 : 0;
+            rc = !prev->written_through && *prev->rv && strcmp(prev->rv, e->rv) == 0 ? 2 : 0;
         } else {
             rc = 1;
         }
@@ -170,6 +178,38 @@ int ambd_cache_upsert_text(struct ambd_cache *c, json_t *obj, const char *text, 
 int ambd_cache_upsert(struct ambd_cache *c, json_t *obj, unsigned mark)
 {
     return ambd_cache_upsert_text(c, obj, NULL, 0, mark);
+}
+
+int ambd_cache_write_through(struct ambd_cache *c, json_t *obj)
+{
+    json_t *meta = json_object_get(obj, "metadata");
+    json_object_del(meta, "managedFields");
+    char *key = ambd_cache_key(obj);
+    char *text = key ? json_dumps(obj, JSON_COMPACT) : NULL;
+    const char *rv = json_string_value(json_object_get(meta, "resourceVersion"));
+    struct ambd_cache_entry *e = text ? entry_new(c, text, strlen(text), rv ? rv : "", 0) : NULL;
+    free(text);
+    if (!e) {
+        free(key);
+        return key ? AMB_ENOMEM : AMB_EINVAL;
+    }
+    e->written_through = 1;
+    void *old = NULL;
+    pthread_rwlock_wrlock(&c->lock);
+    struct ambd_cache_entry *cur = ambd_strmap_get(&c->map, key), *prev = NULL;
+    if (cur) {
+        e->mark = cur->mark;
+        ambd_strmap_put(&c->map, key, e, &old); /* a replacement: cannot fail */
+        prev = old;
+        entry_leaves(c, prev);
+        c->bytes += e->len;
+        e = NULL;
+    }
+    pthread_rwlock_unlock(&c->lock);
+    entry_free(prev);
+    entry_free(e);
+    free(key);
+    return AMB_OK;
 }
 
 static ZSTD_DCtx *unpacker_take(struct ambd_cache *c)
