@@ -384,6 +384,7 @@ static struct ambd_informer *new_informer(struct ambd_controller *c, const struc
                                           void *ud)
 {
     struct ambd_informer_options o = {.resource = *res, .label_selector = selector,
+                                      .page_size = c->cc->list_page_size,
                                       .handoff_max = handoff_max};
     struct ambd_informer_handlers h = {on_event, NULL};
     return ambd_informer_new(&c->store, c->base, &o, &h, ud);
