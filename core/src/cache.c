@@ -13,8 +13,10 @@
 /* Smaller texts are kept as they are: a zstd frame's own overhead and the
  * call would cost more than they save. */
 #define PACK_MIN 256
-/* Fast, and still 2-4x on Kubernetes objects (repeated keys and values). */
-#define PACK_LEVEL 1
+/* zstd's fastest levels: 2 KiB in ~2-4 us here, against ~9 us for level
+ * 1, which saves more (entropy coding) but cost the informer a third of
+ * its time in a backlog. */
+#define PACK_LEVEL (-1)
 /* Texts up to this size are unpacked and copied on the reader's stack. */
 #define STACK_TEXT 8192
 
