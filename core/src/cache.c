@@ -7,7 +7,6 @@
 #include <zstd.h>
 
 #include "ambient/plugin.h"
-#include "buf-internal.h"
 #include "json_parse-internal.h"
 
 /* Smaller texts are kept as they are: a zstd frame's own overhead and the
@@ -69,16 +68,23 @@ void ambd_cache_destroy(struct ambd_cache *c)
     pthread_mutex_destroy(&c->pack_lock);
 }
 
+/* Built by hand, not with a printf: it runs for every event. */
 char *ambd_cache_key_of(const char *ns, const char *name)
 {
     if (!name || !*name)
         return NULL;
-    struct ambd_buf b = {0};
-    if (ns && *ns)
-        ambd_buf_printf(&b, "%s/%s", ns, name);
-    else
-        ambd_buf_puts(&b, name);
-    return ambd_buf_take(&b);
+    size_t ns_len = ns ? strlen(ns) : 0, name_len = strlen(name);
+    char *key = malloc(ns_len + 1 + name_len + 1);
+    if (!key)
+        return NULL;
+    char *p = key;
+    if (ns_len) {
+        memcpy(p, ns, ns_len);
+        p += ns_len;
+        *p++ = '/';
+    }
+    memcpy(p, name, name_len + 1);
+    return key;
 }
 
 char *ambd_cache_key(const json_t *obj)

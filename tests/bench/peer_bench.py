@@ -45,8 +45,10 @@ benchnoop.so is; default <ambientd>/../../tests/plugins), KUBESIM, CRD_DIR."""
 import argparse
 import json
 import os
+import random
 import shutil
 import signal
+import string
 import subprocess
 import sys
 import tempfile
@@ -79,6 +81,9 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--objects", type=int, default=10000)
     p.add_argument("--size", type=int, default=2048, help="bytes of compact JSON per object")
+    p.add_argument("--payload", choices=("repeated", "random"), default="repeated",
+                   help="the spec's filler: one repeated letter (as controller_bench.py), or "
+                   "random letters and digits, which compress far less (the caches' zstd)")
     p.add_argument("--backlog", type=int, default=5000, help="watch events queued by the hold")
     p.add_argument("--namespaces", type=int, default=10)
     p.add_argument("--workers", type=int, default=4, help="reconcile workers (ambientd, Python)")
@@ -245,9 +250,12 @@ class Bench:
                          "--watch-queue-size", str(max(10000, 2 * a.backlog)))
         self.tmp = tempfile.mkdtemp(prefix="peerbench-")
         self.results = []   # (name, figures dict or None, skip reason)
+        self.rng = random.Random(1)
 
     def body(self, ns, name):
-        pad = "x" * max(0, ARGS.size - 393)  # the rest of the object is 393 B
+        n = max(0, ARGS.size - 393)  # the rest of the object is 393 B
+        pad = "x" * n if ARGS.payload == "repeated" else "".join(
+            self.rng.choice(string.ascii_letters + string.digits) for _ in range(n))
         return {"apiVersion": GROUP + "/" + VERSION, "kind": "Widget",
                 "metadata": {"name": name, "namespace": ns,
                              "labels": {"app.kubernetes.io/name": "bench", "bench/shard": ns},
@@ -325,8 +333,9 @@ class Bench:
 
     def run(self):
         a = ARGS
-        print("peer bench: %d objects x %d B in %d namespaces, backlog %d, %d workers" %
-              (a.objects, a.size, a.namespaces, a.backlog, a.workers), flush=True)
+        print("peer bench: %d objects x %d B (%s filler) in %d namespaces, backlog %d, "
+              "%d workers" % (a.objects, a.size, a.payload, a.namespaces, a.backlog, a.workers),
+              flush=True)
         self.create()
         for name, path in a.ambientd:
             self.run_peer(name, lambda p=path, n=name: AmbientdPeer(n, p, self.kube, self.tmp,
