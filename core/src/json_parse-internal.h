@@ -9,9 +9,10 @@
  * strings in place and copies each once, and the walkers let the cache keep
  * the server's own text of each object instead of serialising it again.
  *
- * It accepts exactly RFC 8259 JSON in UTF-8, as jansson does by default:
- * no NUL (\u0000) in strings, no duplicate keys, integers that fit a
- * json_int_t, finite reals, nesting at most AMBD_JSON_MAX_DEPTH deep. */
+ * It accepts RFC 8259 JSON in UTF-8 as jansson does by default (no NUL,
+ * \u0000, in strings, integers that fit a json_int_t, finite reals), nests
+ * at most AMBD_JSON_MAX_DEPTH deep, and refuses duplicate keys, where
+ * jansson would keep the last: one object, one meaning. */
 #ifndef AMBD_JSON_PARSE_INTERNAL_H
 #define AMBD_JSON_PARSE_INTERNAL_H
 

@@ -289,51 +289,53 @@ static int put_member(json_t *obj, const char *open, const char *close, int esca
     return rc;
 }
 
+/* Into an object or array (s at its opening character): the first item's
+ * start, or, when it is empty, *closed set and the position past it. */
+static const char *first_item(struct parser *p, const char *s, char close, int *closed)
+{
+    s = skip_ws(s + 1, p->end);
+    *closed = s < p->end && *s == close;
+    return *closed ? s + 1 : s;
+}
+
+/* After an item: the next item's start past the ',', or, at the end, *closed
+ * set and the position past the closing character; NULL if neither. */
+static const char *next_item(struct parser *p, const char *s, char close, int *closed)
+{
+    s = skip_ws(s, p->end);
+    *closed = s < p->end && *s == close;
+    if (*closed)
+        return s + 1;
+    if (s < p->end && *s == ',')
+        return skip_ws(s + 1, p->end);
+    return fail(p, s, close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
+}
+
 static const char *object(struct parser *p, const char *s, json_t **out, unsigned depth)
 {
     json_t *obj = NULL;
     if (out && !(obj = json_object()))
         return fail(p, s, "out of memory");
-    s = skip_ws(s + 1, p->end);
-    if (s < p->end && *s == '}') {
-        if (out)
-            *out = obj;
-        return s + 1;
-    }
-    for (;;) {
-        if (s >= p->end || *s != '"') {
-            fail(p, s, "expected a key");
-            break;
-        }
+    int closed;
+    for (s = first_item(p, s, '}', &closed); s && !closed; s = next_item(p, s, '}', &closed)) {
         int escaped;
-        const char *open = s, *close = scan_string(p, s, &escaped);
-        if (!close)
-            break;
-        s = skip_ws(close + 1, p->end);
-        if (s >= p->end || *s != ':') {
-            fail(p, s, "expected ':'");
-            break;
-        }
+        const char *open = s, *close = s < p->end && *s == '"' ? scan_string(p, s, &escaped)
+                                                               : fail(p, s, "expected a key");
+        if (close && ((s = skip_ws(close + 1, p->end)) >= p->end || *s != ':'))
+            close = fail(p, s, "expected ':'");
         json_t *v = NULL;
-        if (!(s = value(p, s + 1, obj ? &v : NULL, depth + 1)))
+        if (!close || !(s = value(p, s + 1, obj ? &v : NULL, depth + 1)))
             break;
         int rc = obj ? put_member(obj, open, close, escaped, v) : 0;
         if (rc != 0) {
-            fail(p, open, rc > 0 ? "duplicate key" : "out of memory");
+            s = fail(p, open, rc > 0 ? "duplicate key" : "out of memory");
             break;
         }
-        s = skip_ws(s, p->end);
-        if (s < p->end && *s == ',') {
-            s = skip_ws(s + 1, p->end);
-            continue;
-        }
-        if (s < p->end && *s == '}') {
-            if (out)
-                *out = obj;
-            return s + 1;
-        }
-        fail(p, s, "expected ',' or '}'");
-        break;
+    }
+    if (s && closed) {
+        if (out)
+            *out = obj;
+        return s;
     }
     json_decref(obj);
     return NULL;
@@ -344,32 +346,20 @@ static const char *array(struct parser *p, const char *s, json_t **out, unsigned
     json_t *arr = NULL;
     if (out && !(arr = json_array()))
         return fail(p, s, "out of memory");
-    s = skip_ws(s + 1, p->end);
-    if (s < p->end && *s == ']') {
-        if (out)
-            *out = arr;
-        return s + 1;
-    }
-    for (;;) {
+    int closed;
+    for (s = first_item(p, s, ']', &closed); s && !closed; s = next_item(p, s, ']', &closed)) {
         json_t *v = NULL;
         if (!(s = value(p, s, arr ? &v : NULL, depth + 1)))
             break;
         if (arr && json_array_append_new(arr, v) != 0) {
-            fail(p, s, "out of memory");
+            s = fail(p, s, "out of memory");
             break;
         }
-        s = skip_ws(s, p->end);
-        if (s < p->end && *s == ',') {
-            s++;
-            continue;
-        }
-        if (s < p->end && *s == ']') {
-            if (out)
-                *out = arr;
-            return s + 1;
-        }
-        fail(p, s, "expected ',' or ']'");
-        break;
+    }
+    if (s && closed) {
+        if (out)
+            *out = arr;
+        return s;
     }
     json_decref(arr);
     return NULL;
@@ -451,30 +441,24 @@ static int walk(const char *text, size_t len, size_t *used, int members,
         fail(&p, s, members ? "not an object" : "not an array");
         return -1;
     }
-    s = skip_ws(s + 1, p.end);
-    int empty = s < p.end && *s == close;
-    while (!empty) {
+    int closed;
+    for (s = first_item(&p, s, close, &closed); s && !closed; s = next_item(&p, s, close, &closed)) {
         char small[128], *key = NULL;
         if (members) {
             int escaped;
-            const char *kc = s < p.end && *s == '"' ? scan_string(&p, s, &escaped) : NULL;
+            const char *kc = s < p.end && *s == '"' ? scan_string(&p, s, &escaped)
+                                                    : fail(&p, s, "expected a key");
+            size_t raw = kc ? (size_t)(kc - s - 1) : 0;
+            if (kc && !(key = raw < sizeof small ? small : malloc(raw + 1)))
+                kc = fail(&p, s, "out of memory");
+            if (kc) {
+                key[decode(s + 1, kc, key)] = '\0';
+                if ((s = skip_ws(kc + 1, p.end)) >= p.end || *s != ':')
+                    kc = fail(&p, s, "expected ':'");
+            }
             if (!kc) {
-                if (s >= p.end || *s != '"')
-                    fail(&p, s, "expected a key");
-                return -1;
-            }
-            size_t raw = (size_t)(kc - s - 1);
-            key = raw < sizeof small ? small : malloc(raw + 1);
-            if (!key) {
-                fail(&p, s, "out of memory");
-                return -1;
-            }
-            key[decode(s + 1, kc, key)] = '\0';
-            s = skip_ws(kc + 1, p.end);
-            if (s >= p.end || *s != ':') {
                 if (key != small)
                     free(key);
-                fail(&p, s, "expected ':'");
                 return -1;
             }
             s++;
@@ -483,30 +467,20 @@ static int walk(const char *text, size_t len, size_t *used, int members,
         size_t took = 0, avail = (size_t)(p.end - vs);
         int rc = members ? on_member(ud, key, vs, avail, &took, err)
                          : on_element(ud, vs, avail, &took, err);
-        if (key && key != small)
+        if (key != small)
             free(key);
         if (rc)
             return rc;
-        const char *ve = took ? vs + took : value(&p, vs, NULL, 1);
-        if (!ve)
+        if (!(s = took ? vs + took : value(&p, vs, NULL, 1)))
             return -1;
-        s = skip_ws(ve, p.end);
-        if (s < p.end && *s == ',') {
-            s = skip_ws(s + 1, p.end);
-            continue;
-        }
-        if (s < p.end && *s == close)
-            break;
-        fail(&p, s, members ? "expected ',' or '}'" : "expected ',' or ']'");
-        return -1;
     }
-    s++; /* the close */
+    if (!s)
+        return -1;
     if (used) {
         *used = (size_t)(s - text);
         return 0;
     }
-    s = skip_ws(s, p.end);
-    if (s != p.end) {
+    if ((s = skip_ws(s, p.end)) != p.end) {
         fail(&p, s, "text after the value");
         return -1;
     }

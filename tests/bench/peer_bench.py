@@ -107,20 +107,8 @@ os.environ.setdefault("AMBIENTD", ARGS.ambientd[0][1])
 os.environ.setdefault("AMB_TEST_PLUGIN_DIR",
                       os.path.join(build_dir_of(ARGS.ambientd[0][1]), "tests", "plugins"))
 sys.path.insert(0, os.path.join(SRC, "tests", "controller"))
+from benchenv import rss_kib, run_bench  # noqa: E402
 from ctlharness import ADMIN, PLUGIN_DIR, WIDGETS, Kube, wait_until  # noqa: E402
-
-
-def rss_kib(pid):
-    out = {}
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                k, _, v = line.partition(":")
-                if k in ("VmRSS", "VmHWM"):
-                    out[k] = int(v.split()[0])
-    except OSError:
-        pass
-    return out
 
 
 class Peer:
@@ -375,15 +363,5 @@ class Bench:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def main():
-    b = Bench()
-    try:
-        b.run()
-        b.report()
-    finally:
-        b.close()
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_bench(Bench()))

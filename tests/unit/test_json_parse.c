@@ -1,7 +1,8 @@
 /* test_json_parse.c — the in-place JSON parser: it agrees with jansson on
- * what it accepts and builds, refuses what jansson refuses (by default:
- * NUL, lone surrogates, duplicate keys, huge integers, overlong UTF-8),
- * and its walks hand out each member's and element's own text. */
+ * what it accepts and builds, refuses what jansson refuses (NUL, lone
+ * surrogates, huge integers, overlong UTF-8) and duplicate keys (where
+ * jansson keeps the last), and its walks hand out each member's and
+ * element's own text. */
 #include <stdlib.h>
 #include <string.h>
 
