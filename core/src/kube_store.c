@@ -345,7 +345,10 @@ static int handle_line(struct ambd_store_call *c, const char *line, size_t len)
     int stop = 1;
     enum ambd_watch_type t;
     if (walked != 0) {
-        stream_end(c, AMB_EIO, jerr.text);
+        char why[160];
+        snprintf(why, sizeof why, "%s%s", walked < 0 ? "a watch event is not JSON: " : "",
+                 jerr.text);
+        stream_end(c, AMB_EIO, why);
     } else if (!type || !json_is_object(w.obj)) {
         stream_end(c, AMB_EIO, "watch event without type or object");
     } else if (strcmp(type, "ERROR") == 0) {
