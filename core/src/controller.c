@@ -23,9 +23,12 @@
 
 char *ambd_ctl_key(size_t kind, const char *ns, const char *name)
 {
-    struct ambd_buf b = {0};
-    ambd_buf_printf(&b, "%zu|%s/%s", kind, ns ? ns : "", name);
-    return ambd_buf_take(&b);
+    /* snprintf, not ambd_buf_printf's two passes: every event makes one. */
+    size_t len = 21 + 1 + (ns ? strlen(ns) : 0) + 1 + strlen(name) + 1;
+    char *key = malloc(len);
+    if (key)
+        snprintf(key, len, "%zu|%s/%s", kind, ns ? ns : "", name);
+    return key;
 }
 
 static int same_resource(const struct amb_resource *a, const struct amb_resource *b)

@@ -382,13 +382,19 @@ static int on_watch_data(void *ud, long http_status, const char *data, size_t le
             stop = 1;
             break;
         }
-        ambd_buf_append(&c->buf, data, take);
-        if (nl) {
-            if (c->buf.len > 0)
+        if (nl && c->buf.len == 0) {
+            /* The whole line is in what curl received: read it there. */
+            if (take > 0)
+                stop = handle_line(c, data, take);
+        } else {
+            ambd_buf_append(&c->buf, data, take);
+            if (nl) {
                 stop = handle_line(c, c->buf.data, c->buf.len);
-            ambd_buf_release(&c->buf);
-            take++;
+                ambd_buf_release(&c->buf);
+            }
         }
+        if (nl)
+            take++;
         data += take;
         len -= take;
     }
