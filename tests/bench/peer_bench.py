@@ -34,6 +34,8 @@ The workload, the same for every peer:
      "backlog-<peer>" and bench/expect = B, then releases the watch: the B
      events arrive at once. Drain = from the release to the B-th reconcile
      (watch -> cache -> queue -> no-op reconcile), reported in events/s.
+  Each peer is started --repeat times (default 3; the last one stays for
+  the backlogs) and drains as many backlogs: the medians are reported.
 
 Run it on a Release build (and twice: the machine is noisy):
   cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release
@@ -48,6 +50,7 @@ import os
 import random
 import shutil
 import signal
+import statistics
 import string
 import subprocess
 import sys
@@ -93,6 +96,8 @@ def parse_args():
     p.add_argument("--peers", default="python,node", help="which client peers to run")
     p.add_argument("--node-dir", help="where @kubernetes/client-node is installed "
                    "(default: <build>/peers-node, installed there with npm ci if missing)")
+    p.add_argument("--repeat", type=int, default=3,
+                   help="starts, and backlogs, per peer; the medians are reported")
     p.add_argument("--wait", type=float, default=600, help="bound of each wait, seconds")
     a = p.parse_args()
     a.ambientd = [x.split("=", 1) if "=" in x else ["ambientd", x]
@@ -282,40 +287,51 @@ class Bench:
         k, a = self.kube, ARGS
         wait_until(lambda: any(w["resource"] == "widgets." + GROUP for w in k.watches()),
                    a.wait, 0.05, "the peer's watch")
+        # A stopped peer's watch may linger until kubesim next writes to it:
+        # holding it too is harmless.
         held = k.ok(k.c.post("/kubesim/watches/hold", {"path": "/widgets"}), 200)["held"]
-        if held != 1:
-            raise AssertionError("expected one widgets watch to hold, held %d" % held)
+        if held < 1:
+            raise AssertionError("no widgets watch to hold")
         self.stamp(self.keys[:a.backlog], round_name, a.backlog)
         t_release = time.monotonic()
         k.ok(k.c.post("/kubesim/watches/hold", {"path": "/widgets", "hold": False}), 200)
         return t_release
 
     def run_peer(self, name, start):
+        """ARGS.repeat starts of the peer (start -> synced each), then as many
+        backlogs drained by the last one; the medians are reported."""
         a = ARGS
         print("-- %s" % name, flush=True)
-        peer = start()
-        try:
-            t_synced = peer.synced(a.wait)
-            t_all = peer.round_done("sync", a.wait)
-            time.sleep(0.5)
-            rss_sync = rss_kib(peer.proc.pid)
-            rnd = "backlog-%s" % name
-            t_release = self.make_backlog(rnd)
-            t_drained = peer.round_done(rnd, a.wait)
-            time.sleep(0.5)
-            rss_end = rss_kib(peer.proc.pid)
-        finally:
-            peer.stop()
-            # The next peer's sync round counts every object again.
-            self.stamp(self.keys[:a.backlog], "sync", a.objects)
-        f = {"sync_s": t_synced - peer.t_spawn, "all_s": t_all - peer.t_spawn,
-             "drain_s": t_drained - t_release, "rate": a.backlog / (t_drained - t_release),
+        syncs, alls, drains = [], [], []
+        for i in range(a.repeat):
+            peer = start()
+            try:
+                syncs.append(peer.synced(a.wait) - peer.t_spawn)
+                alls.append(peer.round_done("sync", a.wait) - peer.t_spawn)
+                if i + 1 < a.repeat:
+                    continue
+                time.sleep(0.5)
+                rss_sync = rss_kib(peer.proc.pid)
+                for r in range(a.repeat):
+                    rnd = "backlog-%s-%d" % (name, r)
+                    t_release = self.make_backlog(rnd)
+                    drains.append(peer.round_done(rnd, a.wait) - t_release)
+                time.sleep(0.5)
+                rss_end = rss_kib(peer.proc.pid)
+            finally:
+                peer.stop()
+        # The next peer's sync round counts every object again.
+        self.stamp(self.keys[:a.backlog], "sync", a.objects)
+        drain = statistics.median(drains)
+        f = {"sync_s": statistics.median(syncs), "all_s": statistics.median(alls),
+             "drain_s": drain, "rate": a.backlog / drain,
              "rss_sync": rss_sync.get("VmRSS", 0) / 1024, "rss_end": rss_end.get("VmRSS", 0) / 1024,
              "hwm": rss_end.get("VmHWM", 0) / 1024}
-        print("   start->synced %.2f s, all reconciled %.2f s, backlog %.0f events/s "
-              "(%.0f ms), RSS %.1f MiB (after the backlog %.1f, peak %.1f)" %
-              (f["sync_s"], f["all_s"], f["rate"], f["drain_s"] * 1000, f["rss_sync"],
-               f["rss_end"], f["hwm"]), flush=True)
+        print("   start->synced %s s, all reconciled %s s, backlog drains %s ms; medians: "
+              "%.2f s, %.0f events/s; RSS %.1f MiB (after the backlogs %.1f, peak %.1f)" %
+              (" ".join("%.2f" % x for x in syncs), " ".join("%.2f" % x for x in alls),
+               " ".join("%.0f" % (x * 1000) for x in drains), f["sync_s"], f["rate"],
+               f["rss_sync"], f["rss_end"], f["hwm"]), flush=True)
         self.results.append((name, f, None))
         return f
 
