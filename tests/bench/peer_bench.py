@@ -93,7 +93,9 @@ def parse_args():
     p.add_argument("--threads", type=int, default=16, help="client threads writing objects")
     p.add_argument("--ambientd", action="append", metavar="NAME=PATH",
                    help="an ambientd build to run (repeatable); default: $AMBIENTD")
-    p.add_argument("--peers", default="python,node", help="which client peers to run")
+    p.add_argument("--peers", default="python,node,floor",
+                   help="which peers to run besides ambientd: python, node, and floor (a raw "
+                   "watch that parses nothing: about kubesim's own pace for the backlog)")
     p.add_argument("--node-dir", help="where @kubernetes/client-node is installed "
                    "(default: <build>/peers-node, installed there with npm ci if missing)")
     p.add_argument("--repeat", type=int, default=3,
@@ -346,11 +348,15 @@ class Bench:
                                                                      a.workers))
         wanted = [p.strip() for p in a.peers.split(",") if p.strip()]
         node_dir = a.node_dir or os.path.join(build_dir_of(a.ambientd[0][1]), "peers-node")
-        makers = {"python": lambda: python_peer(self.kube, a.workers),
+        makers = {"floor": lambda: (lambda: ClientPeer("floor: raw watch", [
+                      "/usr/bin/python3", os.path.join(PEERS, "watch_floor.py"), self.kube.url,
+                      ADMIN, GROUP, VERSION, PLURAL]), None),
+                  "python": lambda: python_peer(self.kube, a.workers),
                   "node": lambda: node_peer(self.kube, node_dir)}
         for which in wanted:
             start, why = makers[which]()
-            label = {"python": "python3-kubernetes", "node": "@kubernetes/client-node"}[which]
+            label = {"python": "python3-kubernetes", "node": "@kubernetes/client-node",
+                     "floor": "floor: raw watch"}[which]
             if start is None:
                 print("-- %s skipped: %s" % (label, why), flush=True)
                 self.results.append((label, None, why))
@@ -368,6 +374,10 @@ class Bench:
         for name, f, why in self.results:
             if f is None:
                 print("| %s | skipped: %s | | | | | |" % (name, why))
+                continue
+            if name.startswith("floor"):  # no list, no cache: only its drain compares
+                print("| %s | - | - | %.1fk events/s | - | - | %.2fx |" % (
+                    name, f["rate"] / 1000, f["rate"] / best_rate if best_rate else 0))
                 continue
             print("| %s | %.2f s | %.2f s | %.1fk events/s | %.1f MiB (%.1f) | %s | %s |" % (
                 name, f["sync_s"], f["all_s"], f["rate"] / 1000, f["rss_sync"], f["hwm"],
