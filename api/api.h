@@ -83,6 +83,10 @@ struct api_config {
     size_t live_max_connections_per_client;
     int live_session_status;       /* watch sessions and log their status changes */
     struct api_langfuse_config langfuse;
+    /* read_cache */
+    int read_cache_enabled;        /* serve GET/LIST of kinds from a watch */
+    size_t read_cache_max_objects; /* objects of every kind together */
+    size_t read_cache_max_bytes;   /* their JSON, in bytes */
 };
 
 int api_config_read(struct api_config *c, struct amb_error *err);
@@ -229,6 +233,8 @@ struct api_kinds;
 struct api_web;
 struct api_plugin_routes;
 struct live;
+struct read_cache;
+struct kind_watches;
 
 struct api {
     struct api_config cfg;
@@ -239,6 +245,8 @@ struct api {
     struct api_kinds *kinds;   /* the generic kind routes' table (routes_kinds.c) */
     struct api_plugin_routes *plugin_routes; /* other plugins' routes (routes_plugins.c) */
     struct api_web *web;       /* the web UI's files and config (web_static.c) */
+    struct read_cache *read_cache; /* kinds' GET/LIST from a watch; NULL: off (read_cache.h) */
+    struct kind_watches *watches;  /* one list+watch per kind (kind_watch.h) */
     atomic_int ready;          /* 1 while serving (readyz) */
 };
 

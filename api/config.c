@@ -17,6 +17,7 @@
  *              max_connections = 8192; max_connections_per_client = 1024;
  *              session_status = true;
  *              langfuse = { enabled = false; ... }; };  # live/langfuse_config.c
+ *     read_cache = { enabled = true; max_objects = 100000; max_bytes = 268435456; };
  *   };
  *
  * Every key is optional. Errors name the key ("api.max_body"). Port 0 in a
@@ -56,11 +57,13 @@ static const struct int_key int_keys[] = {
     {"live.max_connections_per_client", 1, 1000000, 1024},
     {"max_bodies", 1024, 1LL << 40, 64LL << 20},
     {"max_bodies_per_client", 1024, 1LL << 40, 16LL << 20},
+    {"read_cache.max_objects", 0, 100000000, 100000},
+    {"read_cache.max_bytes", 0, 1LL << 40, 256LL << 20},
 };
 enum { K_BODY, K_HEADERS, K_TIMEOUT, K_THREADS, K_TTL, K_CACHE, K_EVENT, K_SESSION, K_STORE,
        K_CLIENT_BUF, K_AUTH_THREADS, K_RATE, K_BURST, K_HEAD_TIMEOUT, K_BODY_TIMEOUT,
        K_CONNS, K_CONNS_CLIENT, K_LIVE_CONNS, K_LIVE_CONNS_CLIENT, K_BODIES, K_BODIES_CLIENT,
-       K_N };
+       K_RC_OBJECTS, K_RC_BYTES, K_N };
 
 int api_split_hostport(const char *s, char *host, size_t host_len, unsigned *port)
 {
@@ -225,6 +228,10 @@ int api_config_read(struct api_config *c, struct amb_error *err)
     if ((r = api_host->config_bool(api_self, "live.session_status", &c->live_session_status)) !=
             AMB_OK && r != AMB_ENOTFOUND)
         rc = r;
+    c->read_cache_enabled = 1;
+    if ((r = api_host->config_bool(api_self, "read_cache.enabled", &c->read_cache_enabled)) !=
+            AMB_OK && r != AMB_ENOTFOUND)
+        rc = r;
     if ((r = read_origins(c, err)) != AMB_OK)
         rc = r;
     if ((r = api_langfuse_config_read(&c->langfuse, c->live_listen != NULL, err)) != AMB_OK)
@@ -264,6 +271,8 @@ int api_config_read(struct api_config *c, struct amb_error *err)
     c->live_max_connections_per_client = (size_t)v[K_LIVE_CONNS_CLIENT];
     c->max_bodies = (size_t)v[K_BODIES];
     c->max_bodies_per_client = (size_t)v[K_BODIES_CLIENT];
+    c->read_cache_max_objects = (size_t)v[K_RC_OBJECTS];
+    c->read_cache_max_bytes = (size_t)v[K_RC_BYTES];
     return AMB_OK;
 fail:
     api_config_clear(c);

@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kind_watch.h"
 #include "live/live.h"
+#include "read_cache.h"
 #include "serving.h"
 #include "web_static.h"
 
@@ -62,13 +64,21 @@ static int api_start(void *state, struct amb_error *err)
     struct api *s = state;
     if (!(s->auth = api_auth_new(s->cfg.auth_ttl_s, s->cfg.auth_cache_size)))
         return api_host->error_set(err, AMB_ENOMEM, NULL, "cannot create the auth cache");
+    if (!(s->watches = kind_watches_new()))
+        return api_host->error_set(err, AMB_ENOMEM, NULL, "out of memory");
     int rc = build_router(s, err);
+    /* Only a replica that serves REST reads keeps the cache. */
+    if (rc == AMB_OK && s->cfg.listen)
+        rc = read_cache_start(&s->cfg, s->watches, &s->read_cache, err);
     if (rc == AMB_OK && s->cfg.listen)
         rc = api_web_load(s, err);
     if (rc == AMB_OK && s->cfg.listen)
         rc = api_server_start(s, &s->server, err);
     if (rc == AMB_OK && s->cfg.live_listen)
-        rc = live_start(&s->cfg, s->auth, &s->live, err);
+        rc = live_start(&s->cfg, s->auth, s->watches, &s->live, err);
+    /* One list+watch per kind, for the cache and the live feed alike. */
+    if (rc == AMB_OK)
+        rc = kind_watches_start(s->watches, err);
     if (rc != AMB_OK)
         return rc; /* the host calls stop and fini */
     if (!s->cfg.listen && !s->cfg.live_listen)
@@ -83,6 +93,7 @@ static void api_stop(void *state)
     struct api *s = state;
     atomic_store(&s->ready, 0);
     api_server_stop(s->server);
+    kind_watches_stop(s->watches); /* no callback into the cache or the feed after */
     if (s->live)
         live_stop(s->live);
 }
@@ -93,6 +104,8 @@ static void api_fini(void *state)
     if (!s)
         return;
     api_server_free(s->server);
+    kind_watches_free(s->watches);
+    read_cache_free(s->read_cache);
     if (s->live)
         live_free(s->live);
     api_router_free(s->router);

@@ -19,13 +19,17 @@
  * dropped (the reconciler and the runner own it, through /status).
  *
  * Path parameters are checked (project a DNS label, name a DNS subdomain)
- * before any call, so nothing like ".." or "a/b" ever reaches a URL. */
+ * before any call, so nothing like ".." or "a/b" ever reaches a URL.
+ *
+ * GET and LIST are answered from the read cache (read_cache.h) when it can,
+ * after the same access review; every write tells it what it stored. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
+#include "read_cache.h"
 
 #define MAX_KINDS 64
 #define LIST_LIMIT_DEFAULT 100
@@ -293,10 +297,12 @@ static void update_and_reply(struct api_req *r, struct amb_ctx *ctx, const struc
         return;
     json_t *stored = NULL;
     int rc = api_host->kube_update(ctx, &k->resource, ns, obj, &stored, err);
-    if (rc == AMB_OK)
+    if (rc == AMB_OK) {
+        read_cache_saw(r->api->read_cache, k, stored);
         api_reply_json(r, 200, stored);
-    else
+    } else {
         api_reply_amb(r, rc, err);
+    }
     api_host->error_free(err);
 }
 
@@ -317,7 +323,9 @@ static int kind_create(struct api_req *r, const struct kind_entry *e, const char
     if (!err)
         return -1;
     int rc = api_host->kube_create(ctx, &kind->resource, ns, obj, stored, err);
-    if (rc != AMB_OK)
+    if (rc == AMB_OK)
+        read_cache_saw(r->api->read_cache, kind, *stored);
+    else
         api_reply_amb(r, rc, err);
     api_host->error_free(err);
     return rc == AMB_OK ? 0 : -1;
@@ -393,15 +401,20 @@ static void handle_get(struct api_req *r)
     if (path_params(r, 1, &project, &name))
         return;
     const struct kind_entry *e = route_kind(r);
-    struct amb_ctx *ctx = e && require(r, e->kind, "get", project, name) == 0 ? api_ctx(r) : NULL;
+    if (!e || require(r, e->kind, "get", project, name) ||
+        read_cache_reply_get(r, e->kind, project, name))
+        return;
+    struct amb_ctx *ctx = api_ctx(r);
     json_t *obj = NULL;
-    if (ctx && api_read_object(r, ctx, &e->kind->resource, project, name, 0, &obj) == 0)
+    if (ctx && api_read_object(r, ctx, &e->kind->resource, project, name, 0, &obj) == 0) {
+        /* The cache answers no older than this from now on. */
+        read_cache_saw(r->api->read_cache, e->kind, obj);
         api_reply_json(r, 200, obj);
+    }
 }
 
-/* "limit=N[&continue=...][&labelSelector=...]" from the request's query;
- * replies 400 on a bad limit. *limit gets the effective limit. */
-static char *list_query(struct api_req *r, long *limit)
+/* The effective limit of the request's query; replies 400 on a bad one. */
+static int list_limit(struct api_req *r, long *limit)
 {
     const char *l = api_query(r, "limit");
     *limit = LIST_LIMIT_DEFAULT;
@@ -410,10 +423,16 @@ static char *list_query(struct api_req *r, long *limit)
         long v = strtol(l, &end, 10);
         if (*end || v < 1) {
             bad_request(r, "limit", "must be a positive integer (at most %d)", LIST_LIMIT_MAX);
-            return NULL;
+            return -1;
         }
         *limit = v > LIST_LIMIT_MAX ? LIST_LIMIT_MAX : v;
     }
+    return 0;
+}
+
+/* "limit=N[&continue=...][&labelSelector=...]" from the request's query. */
+static char *list_query(struct api_req *r, long limit)
+{
     const char *keys[] = {"continue", "labelSelector"};
     char *escaped[2] = {NULL, NULL};
     for (int i = 0; i < 2; i++) {
@@ -425,7 +444,7 @@ static char *list_query(struct api_req *r, long *limit)
                (escaped[1] ? strlen(escaped[1]) + 15 : 0);
     char *q = malloc(n);
     if (q)
-        snprintf(q, n, "limit=%ld%s%s%s%s", *limit, escaped[0] ? "&continue=" : "",
+        snprintf(q, n, "limit=%ld%s%s%s%s", limit, escaped[0] ? "&continue=" : "",
                  escaped[0] ? escaped[0] : "", escaped[1] ? "&labelSelector=" : "",
                  escaped[1] ? escaped[1] : "");
     else
@@ -467,9 +486,12 @@ static void handle_list(struct api_req *r)
     if (path_params(r, 0, &project, &name))
         return;
     const struct kind_entry *e = route_kind(r);
-    struct amb_ctx *ctx = e && require(r, e->kind, "list", project, NULL) == 0 ? api_ctx(r) : NULL;
     long limit = 0;
-    char *query = ctx ? list_query(r, &limit) : NULL;
+    if (!e || require(r, e->kind, "list", project, NULL) || list_limit(r, &limit) ||
+        read_cache_reply_list(r, e->kind, project, limit))
+        return;
+    struct amb_ctx *ctx = api_ctx(r);
+    char *query = ctx ? list_query(r, limit) : NULL;
     struct amb_error *err = query ? new_error(r) : NULL;
     if (!err)
         goto done;
@@ -614,11 +636,14 @@ static void handle_delete(struct api_req *r)
     /* kube_delete treats "already gone" as done; the caller is told 404. */
     if (!ctx || api_read_object(r, ctx, &e->kind->resource, project, name, 0, &current))
         return;
-    json_decref(current);
     struct amb_error *err = new_error(r);
+    int rc = err ? api_host->kube_delete(ctx, &e->kind->resource, project, name, "Background", err)
+                 : AMB_ENOMEM;
+    if (rc == AMB_OK) /* the cache shows it gone (or changed) before it answers */
+        read_cache_deleted(r->api->read_cache, e->kind, current);
+    json_decref(current);
     if (!err)
         return;
-    int rc = api_host->kube_delete(ctx, &e->kind->resource, project, name, "Background", err);
     if (rc == AMB_OK) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s \"%s\" deleted", e->kind->resource.kind, name);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "read_cache.h"
 #include "serving.h"
 
 struct plugin_route {
@@ -167,6 +168,10 @@ static void serve(struct api_req *r)
     const struct plugin_route *pr = r->route_data;
     struct amb_request q = {r};
     int rc = pr->route->handler(pr->user_data, &q);
+    /* What it wrote we cannot see: reads of its project come from the API
+     * server for a while (read_cache.h). */
+    if (strcmp(r->method, "GET") != 0 && r->project)
+        read_cache_barrier(r->api->read_cache, r->project);
     if (r->replied)
         return;
     if (rc < 0)

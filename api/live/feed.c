@@ -11,10 +11,10 @@
  * its streams show what the controller decides (Pending, Running, Failed
  * with a reason), not only what its workload posts.
  *
- * Each watch runs on its own thread: list (to learn where to watch from,
- * and after a 410 what changed meanwhile), then watch with bookmarks,
- * resuming from the last resourceVersion; errors back off up to 30 s. After
- * each list, what that kind's list did not show goes (deleted while nobody
+ * Each watch is a kind_watch loop (kind_watch.h) on its own thread: list
+ * (to learn where to watch from, and after a 410 what changed meanwhile),
+ * then watch with bookmarks, resuming from the last resourceVersion; errors
+ * back off up to 30 s. After each list, what that kind's list did not show goes (deleted while nobody
  * watched), and — once every kind has been listed — so do the logs on disk
  * of objects no watch knows. Events go to the loop thread through a queue
  * under l->mu. The first list of a kind records what exists without an
@@ -25,12 +25,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "kind_watch.h"
 #include "live/live_int.h"
 
-#include <event2/http.h>
-
 #define FEED_BUCKETS 4096
-#define FEED_BACKOFF_MAX_MS 30000
 
 /* What the feed knows of an object: its uid, the hash of its last status. */
 struct known {
@@ -44,20 +42,16 @@ struct known {
 
 struct feed;
 
-/* The watch of one kind, on its own thread. */
+/* What the feed follows of one kind (its loop: kind_watch.c). */
 struct watch {
     struct feed *f;
     const struct live_kind *kind;
-    pthread_t thread;
-    int started;
-    char rv[64];
     unsigned mark;
     atomic_int announce; /* 0 during its first list */
 };
 
 struct feed {
     struct live *l;
-    struct amb_ctx *ctx;
     pthread_mutex_t mu; /* the table: the watches write, workers read */
     struct known *buckets[FEED_BUCKETS];
     struct watch watches[LIVE_MAX_KINDS];
@@ -257,121 +251,51 @@ static void sweep(struct watch *w, long long listed_at)
     queue_item(f, all);
 }
 
-static void set_rv(struct watch *w, const json_t *obj)
+/* ---- the loop's callbacks (kind_watch.h) ---- */
+
+/* Each ignores what comes once the live service stops. */
+static void on_relisting(void *ud)
 {
-    const char *rv = json_string_value(
-        json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
-    if (rv && strlen(rv) < sizeof w->rv)
-        snprintf(w->rv, sizeof w->rv, "%s", rv);
+    struct watch *w = ud;
+    w->mark++;
 }
 
-/* Every page of the list; the list's resourceVersion is where to watch
- * from. */
-static int relist(struct watch *w, struct amb_error *err)
+static void on_item(void *ud, const json_t *obj)
 {
-    char cont[1024] = "", query[3200]; /* an escaped token triples at most */
-    long long listed_at = (long long)time(NULL);
-    w->mark++;
-    do {
-        if (cont[0]) {
-            char *esc = evhttp_uriencode(cont, -1, 0);
-            if (!esc)
-                return AMB_ENOMEM;
-            snprintf(query, sizeof query, "limit=500&continue=%s", esc);
-            free(esc);
-        } else {
-            snprintf(query, sizeof query, "limit=500");
-        }
-        json_t *page = NULL;
-        int rc = api_host->kube_list_page(w->f->ctx, &w->kind->kind->resource, "", query, &page, err);
-        if (rc != AMB_OK)
-            return rc;
-        size_t i;
-        json_t *item;
-        json_array_foreach(json_object_get(page, "items"), i, item)
-            observe(w, item);
-        const json_t *md = json_object_get(page, "metadata");
-        const char *next = json_string_value(json_object_get(md, "continue"));
-        snprintf(cont, sizeof cont, "%s", next && strlen(next) < sizeof cont ? next : "");
-        if (!cont[0])
-            set_rv(w, page);
-        json_decref(page);
-    } while (cont[0] && !stopping(w->f));
+    struct watch *w = ud;
+    if (!stopping(w->f))
+        observe(w, obj);
+}
+
+static void on_listed(void *ud, const char *rv, long long listed_at)
+{
+    struct watch *w = ud;
+    (void)rv;
     atomic_store(&w->announce, 1); /* before the sweep: this kind is listed */
     if (!stopping(w->f))
         sweep(w, listed_at);
-    return AMB_OK;
 }
 
-static int on_event(void *ud, const char *type, const json_t *obj)
+static void on_event(void *ud, const char *type, const json_t *obj, const char *rv)
 {
     struct watch *w = ud;
-    if (!type)
-        return stopping(w->f);
-    set_rv(w, obj);
+    (void)rv;
+    if (stopping(w->f))
+        return;
     if (!strcmp(type, "ADDED") || !strcmp(type, "MODIFIED"))
         observe(w, obj);
     else if (!strcmp(type, "DELETED"))
         forget(w, obj);
-    return stopping(w->f);
 }
 
-/* Sleeps ms in short steps; 1 when asked to stop meanwhile. */
-static int nap(struct feed *f, long ms)
-{
-    for (long left = ms; left > 0; left -= 100) {
-        if (stopping(f))
-            return 1;
-        struct timespec ts = {0, (left < 100 ? left : 100) * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-    return stopping(f);
-}
+static const struct kind_watch_ops feed_ops = {
+    .relisting = on_relisting,
+    .item = on_item,
+    .listed = on_listed,
+    .event = on_event,
+};
 
-static void *watch_main(void *arg)
-{
-    struct watch *w = arg;
-    struct feed *f = w->f;
-    long backoff = 0;
-    int listed = 0;
-    unsigned seed = (unsigned)time(NULL);
-    while (!stopping(f)) {
-        struct amb_error *err = api_host->error_new();
-        int rc = listed ? AMB_OK : relist(w, err);
-        if (rc == AMB_OK) {
-            listed = 1;
-            char query[160];
-            snprintf(query, sizeof query,
-                     "resourceVersion=%s&allowWatchBookmarks=true&timeoutSeconds=300", w->rv);
-            rc = api_host->kube_watch(f->ctx, &w->kind->kind->resource, "", query, on_event, w,
-                                      err);
-            if (rc == AMB_EGONE)
-                listed = 0; /* too old: list again, and announce what changed */
-            else if (rc == AMB_OK)
-                backoff = 0;
-        }
-        long wait = 0; /* Kubernetes' Retry-After: never sooner than that */
-        if (rc != AMB_OK && rc != AMB_EGONE && !stopping(f)) {
-            json_t *why = api_host->error_to_json(err);
-            api_host->log(api_self, AMB_LOG_WARN, "live: the status feed failed", "kind",
-                          w->kind->kind->resource.kind, "error",
-                          json_string_value(json_object_get(why, "message")), NULL);
-            wait = (long)json_integer_value(json_object_get(why, "retryAfterSeconds")) * 1000;
-            json_decref(why);
-            backoff = backoff ? backoff * 2 : 500;
-            if (backoff > FEED_BACKOFF_MAX_MS)
-                backoff = FEED_BACKOFF_MAX_MS;
-            listed = rc == AMB_EIO && listed; /* a broken stream resumes; others relist */
-        }
-        api_host->error_free(err);
-        long ms = backoff ? backoff / 2 + (long)(rand_r(&seed) % (unsigned)(backoff / 2 + 1)) : 0;
-        if ((ms > wait ? ms : wait) > 0 && nap(f, ms > wait ? ms : wait))
-            break;
-    }
-    return NULL;
-}
-
-int live_feed_start(struct live *l)
+int live_feed_start(struct live *l, struct kind_watches *watches)
 {
     if (l->n_kinds == 0)
         return AMB_OK; /* no kind has an event log: nothing to watch */
@@ -379,40 +303,22 @@ int live_feed_start(struct live *l)
     if (!f)
         return AMB_ENOMEM;
     f->l = l;
-    struct amb_error *err = api_host->error_new();
-    int rc = err ? api_host->ctx_new(api_self, NULL, &f->ctx, err) : AMB_ENOMEM;
-    api_host->error_free(err);
-    if (rc != AMB_OK) {
-        free(f);
-        api_host->log(api_self, AMB_LOG_WARN,
-                      "live: no Kubernetes API configured; logged objects are not watched",
-                      NULL);
-        return AMB_OK;
-    }
     pthread_mutex_init(&f->mu, NULL);
     l->feed_state = f; /* before any worker asks live_feed_uid */
     for (size_t i = 0; i < l->n_kinds; i++) {
         struct watch *w = &f->watches[f->n_watches++];
         w->f = f;
         w->kind = &l->kinds[i];
-        if (pthread_create(&w->thread, NULL, watch_main, w) != 0)
-            return AMB_EINTERNAL;
-        w->started = 1;
+        int rc = kind_watches_subscribe(watches, w->kind->kind, &feed_ops, w);
+        if (rc != AMB_OK)
+            return rc;
     }
     return AMB_OK;
 }
 
 void live_feed_stop(struct live *l)
 {
-    struct feed *f = l->feed_state;
-    if (!f)
-        return;
     atomic_store(&l->feed_stop, 1);
-    for (size_t i = 0; i < f->n_watches; i++) {
-        if (f->watches[i].started)
-            pthread_join(f->watches[i].thread, NULL);
-        f->watches[i].started = 0;
-    }
 }
 
 void live_feed_free(struct live *l)
@@ -429,7 +335,6 @@ void live_feed_free(struct live *l)
         }
     }
     pthread_mutex_destroy(&f->mu);
-    api_host->ctx_free(f->ctx);
     free(f);
     l->feed_state = NULL;
 }

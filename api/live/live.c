@@ -169,8 +169,8 @@ static void find_logged_kinds(struct live *l)
     }
 }
 
-int live_start(const struct api_config *cfg, struct api_auth *auth, struct live **out,
-               struct amb_error *err)
+int live_start(const struct api_config *cfg, struct api_auth *auth,
+               struct kind_watches *watches, struct live **out, struct amb_error *err)
 {
     *out = NULL;
     if (!cfg->live_listen)
@@ -270,7 +270,7 @@ int live_start(const struct api_config *cfg, struct api_auth *auth, struct live 
         goto fail;
     }
     /* the watch first: workers look uids up in it */
-    if ((rc = live_feed_start(l)) != AMB_OK) {
+    if ((rc = live_feed_start(l, watches)) != AMB_OK) {
         rc = api_host->error_set(err, rc, NULL, "cannot start the watch of logged objects");
         goto fail;
     }

@@ -8,10 +8,12 @@
 
 struct live;
 
-/* Binds cfg->live_listen, opens cfg->live_dir and starts the loop and auth
- * threads. Main thread. */
-int live_start(const struct api_config *cfg, struct api_auth *auth, struct live **out,
-               struct amb_error *err);
+/* Binds cfg->live_listen, opens cfg->live_dir, subscribes to the watches
+ * of the kinds with an event log (kind_watch.h; start them after) and
+ * starts the loop and auth threads. Main thread. */
+struct kind_watches;
+int live_start(const struct api_config *cfg, struct api_auth *auth,
+               struct kind_watches *watches, struct live **out, struct amb_error *err);
 /* Stops accepting, ends every stream with a close frame or the end of the
  * SSE response, lets posts in flight finish, joins the threads. */
 void live_stop(struct live *l);

@@ -281,12 +281,13 @@ int live_parse_events(const char *body, size_t len, int ndjson, json_t **out, ch
  * the platform. */
 int live_runner_events_check(const json_t *events, char *msg, size_t n);
 
-/* feed.c: every logged object's uid, deletion and status changes (one
- * watch per kind with an event log) */
-/* Starts the watch thread (AMB_OK without one when no Kubernetes API is
- * configured). Main thread. */
-int live_feed_start(struct live *l);
-/* Ends and joins it. Main thread. */
+/* feed.c: every logged object's uid, deletion and status changes (the
+ * watch of each kind with an event log, kind_watch.h) */
+struct kind_watches;
+/* Subscribes to the watch of each such kind (watches not started yet).
+ * Main thread. */
+int live_feed_start(struct live *l, struct kind_watches *watches);
+/* From now on what the watches bring is ignored. Main thread. */
 void live_feed_stop(struct live *l);
 /* Frees what it knows (after the workers are joined). Main thread. */
 void live_feed_free(struct live *l);

@@ -5,3 +5,5 @@ api_py_test(api.sessions test_sessions.py)
 # Kubernetes' error messages in Ambient's words (api/wording.c).
 api_py_test(api.wording test_wording.py)
 api_unit_test(wording unit_wording.c)
+# GET and LIST of kinds from the api role's own watch (api/read_cache.c).
+api_py_test(api.read_cache test_read_cache.py)

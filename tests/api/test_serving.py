@@ -258,6 +258,11 @@ class Tls(unittest.TestCase):
         self.assertNotEqual(r.status, 200, r)
 
 
+# A list with a label selector: answered by Kubernetes, never by the read
+# cache, so it is a request that waits on a Kubernetes call.
+KUBE_LIST = "?labelSelector=app%3Dx"
+
+
 def slow_get(cluster, path, token, result):
     """GET path in a thread; the reply (or the exception) lands in result."""
     def run():
@@ -283,7 +288,7 @@ class GracefulStop(unittest.TestCase):
     def test_slow_request_completes(self):
         c = self.cluster
         ns = c.make_project(admins=["alice"], viewers=())
-        path = f"/api/projects/{ns}/agentic-sessions"
+        path = f"/api/projects/{ns}/agentic-sessions" + KUBE_LIST
         self.assertEqual(c.rest("GET", path, token=ALICE).status, 200)  # warm the auth cache
         fault = c.kube.post("/kubesim/faults", {"latencyMs": 3000, "count": 1, "path": ns})
         self.assertEqual(fault.status, 201, fault)
@@ -313,7 +318,7 @@ class GracefulStop(unittest.TestCase):
     def test_a_slow_call_holds_only_its_thread(self):
         c = self.cluster
         ns = c.make_project(admins=["alice"], viewers=())
-        path = f"/api/projects/{ns}/agentic-sessions"
+        path = f"/api/projects/{ns}/agentic-sessions" + KUBE_LIST
         self.assertEqual(c.rest("GET", path, token=ALICE).status, 200)
         fault = c.kube.post("/kubesim/faults", {"latencyMs": 2000, "count": 1, "path": ns})
         self.assertEqual(fault.status, 201, fault)
@@ -340,7 +345,7 @@ class KubernetesThrottles(ApiTest):
     def test_throttled_calls_answer_503_with_retry_after(self):
         c = self.cluster
         ns = c.make_project(admins=["alice"], viewers=())
-        path = f"/api/projects/{ns}/agentic-sessions"
+        path = f"/api/projects/{ns}/agentic-sessions" + KUBE_LIST
         self.assertEqual(c.rest("GET", path, token=ALICE).status, 200)  # warm the auth cache
         sessions = f"/apis/vteam.ambient-code/v1alpha1/namespaces/{ns}/agenticsessions"
         self.assertEqual(c.kube.delete("/kubesim/requests").status, 200)

@@ -4,10 +4,11 @@ plugin, with keep-alive (wrk), next to nginx serving the same JSON bytes
 from a file at the same URL path. Prints figures; never fails on time.
 
 Measures (wrk -t2 -c32 -d10s --latency by default, after a short warm-up)
-  - ambient  GET /api/projects/<ns>/agentic-sessions/<name> as alice: each
-    request is an access review (cached after the first) and a GET of the
-    object from kubesim with alice's token, so the figure includes one round
-    trip to kubesim (Python) per request;
+  - ambient  GET /api/projects/<ns>/agentic-sessions/<name> as alice, twice:
+    with api.read_cache off (each request an access review, cached after
+    the first, and a GET of the object from kubesim with alice's token: one
+    round trip to kubesim, Python, per request), and on (the review, cached,
+    then the object from the api's own watch: no kubesim request);
   - ambient  a route that does not touch Kubernetes (/health, /healthz or
     /api/version, the first that answers 200; --health-path to choose):
     the server's own cost;
@@ -16,7 +17,10 @@ Measures (wrk -t2 -c32 -d10s --latency by default, after a short warm-up)
   - nginx    the bytes ambient answered, from a file at the same path
     (worker_processes = ambient's api.threads, access_log off);
   - the ratios ambient / nginx (requests/s, p50, p99), and ambientd's RSS
-    (VmRSS, VmHWM) before and after the runs.
+    (VmRSS, VmHWM) before and after the runs;
+  - LIST of 1,000 sessions with limit/continue, cache off and on: the time
+    of a whole listing (10 pages of 100, 2 of 500; median and worst of
+    --list-rounds) on one keep-alive connection.
 
 wrk, ambientd, kubesim and nginx share this machine's CPUs; read the
 figures as relative, not absolute. Only 127.0.0.1 is used.
@@ -32,6 +36,7 @@ AMB_TEST_PLUGIN_DIR, KUBESIM, CRD_DIR, RBAC_DIR (default: the source
 tree's), WRK (/usr/bin/wrk), NGINX (/usr/sbin/nginx)."""
 import argparse
 import http.client
+import json
 import os
 import pwd
 import re
@@ -219,15 +224,65 @@ def fmt_ms(v):
     return "%.3f ms" % v if v < 10 else "%.1f ms" % v
 
 
-def make_cluster(apiharness, threads):
-    """apiharness.Cluster with api.threads = threads and no per-caller rate
-    limit (the bench is one caller on purpose). The harness stops what it
-    started when the start fails."""
+def make_cluster(apiharness, threads, cache):
+    """apiharness.Cluster with api.threads = threads, no per-caller rate
+    limit (the bench is one caller on purpose) and api.read_cache on or
+    off. The harness stops what it started when the start fails."""
     class BenchCluster(apiharness.Cluster):
         def config_text(self, *a, **kw):
             text = super().config_text(*a, **kw)
             return re.sub(r"\bthreads = \d+;", "threads = %d;" % threads, text, count=1)
-    return BenchCluster(live=False, api_conf="rate_limit = { requests_per_second = 0; };")
+    return BenchCluster(live=False, api_conf="rate_limit = { requests_per_second = 0; }; "
+                        "read_cache = { enabled = %s; };" % ("true" if cache else "false"))
+
+
+LIST_SIZE = 1000
+
+
+def walk(conn, path, token, limit):
+    """One whole listing of path, page by page; returns the objects seen."""
+    hdrs = {"Authorization": "Bearer " + token}
+    seen, cont = 0, None
+    for _ in range(LIST_SIZE + 2):
+        q = "?limit=%d" % limit + ("&continue=" + cont if cont else "")
+        conn.request("GET", path + q, headers=hdrs)
+        r = conn.getresponse()
+        page = json.loads(r.read())
+        if r.status != 200:
+            raise RuntimeError("GET %s%s: %d %r" % (path, q, r.status, page))
+        seen += len(page["items"])
+        cont = page.get("continue")
+        if not cont:
+            return seen
+    raise RuntimeError("the listing did not end")
+
+
+def bench_list(apiharness, cl, ns, rounds):
+    """Figures of whole listings of LIST_SIZE sessions: {limit: (median ms,
+    worst ms)}."""
+    for i in range(LIST_SIZE):
+        cl.make_session(ns, "list-%04d" % i)
+    host, port = cl.rest_address.rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    path = "/api/projects/%s/agentic-sessions" % ns
+    out = {}
+    try:
+        deadline = time.monotonic() + 30  # the cache's watch brings them
+        while walk(conn, path, apiharness.ALICE, 500) < LIST_SIZE:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the api does not list %d sessions" % LIST_SIZE)
+            time.sleep(0.1)
+        for limit in (100, 500):
+            took = []
+            for _ in range(rounds):
+                t0 = time.monotonic()
+                walk(conn, path, apiharness.ALICE, limit)
+                took.append((time.monotonic() - t0) * 1e3)
+            took.sort()
+            out[limit] = (took[len(took) // 2], took[-1])
+    finally:
+        conn.close()
+    return out
 
 
 def create_session(apiharness, cl, ns):
@@ -285,9 +340,29 @@ def probe(url, token=None, timeout=10):
         conn.close()
 
 
+def bench_cache_off(args, apiharness, rows, lists):
+    """The session GET and the listing with api.read_cache off: every read
+    a kubesim request, as before the cache."""
+    cl = make_cluster(apiharness, args.threads, cache=False)
+    try:
+        ns = cl.make_project(prefix="bench", admins=["alice"], viewers=[])
+        path, _ = create_session(apiharness, cl, ns)
+        url = "http://" + cl.rest_address + path
+        if args.warmup > 0:
+            run_wrk(args, url, apiharness.ALICE, seconds=args.warmup)
+        status, size, alive = probe(url, apiharness.ALICE)
+        f = run_wrk(args, url, apiharness.ALICE)
+        f.update(status=status, bytes=size, keepalive=alive)
+        rows.append(("ambient", "GET session, read cache off (auth cached + kubesim GET)", f))
+        lists["off"] = bench_list(apiharness, cl, ns, args.list_rounds)
+    finally:
+        cl.close()
+
+
 def bench(args, apiharness, tmp):
-    rows, notes = [], []
-    cl = make_cluster(apiharness, args.threads)
+    rows, notes, lists = [], [], {}
+    bench_cache_off(args, apiharness, rows, lists)
+    cl = make_cluster(apiharness, args.threads, cache=True)
     nginx = None
     try:
         pid = cl.daemon.proc.pid
@@ -304,7 +379,7 @@ def bench(args, apiharness, tmp):
         if check.status != 200 or check.raw != body:
             raise RuntimeError("nginx does not serve the captured bytes: %r" % (check,))
 
-        runs = [("ambient", "GET session (auth cached + kubesim GET)", base + path,
+        runs = [("ambient", "GET session, read cache on (auth cached, no kubesim)", base + path,
                  apiharness.ALICE)]
         if health:
             runs.append(("ambient", "GET %s (no Kubernetes)" % health, base + health, None))
@@ -331,6 +406,7 @@ def bench(args, apiharness, tmp):
         rss1 = rss_kib(pid)
         nginx.stop()
         nginx = None
+        lists["on"] = bench_list(apiharness, cl, ns, args.list_rounds)
     finally:
         if nginx:
             nginx.stop()
@@ -338,7 +414,7 @@ def bench(args, apiharness, tmp):
             cl.close()
         except AssertionError as e:  # exit code or sanitizer report: say so, keep the figures
             notes.append("ambientd did not exit cleanly: %s" % str(e)[:2000])
-    return rows, notes, len(body), rss0, rss1
+    return rows, notes, len(body), rss0, rss1, lists
 
 
 def main():
@@ -356,6 +432,8 @@ def main():
     ap.add_argument("--health-path", help="the ambient route without Kubernetes "
                     "(default: the first of %s that answers 200)" % ", ".join(HEALTH_PATHS))
     ap.add_argument("--no-kubesim", action="store_true", help="skip the direct kubesim run")
+    ap.add_argument("--list-rounds", type=int, default=20,
+                    help="whole listings of %d sessions timed per page size (20)" % LIST_SIZE)
     ap.add_argument("-v", "--verbose", action="store_true", help="wrk's output on stderr")
     args = ap.parse_args()
     if args.connections < args.wrk_threads:
@@ -369,7 +447,7 @@ def main():
 
     tmp = tempfile.mkdtemp(prefix="apibench-")
     try:
-        rows, notes, size, rss0, rss1 = bench(args, apiharness, tmp)
+        rows, notes, size, rss0, rss1, lists = bench(args, apiharness, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -400,8 +478,19 @@ def main():
     print()
     print("ambientd RSS: %s KiB before the runs, %s KiB after (peak VmHWM %s KiB)"
           % (rss0.get("VmRSS", "?"), rss1.get("VmRSS", "?"), rss1.get("VmHWM", "?")))
-    print("ambient's session GET includes a round trip to kubesim (Python) per request; "
-          "the route without Kubernetes is the server's own cost.")
+    print("With the read cache off ambient's session GET includes a round trip to kubesim "
+          "(Python) per request; the route without Kubernetes is the server's own cost.")
+    print()
+    print("| LIST of %d sessions, one connection | limit=100 (10 pages) | limit=500 (2 pages) |"
+          % LIST_SIZE)
+    print("|---|---|---|")
+    for mode in ("off", "on"):
+        if mode in lists:
+            print("| read cache %s: median / worst of %d listings | %s | %s |" % (
+                mode, args.list_rounds,
+                " / ".join(fmt_ms(v) for v in lists[mode][100]),
+                " / ".join(fmt_ms(v) for v in lists[mode][500])))
+    print()
     session = rows[0][2]
     direct = next((f for s, _, f in rows if s == "kubesim"), None)
     if direct:

@@ -31,12 +31,27 @@ class Controls:
             return Response(200, {"count": len(ws), "watches": [
                 {"path": w.path, "resource": w.rt.group_resource(), "namespace": w.namespace}
                 for w in ws]})
+        if parts == ["watches", "delay"] and m == "POST":
+            ms = body.get("ms", 0)
+            if not isinstance(ms, int) or not 0 <= ms <= 10000:
+                raise apierrors.bad_request("ms: an integer from 0 to 10000")
+            c.store.watch_delay = ms / 1000.0
+            return Response(200, {"delayMs": ms})
         if parts == ["watches", "drop"] and m == "POST":
             sub = body.get("path", "")
             ws = [w for w in c.store.all_watchers() if sub in w.path]
             for w in ws:
                 w.drop()
             return Response(200, {"dropped": len(ws)})
+        if parts == ["watches", "hold"] and m == "POST":
+            sub = body.get("path", "")
+            held = body.get("hold", True)
+            if not isinstance(sub, str) or not isinstance(held, bool):
+                raise apierrors.bad_request("hold: path is a string, hold a boolean")
+            ws = [w for w in c.store.all_watchers() if sub in w.path]
+            for w in ws:
+                w.hold(held)
+            return Response(200, {"held" if held else "released": len(ws)})
         if parts == ["faults"]:
             if m == "POST":
                 return Response(201, c.faults.add(body))

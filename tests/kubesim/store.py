@@ -46,6 +46,7 @@ class Store:
         self.lock = threading.RLock()
         self.rv_changed = threading.Condition(self.lock)
         self.rv = 0
+        self.watch_delay = 0.0  # seconds each live watch event waits (/kubesim/watches/delay)
         self.objects = collections.defaultdict(dict)   # rt_key -> {(ns, name): Entry}
         self.history = collections.deque()
         self.history_size = history_size
