@@ -33,6 +33,24 @@ extern const struct amb_host *api_host;
 extern struct amb_module *api_self;
 
 /* ---- configuration (config.c): the `api` group of ambient.conf ---- */
+/* api.live.langfuse (live/langfuse_config.c): the export of each finished
+ * session run to LangFuse; off unless enabled. */
+struct api_langfuse_config {
+    int enabled;
+    char *url;             /* <host>/api/public/ingestion */
+    char *public_key;
+    char *secret_key_file; /* read again for every export: rotation needs no restart */
+    unsigned timeout_s;    /* one attempt of one POST */
+    unsigned delay_s;      /* from the terminal phase to the export: the runner's last events */
+    size_t max_queue;      /* runs waiting; more are dropped (counted) */
+    size_t max_tool_calls; /* spans per trace */
+    size_t max_field;      /* bytes of any text sent */
+};
+/* Reads api.live.langfuse (every key, so none is reported as unknown when
+ * it is off); errors name the key. live_on: api.live.listen is set. */
+int api_langfuse_config_read(struct api_langfuse_config *c, int live_on, struct amb_error *err);
+void api_langfuse_config_clear(struct api_langfuse_config *c);
+
 struct api_config {
     char *listen;            /* "host:port" of REST; NULL: REST off */
     char *tls_cert_file;     /* both or neither */
@@ -64,6 +82,7 @@ struct api_config {
     size_t live_max_connections;   /* live connections at once */
     size_t live_max_connections_per_client;
     int live_session_status;       /* watch sessions and log their status changes */
+    struct api_langfuse_config langfuse;
     /* read_cache */
     int read_cache_enabled;        /* serve GET/LIST of kinds from a watch */
     size_t read_cache_max_objects; /* objects of every kind together */

@@ -15,7 +15,8 @@
  *              max_store = 17179869184;
  *              max_client_buffer = 4194304; auth_threads = 2;
  *              max_connections = 8192; max_connections_per_client = 1024;
- *              session_status = true; };
+ *              session_status = true;
+ *              langfuse = { enabled = false; ... }; };  # live/langfuse_config.c
  *     read_cache = { enabled = true; max_objects = 100000; max_bytes = 268435456; };
  *   };
  *
@@ -233,6 +234,8 @@ int api_config_read(struct api_config *c, struct amb_error *err)
         rc = r;
     if ((r = read_origins(c, err)) != AMB_OK)
         rc = r;
+    if ((r = api_langfuse_config_read(&c->langfuse, c->live_listen != NULL, err)) != AMB_OK)
+        rc = r;
     /* Report every problem at once, not one per run. */
     if (!c->tls_cert_file != !c->tls_key_file)
         rc = bad(err, c->tls_cert_file ? "tls.key_file" : "tls.cert_file",
@@ -288,5 +291,6 @@ void api_config_clear(struct api_config *c)
     for (size_t i = 0; i < c->n_allowed_origins; i++)
         free(c->allowed_origins[i]);
     free(c->allowed_origins);
+    api_langfuse_config_clear(&c->langfuse);
     memset(c, 0, sizeof *c);
 }

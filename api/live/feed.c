@@ -151,6 +151,8 @@ static void observe(struct watch *w, const json_t *obj)
     (*p)->sig = sig;
     (*p)->mark = w->mark;
     pthread_mutex_unlock(&f->mu);
+    if (changed && atomic_load(&w->announce) && sig)
+        live_langfuse_status(f->l, w->kind, obj);
     if (!changed || !atomic_load(&w->announce) || !sig || !f->l->cfg->live_session_status)
         return;
     if (text_len + 256 > f->l->max_event) {

@@ -264,6 +264,11 @@ int live_start(const struct api_config *cfg, struct api_auth *auth,
     fd = -1; /* the listener's now */
     conn_guard_watch(l->lis, l->guard);
 
+    /* the exporter before the watch that feeds it */
+    if ((rc = live_langfuse_start(l)) != AMB_OK) {
+        rc = api_host->error_set(err, rc, "api.live.langfuse", "cannot start the LangFuse export");
+        goto fail;
+    }
     /* the watch first: workers look uids up in it */
     if ((rc = live_feed_start(l, watches)) != AMB_OK) {
         rc = api_host->error_set(err, rc, NULL, "cannot start the watch of logged objects");
@@ -297,6 +302,7 @@ void live_stop(struct live *l)
     if (!l)
         return;
     live_feed_stop(l); /* no more status events once stopping */
+    live_langfuse_stop(l);
     if (l->loop_started) {
         pthread_mutex_lock(&l->mu);
         l->stop_requested = 1;
@@ -328,6 +334,7 @@ void live_free(struct live *l)
     l->stopping = 1; /* what the feed queued but the loop never took is dropped */
     live_feed_drain(l);
     live_feed_free(l);
+    live_langfuse_free(l);
     l->stopping = 0; /* no loopbreak from conn_free: the loop is gone */
     while (l->conns) {
         struct live_conn *c = l->conns;

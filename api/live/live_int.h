@@ -212,6 +212,8 @@ struct live {
     int quit;           /* workers: exit once their queue is empty */
     int stop_requested; /* the loop: begin stopping */
 
+    void *langfuse; /* langfuse.c: the exporter; NULL when api.live.langfuse is off */
+
     /* feed.c: the session status watch */
     pthread_t feed;
     void *feed_state;          /* NULL when no feed runs */
@@ -295,6 +297,19 @@ void live_feed_drain(struct live *l);
  * filled, or 0 when the watch has not seen it (yet). Any thread. */
 int live_feed_uid(struct live *l, const struct live_kind *kind, const char *project,
                   const char *name, char uid[STORE_UID_MAX]);
+
+/* langfuse.c: each finished run exported to LangFuse (api.live.langfuse) */
+/* Starts its thread when enabled (AMB_OK doing nothing when off). Before
+ * the feed. Main thread. */
+int live_langfuse_start(struct live *l);
+/* Ends and joins it (an export in flight ends within api.live.langfuse.timeout). */
+void live_langfuse_stop(struct live *l);
+void live_langfuse_free(struct live *l);
+/* obj (borrowed) changed status: a run that reached a terminal phase is
+ * queued for export, once. Feed threads. */
+void live_langfuse_status(struct live *l, const struct live_kind *kind, const json_t *obj);
+/* Its counters, into /metrics (zeros when off). Any thread. */
+void live_langfuse_metrics(const struct live *l, struct evbuffer *b);
 
 /* live.c: wakes the loop (any thread). */
 void live_wake(struct live *l);

@@ -20,4 +20,5 @@ void live_metrics_render(const struct live *l, struct evbuffer *b)
         "ambient_live_store_max_bytes %llu\n",
         atomic_load(&l->subscribers), (unsigned long long)atomic_load(&l->store_bytes),
         (unsigned long long)l->max_store);
+    live_langfuse_metrics(l, b);
 }

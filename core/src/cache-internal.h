@@ -1,8 +1,15 @@
 /* cache-internal.h — an informer's copy of one resource, keyed
  * "namespace/name" (or "name" for cluster-scoped objects). Objects are kept
- * as compact JSON text, not as jansson trees, so memory stays close to the
- * objects' own size; readers get a freshly parsed copy.
- * Writes come from the loop thread; reads from any thread. */
+ * as JSON text, not as jansson trees: the server's own text when the
+ * informer has it (no serialising again), zstd-compressed when that is
+ * smaller (objects of 256 bytes and more), and without
+ * metadata.managedFields, which nothing in Ambient reads and which is often
+ * half of an object a real API server sends. Readers get a freshly parsed
+ * copy; with handoff_max set, the tree a write was given is also kept (for
+ * at most handoff_max entries at once) until the reconcile of its key takes
+ * it, so a reconcile after a watch event costs no parse at all.
+ * Writes come from the loop thread, write-throughs and reads from any
+ * thread. */
 #ifndef AMBD_CACHE_INTERNAL_H
 #define AMBD_CACHE_INTERNAL_H
 
@@ -16,7 +23,15 @@
 struct ambd_cache {
     pthread_rwlock_t lock;
     struct ambd_strmap map; /* key -> struct ambd_cache_entry * */
-    size_t bytes;           /* JSON text held */
+    size_t bytes;           /* bytes of (compressed) JSON held */
+    size_t handoff_max;     /* trees kept for ambd_cache_take; 0: none */
+    pthread_mutex_t pack_lock; /* the packer: write-throughs come from workers */
+    size_t n_handoff;
+    struct ZSTD_CCtx_s *packer; /* the writer's */
+    /* Decompression contexts readers borrow (each is ~100 KiB to make). */
+    pthread_mutex_t pool_lock;
+    struct ZSTD_DCtx_s *pool[8];
+    unsigned n_pool;
 };
 
 void ambd_cache_init(struct ambd_cache *c);
@@ -29,8 +44,22 @@ char *ambd_cache_key_of(const char *ns, const char *name);
 
 /* Stores obj under its key, stamped with mark. Returns 1 if it is new, 0 if
  * it replaced another version, 2 if the stored one had the same
- * resourceVersion (nothing changed), or a negative AMB_E* code. */
-int ambd_cache_upsert(struct ambd_cache *c, const json_t *obj, unsigned mark);
+ * resourceVersion (nothing changed), or a negative AMB_E* code. A
+ * metadata.managedFields is removed from obj first. */
+int ambd_cache_upsert(struct ambd_cache *c, json_t *obj, unsigned mark);
+/* The same, when text[0..len) is obj's own JSON text (what it was parsed
+ * from): that is stored instead of serialising obj again. */
+int ambd_cache_upsert_text(struct ambd_cache *c, json_t *obj, const char *text, size_t len,
+                           unsigned mark);
+/* With handoff_max, obj is kept (a reference taken) for ambd_cache_take:
+ * the caller must not change it after the call. */
+/* Read-your-writes: obj is what the API server answered a write of a
+ * cached object with; it replaces the cached version at once (keeping its
+ * mark), so reads see the write before the watch brings it. When the watch
+ * then brings that version, its upsert still reports a change (0), so
+ * event handlers see every version as before. An object not in the cache
+ * is left to the watch. Returns 0, or a negative AMB_E* code. */
+int ambd_cache_write_through(struct ambd_cache *c, json_t *obj);
 /* Removes key; returns the stored object (new ref) or NULL. */
 json_t *ambd_cache_remove(struct ambd_cache *c, const char *key);
 /* Removes every entry whose mark differs from mark, calling gone(ud, obj)
@@ -40,6 +69,10 @@ void ambd_cache_sweep(struct ambd_cache *c, unsigned mark,
 
 /* A parsed copy (new ref), or NULL. */
 json_t *ambd_cache_get(struct ambd_cache *c, const char *key);
+/* The same for the reconcile of key: the tree its last write was given
+ * when the cache kept it (the cache lets go of it: nobody else holds it),
+ * or else a parsed copy. */
+json_t *ambd_cache_take(struct ambd_cache *c, const char *key);
 /* Objects in ns (NULL or "" for all) whose labels match selector ("a=b,c=d";
  * NULL for all), as a new array. */
 json_t *ambd_cache_list(struct ambd_cache *c, const char *ns, const char *selector);

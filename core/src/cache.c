@@ -1,17 +1,33 @@
 /* cache.c — see cache-internal.h. */
 #include "cache-internal.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zstd.h>
 
 #include "ambient/plugin.h"
-#include "buf-internal.h"
+#include "json_parse-internal.h"
+
+/* Smaller texts are kept as they are: a zstd frame's own overhead and the
+ * call would cost more than they save. */
+#define PACK_MIN 256
+/* zstd's fastest levels: 2 KiB in ~2-4 us here, against ~9 us for level
+ * 1, which saves more (entropy coding) but cost the informer a third of
+ * its time in a backlog. */
+#define PACK_LEVEL (-1)
+/* Texts up to this size are unpacked and copied on the reader's stack. */
+#define STACK_TEXT 8192
 
 struct ambd_cache_entry {
-    char *json;
-    size_t len;
-    char *rv;
+    char *data;        /* the JSON text, or its zstd frame when packed */
+    json_t *handoff;   /* the last write's tree, kept for ambd_cache_take */
+    uint32_t len;      /* bytes at data */
+    uint32_t text_len; /* the JSON text's length */
     unsigned mark;
+    unsigned packed : 1;
+    unsigned written_through : 1; /* not from the watch: its version is still due */
+    char rv[]; /* metadata.resourceVersion, "" when it has none */
 };
 
 static void entry_free(void *p)
@@ -19,34 +35,56 @@ static void entry_free(void *p)
     struct ambd_cache_entry *e = p;
     if (!e)
         return;
-    free(e->json);
-    free(e->rv);
+    json_decref(e->handoff);
+    free(e->data);
     free(e);
+}
+
+/* e leaves the map (lock held): its handoff no longer counts. */
+static void entry_leaves(struct ambd_cache *c, struct ambd_cache_entry *e)
+{
+    c->bytes -= e->len;
+    if (e->handoff)
+        c->n_handoff--;
 }
 
 void ambd_cache_init(struct ambd_cache *c)
 {
+    memset(c, 0, sizeof *c);
     pthread_rwlock_init(&c->lock, NULL);
+    pthread_mutex_init(&c->pool_lock, NULL);
+    pthread_mutex_init(&c->pack_lock, NULL);
     ambd_strmap_init(&c->map);
-    c->bytes = 0;
 }
 
 void ambd_cache_destroy(struct ambd_cache *c)
 {
     ambd_strmap_clear(&c->map, entry_free);
     pthread_rwlock_destroy(&c->lock);
+    ZSTD_freeCCtx(c->packer);
+    for (unsigned i = 0; i < c->n_pool; i++)
+        ZSTD_freeDCtx(c->pool[i]);
+    pthread_mutex_destroy(&c->pool_lock);
+    pthread_mutex_destroy(&c->pack_lock);
 }
 
+/* Built by hand, not with a printf: it runs for every event. */
 char *ambd_cache_key_of(const char *ns, const char *name)
 {
     if (!name || !*name)
         return NULL;
-    struct ambd_buf b = {0};
-    if (ns && *ns)
-        ambd_buf_printf(&b, "%s/%s", ns, name);
-    else
-        ambd_buf_puts(&b, name);
-    return ambd_buf_take(&b);
+    size_t ns_len = ns ? strlen(ns) : 0, name_len = strlen(name);
+    char *key = malloc(ns_len + 1 + name_len + 1);
+    if (!key)
+        return NULL;
+    char *p = key;
+    if (ns_len) {
+        memcpy(p, ns, ns_len);
+        p += ns_len;
+        *p++ = '/';
+    }
+    memcpy(p, name, name_len + 1);
+    return key;
 }
 
 char *ambd_cache_key(const json_t *obj)
@@ -56,45 +94,187 @@ char *ambd_cache_key(const json_t *obj)
                              json_string_value(json_object_get(meta, "name")));
 }
 
-int ambd_cache_upsert(struct ambd_cache *c, const json_t *obj, unsigned mark)
+/* An entry holding text[0..len), packed when that is smaller. */
+static struct ambd_cache_entry *entry_new(struct ambd_cache *c, const char *text, size_t len,
+                                          const char *rv, unsigned mark)
 {
-    char *key = ambd_cache_key(obj);
-    const char *rv = json_string_value(
-        json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
-    struct ambd_cache_entry *e = calloc(1, sizeof *e);
-    if (!key || !e) {
-        free(key);
+    size_t rv_len = strlen(rv);
+    struct ambd_cache_entry *e = malloc(sizeof *e + rv_len + 1);
+    if (!e || len > UINT32_MAX) {
         free(e);
-        return AMB_EINVAL;
+        return NULL;
     }
+    memcpy(e->rv, rv, rv_len + 1);
     e->mark = mark;
-    e->json = json_dumps(obj, JSON_COMPACT);
-    e->rv = rv ? strdup(rv) : NULL;
-    if (!e->json || (rv && !e->rv)) {
-        entry_free(e);
+    e->text_len = (uint32_t)len;
+    e->packed = 0;
+    e->written_through = 0;
+    e->data = NULL;
+    e->handoff = NULL;
+    char *frame = len >= PACK_MIN ? malloc(len) : NULL;
+    if (frame) {
+        size_t n = 0;
+        pthread_mutex_lock(&c->pack_lock);
+        if (c->packer || (c->packer = ZSTD_createCCtx()))
+            n = ZSTD_compressCCtx(c->packer, frame, len, text, len, PACK_LEVEL);
+        pthread_mutex_unlock(&c->pack_lock);
+        if (n && !ZSTD_isError(n) && n < len) {
+            /* Shrunk to fit: what stays allocated is what is used. */
+            char *fit = realloc(frame, n);
+            e->data = fit ? fit : frame;
+            e->len = (uint32_t)n;
+            e->packed = 1;
+            return e;
+        }
+        free(frame);
+    }
+    if (!(e->data = malloc(len ? len : 1))) {
+        free(e);
+        return NULL;
+    }
+    memcpy(e->data, text, len);
+    e->len = (uint32_t)len;
+    return e;
+}
+
+int ambd_cache_upsert_text(struct ambd_cache *c, json_t *obj, const char *text, size_t len,
+                           unsigned mark)
+{
+    json_t *meta = json_object_get(obj, "metadata");
+    if (json_object_get(meta, "managedFields")) {
+        json_object_del(meta, "managedFields");
+        text = NULL; /* no longer obj's text */
+    }
+    char *key = ambd_cache_key(obj);
+    if (!key)
+        return AMB_EINVAL;
+    char *dumped = text ? NULL : json_dumps(obj, JSON_COMPACT);
+    const char *rv = json_string_value(json_object_get(meta, "resourceVersion"));
+    struct ambd_cache_entry *e = NULL;
+    if (text || dumped)
+        e = entry_new(c, text ? text : dumped, text ? len : strlen(dumped), rv ? rv : "", mark);
+    free(dumped);
+    if (!e) {
         free(key);
         return AMB_ENOMEM;
     }
-    e->len = strlen(e->json);
     void *old = NULL;
     pthread_rwlock_wrlock(&c->lock);
     int rc = ambd_strmap_put(&c->map, key, e, &old);
+    struct ambd_cache_entry *prev = old;
     if (rc == AMB_OK) {
-        struct ambd_cache_entry *prev = old;
         c->bytes += e->len;
         if (prev) {
-            c->bytes -= prev->len;
-            rc = prev->rv && e->rv && strcmp(prev->rv, e->rv) == 0 ? 2 : 0;
+            entry_leaves(c, prev);
+            rc = !prev->written_through && *prev->rv && strcmp(prev->rv, e->rv) == 0 ? 2 : 0;
         } else {
             rc = 1;
         }
-        entry_free(prev);
+        if (c->n_handoff < c->handoff_max) {
+            e->handoff = json_incref(obj);
+            c->n_handoff++;
+        }
     }
     pthread_rwlock_unlock(&c->lock);
+    entry_free(prev);
     if (rc < 0)
         entry_free(e);
     free(key);
     return rc;
+}
+
+int ambd_cache_upsert(struct ambd_cache *c, json_t *obj, unsigned mark)
+{
+    return ambd_cache_upsert_text(c, obj, NULL, 0, mark);
+}
+
+int ambd_cache_write_through(struct ambd_cache *c, json_t *obj)
+{
+    json_t *meta = json_object_get(obj, "metadata");
+    json_object_del(meta, "managedFields");
+    char *key = ambd_cache_key(obj);
+    char *text = key ? json_dumps(obj, JSON_COMPACT) : NULL;
+    const char *rv = json_string_value(json_object_get(meta, "resourceVersion"));
+    struct ambd_cache_entry *e = text ? entry_new(c, text, strlen(text), rv ? rv : "", 0) : NULL;
+    free(text);
+    if (!e) {
+        free(key);
+        return key ? AMB_ENOMEM : AMB_EINVAL;
+    }
+    e->written_through = 1;
+    void *old = NULL;
+    pthread_rwlock_wrlock(&c->lock);
+    struct ambd_cache_entry *cur = ambd_strmap_get(&c->map, key), *prev = NULL;
+    if (cur) {
+        e->mark = cur->mark;
+        ambd_strmap_put(&c->map, key, e, &old); /* a replacement: cannot fail */
+        prev = old;
+        entry_leaves(c, prev);
+        c->bytes += e->len;
+        e = NULL;
+    }
+    pthread_rwlock_unlock(&c->lock);
+    entry_free(prev);
+    entry_free(e);
+    free(key);
+    return AMB_OK;
+}
+
+static ZSTD_DCtx *unpacker_take(struct ambd_cache *c)
+{
+    pthread_mutex_lock(&c->pool_lock);
+    ZSTD_DCtx *d = c->n_pool ? c->pool[--c->n_pool] : NULL;
+    pthread_mutex_unlock(&c->pool_lock);
+    return d ? d : ZSTD_createDCtx();
+}
+
+static void unpacker_give(struct ambd_cache *c, ZSTD_DCtx *d)
+{
+    pthread_mutex_lock(&c->pool_lock);
+    if (d && c->n_pool < sizeof c->pool / sizeof c->pool[0]) {
+        c->pool[c->n_pool++] = d;
+        d = NULL;
+    }
+    pthread_mutex_unlock(&c->pool_lock);
+    ZSTD_freeDCtx(d);
+}
+
+/* The object an entry holds, parsed; data[0..len) is a copy of the
+ * entry's, taken under the lock, so the work happens outside it. */
+static json_t *parse_entry(struct ambd_cache *c, const char *data, size_t len, int packed,
+                           size_t text_len)
+{
+    if (!packed)
+        return ambd_json_parse(data, len, NULL);
+    char small[STACK_TEXT];
+    char *text = text_len <= sizeof small ? small : malloc(text_len);
+    ZSTD_DCtx *d = text ? unpacker_take(c) : NULL;
+    size_t n = d ? ZSTD_decompressDCtx(d, text, text_len, data, len) : 0;
+    unpacker_give(c, d);
+    json_t *obj = d && !ZSTD_isError(n) && n == text_len ? ambd_json_parse(text, n, NULL) : NULL;
+    if (text != small)
+        free(text);
+    return obj;
+}
+
+/* Copies e's bytes into small (or a malloc'd buffer, returned in *heap). */
+static const char *copy_entry(const struct ambd_cache_entry *e, char *small, size_t small_len,
+                              char **heap)
+{
+    *heap = NULL;
+    if (e->len <= small_len) {
+        memcpy(small, e->data, e->len);
+        return small;
+    }
+    if ((*heap = malloc(e->len)))
+        memcpy(*heap, e->data, e->len);
+    return *heap;
+}
+
+/* Parses an entry the caller holds: out of the map, or under the lock. */
+static json_t *parse_held(struct ambd_cache *c, const struct ambd_cache_entry *e)
+{
+    return parse_entry(c, e->data, e->len, e->packed, e->text_len);
 }
 
 json_t *ambd_cache_remove(struct ambd_cache *c, const char *key)
@@ -102,9 +282,9 @@ json_t *ambd_cache_remove(struct ambd_cache *c, const char *key)
     pthread_rwlock_wrlock(&c->lock);
     struct ambd_cache_entry *e = ambd_strmap_remove(&c->map, key);
     if (e)
-        c->bytes -= e->len;
+        entry_leaves(c, e);
     pthread_rwlock_unlock(&c->lock);
-    json_t *obj = e ? json_loadb(e->json, e->len, 0, NULL) : NULL;
+    json_t *obj = e ? parse_held(c, e) : NULL;
     entry_free(e);
     return obj;
 }
@@ -115,35 +295,71 @@ void ambd_cache_sweep(struct ambd_cache *c, unsigned mark,
     size_t pos = 0;
     const char *key;
     void *value;
-    /* Collected first, reported after the lock is dropped. */
-    json_t *removed = json_array();
+    /* Collected first, parsed and reported after the lock is dropped. */
+    struct ambd_cache_entry **removed = NULL;
+    size_t n = 0, cap = 0;
     pthread_rwlock_wrlock(&c->lock);
     while (ambd_strmap_next(&c->map, &pos, &key, &value)) {
         struct ambd_cache_entry *e = value;
         if (e->mark == mark)
             continue;
-        json_t *obj = json_loadb(e->json, e->len, 0, NULL);
-        if (obj)
-            json_array_append_new(removed, obj);
-        c->bytes -= e->len;
-        entry_free(ambd_strmap_remove(&c->map, key));
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            struct ambd_cache_entry **grown = realloc(removed, ncap * sizeof *grown);
+            if (!grown)
+                break; /* the rest goes at the next list */
+            removed = grown;
+            cap = ncap;
+        }
+        removed[n++] = e;
+        entry_leaves(c, e);
+        ambd_strmap_remove(&c->map, key);
     }
     pthread_rwlock_unlock(&c->lock);
-    size_t i;
-    json_t *obj;
-    json_array_foreach(removed, i, obj) gone(ud, obj);
-    json_decref(removed);
+    for (size_t i = 0; i < n; i++) {
+        json_t *obj = parse_held(c, removed[i]);
+        if (obj)
+            gone(ud, obj);
+        json_decref(obj);
+        entry_free(removed[i]);
+    }
+    free(removed);
 }
 
 json_t *ambd_cache_get(struct ambd_cache *c, const char *key)
 {
-    json_t *obj = NULL;
+    char small[STACK_TEXT], *heap = NULL;
+    const char *data = NULL;
+    size_t len = 0, text_len = 0;
+    int packed = 0;
     pthread_rwlock_rdlock(&c->lock);
     struct ambd_cache_entry *e = ambd_strmap_get(&c->map, key);
-    if (e)
-        obj = json_loadb(e->json, e->len, 0, NULL);
+    if (e) {
+        data = copy_entry(e, small, sizeof small, &heap);
+        len = e->len;
+        text_len = e->text_len;
+        packed = e->packed;
+    }
     pthread_rwlock_unlock(&c->lock);
+    json_t *obj = data ? parse_entry(c, data, len, packed, text_len) : NULL;
+    free(heap);
     return obj;
+}
+
+json_t *ambd_cache_take(struct ambd_cache *c, const char *key)
+{
+    json_t *obj = NULL;
+    if (c->handoff_max) {
+        pthread_rwlock_wrlock(&c->lock);
+        struct ambd_cache_entry *e = ambd_strmap_get(&c->map, key);
+        if (e && e->handoff) {
+            obj = e->handoff;
+            e->handoff = NULL;
+            c->n_handoff--;
+        }
+        pthread_rwlock_unlock(&c->lock);
+    }
+    return obj ? obj : ambd_cache_get(c, key);
 }
 
 /* Equality-only selector "k=v,k2=v2" against metadata.labels. */
@@ -190,7 +406,7 @@ json_t *ambd_cache_list(struct ambd_cache *c, const char *ns, const char *select
         if (prefix_len && (strncmp(key, ns, prefix_len) != 0 || key[prefix_len] != '/'))
             continue;
         struct ambd_cache_entry *e = value;
-        json_t *obj = json_loadb(e->json, e->len, 0, NULL);
+        json_t *obj = parse_held(c, e);
         if (obj && labels_match(obj, selector))
             json_array_append(out, obj);
         json_decref(obj);

@@ -15,6 +15,7 @@
 struct ambd_controller_config {
     int enabled;
     unsigned workers;
+    unsigned list_page_size; /* objects per page of an informer's list */
     int leader_election;
     char *listen; /* "host:port" */
     char *lease_name;

@@ -23,9 +23,12 @@
 
 char *ambd_ctl_key(size_t kind, const char *ns, const char *name)
 {
-    struct ambd_buf b = {0};
-    ambd_buf_printf(&b, "%zu|%s/%s", kind, ns ? ns : "", name);
-    return ambd_buf_take(&b);
+    /* snprintf, not ambd_buf_printf's two passes: every event makes one. */
+    size_t len = 21 + 1 + (ns ? strlen(ns) : 0) + 1 + strlen(name) + 1;
+    char *key = malloc(len);
+    if (key)
+        snprintf(key, len, "%zu|%s/%s", kind, ns ? ns : "", name);
+    return key;
 }
 
 static int same_resource(const struct amb_resource *a, const struct amb_resource *b)
@@ -243,7 +246,7 @@ static void process(struct ambd_controller *c, const char *key)
     const char *kind_name = k->entry->kind.resource.kind;
 
     /* Cache keys are "ns/name", or "name" for cluster-scoped objects. */
-    json_t *obj = ambd_cache_get(ambd_informer_cache(k->informer), ns_len ? nsname : name);
+    json_t *obj = ambd_cache_take(ambd_informer_cache(k->informer), ns_len ? nsname : name);
     if (!obj) { /* deleted: nothing left to do */
         ambd_workqueue_forget(c->queue, key);
         return;
@@ -376,13 +379,20 @@ static char *make_identity(void)
 
 /* ---- lifecycle ---- */
 
+/* A kind's reconciles take the tree its informer parsed (no parse of their
+ * own) for up to this many keys waiting at once; a child's objects are
+ * only read, so its informer keeps none. */
+#define KIND_HANDOFF_MAX 512
+
 static struct ambd_informer *new_informer(struct ambd_controller *c, const struct amb_resource *res,
-                                          const char *selector,
+                                          const char *selector, size_t handoff_max,
                                           void (*on_event)(void *, enum ambd_event_type,
                                                            const json_t *),
                                           void *ud)
 {
-    struct ambd_informer_options o = {.resource = *res, .label_selector = selector};
+    struct ambd_informer_options o = {.resource = *res, .label_selector = selector,
+                                      .page_size = c->cc->list_page_size,
+                                      .handoff_max = handoff_max};
     struct ambd_informer_handlers h = {on_event, NULL};
     return ambd_informer_new(&c->store, c->base, &o, &h, ud);
 }
@@ -401,7 +411,7 @@ static int add_child(struct ambd_controller *c, const struct amb_resource *res)
     c->children = grown;
     /* The array may move as it grows: handlers get the controller instead. */
     struct ambd_ctl_child *child = &c->children[c->n_children];
-    if (!(child->informer = new_informer(c, res, CHILD_SELECTOR, on_child_event, c)))
+    if (!(child->informer = new_informer(c, res, CHILD_SELECTOR, 0, on_child_event, c)))
         return AMB_ENOMEM;
     c->n_children++;
     return AMB_OK;
@@ -417,7 +427,7 @@ static int build_informers(struct ambd_controller *c, const struct ambd_registry
         k->ctl = c;
         k->index = i;
         k->entry = r->kinds[i];
-        k->informer = new_informer(c, res, NULL, on_primary_event, k);
+        k->informer = new_informer(c, res, NULL, KIND_HANDOFF_MAX, on_primary_event, k);
         c->n_kinds++;
         if (!k->informer)
             return AMB_ENOMEM;

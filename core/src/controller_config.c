@@ -128,6 +128,7 @@ static void read_controller(struct reader *r, struct ambd_controller_config *cc)
 {
     get_bool(r, "enabled", &cc->enabled);
     get_uint(r, "workers", 1, 256, &cc->workers);
+    get_uint(r, "list_page_size", 1, 10000, &cc->list_page_size);
     get_bool(r, "leader_election", &cc->leader_election);
     get_string(r, "listen", &cc->listen);
     config_setting_t *s;
@@ -166,6 +167,7 @@ int ambd_controller_config_load(const struct ambd_config *c, struct ambd_control
     memset(cc, 0, sizeof *cc);
     cc->enabled = 1;
     cc->workers = 4;
+    cc->list_page_size = 500;
     cc->leader_election = 1;
     cc->lease_duration_s = 15;
     cc->renew_deadline_s = 10;

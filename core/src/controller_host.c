@@ -216,8 +216,20 @@ static int host_update_status(struct amb_ctx *ctx, int (*mutate)(void *ud, json_
             else if (m > 0) {
                 if (out)
                     *out = json_incref(obj);
-            } else
-                rc = ST(ctx)->ops->update(ST(ctx)->impl, res, ctx->ns, obj, "status", out, &why);
+            } else {
+                json_t *written = NULL;
+                rc = ST(ctx)->ops->update(ST(ctx)->impl, res, ctx->ns, obj, "status", &written,
+                                          &why);
+                /* The next reconcile of this key may run before the watch
+                 * brings this write: it must not act on the old status
+                 * (a conflict, or the same work twice). */
+                if (rc == AMB_OK && written)
+                    ambd_cache_write_through(ambd_informer_cache(inf), written);
+                if (out)
+                    *out = written;
+                else
+                    json_decref(written);
+            }
         }
         if (rc != AMB_OK && (rc != AMB_ECONFLICT || attempt + 1 == STATUS_ATTEMPTS))
             ambd_error_wrap(err, rc, &why);

@@ -31,6 +31,7 @@ struct ambd_informer_options {
     const char *label_selector; /* NULL for all objects */
     unsigned page_size;         /* 0 = 500 */
     unsigned watch_timeout_s;   /* 0 = random in [300, 600] as client-go */
+    size_t handoff_max;         /* the cache's (cache-internal.h); 0: none */
 };
 
 struct ambd_informer_stats {

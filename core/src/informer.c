@@ -41,6 +41,11 @@ struct ambd_informer {
     char *cont;     /* continue token of the list in progress */
     enum step step; /* what a retry repeats */
     struct ambd_store_call *call;
+    /* The next page, asked for with this page's continue token before this
+     * page's items are read: the server prepares it meanwhile. next_cont is
+     * the token it was asked with. */
+    struct ambd_store_call *next;
+    char *next_cont;
     unsigned long watch_events; /* events of the current watch stream */
     unsigned backoff_ms;
     unsigned retry_after_s; /* the failed request's Retry-After, for the next wait */
@@ -109,14 +114,48 @@ static void on_retry_after(void *ud, unsigned seconds)
     inf->retry_after_s = seconds;
 }
 
-/* List items and watch objects of built-in kinds may lack apiVersion/kind:
- * fill them in so cached objects all look alike. */
-static void complete_type(struct ambd_informer *inf, json_t *obj)
+/* List items of built-in kinds lack apiVersion and kind (watch objects may
+ * too): they are filled in so cached objects all look alike. Returns how
+ * many members were added, with their text in *text when it is not NULL. */
+static size_t complete_type(struct ambd_informer *inf, json_t *obj, struct ambd_buf *text)
 {
-    if (!json_object_get(obj, "apiVersion"))
+    size_t added = 0;
+    if (!json_object_get(obj, "apiVersion")) {
         json_object_set_new(obj, "apiVersion", json_string(inf->api_version));
-    if (!json_object_get(obj, "kind"))
+        if (text)
+            ambd_buf_printf(text, "\"apiVersion\":\"%s\",", inf->api_version);
+        added++;
+    }
+    if (!json_object_get(obj, "kind")) {
         json_object_set_new(obj, "kind", json_string(inf->kind));
+        if (text)
+            ambd_buf_printf(text, "\"kind\":\"%s\",", inf->kind);
+        added++;
+    }
+    return added;
+}
+
+/* Stores obj, whose JSON text is text[0..len), in the cache, its type
+ * completed in the tree and in the text: the added members go in front of
+ * the others (the text is an object, so it starts with '{'). Returns what
+ * ambd_cache_upsert_text returns. */
+static int store(struct ambd_informer *inf, json_t *obj, const char *text, size_t len)
+{
+    struct ambd_buf b = {0};
+    ambd_buf_putc(&b, '{');
+    size_t added = complete_type(inf, obj, &b);
+    if (!added) {
+        ambd_buf_release(&b);
+        return ambd_cache_upsert_text(&inf->cache, obj, text, len, inf->mark);
+    }
+    /* The rest after '{'; for "{}" only the '}', without the last comma. */
+    if (json_object_size(obj) == added)
+        b.len--;
+    ambd_buf_append(&b, text + 1, len - 1);
+    int rc = b.failed ? ambd_cache_upsert(&inf->cache, obj, inf->mark)
+                      : ambd_cache_upsert_text(&inf->cache, obj, b.data, b.len, inf->mark);
+    ambd_buf_release(&b);
+    return rc;
 }
 
 static void emit(struct ambd_informer *inf, enum ambd_event_type type, const json_t *obj)
@@ -146,6 +185,67 @@ static char *escaped(const char *s)
 
 /* ---- list ---- */
 
+static void on_item(void *ud, json_t *item, const char *text, size_t len);
+static void on_page(void *ud, int rc, long http_status, json_t *page, const char *why);
+static void on_continue(void *ud, struct ambd_store_call *call, const char *token);
+static const struct ambd_store_list_handlers list_handlers = {on_item, on_page, on_retry_after,
+                                                              on_continue};
+
+/* The query of the page after cont (NULL: the first). */
+static char *page_query(const struct ambd_informer *inf, const char *cont)
+{
+    struct ambd_buf q = {0};
+    ambd_buf_printf(&q, "limit=%u", inf->opts.page_size ? inf->opts.page_size : DEFAULT_PAGE);
+    if (inf->selector)
+        ambd_buf_printf(&q, "&labelSelector=%s", inf->selector);
+    if (cont) {
+        char *c = escaped(cont);
+        ambd_buf_printf(&q, "&continue=%s", c ? c : "");
+        free(c);
+    }
+    return ambd_buf_take(&q);
+}
+
+static void cancel_next(struct ambd_informer *inf)
+{
+    if (inf->next)
+        inf->store->ops->cancel(inf->store->impl, inf->next);
+    inf->next = NULL;
+    free(inf->next_cont);
+    inf->next_cont = NULL;
+}
+
+/* Asks for the page after the current one; on_page promotes it, so the
+ * handlers still see the pages in order. */
+static void on_continue(void *ud, struct ambd_store_call *call, const char *token)
+{
+    struct ambd_informer *inf = ud;
+    if (call != inf->call || inf->next)
+        return;
+    char *query = page_query(inf, token);
+    inf->next_cont = query ? strdup(token) : NULL;
+    inf->next = inf->next_cont ? inf->store->ops->list_async(inf->store->impl,
+                                                             &inf->opts.resource, query,
+                                                             &list_handlers, inf, call)
+                               : NULL;
+    free(query);
+    if (!inf->next)
+        cancel_next(inf); /* then it is asked for after this page */
+}
+
+/* After a page: makes the prefetched page the current one when it was asked
+ * with this page's token. */
+static int take_next(struct ambd_informer *inf)
+{
+    if (!inf->next || !inf->next_cont || strcmp(inf->next_cont, inf->cont) != 0)
+        return 0;
+    inf->call = inf->next;
+    inf->next = NULL;
+    free(inf->next_cont);
+    inf->next_cont = NULL;
+    return 1;
+}
+
 static void on_gone_during_sweep(void *ud, const json_t *obj)
 {
     emit(ud, AMBD_EVENT_DELETED, obj);
@@ -168,11 +268,22 @@ static void list_finish(struct ambd_informer *inf, json_t *page)
     watch_begin(inf);
 }
 
+static void on_item(void *ud, json_t *item, const char *text, size_t len)
+{
+    struct ambd_informer *inf = ud;
+    int r = store(inf, item, text, len);
+    if (r == 1)
+        emit(inf, AMBD_EVENT_ADDED, item);
+    else if (r == 0)
+        emit(inf, AMBD_EVENT_MODIFIED, item);
+}
+
 static void on_page(void *ud, int rc, long http_status, json_t *page, const char *why)
 {
     struct ambd_informer *inf = ud;
     inf->call = NULL;
     if (rc != AMB_OK) {
+        cancel_next(inf);
         list_fail_log(inf, http_status, why);
         /* Any failure (an expired continue token too) lists from the top. */
         free(inf->cont);
@@ -181,21 +292,13 @@ static void on_page(void *ud, int rc, long http_status, json_t *page, const char
         schedule_retry(inf);
         return;
     }
-    size_t i;
-    json_t *item;
-    json_array_foreach(json_object_get(page, "items"), i, item)
-    {
-        complete_type(inf, item);
-        int r = ambd_cache_upsert(&inf->cache, item, inf->mark);
-        if (r == 1)
-            emit(inf, AMBD_EVENT_ADDED, item);
-        else if (r == 0)
-            emit(inf, AMBD_EVENT_MODIFIED, item);
-    }
     const char *cont = json_string_value(json_object_get(json_object_get(page, "metadata"),
                                                          "continue"));
     free(inf->cont);
     inf->cont = cont && *cont ? strdup(cont) : NULL;
+    if (inf->cont && take_next(inf))
+        return;
+    cancel_next(inf);
     if (inf->cont)
         list_page(inf);
     else
@@ -204,20 +307,10 @@ static void on_page(void *ud, int rc, long http_status, json_t *page, const char
 
 static void list_page(struct ambd_informer *inf)
 {
-    static const struct ambd_store_list_handlers h = {on_page, on_retry_after};
-    struct ambd_buf q = {0};
-    ambd_buf_printf(&q, "limit=%u", inf->opts.page_size ? inf->opts.page_size : DEFAULT_PAGE);
-    if (inf->selector)
-        ambd_buf_printf(&q, "&labelSelector=%s", inf->selector);
-    if (inf->cont) {
-        char *c = escaped(inf->cont);
-        ambd_buf_printf(&q, "&continue=%s", c ? c : "");
-        free(c);
-    }
-    char *query = ambd_buf_take(&q);
+    char *query = page_query(inf, inf->cont);
     inf->step = STEP_LIST;
     inf->call = query ? inf->store->ops->list_async(inf->store->impl, &inf->opts.resource, query,
-                                                    &h, inf)
+                                                    &list_handlers, inf, NULL)
                       : NULL;
     free(query);
     if (!inf->call) {
@@ -228,6 +321,7 @@ static void list_page(struct ambd_informer *inf)
 
 static void list_begin(struct ambd_informer *inf)
 {
+    cancel_next(inf);
     inf->mark++;
     free(inf->cont);
     inf->cont = NULL;
@@ -236,7 +330,8 @@ static void list_begin(struct ambd_informer *inf)
 
 /* ---- watch ---- */
 
-static int on_watch_event(void *ud, enum ambd_watch_type type, json_t *obj)
+static int on_watch_event(void *ud, enum ambd_watch_type type, json_t *obj, const char *text,
+                          size_t len)
 {
     struct ambd_informer *inf = ud;
     inf->watch_events++;
@@ -244,8 +339,8 @@ static int on_watch_event(void *ud, enum ambd_watch_type type, json_t *obj)
         set_rv(inf, obj);
         return 0;
     }
-    complete_type(inf, obj);
     if (type == AMBD_WATCH_DELETED) {
+        complete_type(inf, obj, NULL);
         char *key = ambd_cache_key(obj);
         json_decref(key ? ambd_cache_remove(&inf->cache, key) : NULL);
         free(key);
@@ -253,7 +348,7 @@ static int on_watch_event(void *ud, enum ambd_watch_type type, json_t *obj)
         emit(inf, AMBD_EVENT_DELETED, obj);
         return 0;
     }
-    int r = ambd_cache_upsert(&inf->cache, obj, inf->mark);
+    int r = store(inf, obj, text, len);
     set_rv(inf, obj);
     if (r == 1 || r == 0)
         emit(inf, r == 1 ? AMBD_EVENT_ADDED : AMBD_EVENT_MODIFIED, obj);
@@ -325,6 +420,7 @@ struct ambd_informer *ambd_informer_new(const struct ambd_store *store, struct e
     inf->h = *h;
     inf->ud = ud;
     ambd_cache_init(&inf->cache);
+    inf->cache.handoff_max = opts->handoff_max;
     const struct amb_resource *r = &opts->resource;
     inf->group = strdup(r->group);
     inf->version = strdup(r->version);
@@ -355,6 +451,7 @@ void ambd_informer_free(struct ambd_informer *inf)
 {
     if (!inf)
         return;
+    cancel_next(inf);
     if (inf->call)
         inf->store->ops->cancel(inf->store->impl, inf->call);
     if (inf->retry)

@@ -24,6 +24,7 @@ struct ambd_kube_call {
     int cancelled;
     int aborted;   /* on_data asked to stop */
     int finishing; /* on_done is running: freed by collect_done */
+    int removed;   /* out of the multi handle already */
     struct ambd_kube_call *next, *prev;
 };
 
@@ -137,7 +138,8 @@ static void call_unlink(struct ambd_kube_call *c)
 static void call_free(struct ambd_kube_call *c)
 {
     if (c->easy) {
-        curl_multi_remove_handle(c->loop->multi, c->easy);
+        if (!c->removed)
+            curl_multi_remove_handle(c->loop->multi, c->easy);
         curl_easy_cleanup(c->easy);
     }
     curl_slist_free_all(c->headers);
@@ -175,9 +177,13 @@ static void collect_done(struct ambd_kube_loop *l)
         long status = 0;
         curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
         long retry_after = result == CURLE_OK ? ambd_kube_retry_after_of(c->easy) : -1;
-        /* msg is invalid once the handle is removed: result is copied above. */
+        /* msg is invalid once the handle is removed: result is copied above.
+         * Removed before on_done, so its connection is back in the pool for
+         * a request on_done makes (the next page of a list). */
         call_unlink(c);
         c->finishing = 1;
+        curl_multi_remove_handle(l->multi, c->easy);
+        c->removed = 1;
         ambd_kube_observe(l->k, c->verb, result == CURLE_OK ? status : 0, retry_after);
         if (!c->cancelled && c->h.on_done) {
             if (c->aborted)
@@ -256,6 +262,14 @@ struct ambd_kube_call *ambd_kube_call_start(struct ambd_kube_loop *l,
     if (curl_multi_add_handle(l->multi, c->easy) != CURLM_OK) {
         call_unlink(c);
         goto fail;
+    }
+    /* Sent now rather than at the loop's next pass, when the caller may be
+     * busy (reading the previous page); not from inside curl's callbacks. */
+    if (!l->in_curl) {
+        int running;
+        l->in_curl = 1;
+        curl_multi_socket_action(l->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        l->in_curl = 0;
     }
     return c;
 fail:

@@ -11,6 +11,7 @@
 
 #include "buf-internal.h"
 #include "error-internal.h"
+#include "json_parse-internal.h"
 
 #define DEFAULT_MAX_EVENT (16u * 1024 * 1024)
 
@@ -33,6 +34,11 @@ struct ambd_store_call {
     struct timespec started;
     int in_data;   /* inside on_data: cancel must not free yet */
     int cancelled;
+    /* Lists: the page before this one and the one after (see list_async),
+     * and this page's end when it came before the previous page's. */
+    struct ambd_store_call *after, *successor;
+    int ended;
+    long end_status, end_retry_after;
 };
 
 static void call_free(struct ambd_store_call *c)
@@ -84,6 +90,38 @@ static int st_remove(void *impl, const struct amb_resource *res, const char *ns,
 
 /* ---- asynchronous list ---- */
 
+/* How far into a list answer its metadata (with continue) is looked for:
+ * the API server writes it before the items. */
+#define CONTINUE_WITHIN (64u * 1024)
+
+static int on_early_member(void *ud, const char *key, const char *text, size_t avail,
+                           size_t *used, struct ambd_json_error *err)
+{
+    json_t **meta = ud;
+    if (strcmp(key, "items") == 0)
+        return 1; /* the items first: no early token */
+    if (strcmp(key, "metadata") != 0)
+        return 0;
+    *meta = ambd_json_parse_prefix(text, avail, used, err);
+    return *meta ? 2 : -1;
+}
+
+/* Tells the caller the continue token of a list answer before its items
+ * are read, from its metadata near the start (a cheap look: the full walk
+ * checks the whole answer after). */
+static void tell_continue(struct ambd_store_call *c, const char *text, size_t len)
+{
+    json_t *meta = NULL;
+    struct ambd_json_error err;
+    size_t within = len < CONTINUE_WITHIN ? len : CONTINUE_WITHIN;
+    if (ambd_json_each_member(text, within, NULL, on_early_member, &meta, &err) == 2) {
+        const char *token = json_string_value(json_object_get(meta, "continue"));
+        if (token && *token)
+            c->lh.on_continue(c->ud, c, token);
+    }
+    json_decref(meta);
+}
+
 static int on_list_data(void *ud, long http_status, const char *data, size_t len)
 {
     (void)http_status;
@@ -94,20 +132,79 @@ static int on_list_data(void *ud, long http_status, const char *data, size_t len
     return c->buf.failed ? -1 : 0;
 }
 
-static void on_list_done(void *ud, long status, long retry_after, int rc, const char *error)
+/* A list answer is walked, not parsed whole: each item is parsed on its
+ * own and handed over with its text (the cache keeps that text), and the
+ * page's tree is never built. */
+struct list_walk {
+    struct ambd_store_call *c;
+    json_t *meta;
+    int items; /* seen "items" */
+    struct ambd_json_error err;
+};
+
+static int on_list_item(void *ud, const char *text, size_t avail, size_t *used,
+                        struct ambd_json_error *err)
 {
-    struct ambd_store_call *c = ud;
-    char *text = ambd_buf_take(&c->buf);
-    size_t len = text ? strlen(text) : 0;
+    struct list_walk *w = ud;
+    json_t *obj = ambd_json_parse_prefix(text, avail, used, err);
+    if (!obj)
+        return -1;
+    if (!json_is_object(obj)) {
+        json_decref(obj);
+        snprintf(err->text, sizeof err->text, "an item is not an object");
+        return 1;
+    }
+    w->c->lh.on_item(w->c->ud, obj, text, *used);
+    json_decref(obj);
+    return 0;
+}
+
+static int on_list_member(void *ud, const char *key, const char *text, size_t avail,
+                          size_t *used, struct ambd_json_error *err)
+{
+    struct list_walk *w = ud;
+    int is_meta = strcmp(key, "metadata") == 0, is_items = strcmp(key, "items") == 0;
+    if ((is_meta && w->meta) || (is_items && w->items)) {
+        snprintf(err->text, sizeof err->text, "\"%s\" twice", key);
+        return 1;
+    }
+    if (is_meta) {
+        w->meta = ambd_json_parse_prefix(text, avail, used, err);
+        if (json_is_object(w->meta))
+            return 0;
+        snprintf(err->text, sizeof err->text, "metadata is not an object");
+        return 1;
+    }
+    if (is_items) {
+        w->items = 1;
+        return ambd_json_each_element(text, avail, used, on_list_item, w, err);
+    }
+    return 0;
+}
+
+/* c's answer to its handlers; then the next page's, if it ended first. */
+static void deliver_page(struct ambd_store_call *c, long status, long retry_after, int rc,
+                         const char *error)
+{
+    const char *text = c->buf.data ? c->buf.data : "";
+    size_t len = c->buf.len;
     json_t *page = NULL;
     struct amb_error err = AMBD_ERROR_INIT;
     if (rc != AMB_OK)
-        ambd_error_set(&err, rc, NULL, "%s", error ? error : "transfer failed");
+        ambd_error_set(&err, rc, NULL, "%s", error && *error ? error : "transfer failed");
     else if ((rc = ambd_kube_status_error(status, text, len, retry_after, &err)) == AMB_OK) {
-        json_error_t jerr;
-        page = json_loadb(text ? text : "", len, 0, &jerr);
-        if (!json_is_array(json_object_get(page, "items")))
-            rc = ambd_error_set(&err, AMB_EIO, NULL, "list answer is not a list: %s", jerr.text);
+        struct list_walk w = {.c = c};
+        if (c->lh.on_continue)
+            tell_continue(c, text, len);
+        if (ambd_json_each_member(text, len, NULL, on_list_member, &w, &w.err) != 0 ||
+            !w.items)
+            rc = ambd_error_set(&err, AMB_EIO, NULL, "list answer is not a list: %s",
+                                w.items ? w.err.text : "no items");
+        else
+            page = json_pack("{s:O}", "metadata", w.meta ? w.meta : json_object());
+        json_decref(w.meta);
+        if (rc == AMB_OK && !page)
+            rc = ambd_error_set(&err, AMB_ENOMEM, NULL, NULL);
     }
     char *why = rc == AMB_OK ? NULL : ambd_error_line(&err);
     if (err.retry_after_s && c->lh.on_retry_after)
@@ -116,8 +213,30 @@ static void on_list_done(void *ud, long status, long retry_after, int rc, const 
     free(why);
     json_decref(page);
     ambd_error_clear(&err);
-    free(text);
+    struct ambd_store_call *next = c->successor;
     call_free(c);
+    if (next) {
+        next->after = NULL;
+        if (next->ended)
+            deliver_page(next, next->end_status, next->end_retry_after, next->end_rc,
+                         next->end_why);
+    }
+}
+
+static void on_list_done(void *ud, long status, long retry_after, int rc, const char *error)
+{
+    struct ambd_store_call *c = ud;
+    c->kcall = NULL; /* kube_async frees it on return */
+    if (!c->after) {
+        deliver_page(c, status, retry_after, rc, error);
+        return;
+    }
+    /* The page before is still being read: this one waits for it. */
+    c->ended = 1;
+    c->end_status = status;
+    c->end_retry_after = retry_after;
+    c->end_rc = rc;
+    snprintf(c->end_why, sizeof c->end_why, "%s", error ? error : "");
 }
 
 static struct ambd_store_call *start(struct kube_store *s, struct ambd_store_call *c,
@@ -139,16 +258,24 @@ static struct ambd_store_call *start(struct kube_store *s, struct ambd_store_cal
 
 static struct ambd_store_call *st_list_async(void *impl, const struct amb_resource *res,
                                              const char *query,
-                                             const struct ambd_store_list_handlers *h, void *ud)
+                                             const struct ambd_store_list_handlers *h, void *ud,
+                                             struct ambd_store_call *after)
 {
     static const struct ambd_kube_call_handlers kh = {on_list_data, on_list_done};
     struct ambd_store_call *c = calloc(1, sizeof *c);
-    if (!c)
+    if (!c || (after && after->successor)) {
+        free(c);
         return NULL;
+    }
     c->store = impl;
     c->lh = *h;
     c->ud = ud;
-    return start(impl, c, res, "LIST", query, 120000, &kh);
+    if (!(c = start(impl, c, res, "LIST", query, 120000, &kh)))
+        return NULL;
+    c->after = after;
+    if (after)
+        after->successor = c;
+    return c;
 }
 
 /* ---- asynchronous watch ---- */
@@ -161,40 +288,80 @@ static void stream_end(struct ambd_store_call *c, int rc, const char *why)
     snprintf(c->end_why, sizeof c->end_why, "%s", why);
 }
 
+/* One event line, walked: {"type": ..., "object": {...}}, the object's
+ * text kept for the cache. */
+struct event_walk {
+    json_t *type, *obj;
+    const char *obj_text;
+    size_t obj_len;
+};
+
+static int on_event_member(void *ud, const char *key, const char *text, size_t avail,
+                           size_t *used, struct ambd_json_error *err)
+{
+    struct event_walk *w = ud;
+    json_t **slot = strcmp(key, "type") == 0 ? &w->type : strcmp(key, "object") == 0 ? &w->obj
+                                                                                     : NULL;
+    if (!slot)
+        return 0;
+    if (*slot) {
+        snprintf(err->text, sizeof err->text, "\"%s\" twice in a watch event", key);
+        return 1;
+    }
+    if (!(*slot = ambd_json_parse_prefix(text, avail, used, err)))
+        return -1;
+    if (slot == &w->obj) {
+        w->obj_text = text;
+        w->obj_len = *used;
+    }
+    return 0;
+}
+
+static int event_type(const char *type, enum ambd_watch_type *t)
+{
+    static const struct {
+        const char *name;
+        enum ambd_watch_type type;
+    } types[] = {{"ADDED", AMBD_WATCH_ADDED},
+                 {"MODIFIED", AMBD_WATCH_MODIFIED},
+                 {"DELETED", AMBD_WATCH_DELETED},
+                 {"BOOKMARK", AMBD_WATCH_BOOKMARK}};
+    for (size_t i = 0; type && i < sizeof types / sizeof types[0]; i++) {
+        if (strcmp(types[i].name, type) == 0) {
+            *t = types[i].type;
+            return 0;
+        }
+    }
+    return -1;
+}
+
 /* Returns non-zero to stop the stream. */
 static int handle_line(struct ambd_store_call *c, const char *line, size_t len)
 {
-    json_error_t jerr;
-    json_t *ev = json_loadb(line, len, 0, &jerr);
-    const char *type = json_string_value(json_object_get(ev, "type"));
-    json_t *obj = json_object_get(ev, "object");
-    int stop = 0;
-    if (!type || !json_is_object(obj)) {
-        stream_end(c, AMB_EIO, ev ? "watch event without type or object" : jerr.text);
-        stop = 1;
+    struct event_walk w = {0};
+    struct ambd_json_error jerr = {0};
+    int walked = ambd_json_each_member(line, len, NULL, on_event_member, &w, &jerr);
+    const char *type = json_string_value(w.type);
+    int stop = 1;
+    enum ambd_watch_type t;
+    if (walked != 0) {
+        char why[160];
+        snprintf(why, sizeof why, "%s%s", walked < 0 ? "a watch event is not JSON: " : "",
+                 jerr.text);
+        stream_end(c, AMB_EIO, why);
+    } else if (!type || !json_is_object(w.obj)) {
+        stream_end(c, AMB_EIO, "watch event without type or object");
     } else if (strcmp(type, "ERROR") == 0) {
-        json_int_t code = json_integer_value(json_object_get(obj, "code"));
-        const char *msg = json_string_value(json_object_get(obj, "message"));
+        json_int_t code = json_integer_value(json_object_get(w.obj, "code"));
+        const char *msg = json_string_value(json_object_get(w.obj, "message"));
         stream_end(c, code == 410 ? AMB_EGONE : AMB_EIO, msg ? msg : "watch error event");
-        stop = 1;
+    } else if (event_type(type, &t) != 0) {
+        stream_end(c, AMB_EIO, "unknown watch event type");
     } else {
-        enum ambd_watch_type t;
-        if (strcmp(type, "ADDED") == 0)
-            t = AMBD_WATCH_ADDED;
-        else if (strcmp(type, "MODIFIED") == 0)
-            t = AMBD_WATCH_MODIFIED;
-        else if (strcmp(type, "DELETED") == 0)
-            t = AMBD_WATCH_DELETED;
-        else if (strcmp(type, "BOOKMARK") == 0)
-            t = AMBD_WATCH_BOOKMARK;
-        else {
-            stream_end(c, AMB_EIO, "unknown watch event type");
-            json_decref(ev);
-            return 1;
-        }
-        stop = c->wh.on_event(c->ud, t, obj) != 0;
+        stop = c->wh.on_event(c->ud, t, w.obj, w.obj_text, w.obj_len) != 0;
     }
-    json_decref(ev);
+    json_decref(w.type);
+    json_decref(w.obj);
     return stop;
 }
 
@@ -215,13 +382,19 @@ static int on_watch_data(void *ud, long http_status, const char *data, size_t le
             stop = 1;
             break;
         }
-        ambd_buf_append(&c->buf, data, take);
-        if (nl) {
-            if (c->buf.len > 0)
+        if (nl && c->buf.len == 0) {
+            /* The whole line is in what curl received: read it there. */
+            if (take > 0)
+                stop = handle_line(c, data, take);
+        } else {
+            ambd_buf_append(&c->buf, data, take);
+            if (nl) {
                 stop = handle_line(c, c->buf.data, c->buf.len);
-            ambd_buf_release(&c->buf);
-            take++;
+                ambd_buf_release(&c->buf);
+            }
         }
+        if (nl)
+            take++;
         data += take;
         len -= take;
     }
@@ -278,9 +451,11 @@ static struct ambd_store_call *st_watch_async(void *impl, const struct amb_resou
 
 static void st_cancel(void *impl, struct ambd_store_call *c)
 {
-    (void)impl;
     if (!c)
         return;
+    st_cancel(impl, c->successor);
+    if (c->after)
+        c->after->successor = NULL;
     ambd_kube_call_cancel(c->kcall);
     c->cancelled = 1;
     if (!c->in_data)

@@ -24,19 +24,29 @@ enum ambd_watch_type {
 };
 
 struct ambd_store_list_handlers {
-    /* The page (borrowed): an object with "items" and "metadata" (with
-     * resourceVersion and continue); or rc < 0 with http_status (0 if the
-     * server never answered; 410: the continue token expired) and why. */
+    /* Each item of a page, before that page's on_page: obj (borrowed; the
+     * handler may change it) and the JSON text it was parsed from. Items
+     * of a page that then fails have been delivered already. */
+    void (*on_item)(void *ud, json_t *obj, const char *text, size_t len);
+    /* The page (borrowed) without its items: an object with "metadata"
+     * (with resourceVersion and continue); or rc < 0 with http_status (0 if
+     * the server never answered; 410: the continue token expired) and why. */
     void (*on_page)(void *ud, int rc, long http_status, json_t *page, const char *why);
     /* Optional; just before on_page reports a failure whose answer asked for
      * a wait (Retry-After on a 429 or 5xx): the seconds to wait before the
      * next request. */
     void (*on_retry_after)(void *ud, unsigned seconds);
+    /* Optional; at most once per call, as soon as the answer's
+     * metadata.continue has arrived (before its items): the token (borrowed)
+     * for the next page, so it can be asked for while this one is read. */
+    void (*on_continue)(void *ud, struct ambd_store_call *call, const char *token);
 };
 
 struct ambd_store_watch_handlers {
-    /* One event; obj borrowed. Return 0 to go on, non-zero to stop. */
-    int (*on_event)(void *ud, enum ambd_watch_type type, json_t *obj);
+    /* One event: obj (borrowed; the handler may change it) and the JSON
+     * text it was parsed from. Return 0 to go on, non-zero to stop. */
+    int (*on_event)(void *ud, enum ambd_watch_type type, json_t *obj, const char *text,
+                    size_t len);
     /* The stream ended: rc AMB_OK when the server closed it normally,
      * AMB_EGONE when the resourceVersion is too old (relist), other codes
      * for errors. lived_ms is how long it ran. */
@@ -62,10 +72,14 @@ struct ambd_store_ops {
     int (*remove)(void *impl, const struct amb_resource *res, const char *ns, const char *name,
                   const char *propagation, struct amb_error *err);
 
-    /* Loop thread. NULL when the call cannot start. */
+    /* Loop thread. NULL when the call cannot start. With after (a list
+     * call in progress, or NULL), this page's handlers run only once
+     * after's have: pages are delivered in order however their transfers
+     * end. Cancelling after cancels this one too. */
     struct ambd_store_call *(*list_async)(void *impl, const struct amb_resource *res,
                                           const char *query,
-                                          const struct ambd_store_list_handlers *h, void *ud);
+                                          const struct ambd_store_list_handlers *h, void *ud,
+                                          struct ambd_store_call *after);
     struct ambd_store_call *(*watch_async)(void *impl, const struct amb_resource *res,
                                            const char *query, unsigned timeout_s,
                                            const struct ambd_store_watch_handlers *h, void *ud);

@@ -61,6 +61,11 @@ struct ambd_workqueue {
     uint64_t next_seq;
 
     unsigned waiters;       /* getters blocked on cond */
+    /* Signals sent that no waiter has woken from yet: a burst of adds wakes
+     * as many getters as are asleep, not one signal (and context switch)
+     * per key. It can only undercount (a timed-out waiter takes one), which
+     * costs a spare signal, never a missed wake-up. */
+    unsigned wakeups;
     unsigned timed_waiters; /* of those, sleeping until the heap's top */
     int shutting_down;
 };
@@ -102,6 +107,14 @@ static void entry_release_if_idle(struct ambd_workqueue *q, struct wq_entry *e)
     free(e);
 }
 
+static void wake_one(struct ambd_workqueue *q)
+{
+    if (q->waiters > q->wakeups) {
+        q->wakeups++;
+        pthread_cond_signal(&q->cond);
+    }
+}
+
 static void fifo_push(struct ambd_workqueue *q, struct wq_entry *e)
 {
     e->next = NULL;
@@ -111,8 +124,7 @@ static void fifo_push(struct ambd_workqueue *q, struct wq_entry *e)
         q->head = e;
     q->tail = e;
     q->n_ready++;
-    if (q->waiters)
-        pthread_cond_signal(&q->cond);
+    wake_one(q);
 }
 
 static struct wq_entry *fifo_pop(struct ambd_workqueue *q)
@@ -437,6 +449,8 @@ int ambd_workqueue_get(struct ambd_workqueue *q, char **key)
             pthread_cond_wait(&q->cond, &q->lock);
         }
         q->waiters--;
+        if (q->wakeups)
+            q->wakeups--;
     }
     /* Copy before unlinking so OOM leaves the queue as it was. */
     char *copy = strdup(q->head->key);
@@ -451,8 +465,8 @@ int ambd_workqueue_get(struct ambd_workqueue *q, char **key)
     /* Pass the baton: a waiter must take the next ready key or, when none is
      * ready, sleep until the earliest delayed one unless someone already
      * does; this getter may have been the one doing so. */
-    if (q->waiters && (q->head || (q->n_heap && !q->timed_waiters)))
-        pthread_cond_signal(&q->cond);
+    if (q->head || (q->n_heap && !q->timed_waiters))
+        wake_one(q);
 out:
     pthread_mutex_unlock(&q->lock);
     return rc;

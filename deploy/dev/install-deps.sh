@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
     build-essential cmake pkg-config git openssl curl
-    libcurl4-openssl-dev libjansson-dev libconfig-dev libevent-dev libssl-dev
+    libcurl4-openssl-dev libjansson-dev libconfig-dev libevent-dev libssl-dev libzstd-dev
     libcmocka-dev abigail-tools libsqlite3-dev libyaml-dev
     python3 python3-kubernetes python3-websockets python3-prometheus-client python3-yaml
     wrk nginx

@@ -6,3 +6,7 @@ api_unit_test(store unit_store.c)
 
 api_py_test(api.live test_live.py)
 api_py_test(api.live_abuse test_live_abuse.py)
+# The LangFuse export (api/live/langfuse*.c): the batch it builds from
+# hostile input, and a session's run exported to a mock LangFuse.
+api_unit_test(langfuse_batch unit_langfuse_batch.c)
+api_py_test(api.langfuse test_langfuse.py)

@@ -56,6 +56,16 @@ def rss_kib(pid):
     return out
 
 
+def run_bench(bench):
+    """bench.run(), then its report; closed whatever happens. Returns 0."""
+    try:
+        bench.run()
+        bench.report()
+    finally:
+        bench.close()
+    return 0
+
+
 def fmt_ratio(a, b):
     if not a or not b:
         return "-"

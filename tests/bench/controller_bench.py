@@ -55,6 +55,7 @@ os.environ.setdefault("AMB_TEST_PLUGIN_DIR", os.path.join(
     os.path.dirname(os.path.dirname(os.path.realpath(os.environ["AMBIENTD"]))), "tests", "plugins"))
 sys.path.insert(0, os.path.join(SRC, "tests", "controller"))
 
+from benchenv import run_bench  # noqa: E402
 from ctlharness import ADMIN, WIDGETS, Ambient, Kube, wait_until  # noqa: E402
 
 LEASE = "/apis/coordination.k8s.io/v1/namespaces/default/leases/ambient-controller"
@@ -293,13 +294,7 @@ def main():
     p.add_argument("--workers", type=int, default=4)
     p.add_argument("--touch", type=int, default=2000, help="objects touched for the watch figure")
     args = p.parse_args()
-    b = Bench(args)
-    try:
-        b.run()
-        b.report()
-    finally:
-        b.close()
-    return 0
+    return run_bench(Bench(args))
 
 
 if __name__ == "__main__":

@@ -207,7 +207,8 @@ class Ambient:
 
     def __init__(self, kube, workdir, plugins=("widget",), slow_ms=0, workers=4,
                  leader_election=True, lease=(4, 3, 1), token=ADMIN, token_file=None,
-                 extra="", kube_extra="", wait_leader=True, wait_synced=True, widget_extra=""):
+                 extra="", kube_extra="", wait_leader=True, wait_synced=True, widget_extra="",
+                 controller_extra=""):
         self.workdir = workdir
         if token_file is None:
             token_file = os.path.join(workdir, "token-%s" % uuid.uuid4().hex[:6])
@@ -220,11 +221,12 @@ class Ambient:
             'plugins = (%s);\n'
             'widget = { slow_ms = %d; finalizer = false; %s};\n'
             'kube = { server = "%s"; token_file = "%s"; %s};\n'
-            'controller = { listen = "127.0.0.1:0"; workers = %d; leader_election = %s;\n'
+            'controller = { listen = "127.0.0.1:0"; workers = %d; leader_election = %s; %s\n'
             '  lease = { namespace = "default"; duration = %d; renew_deadline = %d; retry_period = %d; }; };\n'
             'log = { level = "debug"; format = "json"; };\n%s'
         ) % (PLUGIN_DIR, plist, slow_ms, widget_extra, kube.url, token_file, kube_extra, workers,
-             "true" if leader_election else "false", lease[0], lease[1], lease[2], extra)
+             "true" if leader_election else "false", controller_extra, lease[0], lease[1],
+             lease[2], extra)
         if "widget" not in plugins:
             text = text.replace('widget = { slow_ms = %d; finalizer = false; %s};\n'
                                 % (slow_ms, widget_extra), "")

@@ -119,7 +119,7 @@ class HostileStreams(ControllerTest):
         reasons = [r.get("error", "") for r in amb.d.records() if r.get("msg") == "watch failed"
                    and r.get("resource") == "widgets"]
         text = "\n".join(reasons)
-        for want in ("expected near 'this'", "etcd is unavailable", "unknown watch event type",
+        for want in ("a watch event is not JSON", "etcd is unavailable", "unknown watch event type",
                      "watch event longer than the limit"):
             self.assertIn(want, text, "missing failure %r in %r" % (want, reasons))
         times = self.server.widget_watches

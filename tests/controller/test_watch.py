@@ -3,7 +3,9 @@
 losing events; when the resume point has been compacted away (410) the
 informer relists, and what was deleted meanwhile is noticed (a child Secret
 deleted by hand is recreated; a deleted Widget leaves the cache); a watch or
-list throttled with Retry-After is not tried again before that time."""
+list throttled with Retry-After is not tried again before that time; a
+list in pages asks for each page once (the next while the current one is
+read), and one whose continue token expires midway starts again."""
 import threading
 import time
 
@@ -113,6 +115,45 @@ class ExpiredResourceVersion(ControllerTest):
         wait_until(lambda: amb.metric("ambient_cache_objects", resource="widgets") == 1, WAIT, 0.05,
                    "the deleted widget gone from the cache")
         self.assertTrue(reconciled(k.get_widget(ns, "keep")))
+        amb.stop_clean(self)
+
+
+class Paged(ControllerTest):
+    PAGE = 4
+    LISTS = "/apis/test.ambient-code/v1alpha1/widgets"
+
+    def widgets_now(self, count):
+        ns = self.kube.make_ns()
+        for i in range(count):
+            self.kube.create_widget(ns, "p%02d" % i)
+        return len(self.kube.list_widgets())
+
+    def list_requests(self):
+        return [r for r in self.kube.requests(self.LISTS) if r["verb"] == "list"]
+
+    def test_each_page_asked_once(self):
+        total = self.widgets_now(4 * self.PAGE + 3)
+        self.kube.forget_requests()
+        amb = self.start(controller_extra="list_page_size = %d;" % self.PAGE)
+        wait_until(lambda: amb.metric("ambient_cache_objects", resource="widgets") == total,
+                   WAIT, 0.05, "every widget cached")
+        self.assertEqual(len(self.list_requests()), -(-total // self.PAGE))
+        amb.stop_clean(self)
+
+    def test_continue_expired_midway_lists_again(self):
+        k = self.kube
+        total = self.widgets_now(4 * self.PAGE + 3)
+        k.forget_requests()
+        # Slow lists: the second page is held long enough to expire its token.
+        k.faults_add(latencyMs=400, verb="list", path=self.LISTS, count=2)
+        amb = self.start(controller_extra="list_page_size = %d;" % self.PAGE, wait_synced=False)
+        wait_until(lambda: len(self.list_requests()) >= 2, WAIT, 0.01, "the second page asked")
+        k.create_widget(k.make_ns(), "late")
+        k.compact()
+        amb.wait_msg("list failed", resource="widgets")
+        wait_until(lambda: amb.metric("ambient_cache_objects", resource="widgets") == total + 1,
+                   WAIT, 0.05, "every widget cached")
+        self.assertEqual(len(amb.has_msg("cache synced", resource="widgets")), 1)
         amb.stop_clean(self)
 
 

@@ -17,7 +17,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 seconds=${FUZZ_SECONDS:-20}
 parallel=${FUZZ_PARALLEL:-1}
-targets=${FUZZ_TARGETS:-"http1 ws rest_path live_events local_bodies"}
+targets=${FUZZ_TARGETS:-"http1 ws rest_path live_events local_bodies json_parse"}
 cc=${CC:-clang}
 case $seconds in '' | *[!0-9]*) echo "run.sh: FUZZ_SECONDS must be a number" >&2; exit 2 ;; esac
 
@@ -73,7 +73,7 @@ san=(-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-fra
 read -ra pkg_cflags <<<"$(pkg-config --cflags "${pkgs[@]}")"
 read -ra pkg_libs <<<"$(pkg-config --libs "${pkgs[@]}")"
 common=(-std=c11 -D_GNU_SOURCE -g -O1 "${san[@]}" -I"$root/core/include" -I"$root/api"
-        -I"$root/local"
+        -I"$root/local" -I"$root/core/src"
         "${pkg_cflags[@]}")
 # ours: the project's warnings, as errors; api's own sources: warnings shown
 # (the project's gcc build owns -Werror for them)
@@ -88,12 +88,14 @@ sources_of() {
     ws) echo "tests/fuzz/fuzz_ws.c api/live/ws.c api/live/http1.c" ;;
     rest_path) echo "tests/fuzz/fuzz_rest_path.c tests/fuzz/stub_host.c tests/fuzz/stub_api.c
                       api/server.c api/path.c api/listen.c api/router.c api/config.c
+                      api/live/langfuse_config.c
                       api/rest_conn.c api/conn_guard.c api/live/http1.c" ;;
     live_events) echo "tests/fuzz/fuzz_live_events.c tests/fuzz/stub_host.c tests/fuzz/stub_api.c
                         api/live/jobs.c api/live/messages.c api/live/store.c api/live/sse.c api/live/ws.c
                         api/live/http1.c api/names.c api/wording.c" ;;
     local_bodies) echo "tests/fuzz/fuzz_local_bodies.c local/protobuf.c local/yaml_json.c
                          local/kubeapi_select.c local/merge_patch.c" ;;
+    json_parse) echo "tests/fuzz/fuzz_json_parse.c core/src/json_parse.c" ;;
     *) echo "run.sh: unknown target $1" >&2; return 1 ;;
     esac
 }

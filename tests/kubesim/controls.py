@@ -43,6 +43,15 @@ class Controls:
             for w in ws:
                 w.drop()
             return Response(200, {"dropped": len(ws)})
+        if parts == ["watches", "hold"] and m == "POST":
+            sub = body.get("path", "")
+            held = body.get("hold", True)
+            if not isinstance(sub, str) or not isinstance(held, bool):
+                raise apierrors.bad_request("hold: path is a string, hold a boolean")
+            ws = [w for w in c.store.all_watchers() if sub in w.path]
+            for w in ws:
+                w.hold(held)
+            return Response(200, {"held" if held else "released": len(ws)})
         if parts == ["faults"]:
             if m == "POST":
                 return Response(201, c.faults.add(body))

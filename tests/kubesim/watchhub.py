@@ -38,6 +38,10 @@ class Watcher:
         # definitions in the first one only, as the apiserver sends them.
         self.table = None
         self.version = version
+        # Cleared by /kubesim/watches/hold: events queue up unsent until it
+        # is set again, then go out as one backlog.
+        self.flowing = threading.Event()
+        self.flowing.set()
 
     def wants(self, obj):
         """Does `obj` pass this watch's label and field selectors?"""
@@ -87,6 +91,14 @@ class Watcher:
             self.closed = True
             self.close_reason = self.close_reason or reason
         self.q.put(None)
+        self.flowing.set()
+
+    def hold(self, held):
+        """Stop (held) or resume sending events; queued ones are kept."""
+        if held:
+            self.flowing.clear()
+        else:
+            self.flowing.set()
 
     def drop(self):
         """Cut the TCP connection mid-stream, without the final chunk.
@@ -175,6 +187,13 @@ def run_stream(write_chunk, store, watcher, initial, timeout, bookmarks, bookmar
                 # A removed resource (CRD deleted) ends the stream normally.
                 return watcher.close_reason == "resource removed"
             type_, entry, at = item
+            if not watcher.flowing.is_set():
+                # Held: this event and those after it wait for the release
+                # (or the deadline, after which the client resumes them).
+                watcher.flowing.wait(timeout=max(0.0, deadline - time.monotonic()))
+                if watcher.flowing.is_set():
+                    _write_backlog(write_chunk, watcher, [watcher.encode(type_, entry)])
+                continue
             late = at + store.watch_delay - time.monotonic()  # /kubesim/watches/delay
             if late > 0:
                 time.sleep(late)
@@ -185,6 +204,27 @@ def run_stream(write_chunk, store, watcher, initial, timeout, bookmarks, bookmar
     finally:
         store.remove_watcher(watcher.rt.key, watcher)
         watcher.detach()
+
+
+def _write_backlog(write_chunk, watcher, lines, per_chunk=64):
+    """lines, then the events queued while the watch was held, several to a chunk
+    (a real apiserver may merge them too), so kubesim's own per-write cost
+    does not cap how fast a client can be shown to drain a backlog.  Ends at
+    a stop marker, which is put back for the stream loop."""
+    while True:
+        try:
+            item = watcher.q.get_nowait()
+        except queue.Empty:
+            break
+        if item is None:
+            watcher.q.put(None)
+            break
+        lines.append(watcher.encode(item[0], item[1]))
+        if len(lines) == per_chunk:
+            write_chunk(b"".join(lines))
+            lines = []
+    if lines:
+        write_chunk(b"".join(lines))
 
 
 def _write_bookmark(write_chunk, store, watcher):

@@ -76,6 +76,16 @@ def kill_runners(data_dir):
             pass
 
 
+def real_cli_config(test, mock_url):
+    """--config text running sessions with the real Claude Code CLI against
+    the mock Anthropic API at mock_url; fails test when the CLI is missing."""
+    from claudecli import claude_cli
+    cli = claude_cli()
+    test.assertTrue(cli, "the Claude Code CLI is missing (deploy/dev/install-deps.sh)")
+    return ('local = { runner_env = [ "AMBIENT_CLAUDE=%s", "CLAUDE_CODE_MAX_RETRIES=0" ]; };\n'
+            'agenticsession = { model_api_url = "%s"; };\n' % (cli, mock_url))
+
+
 class Laptop(ServerProcess):
     """ambientd --local on data_dir, started; its five printed lines parsed
     into api, live, kube (URLs), token_file and kubeconfig. conf: text of a --config."""

@@ -13,8 +13,7 @@ import uuid
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "common"))
 
-from claudecli import claude_cli  # noqa: E402
-from localharness import SSE, Laptop, kill_runners, uniq, wait_until  # noqa: E402
+from localharness import SSE, Laptop, kill_runners, real_cli_config, uniq, wait_until  # noqa: E402
 from servers import GitHttp, MockAnthropic  # noqa: E402
 
 GIT_TOKEN = "git-token-" + uuid.uuid4().hex
@@ -33,11 +32,7 @@ class LaptopSessionTest(unittest.TestCase):
         self.addCleanup(kill_runners, self.data)
 
     def test_session_runs_the_cli_pushes_and_completes(self):
-        cli = claude_cli()
-        self.assertTrue(cli, "the Claude Code CLI is missing (deploy/dev/install-deps.sh)")
-        conf = ('local = { runner_env = [ "AMBIENT_CLAUDE=%s", "CLAUDE_CODE_MAX_RETRIES=0" ]; };\n'
-                'agenticsession = { model_api_url = "%s"; };\n' % (cli, self.mock.url))
-        lp = Laptop(self.data, conf)
+        lp = Laptop(self.data, real_cli_config(self, self.mock.url))
         self.addCleanup(lp.stop)
         ns = lp.project({"ANTHROPIC_API_KEY": ANTHROPIC_KEY, "GIT_TOKEN": GIT_TOKEN})
         self.git.create_repo("%s/one.git" % ns)

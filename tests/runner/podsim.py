@@ -155,7 +155,10 @@ class JobRunner:
         True once it exited."""
         end = None if timeout is None else time.monotonic() + timeout
         while True:
-            pid, status = os.waitpid(run.proc.pid, os.WNOHANG)
+            try:
+                pid, status = os.waitpid(run.proc.pid, os.WNOHANG)
+            except ChildProcessError:  # stop() reaped it meanwhile (Popen.wait)
+                return True
             if pid:
                 run.proc.returncode = os.waitstatus_to_exitcode(status)
                 return True

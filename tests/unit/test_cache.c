@@ -1,6 +1,8 @@
 /* test_cache.c — informer caches: upsert results (new / changed / same
  * resourceVersion), parsed copies, namespace and label filtering, sweeping
- * what a relist no longer has, and memory accounting. */
+ * what a relist no longer has, memory accounting, the server's own text
+ * kept and compressed, managedFields dropped, the reconcile's handoff and
+ * read-your-writes. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -106,12 +108,109 @@ static void sweep_removes_what_the_relist_lacked(void **state)
     ambd_cache_destroy(&c);
 }
 
+/* A Widget of about size bytes of JSON, its spec a long repeated string. */
+static json_t *big(const char *name, const char *rv, size_t size)
+{
+    char *pad = malloc(size + 1);
+    memset(pad, 'x', size);
+    pad[size] = '\0';
+    json_t *o = obj("ns", name, rv, "x");
+    json_object_set_new(o, "spec", json_pack("{s:s}", "payload", pad));
+    free(pad);
+    return o;
+}
+
+static void keeps_the_given_text_compressed_without_managed_fields(void **state)
+{
+    (void)state;
+    struct ambd_cache c;
+    ambd_cache_init(&c);
+    /* The text wins over the tree: it is what the server sent. */
+    json_t *o = big("a", "1", 4000);
+    json_object_set_new(o, "fromText", json_false());
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_object_set_new(o, "fromText", json_true());
+    assert_int_equal(ambd_cache_upsert_text(&c, o, text, strlen(text), 1), 1);
+    assert_true(ambd_cache_bytes(&c) < strlen(text) / 4); /* packed */
+    json_t *got = ambd_cache_get(&c, "ns/a");
+    assert_true(json_is_false(json_object_get(got, "fromText")));
+    assert_int_equal(strlen(json_string_value(json_object_get(json_object_get(got, "spec"),
+                                                              "payload"))), 4000);
+    json_decref(got);
+    free(text);
+    /* managedFields is dropped, from obj too. */
+    json_object_set_new(json_object_get(o, "metadata"), "managedFields",
+                        json_pack("[{s:s}]", "manager", "kubectl"));
+    assert_int_equal(ambd_cache_upsert(&c, o, 1), 2);
+    assert_null(json_object_get(json_object_get(o, "metadata"), "managedFields"));
+    got = ambd_cache_get(&c, "ns/a");
+    assert_null(json_object_get(json_object_get(got, "metadata"), "managedFields"));
+    json_decref(got);
+    json_decref(o);
+    ambd_cache_destroy(&c);
+}
+
+static void a_reconcile_takes_the_written_tree_once(void **state)
+{
+    (void)state;
+    struct ambd_cache c;
+    ambd_cache_init(&c);
+    c.handoff_max = 1;
+    json_t *a = obj("ns", "a", "1", "x"), *b = obj("ns", "b", "1", "x");
+    ambd_cache_upsert(&c, a, 1);
+    ambd_cache_upsert(&c, b, 1); /* past handoff_max: not kept */
+    json_t *took = ambd_cache_take(&c, "ns/a");
+    assert_ptr_equal(took, a);
+    json_decref(took);
+    took = ambd_cache_take(&c, "ns/a"); /* taken already: a parsed copy */
+    assert_ptr_not_equal(took, a);
+    assert_true(json_equal(took, a));
+    json_decref(took);
+    took = ambd_cache_take(&c, "ns/b");
+    assert_ptr_not_equal(took, b);
+    json_decref(took);
+    json_decref(a);
+    json_decref(b);
+    ambd_cache_destroy(&c);
+}
+
+static void a_write_is_read_back_before_the_watch_brings_it(void **state)
+{
+    (void)state;
+    struct ambd_cache c;
+    ambd_cache_init(&c);
+    json_t *v1 = obj("ns", "a", "1", "x"), *v2 = obj("ns", "a", "2", "y");
+    json_t *other = obj("ns", "other", "5", "x");
+    ambd_cache_upsert(&c, v1, 7);
+    assert_int_equal(ambd_cache_write_through(&c, v2), 0);
+    assert_int_equal(ambd_cache_write_through(&c, other), 0); /* not cached: left alone */
+    assert_null(ambd_cache_get(&c, "ns/other"));
+    json_t *got = ambd_cache_get(&c, "ns/a");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(
+                            got, "metadata"), "labels"), "app")),
+                        "y");
+    json_decref(got);
+    /* The mark stays: a sweep of list 7 keeps it. */
+    ambd_cache_sweep(&c, 7, count_gone, NULL);
+    assert_int_equal(ambd_cache_count(&c), 1);
+    /* The watch's event of that version still counts as a change, once. */
+    assert_int_equal(ambd_cache_upsert(&c, v2, 7), 0);
+    assert_int_equal(ambd_cache_upsert(&c, v2, 7), 2);
+    json_decref(v1);
+    json_decref(v2);
+    json_decref(other);
+    ambd_cache_destroy(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(upsert_reports_what_changed),
         cmocka_unit_test(list_filters_by_namespace_and_labels),
         cmocka_unit_test(sweep_removes_what_the_relist_lacked),
+        cmocka_unit_test(keeps_the_given_text_compressed_without_managed_fields),
+        cmocka_unit_test(a_reconcile_takes_the_written_tree_once),
+        cmocka_unit_test(a_write_is_read_back_before_the_watch_brings_it),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

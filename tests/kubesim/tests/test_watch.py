@@ -167,6 +167,30 @@ class WatchTest(KubesimTest):
         with self.assertRaises((http.client.IncompleteRead, ConnectionError, OSError)):
             w.resp.read()   # no terminating chunk: an abrupt close
 
+    def test_hold_queues_events_then_sends_them_in_order(self):
+        ns = self.make_ns()
+        w = self.watch(wpath(ns) + "?watch=1")
+        r = self.c.post("/kubesim/watches/hold", {"path": ns})
+        self.assertEqual(r.body["held"], 1)
+        got = []     # (arrival time, name), read by a thread while we write
+
+        def read():
+            for _ in range(41):
+                ev = w.next()
+                got.append((time.monotonic(), ev["object"]["metadata"]["name"]))
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        for i in range(40):     # under this server's --watch-queue-size
+            self.c.post(wpath(ns), widget("h%03d" % i))
+        released = time.monotonic()
+        r = self.c.post("/kubesim/watches/hold", {"path": ns, "hold": False})
+        self.assertEqual(r.body["released"], 1)
+        wait_for(lambda: len(got) == 40, what="the held events")
+        self.c.post(wpath(ns), widget("after"))     # and flowing again
+        reader.join(WAIT)
+        self.assertEqual([n for _, n in got], ["h%03d" % i for i in range(40)] + ["after"])
+        self.assertGreaterEqual(got[0][0], released, "an event was sent while held")
+
     def test_slow_watcher_is_closed_without_blocking_writers(self):
         ns = self.make_ns()
         rv = self.c.get(wpath(ns)).body["metadata"]["resourceVersion"]

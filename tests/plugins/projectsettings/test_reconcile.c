@@ -135,13 +135,14 @@ static void registers(void **state)
     assert_true(json_is_true(json_object_get(k, "validate")));
     assert_true(json_is_true(json_object_get(k, "defaults")));
     assert_true(json_is_true(json_object_get(k, "reconcile")));
-    /* Its own REST (ABI 1.5): project-settings and runner-secrets. */
+    /* Its own REST (ABI 1.5): project-settings and runner-secrets (PATCH merges). */
     const char *routes[] = {"GET /api/projects/:project/project-settings",
                             "PUT /api/projects/:project/project-settings",
                             "GET /api/projects/:project/runner-secrets",
-                            "PUT /api/projects/:project/runner-secrets"};
-    assert_int_equal(json_array_size(mock.routes), 4);
-    for (size_t i = 0; i < 4; i++)
+                            "PUT /api/projects/:project/runner-secrets",
+                            "PATCH /api/projects/:project/runner-secrets"};
+    assert_int_equal(json_array_size(mock.routes), 5);
+    for (size_t i = 0; i < 5; i++)
         assert_string_equal(json_string_value(json_array_get(mock.routes, i)), routes[i]);
     /* A 1.0 host is refused with a message. */
     struct amb_host old = mock_host;
