@@ -248,9 +248,10 @@ char *ambd_redact(const char *text) { return ambd_redact_with(text, 1); }
 
 char *ambd_redact_with(const char *text, int registered)
 {
-    char *stage = registered ? redact_secrets(text) : strdup(text);
-    if (!stage)
+    char *replaced = registered ? redact_secrets(text) : NULL; /* rule 1, when asked */
+    if (registered && !replaced)
         return NULL;
+    const char *stage = replaced ? replaced : text;
     struct ambd_buf b = {0};
     const char *p = stage;
     while (*p) {
@@ -279,6 +280,6 @@ char *ambd_redact_with(const char *text, int registered)
             p = q;
         }
     }
-    free(stage);
+    free(replaced);
     return ambd_buf_take(&b);
 }
