@@ -9,7 +9,7 @@ The peers (each alone on the server, one after the other):
     with the no-op kind tests/bench/noop_kind.c and no leader election;
   - Debian's python3-kubernetes on /usr/bin/python3
     (tests/bench/peers/informer_python.py): one unpaged list, then a watch;
-  - @kubernetes/client-node from npm (tests/bench/peers/informer_node.js,
+  - @kubernetes/client-node from npm (tests/bench/peers/informer_node.mjs,
     its makeInformer), the version pinned in tests/bench/peers/package.json
     and package-lock.json, installed with `npm ci` into the build tree.
 A peer that cannot run here (package missing, npm unreachable) is skipped,
@@ -129,7 +129,7 @@ class Peer:
         self.proc = subprocess.Popen(
             cmd, env=env, stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL if signals_on_stderr else subprocess.PIPE,
-            stderr=subprocess.PIPE if signals_on_stderr else subprocess.DEVNULL)
+            stderr=subprocess.PIPE if signals_on_stderr else None)  # a peer that fails says why
         self.stream = self.proc.stderr if signals_on_stderr else self.proc.stdout
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -232,10 +232,10 @@ def node_peer(kube, node_dir):
         if r.returncode != 0:
             last = (r.stderr.strip().splitlines() or ["?"])[-1]
             return None, "npm ci failed (is the npm registry reachable?): " + last
-    env = dict(os.environ, NODE_PATH=modules)
+    # ES module resolution looks beside the script, not in NODE_PATH.
+    script = shutil.copy(os.path.join(PEERS, "informer_node.mjs"), node_dir)
     return (lambda: ClientPeer("@kubernetes/client-node", [
-        "node", os.path.join(PEERS, "informer_node.js"), kube.url, ADMIN, GROUP, VERSION,
-        PLURAL], env=env)), None
+        "node", script, kube.url, ADMIN, GROUP, VERSION, PLURAL])), None
 
 
 class Bench:

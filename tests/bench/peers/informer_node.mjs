@@ -4,9 +4,11 @@
 // no-op reconcile (see tests/bench/peer_bench.py for the protocol it speaks
 // on stdout).
 //
-//   node informer_node.js SERVER TOKEN GROUP VERSION PLURAL
-'use strict';
-const k8s = require('@kubernetes/client-node');
+//   node informer_node.mjs SERVER TOKEN GROUP VERSION PLURAL
+//
+// An ES module (the library is one, and node 18 cannot require() it), run
+// from a copy beside its node_modules so `import` finds the package.
+import * as k8s from '@kubernetes/client-node';
 
 const [server, token, group, version, plural] = process.argv.slice(2);
 const now = () => Number(process.hrtime.bigint()) / 1e9; // CLOCK_MONOTONIC, as the bench's
