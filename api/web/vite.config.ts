@@ -22,6 +22,9 @@ export default defineConfig({
     chunkSizeWarningLimit: 600,
   },
   server: {
+    // An address, not "localhost": the dev server and Vitest's own server
+    // must not depend on /etc/hosts (a minimal root has none).
+    host: '127.0.0.1',
     proxy: {
       '^/api/projects/[^/]+/agentic-sessions/[^/]+/ws': {
         target: live,
