@@ -310,8 +310,13 @@ class SessionTest(unittest.TestCase):
         texts = [e["message"]["content"][0]["text"] for e in self.st.events(ns, name)
                  if e.get("type") == "assistant"]
         self.assertEqual(texts, ["event 0", "event 1", "event 2", "done"])
-        pods = self.st.kube.get(PODS % ns + "?labelSelector=job-name%3D" + name + "-runner")
-        term = pods.body["items"][0]["status"]["containerStatuses"][0]["state"]["terminated"]
+        # The runner writes Completed, then exits: the pod's end may trail.
+        def terminated():
+            pods = self.st.kube.get(PODS % ns + "?labelSelector=job-name%3D" + name + "-runner")
+            items = pods.body.get("items") or [{}]
+            statuses = items[0].get("status", {}).get("containerStatuses") or [{}]
+            return statuses[0].get("state", {}).get("terminated")
+        term = wait_until(terminated, 30, "the runner's pod to terminate")
         self.assertEqual((term["exitCode"], term["reason"]), (0, "Completed"))
         run = self.st.pods.run_for(ns, name)
         for mark in apiharness.SANITIZER_MARKS:
