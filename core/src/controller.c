@@ -23,26 +23,14 @@
 
 char *ambd_ctl_key(size_t kind, const char *ns, const char *name)
 {
-    /* Built by hand, not with a printf: every event makes one. */
-    char idx[24];
-    size_t i = sizeof idx;
-    do {
-        idx[--i] = (char)('0' + kind % 10);
-        kind /= 10;
-    } while (kind);
-    size_t idx_len = sizeof idx - i, ns_len = ns ? strlen(ns) : 0, name_len = strlen(name);
-    char *key = malloc(idx_len + 1 + ns_len + 1 + name_len + 1);
-    if (!key)
-        return NULL;
-    char *p = key;
-    memcpy(p, idx + i, idx_len);
-    p += idx_len;
-    *p++ = '|';
-    memcpy(p, ns ? ns : "", ns_len);
-    p += ns_len;
-    *p++ = '/';
-    memcpy(p, name, name_len + 1);
-    return key;
+    /* No printf: every event makes one. */
+    struct ambd_buf b = {0};
+    ambd_buf_put_size(&b, kind);
+    ambd_buf_putc(&b, '|');
+    ambd_buf_puts(&b, ns ? ns : "");
+    ambd_buf_putc(&b, '/');
+    ambd_buf_puts(&b, name);
+    return ambd_buf_take(&b);
 }
 
 static int same_resource(const struct amb_resource *a, const struct amb_resource *b)
