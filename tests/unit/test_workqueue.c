@@ -455,16 +455,23 @@ static void rate_limit_survives_huge_failure_counts(void **state)
     ambd_workqueue_free(q);
 }
 
+/* A new queue with three getters blocked in (or on their way to) get. */
+static struct ambd_workqueue *queue_with_getters(struct getter g[3])
+{
+    struct ambd_workqueue *q = ambd_workqueue_new(NULL);
+    assert_non_null(q);
+    for (int i = 0; i < 3; i++)
+        getter_start(&g[i], q);
+    return q;
+}
+
 /* A burst of quiet adds wakes the sleeping getters once it is over, each
  * with a key. */
 static void quiet_adds_reach_sleeping_getters_at_wake(void **state)
 {
     (void)state;
-    struct ambd_workqueue *q = ambd_workqueue_new(NULL);
-    assert_non_null(q);
     struct getter g[3];
-    for (int i = 0; i < 3; i++)
-        getter_start(&g[i], q);
+    struct ambd_workqueue *q = queue_with_getters(g);
     sleep_ms(30); /* likely asleep in get by now; the test holds either way */
     ambd_workqueue_add_quiet(q, "ns/a");
     ambd_workqueue_add_quiet(q, "ns/b");
@@ -500,11 +507,8 @@ static void quiet_adds_reach_sleeping_getters_at_wake(void **state)
 static void shutdown_wakes_blocked_getters(void **state)
 {
     (void)state;
-    struct ambd_workqueue *q = ambd_workqueue_new(NULL);
-    assert_non_null(q);
     struct getter g[3];
-    for (int i = 0; i < 3; i++)
-        getter_start(&g[i], q);
+    struct ambd_workqueue *q = queue_with_getters(g);
     ambd_workqueue_add_after(q, "ns/delayed", 600000); /* one waits with a timeout */
     sleep_ms(30);
     ambd_workqueue_shutdown(q);
