@@ -7,18 +7,14 @@
  * half of an object a real API server sends. Readers get a freshly parsed
  * copy; with handoff_max set, the tree a write was given is also kept (for
  * at most handoff_max entries at once) until the reconcile of its key takes
- * it, so a reconcile after a watch event costs no parse at all; the
- * writer then also leaves the text unpacked (up to 1,024 entries at once)
- * and that reconcile's ambd_cache_take packs it, on the worker's thread.
+ * it, so a reconcile after a watch event costs no parse at all.
  * Writes come from the loop thread, write-throughs and reads from any
  * thread. */
 #ifndef AMBD_CACHE_INTERNAL_H
 #define AMBD_CACHE_INTERNAL_H
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stddef.h>
-#include <stdint.h>
 
 #include <jansson.h>
 
@@ -31,10 +27,6 @@ struct ambd_cache {
     size_t handoff_max;     /* trees kept for ambd_cache_take; 0: none */
     pthread_mutex_t pack_lock; /* the packer: write-throughs come from workers */
     size_t n_handoff;
-    /* Entries whose packing is left to ambd_cache_take; atomic as the
-     * writer reads it before it takes the lock. */
-    atomic_size_t n_unpacked;
-    uint64_t seq;      /* the last entry's stamp */
     struct ZSTD_CCtx_s *packer; /* the writer's */
     /* Decompression contexts readers borrow (each is ~100 KiB to make). */
     pthread_mutex_t pool_lock;

@@ -18,10 +18,6 @@
 #define PACK_LEVEL (-1)
 /* Texts up to this size are unpacked and copied on the reader's stack. */
 #define STACK_TEXT 8192
-/* Entries left unpacked for the reconcile that takes them (see
- * ambd_cache_take) at most: past it the writer packs, so a replica whose
- * workers do not run (a standby) holds at most this many unpacked. */
-#define UNPACKED_MAX 1024
 
 struct ambd_cache_entry {
     char *data;        /* the JSON text, or its zstd frame when packed */
@@ -30,9 +26,7 @@ struct ambd_cache_entry {
     uint32_t text_len; /* the JSON text's length */
     unsigned mark;
     unsigned packed : 1;
-    unsigned unpacked : 1; /* left for the reconcile's worker to pack */
     unsigned written_through : 1; /* not from the watch: its version is still due */
-    uint64_t seq; /* tells this entry from a later one at the same address */
     char rv[]; /* metadata.resourceVersion, "" when it has none */
 };
 
@@ -52,8 +46,6 @@ static void entry_leaves(struct ambd_cache *c, struct ambd_cache_entry *e)
     c->bytes -= e->len;
     if (e->handoff)
         c->n_handoff--;
-    if (e->unpacked)
-        c->n_unpacked--;
 }
 
 void ambd_cache_init(struct ambd_cache *c)
@@ -102,33 +94,9 @@ char *ambd_cache_key(const json_t *obj)
                              json_string_value(json_object_get(meta, "name")));
 }
 
-/* text[0..len) packed into a new buffer (*out, *out_len) when that is
- * smaller; 0 when not (nothing allocated). */
-static int pack(struct ambd_cache *c, const char *text, size_t len, char **out, size_t *out_len)
-{
-    char *frame = len >= PACK_MIN ? malloc(len) : NULL;
-    if (!frame)
-        return 0;
-    size_t n = 0;
-    pthread_mutex_lock(&c->pack_lock);
-    if (c->packer || (c->packer = ZSTD_createCCtx()))
-        n = ZSTD_compressCCtx(c->packer, frame, len, text, len, PACK_LEVEL);
-    pthread_mutex_unlock(&c->pack_lock);
-    if (!n || ZSTD_isError(n) || n >= len) {
-        free(frame);
-        return 0;
-    }
-    /* Shrunk to fit: what stays allocated is what is used. */
-    char *fit = realloc(frame, n);
-    *out = fit ? fit : frame;
-    *out_len = n;
-    return 1;
-}
-
-/* An entry holding text[0..len): packed when that is smaller, unless
- * leave_unpacked (its packing is left to the reconcile that takes it). */
+/* An entry holding text[0..len), packed when that is smaller. */
 static struct ambd_cache_entry *entry_new(struct ambd_cache *c, const char *text, size_t len,
-                                          const char *rv, unsigned mark, int leave_unpacked)
+                                          const char *rv, unsigned mark)
 {
     size_t rv_len = strlen(rv);
     struct ambd_cache_entry *e = malloc(sizeof *e + rv_len + 1);
@@ -140,16 +108,25 @@ static struct ambd_cache_entry *entry_new(struct ambd_cache *c, const char *text
     e->mark = mark;
     e->text_len = (uint32_t)len;
     e->packed = 0;
-    e->unpacked = leave_unpacked && len >= PACK_MIN;
     e->written_through = 0;
-    e->seq = 0;
     e->data = NULL;
     e->handoff = NULL;
-    size_t n;
-    if (!e->unpacked && pack(c, text, len, &e->data, &n)) {
-        e->len = (uint32_t)n;
-        e->packed = 1;
-        return e;
+    char *frame = len >= PACK_MIN ? malloc(len) : NULL;
+    if (frame) {
+        size_t n = 0;
+        pthread_mutex_lock(&c->pack_lock);
+        if (c->packer || (c->packer = ZSTD_createCCtx()))
+            n = ZSTD_compressCCtx(c->packer, frame, len, text, len, PACK_LEVEL);
+        pthread_mutex_unlock(&c->pack_lock);
+        if (n && !ZSTD_isError(n) && n < len) {
+            /* Shrunk to fit: what stays allocated is what is used. */
+            char *fit = realloc(frame, n);
+            e->data = fit ? fit : frame;
+            e->len = (uint32_t)n;
+            e->packed = 1;
+            return e;
+        }
+        free(frame);
     }
     if (!(e->data = malloc(len ? len : 1))) {
         free(e);
@@ -174,11 +151,8 @@ int ambd_cache_upsert_text(struct ambd_cache *c, json_t *obj, const char *text, 
     char *dumped = text ? NULL : json_dumps(obj, JSON_COMPACT);
     const char *rv = json_string_value(json_object_get(meta, "resourceVersion"));
     struct ambd_cache_entry *e = NULL;
-    /* Read before the lock is taken: only this thread raises it. */
-    int leave_unpacked = c->handoff_max && c->n_unpacked < UNPACKED_MAX;
     if (text || dumped)
-        e = entry_new(c, text ? text : dumped, text ? len : strlen(dumped), rv ? rv : "", mark,
-                      leave_unpacked);
+        e = entry_new(c, text ? text : dumped, text ? len : strlen(dumped), rv ? rv : "", mark);
     free(dumped);
     if (!e) {
         free(key);
@@ -190,9 +164,6 @@ int ambd_cache_upsert_text(struct ambd_cache *c, json_t *obj, const char *text, 
     struct ambd_cache_entry *prev = old;
     if (rc == AMB_OK) {
         c->bytes += e->len;
-        e->seq = ++c->seq;
-        if (e->unpacked)
-            c->n_unpacked++;
         if (prev) {
             entry_leaves(c, prev);
             rc = !prev->written_through && *prev->rv && strcmp(prev->rv, e->rv) == 0 ? 2 : 0;
@@ -224,7 +195,7 @@ int ambd_cache_write_through(struct ambd_cache *c, json_t *obj)
     char *key = ambd_cache_key(obj);
     char *text = key ? json_dumps(obj, JSON_COMPACT) : NULL;
     const char *rv = json_string_value(json_object_get(meta, "resourceVersion"));
-    struct ambd_cache_entry *e = text ? entry_new(c, text, strlen(text), rv ? rv : "", 0, 0) : NULL;
+    struct ambd_cache_entry *e = text ? entry_new(c, text, strlen(text), rv ? rv : "", 0) : NULL;
     free(text);
     if (!e) {
         free(key);
@@ -375,50 +346,6 @@ json_t *ambd_cache_get(struct ambd_cache *c, const char *key)
     return obj;
 }
 
-/* Packs key's entry when its writer left it unpacked: on the worker's
- * thread, so that the loop thread, which reads every list page and watch
- * event in turn, spends no time on it. The text is copied under the lock
- * and packed outside it; the frame replaces the text only if the entry is
- * still the same one (a newer write may have replaced it meanwhile). */
-static void pack_left_over(struct ambd_cache *c, const char *key)
-{
-    char small[STACK_TEXT], *heap = NULL;
-    const char *text = NULL;
-    size_t len = 0;
-    uint64_t seq = 0;
-    pthread_rwlock_rdlock(&c->lock);
-    struct ambd_cache_entry *e = ambd_strmap_get(&c->map, key);
-    if (e && e->unpacked) {
-        text = copy_entry(e, small, sizeof small, &heap);
-        len = e->len;
-        seq = e->seq;
-    }
-    pthread_rwlock_unlock(&c->lock);
-    char *frame = NULL, *raw = NULL;
-    size_t n = 0;
-    int packed = text && pack(c, text, len, &frame, &n);
-    free(heap);
-    if (!text)
-        return;
-    pthread_rwlock_wrlock(&c->lock);
-    e = ambd_strmap_get(&c->map, key);
-    if (e && e->unpacked && e->seq == seq) {
-        e->unpacked = 0;
-        c->n_unpacked--;
-        if (packed) {
-            raw = e->data;
-            e->data = frame;
-            c->bytes = c->bytes - e->len + n;
-            e->len = (uint32_t)n;
-            e->packed = 1;
-            frame = NULL;
-        }
-    }
-    pthread_rwlock_unlock(&c->lock);
-    free(raw);
-    free(frame);
-}
-
 json_t *ambd_cache_take(struct ambd_cache *c, const char *key)
 {
     json_t *obj = NULL;
@@ -431,7 +358,6 @@ json_t *ambd_cache_take(struct ambd_cache *c, const char *key)
             c->n_handoff--;
         }
         pthread_rwlock_unlock(&c->lock);
-        pack_left_over(c, key);
     }
     return obj ? obj : ambd_cache_get(c, key);
 }

@@ -174,33 +174,6 @@ static void a_reconcile_takes_the_written_tree_once(void **state)
     ambd_cache_destroy(&c);
 }
 
-/* With reconciles (handoff_max), the writer leaves the text unpacked and
- * the reconcile's take packs it; reads see the same object throughout. */
-static void the_reconcile_packs_what_the_writer_left(void **state)
-{
-    (void)state;
-    struct ambd_cache c;
-    ambd_cache_init(&c);
-    c.handoff_max = 4;
-    json_t *o = big("a", "1", 4000);
-    char *text = json_dumps(o, JSON_COMPACT);
-    assert_int_equal(ambd_cache_upsert_text(&c, o, text, strlen(text), 1), 1);
-    assert_int_equal(ambd_cache_bytes(&c), strlen(text)); /* not packed yet */
-    json_t *got = ambd_cache_get(&c, "ns/a");
-    assert_true(json_equal(got, o));
-    json_decref(got);
-    json_t *took = ambd_cache_take(&c, "ns/a");
-    assert_ptr_equal(took, o);
-    json_decref(took);
-    assert_true(ambd_cache_bytes(&c) < strlen(text) / 4); /* packed by the take */
-    got = ambd_cache_get(&c, "ns/a");
-    assert_true(json_equal(got, o));
-    json_decref(got);
-    free(text);
-    json_decref(o);
-    ambd_cache_destroy(&c);
-}
-
 static void a_write_is_read_back_before_the_watch_brings_it(void **state)
 {
     (void)state;
@@ -237,7 +210,6 @@ int main(void)
         cmocka_unit_test(sweep_removes_what_the_relist_lacked),
         cmocka_unit_test(keeps_the_given_text_compressed_without_managed_fields),
         cmocka_unit_test(a_reconcile_takes_the_written_tree_once),
-        cmocka_unit_test(the_reconcile_packs_what_the_writer_left),
         cmocka_unit_test(a_write_is_read_back_before_the_watch_brings_it),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
