@@ -48,6 +48,17 @@ void ambd_buf_putc(struct ambd_buf *b, char c)
     ambd_buf_append(b, &c, 1);
 }
 
+void ambd_buf_put_size(struct ambd_buf *b, size_t v)
+{
+    char digits[24];
+    size_t i = sizeof digits;
+    do {
+        digits[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    ambd_buf_append(b, digits + i, sizeof digits - i);
+}
+
 void ambd_buf_vprintf(struct ambd_buf *b, const char *fmt, va_list ap)
 {
     va_list ap2;

@@ -60,6 +60,10 @@ struct ambd_controller {
     atomic_int leading;
     atomic_int failed;
     struct event *lost_leadership; /* wakes the loop to exit (from the leader thread) */
+    /* Wakes the workers once the loop is done with a burst of informer
+     * events (controller.c, enqueue); quiet_adds counts the burst's keys. */
+    struct event *wake_workers;
+    unsigned quiet_adds;
     struct ambd_leader *leader;
     char *identity;
 

@@ -389,7 +389,8 @@ static char *lookup_key(const char *const *values, size_t n_labels, size_t *key_
     size_t len = 0;
     for (size_t i = 0; i < n_labels; i++) {
         size_t n = value_len(values[i]);
-        ambd_buf_printf(&b, "%zu:", n);
+        ambd_buf_put_size(&b, n); /* not a printf: every metric update makes one */
+        ambd_buf_putc(&b, ':');
         ambd_buf_append(&b, values[i], n);
         len += n + 1;
     }

@@ -35,6 +35,13 @@ void ambd_workqueue_free(struct ambd_workqueue *q);
  * processing it, it is queued again when that worker calls done. Ignored
  * after shutdown. On OOM the add is dropped and logged. Any thread. */
 void ambd_workqueue_add(struct ambd_workqueue *q, const char *key);
+/* add that wakes no worker, for a burst of adds (a received chunk of watch
+ * events): one ambd_workqueue_wake after the burst wakes as many sleeping
+ * workers as there are ready keys, instead of a wake-up (and a context
+ * switch) per key. The caller must call ambd_workqueue_wake after it, or
+ * the keys wait for the next wake. Any thread. */
+void ambd_workqueue_add_quiet(struct ambd_workqueue *q, const char *key);
+void ambd_workqueue_wake(struct ambd_workqueue *q);
 /* add once delay_ms has passed (CLOCK_MONOTONIC). A key already waiting for
  * a delay keeps the earlier of its two ready times. 0 == add; on OOM the
  * delay is skipped rather than the key dropped. Any thread. */

@@ -67,6 +67,9 @@ struct ambd_workqueue {
      * costs a spare signal, never a missed wake-up. */
     unsigned wakeups;
     unsigned timed_waiters; /* of those, sleeping until the heap's top */
+    /* Set while ambd_workqueue_add_quiet holds the lock: a key made ready
+     * wakes nobody; ambd_workqueue_wake does, once for the burst. */
+    unsigned quiet : 1;
     int shutting_down;
 };
 
@@ -124,7 +127,8 @@ static void fifo_push(struct ambd_workqueue *q, struct wq_entry *e)
         q->head = e;
     q->tail = e;
     q->n_ready++;
-    wake_one(q);
+    if (!q->quiet)
+        wake_one(q);
 }
 
 static struct wq_entry *fifo_pop(struct ambd_workqueue *q)
@@ -322,20 +326,34 @@ void ambd_workqueue_free(struct ambd_workqueue *q)
     free(q);
 }
 
-void ambd_workqueue_add(struct ambd_workqueue *q, const char *key)
+static void add_now(struct ambd_workqueue *q, const char *key, int quiet)
 {
     const char *oom = NULL;
     pthread_mutex_lock(&q->lock);
     if (!q->shutting_down) {
         struct wq_entry *e = entry_find(q, key, 1);
+        q->quiet = quiet ? 1 : 0;
         if (!e)
             oom = "out of memory; key dropped";
         else if (add_after_locked(q, e, 0) < 0)
             oom = "out of memory; key added without its hold";
+        q->quiet = 0;
     }
     pthread_mutex_unlock(&q->lock);
     if (oom)
         log_oom(oom, key);
+}
+
+void ambd_workqueue_add(struct ambd_workqueue *q, const char *key) { add_now(q, key, 0); }
+
+void ambd_workqueue_add_quiet(struct ambd_workqueue *q, const char *key) { add_now(q, key, 1); }
+
+void ambd_workqueue_wake(struct ambd_workqueue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    while (q->wakeups < q->n_ready && q->waiters > q->wakeups)
+        wake_one(q);
+    pthread_mutex_unlock(&q->lock);
 }
 
 void ambd_workqueue_add_after(struct ambd_workqueue *q, const char *key, uint64_t delay_ms)

@@ -27,6 +27,20 @@ static void take_of_empty_is_empty_string(void **state)
     free(s);
 }
 
+static void sizes_in_decimal(void **state)
+{
+    (void)state;
+    struct ambd_buf b = {0};
+    ambd_buf_put_size(&b, 0);
+    ambd_buf_putc(&b, ' ');
+    ambd_buf_put_size(&b, 1024);
+    ambd_buf_putc(&b, ' ');
+    ambd_buf_put_size(&b, (size_t)18446744073709551615u);
+    char *s = ambd_buf_take(&b);
+    assert_string_equal(s, "0 1024 18446744073709551615");
+    free(s);
+}
+
 static void json_escape_quotes_controls_and_backslashes(void **state)
 {
     (void)state;
@@ -42,6 +56,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(grows_past_initial_capacity),
         cmocka_unit_test(take_of_empty_is_empty_string),
+        cmocka_unit_test(sizes_in_decimal),
         cmocka_unit_test(json_escape_quotes_controls_and_backslashes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -455,14 +455,60 @@ static void rate_limit_survives_huge_failure_counts(void **state)
     ambd_workqueue_free(q);
 }
 
+/* A new queue with three getters blocked in (or on their way to) get. */
+static struct ambd_workqueue *queue_with_getters(struct getter g[3])
+{
+    struct ambd_workqueue *q = ambd_workqueue_new(NULL);
+    assert_non_null(q);
+    for (int i = 0; i < 3; i++)
+        getter_start(&g[i], q);
+    return q;
+}
+
+/* A burst of quiet adds wakes the sleeping getters once it is over, each
+ * with a key. */
+static void quiet_adds_reach_sleeping_getters_at_wake(void **state)
+{
+    (void)state;
+    struct getter g[3];
+    struct ambd_workqueue *q = queue_with_getters(g);
+    sleep_ms(30); /* likely asleep in get by now; the test holds either way */
+    ambd_workqueue_add_quiet(q, "ns/a");
+    ambd_workqueue_add_quiet(q, "ns/b");
+    ambd_workqueue_add_quiet(q, "ns/a"); /* coalesced */
+    ambd_workqueue_wake(q);
+    int returned = 0;
+    for (int t = 0; t < 400 && returned < 2; t++) {
+        returned = 0;
+        for (int i = 0; i < 3; i++)
+            returned += atomic_load(&g[i].returned);
+        if (returned < 2)
+            sleep_ms(5);
+    }
+    assert_int_equal(returned, 2);
+    ambd_workqueue_shutdown(q);
+    int got_a = 0, got_b = 0, stopped = 0;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(pthread_join(g[i].thread, NULL), 0);
+        if (g[i].rc == AMB_ESTATE) {
+            stopped++;
+            continue;
+        }
+        got_a += strcmp(g[i].key, "ns/a") == 0;
+        got_b += strcmp(g[i].key, "ns/b") == 0;
+        free(g[i].key);
+    }
+    assert_int_equal(stopped, 1);
+    assert_int_equal(got_a, 1);
+    assert_int_equal(got_b, 1);
+    ambd_workqueue_free(q);
+}
+
 static void shutdown_wakes_blocked_getters(void **state)
 {
     (void)state;
-    struct ambd_workqueue *q = ambd_workqueue_new(NULL);
-    assert_non_null(q);
     struct getter g[3];
-    for (int i = 0; i < 3; i++)
-        getter_start(&g[i], q);
+    struct ambd_workqueue *q = queue_with_getters(g);
     ambd_workqueue_add_after(q, "ns/delayed", 600000); /* one waits with a timeout */
     sleep_ms(30);
     ambd_workqueue_shutdown(q);
@@ -571,6 +617,7 @@ int main(void)
         cmocka_unit_test(rate_limit_doubles_and_caps),
         cmocka_unit_test(a_held_key_waits_whatever_is_added),
         cmocka_unit_test(rate_limit_survives_huge_failure_counts),
+        cmocka_unit_test(quiet_adds_reach_sleeping_getters_at_wake),
         cmocka_unit_test(shutdown_wakes_blocked_getters),
         cmocka_unit_test(shutdown_drops_pending_and_ignores_later_adds),
         cmocka_unit_test(throughput_with_100k_keys),
