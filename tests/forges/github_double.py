@@ -27,6 +27,8 @@ Control, under /_double/ and without authentication:
   GET  /_double/requests          {"requests": [{method, path, auth, status}]}
   POST /_double/ratelimit         {"count": N, "status": 403|429, "reset_in": S,
                                    "retry_after": S or null}: the next N API requests
+  POST /_double/revoke            {"count": N}: the next N installation tokens used on
+                                  the API are refused (401) from then on, as a revocation
   GET  /_double/pulls             every pull request made
   POST /_double/pulls             {"repo": "o/r", "head", "base", "title"}: one made as if by a user
 """
@@ -80,6 +82,7 @@ class State:
         self.fork_ready = {}        # "o/r" -> time it starts answering
         self.installation_tokens = {}  # token -> time it stops working
         self.rate_limit = None      # {"count", "status", "reset_in", "retry_after"}
+        self.revoke_next = 0        # installation tokens refused at their next API use
 
     def repo_dir(self, owner, name):
         return os.path.join(self.a.git_root, owner, name + ".git")
@@ -201,6 +204,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                  "reset_in": int(b.get("reset_in", 2)),
                                  "retry_after": b.get("retry_after")}
             return self.send(200, st.rate_limit)
+        if url.path == "/_double/revoke" and self.command == "POST":
+            with st.lock:
+                st.revoke_next = int(self.body().get("count", 1))
+            return self.send(200, {"count": st.revoke_next})
         if url.path == "/_double/pulls" and self.command == "GET":
             with st.lock:
                 return self.send(200, {"pulls": list(st.pulls)})
@@ -227,6 +234,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return "pat"
         with st.lock:
             until = st.installation_tokens.get(cred)
+            if until is not None and st.revoke_next > 0:
+                st.revoke_next -= 1
+                until = st.installation_tokens[cred] = 0.0
         if until is not None:
             if time.time() >= until:
                 self.auth_kind = "expired"
