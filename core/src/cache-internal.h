@@ -5,9 +5,9 @@
  * smaller (objects of 256 bytes and more), and without
  * metadata.managedFields, which nothing in Ambient reads and which is often
  * half of an object a real API server sends. Readers get a freshly parsed
- * copy; with handoff_max set, the tree a write was given is also kept (for
- * at most handoff_max entries at once) until the reconcile of its key takes
- * it, so a reconcile after a watch event costs no parse at all.
+ * copy, parsed on their own thread (a tree built by the loop thread and
+ * freed by a worker cost more in malloc's cross-thread frees than the
+ * parse it saved).
  * Writes come from the loop thread, write-throughs and reads from any
  * thread. */
 #ifndef AMBD_CACHE_INTERNAL_H
@@ -24,9 +24,7 @@ struct ambd_cache {
     pthread_rwlock_t lock;
     struct ambd_strmap map; /* key -> struct ambd_cache_entry * */
     size_t bytes;           /* bytes of (compressed) JSON held */
-    size_t handoff_max;     /* trees kept for ambd_cache_take; 0: none */
     pthread_mutex_t pack_lock; /* the packer: write-throughs come from workers */
-    size_t n_handoff;
     struct ZSTD_CCtx_s *packer; /* the writer's */
     /* Decompression contexts readers borrow (each is ~100 KiB to make). */
     pthread_mutex_t pool_lock;
@@ -47,12 +45,11 @@ char *ambd_cache_key_of(const char *ns, const char *name);
  * resourceVersion (nothing changed), or a negative AMB_E* code. A
  * metadata.managedFields is removed from obj first. */
 int ambd_cache_upsert(struct ambd_cache *c, json_t *obj, unsigned mark);
-/* The same, when text[0..len) is obj's own JSON text (what it was parsed
- * from): that is stored instead of serialising obj again. */
+/* The same, when text[0..len) is the object's own JSON text: that is
+ * stored instead of serialising obj again, and obj only needs the members
+ * the cache reads, metadata (a skim, object_skim-internal.h, will do). */
 int ambd_cache_upsert_text(struct ambd_cache *c, json_t *obj, const char *text, size_t len,
                            unsigned mark);
-/* With handoff_max, obj is kept (a reference taken) for ambd_cache_take:
- * the caller must not change it after the call. */
 /* Read-your-writes: obj is what the API server answered a write of a
  * cached object with; it replaces the cached version at once (keeping its
  * mark), so reads see the write before the watch brings it. When the watch
@@ -69,10 +66,6 @@ void ambd_cache_sweep(struct ambd_cache *c, unsigned mark,
 
 /* A parsed copy (new ref), or NULL. */
 json_t *ambd_cache_get(struct ambd_cache *c, const char *key);
-/* The same for the reconcile of key: the tree its last write was given
- * when the cache kept it (the cache lets go of it: nobody else holds it),
- * or else a parsed copy. */
-json_t *ambd_cache_take(struct ambd_cache *c, const char *key);
 /* Objects in ns (NULL or "" for all) whose labels match selector ("a=b,c=d";
  * NULL for all), as a new array. */
 json_t *ambd_cache_list(struct ambd_cache *c, const char *ns, const char *selector);

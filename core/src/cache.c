@@ -21,7 +21,6 @@
 
 struct ambd_cache_entry {
     char *data;        /* the JSON text, or its zstd frame when packed */
-    json_t *handoff;   /* the last write's tree, kept for ambd_cache_take */
     uint32_t len;      /* bytes at data */
     uint32_t text_len; /* the JSON text's length */
     unsigned mark;
@@ -35,17 +34,14 @@ static void entry_free(void *p)
     struct ambd_cache_entry *e = p;
     if (!e)
         return;
-    json_decref(e->handoff);
     free(e->data);
     free(e);
 }
 
-/* e leaves the map (lock held): its handoff no longer counts. */
+/* e leaves the map (lock held). */
 static void entry_leaves(struct ambd_cache *c, struct ambd_cache_entry *e)
 {
     c->bytes -= e->len;
-    if (e->handoff)
-        c->n_handoff--;
 }
 
 void ambd_cache_init(struct ambd_cache *c)
@@ -110,7 +106,6 @@ static struct ambd_cache_entry *entry_new(struct ambd_cache *c, const char *text
     e->packed = 0;
     e->written_through = 0;
     e->data = NULL;
-    e->handoff = NULL;
     char *frame = len >= PACK_MIN ? malloc(len) : NULL;
     if (frame) {
         size_t n = 0;
@@ -169,10 +164,6 @@ int ambd_cache_upsert_text(struct ambd_cache *c, json_t *obj, const char *text, 
             rc = !prev->written_through && *prev->rv && strcmp(prev->rv, e->rv) == 0 ? 2 : 0;
         } else {
             rc = 1;
-        }
-        if (c->n_handoff < c->handoff_max) {
-            e->handoff = json_incref(obj);
-            c->n_handoff++;
         }
     }
     pthread_rwlock_unlock(&c->lock);
@@ -344,22 +335,6 @@ json_t *ambd_cache_get(struct ambd_cache *c, const char *key)
     json_t *obj = data ? parse_entry(c, data, len, packed, text_len) : NULL;
     free(heap);
     return obj;
-}
-
-json_t *ambd_cache_take(struct ambd_cache *c, const char *key)
-{
-    json_t *obj = NULL;
-    if (c->handoff_max) {
-        pthread_rwlock_wrlock(&c->lock);
-        struct ambd_cache_entry *e = ambd_strmap_get(&c->map, key);
-        if (e && e->handoff) {
-            obj = e->handoff;
-            e->handoff = NULL;
-            c->n_handoff--;
-        }
-        pthread_rwlock_unlock(&c->lock);
-    }
-    return obj ? obj : ambd_cache_get(c, key);
 }
 
 /* Equality-only selector "k=v,k2=v2" against metadata.labels. */

@@ -150,30 +150,6 @@ static void keeps_the_given_text_compressed_without_managed_fields(void **state)
     ambd_cache_destroy(&c);
 }
 
-static void a_reconcile_takes_the_written_tree_once(void **state)
-{
-    (void)state;
-    struct ambd_cache c;
-    ambd_cache_init(&c);
-    c.handoff_max = 1;
-    json_t *a = obj("ns", "a", "1", "x"), *b = obj("ns", "b", "1", "x");
-    ambd_cache_upsert(&c, a, 1);
-    ambd_cache_upsert(&c, b, 1); /* past handoff_max: not kept */
-    json_t *took = ambd_cache_take(&c, "ns/a");
-    assert_ptr_equal(took, a);
-    json_decref(took);
-    took = ambd_cache_take(&c, "ns/a"); /* taken already: a parsed copy */
-    assert_ptr_not_equal(took, a);
-    assert_true(json_equal(took, a));
-    json_decref(took);
-    took = ambd_cache_take(&c, "ns/b");
-    assert_ptr_not_equal(took, b);
-    json_decref(took);
-    json_decref(a);
-    json_decref(b);
-    ambd_cache_destroy(&c);
-}
-
 static void a_write_is_read_back_before_the_watch_brings_it(void **state)
 {
     (void)state;
@@ -209,7 +185,6 @@ int main(void)
         cmocka_unit_test(list_filters_by_namespace_and_labels),
         cmocka_unit_test(sweep_removes_what_the_relist_lacked),
         cmocka_unit_test(keeps_the_given_text_compressed_without_managed_fields),
-        cmocka_unit_test(a_reconcile_takes_the_written_tree_once),
         cmocka_unit_test(a_write_is_read_back_before_the_watch_brings_it),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
