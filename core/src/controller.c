@@ -7,6 +7,7 @@
  * blocking API calls; the leader-election thread starts the workers, or
  * asks the loop to exit when leadership is lost (the process restarts
  * clean, as controller-runtime does). */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -324,6 +325,7 @@ static void *worker_main(void *arg)
 {
     struct ambd_controller *c = arg;
     char *key;
+    pthread_setname_np(pthread_self(), "reconcile"); /* as top -H and perf show it */
     while (ambd_workqueue_get(c->queue, &key) == AMB_OK) {
         process(c, key);
         ambd_workqueue_done(c->queue, key);
