@@ -28,7 +28,9 @@ The workload, the same for every peer:
      the time (CLOCK_MONOTONIC, the clock this script reads). "start ->
      all reconciled" is the sync round's end.
   4. RSS (VmRSS) with all N objects cached and reconciled, half a second
-     after that round; VmHWM is the peak.
+     after that round; VmHWM is the peak. CPU: the peer's threads' CPU time
+     (/proc/PID/task/*/schedstat) at the synced signal, and per event over
+     a backlog's drain; on a shared machine it moves less than wall time.
   5. Backlog: kubesim holds the peer's watch (POST /kubesim/watches/hold),
      the bench patches B objects (default 5,000) with bench/round =
      "backlog-<peer>" and bench/expect = B, then releases the watch: the B
@@ -90,6 +92,8 @@ def parse_args():
     p.add_argument("--backlog", type=int, default=5000, help="watch events queued by the hold")
     p.add_argument("--namespaces", type=int, default=10)
     p.add_argument("--workers", type=int, default=4, help="reconcile workers (ambientd, Python)")
+    p.add_argument("--page-size", type=int, default=0,
+                   help="ambientd's controller.list_page_size (default: its own default)")
     p.add_argument("--threads", type=int, default=16, help="client threads writing objects")
     p.add_argument("--ambientd", action="append", metavar="NAME=PATH",
                    help="an ambientd build to run (repeatable); default: $AMBIENTD")
@@ -181,9 +185,10 @@ class AmbientdPeer(Peer):
             f.write('plugin_dir = "%s";\nplugins = ("benchnoop");\n'
                     'kube = { server = "%s"; token_file = "%s"; qps = 0; };\n'
                     'controller = { listen = "127.0.0.1:0"; workers = %d; '
-                    'leader_election = false; };\n'
+                    'leader_election = false;%s };\n'
                     'log = { level = "info"; format = "json"; };\n'
-                    % (PLUGIN_DIR, kube.url, token, workers))
+                    % (PLUGIN_DIR, kube.url, token, workers,
+                       " list_page_size = %d;" % ARGS.page_size if ARGS.page_size else ""))
         super().__init__(name, [path, "--config", conf], signals_on_stderr=True)
 
     def synced(self, timeout):
