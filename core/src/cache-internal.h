@@ -15,6 +15,7 @@
 
 #include <pthread.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -26,6 +27,10 @@ struct ambd_cache {
     size_t bytes;           /* bytes of (compressed) JSON held */
     pthread_mutex_t pack_lock; /* the packer: write-throughs come from workers */
     struct ZSTD_CCtx_s *packer; /* the writer's */
+    /* Entries kept unpacked since their write, oldest first (cache.c). */
+    struct ambd_cache_entry *hot_head, *hot_tail;
+    size_t n_hot, hot_bytes;
+    size_t hot_max_bytes; /* more are packed at once, oldest first; 0: none kept */
     /* Decompression contexts readers borrow (each is ~100 KiB to make). */
     pthread_mutex_t pool_lock;
     struct ZSTD_DCtx_s *pool[8];
@@ -47,9 +52,16 @@ char *ambd_cache_key_of(const char *ns, const char *name);
 int ambd_cache_upsert(struct ambd_cache *c, json_t *obj, unsigned mark);
 /* The same, when text[0..len) is the object's own JSON text: that is
  * stored instead of serialising obj again, and obj only needs the members
- * the cache reads, metadata (a skim, object_skim-internal.h, will do). */
+ * the cache reads, metadata (a skim, object_skim-internal.h, will do).
+ * With hot set the text is kept unpacked until ambd_cache_pack_cold finds
+ * it old enough: a watch event's object is likely read soon by its
+ * reconcile and changed again, and packing it on the event's path cost a
+ * third of the loop thread's time in a backlog. */
 int ambd_cache_upsert_text(struct ambd_cache *c, json_t *obj, const char *text, size_t len,
-                           unsigned mark);
+                           unsigned mark, int hot);
+/* Packs the hot entries written more than age_ms ago; returns how many
+ * hot entries are left. */
+size_t ambd_cache_pack_cold(struct ambd_cache *c, uint64_t age_ms);
 /* Read-your-writes: obj is what the API server answered a write of a
  * cached object with; it replaces the cached version at once (keeping its
  * mark), so reads see the write before the watch brings it. When the watch
