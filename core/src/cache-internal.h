@@ -2,7 +2,8 @@
  * "namespace/name" (or "name" for cluster-scoped objects). Objects are kept
  * as JSON text, not as jansson trees: the server's own text when the
  * informer has it (no serialising again), zstd-compressed when that is
- * smaller (objects of 256 bytes and more), and without
+ * smaller (objects of 256 bytes and more; a recent write may wait a while,
+ * see ambd_cache_upsert_text), and without
  * metadata.managedFields, which nothing in Ambient reads and which is often
  * half of an object a real API server sends. Readers get a freshly parsed
  * copy, parsed on their own thread (a tree built by the loop thread and

@@ -13,7 +13,7 @@
 /* Smaller texts are kept as they are: a zstd frame's own overhead and the
  * call would cost more than they save. */
 #define PACK_MIN 256
-/* zstd's fastest levels: 2 KiB in ~2-4 us here, against ~9 us for level
+/* zstd's fastest levels: 2 KiB in ~1.4 us here, against ~3.3 us for level
  * 1, which saves more (entropy coding) but cost the informer a third of
  * its time in a backlog. */
 #define PACK_LEVEL (-1)
