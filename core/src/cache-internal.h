@@ -82,6 +82,8 @@ json_t *ambd_cache_get(struct ambd_cache *c, const char *key);
 /* Objects in ns (NULL or "" for all) whose labels match selector ("a=b,c=d";
  * NULL for all), as a new array. */
 json_t *ambd_cache_list(struct ambd_cache *c, const char *ns, const char *selector);
+/* Calls fn with every key, under the read lock: fn must not write to c. */
+void ambd_cache_each_key(struct ambd_cache *c, void (*fn)(void *ud, const char *key), void *ud);
 size_t ambd_cache_count(struct ambd_cache *c);
 size_t ambd_cache_bytes(struct ambd_cache *c);
 

@@ -487,6 +487,17 @@ json_t *ambd_cache_list(struct ambd_cache *c, const char *ns, const char *select
     return out;
 }
 
+void ambd_cache_each_key(struct ambd_cache *c, void (*fn)(void *ud, const char *key), void *ud)
+{
+    size_t pos = 0;
+    const char *key;
+    void *value;
+    pthread_rwlock_rdlock(&c->lock);
+    while (ambd_strmap_next(&c->map, &pos, &key, &value))
+        fn(ud, key);
+    pthread_rwlock_unlock(&c->lock);
+}
+
 size_t ambd_cache_count(struct ambd_cache *c)
 {
     pthread_rwlock_rdlock(&c->lock);

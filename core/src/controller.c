@@ -170,9 +170,33 @@ static void on_primary_event(void *ud, enum ambd_event_type type, const json_t *
     struct ambd_ctl_kind *k = ud;
     ambd_ctl_track_phase(k, type, obj);
     const char *name = meta(obj, "name");
-    if (name)
+    if (name && ambd_informer_synced(k->informer))
         enqueue(k->ctl, k->index, meta(obj, "namespace"), name);
     enqueue_controller(k->ctl, obj, 0);
+}
+
+static void enqueue_cached(void *ud, const char *key)
+{
+    struct ambd_ctl_kind *k = ud;
+    const char *slash = strchr(key, '/');
+    char ns[256];
+    size_t ns_len = slash ? (size_t)(slash - key) : 0;
+    if (ns_len >= sizeof ns)
+        return;
+    memcpy(ns, key, ns_len);
+    ns[ns_len] = '\0';
+    enqueue(k->ctl, k->index, slash ? ns : NULL, slash ? slash + 1 : key);
+}
+
+/* A kind's objects are reconciled once its first list is complete, as
+ * client-go's controllers wait for their caches: the list then has the
+ * loop thread and a core to itself (reconciles parsing objects during it
+ * made the sync a third slower), and no reconcile acts on a partial view
+ * of its own kind. Every cached key is queued at once. */
+static void on_kind_synced(void *ud)
+{
+    struct ambd_ctl_kind *k = ud;
+    ambd_cache_each_key(ambd_informer_cache(k->informer), enqueue_cached, k);
 }
 
 /* ---- reconcile ---- */
@@ -271,6 +295,10 @@ static void process(struct ambd_controller *c, const char *key)
     const char *name = slash + 1;
     struct ambd_ctl_kind *k = &c->kinds[idx];
     const char *kind_name = k->entry->kind.resource.kind;
+    if (!ambd_informer_synced(k->informer)) { /* woken by a child: the sync queues it */
+        ambd_workqueue_forget(c->queue, key);
+        return;
+    }
 
     /* Cache keys are "ns/name", or "name" for cluster-scoped objects. */
     json_t *obj = ambd_cache_get(ambd_informer_cache(k->informer), ns_len ? nsname : name);
@@ -418,12 +446,12 @@ static struct ambd_informer *new_informer(struct ambd_controller *c, const struc
                                           const char *selector, const char *const *keep,
                                           void (*on_event)(void *, enum ambd_event_type,
                                                            const json_t *),
-                                          void *ud)
+                                          void (*on_synced)(void *), void *ud)
 {
     struct ambd_informer_options o = {.resource = *res, .label_selector = selector,
                                       .page_size = c->cc->list_page_size,
                                       .keep = keep};
-    struct ambd_informer_handlers h = {on_event, NULL};
+    struct ambd_informer_handlers h = {on_event, on_synced};
     return ambd_informer_new(&c->store, c->base, &o, &h, ud);
 }
 
@@ -441,7 +469,7 @@ static int add_child(struct ambd_controller *c, const struct amb_resource *res)
     c->children = grown;
     /* The array may move as it grows: handlers get the controller instead. */
     struct ambd_ctl_child *child = &c->children[c->n_children];
-    if (!(child->informer = new_informer(c, res, CHILD_SELECTOR, CHILD_KEEP, on_child_event, c)))
+    if (!(child->informer = new_informer(c, res, CHILD_SELECTOR, CHILD_KEEP, on_child_event, NULL, c)))
         return AMB_ENOMEM;
     c->n_children++;
     return AMB_OK;
@@ -457,7 +485,7 @@ static int build_informers(struct ambd_controller *c, const struct ambd_registry
         k->ctl = c;
         k->index = i;
         k->entry = r->kinds[i];
-        k->informer = new_informer(c, res, NULL, KIND_KEEP, on_primary_event, k);
+        k->informer = new_informer(c, res, NULL, KIND_KEEP, on_primary_event, on_kind_synced, k);
         c->n_kinds++;
         if (!k->informer)
             return AMB_ENOMEM;
