@@ -424,12 +424,15 @@ int api_require(struct api_req *r, const struct api_access *what)
     }
     int allowed = 0;
     char reason[512] = "";
-    int rc = api_auth_review(a, r->token, r->token_hash, what, &allowed, reason, sizeof reason, err);
+    int rc = (r->identified ? api_auth_review_identified : api_auth_review)(
+        a, r->token, r->token_hash, what, &allowed, reason, sizeof reason, err);
     if (rc == AMB_OK && (!r->user[0] || strcmp(r->user, "-") == 0)) {
         char user[sizeof r->user];
         struct amb_error *e2 = api_host->error_new();
-        if (e2 && api_auth_whoami(a, r->token, r->token_hash, user, sizeof user, e2) == AMB_OK)
+        if (e2 && api_auth_whoami(a, r->token, r->token_hash, user, sizeof user, e2) == AMB_OK) {
             snprintf(r->user, sizeof r->user, "%s", user);
+            r->identified = 1;
+        }
         if (e2)
             api_host->error_free(e2);
     }

@@ -194,7 +194,7 @@ static void bucket_key(struct api_req *r, const char *user, char key[80])
 {
     if (user) {
         char hex[API_TOKEN_HASH_LEN + 1];
-        api_token_hash(user, hex); /* fixed length, whatever the name */
+        api_token_hash(r->api->auth, user, hex); /* fixed length, whatever the name */
         snprintf(key, 80, "u:%.48s", hex);
     } else {
         char *host = NULL;
@@ -241,6 +241,7 @@ static int identify(struct api_req *r)
     api_host->error_free(err);
     if (rc == AMB_OK) {
         snprintf(r->user, sizeof r->user, "%s", user);
+        r->identified = 1;
         return 1;
     }
     if (rc == AMB_EUNAUTHORIZED) {
@@ -300,13 +301,16 @@ static void route_and_run(struct api_server *s, struct srv_req *q)
     r->token = api_auth_token(api_header(r, "Authorization"),
                               api_header(r, "X-Forwarded-Access-Token"));
     if (r->token)
-        api_token_hash(r->token, r->token_hash);
+        api_token_hash(r->api->auth, r->token, r->token_hash);
     /* A token not known yet costs a review. Its address pays when the token
      * is rejected (or there is none), so once an address has sent `burst`
      * bad tokens, its unknown ones get 429 before any review; good tokens
-     * never drain it. */
-    if (!(flags & API_PUBLIC) && !api_auth_known(r->api->auth, r->token ? r->token_hash : NULL) &&
-        !within_rate(r, NULL, !r->token))
+     * never drain it. A known one names its user at once: the one look at
+     * the token's identity this request makes. */
+    if (!(flags & API_PUBLIC) && r->token &&
+        api_auth_known(r->api->auth, r->token_hash, r->user, sizeof r->user))
+        r->identified = 1;
+    if (!(flags & API_PUBLIC) && !r->identified && !within_rate(r, NULL, !r->token))
         return;
     if (!r->token && !(flags & API_PUBLIC)) {
         evhttp_add_header(evhttp_request_get_output_headers(r->ev), "WWW-Authenticate",
@@ -315,7 +319,7 @@ static void route_and_run(struct api_server *s, struct srv_req *q)
         return;
     }
     if (r->token && !(flags & API_PUBLIC)) {
-        if (!identify(r)) { /* rejected: its address pays */
+        if (!r->identified && !identify(r)) { /* rejected: its address pays */
             char key[80];
             bucket_key(r, NULL, key);
             if (r->server->limits)
