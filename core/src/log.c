@@ -85,8 +85,10 @@ static void put_timestamp(struct ambd_buf *b)
 static void put_value(struct ambd_buf *b, const char *raw, int json, int quote_if_spaces,
                       int registered)
 {
-    char *safe = ambd_redact_with(raw ? raw : "(null)", registered);
-    const char *s = safe ? safe : "[REDACTED: out of memory]";
+    raw = raw ? raw : "(null)";
+    int needed = ambd_redact_needed(raw, registered);
+    char *safe = needed ? ambd_redact_with(raw, registered) : NULL;
+    const char *s = !needed ? raw : safe ? safe : "[REDACTED: out of memory]";
     if (json) {
         ambd_buf_json_escape(b, s);
     } else {
@@ -150,7 +152,9 @@ static void emit(const char *component, int level, const char *msg, va_list *kv)
     if (json) {
         ambd_buf_puts(&b, "{\"ts\":\"");
         put_timestamp(&b);
-        ambd_buf_printf(&b, "\",\"level\":\"%s\",\"component\":\"", level_names[level]);
+        ambd_buf_puts(&b, "\",\"level\":\"");
+        ambd_buf_puts(&b, level_names[level]);
+        ambd_buf_puts(&b, "\",\"component\":\"");
         put_value(&b, component, 1, 0, 0);
         ambd_buf_puts(&b, "\",\"msg\":\"");
         put_value(&b, msg, 1, 0, 1);
