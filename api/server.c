@@ -342,14 +342,43 @@ static double elapsed_s(const struct timespec *since)
     return (double)(now.tv_sec - since->tv_sec) + (double)(now.tv_nsec - since->tv_nsec) / 1e9;
 }
 
+/* src into dst (size bytes), cut to fit: without printf, as the access
+ * line is made for every request. */
+static void copy_cut(char *dst, size_t size, const char *src)
+{
+    size_t n = strnlen(src, size - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+/* Milliseconds with one decimal ("12.3"), as "%.1f" would print them. */
+static void format_ms(char out[24], double secs)
+{
+    unsigned long long tenths = (unsigned long long)(secs * 10000.0 + 0.5);
+    char digits[24];
+    size_t n = 0;
+    for (unsigned long long v = tenths / 10; n == 0 || v; v /= 10)
+        digits[n++] = (char)('0' + v % 10);
+    size_t used = 0;
+    while (n)
+        out[used++] = digits[--n];
+    out[used++] = '.';
+    out[used++] = (char)('0' + tenths % 10);
+    out[used] = '\0';
+}
+
 /* The access line: never the query string (it may carry secrets), never a
  * token. */
 static void access_log(const struct api_req *r, const char *raw_path, double secs)
 {
-    char status[8], ms[32], path[512];
-    snprintf(status, sizeof status, "%d", r->status);
-    snprintf(ms, sizeof ms, "%.1f", secs * 1000.0);
-    snprintf(path, sizeof path, "%s", r->path ? r->path : raw_path);
+    char status[8], ms[24], path[512];
+    int code = r->status >= 100 && r->status <= 999 ? r->status : 0;
+    status[0] = (char)('0' + code / 100);
+    status[1] = (char)('0' + code / 10 % 10);
+    status[2] = (char)('0' + code % 10);
+    status[3] = '\0';
+    format_ms(ms, secs);
+    copy_cut(path, sizeof path, r->path ? r->path : raw_path);
     api_host->log(api_self, AMB_LOG_INFO, "request", "method", r->method, "path", path, "status",
                   status, "duration_ms", ms, "user", r->user[0] ? r->user : "-", NULL);
 }
@@ -388,13 +417,13 @@ static void on_request(struct evhttp_request *ev, void *arg)
 
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
     char raw[256];
-    snprintf(raw, sizeof raw, "%s", uri && evhttp_uri_get_path(uri) ? evhttp_uri_get_path(uri) : "-");
+    copy_cut(raw, sizeof raw, uri && evhttp_uri_get_path(uri) ? evhttp_uri_get_path(uri) : "-");
 
     const char *refusal = NULL;
     int refused = rest_conn_refusal(&s->policy, raw, &refusal);
     if (refused) {
         reply_refusal(s, r, refused, refusal);
-        snprintf(raw, sizeof raw, "-"); /* the refusal's path is not the client's */
+        copy_cut(raw, sizeof raw, "-"); /* the refusal's path is not the client's */
     } else {
         route_and_run(s, q);
     }
