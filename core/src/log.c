@@ -21,6 +21,10 @@ static atomic_int log_fd = STDERR_FILENO;
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
+/* Bytes a line starts with room for: an access line is 200 to 300, and
+ * growing to it cost three reallocs a request. */
+#define LINE_RESERVE 511
+
 static int clamp_level(int level)
 {
     if (level < AMB_LOG_ERROR)
@@ -149,6 +153,7 @@ static void emit(const char *component, int level, const char *msg, va_list *kv)
     int access_line = component && msg && strcmp(component, "api") == 0 &&
                       strcmp(msg, "request") == 0;
     struct ambd_buf b = {0};
+    ambd_buf_reserve(&b, LINE_RESERVE);
     if (json) {
         ambd_buf_puts(&b, "{\"ts\":\"");
         put_timestamp(&b);

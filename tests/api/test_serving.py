@@ -6,6 +6,7 @@ access log (no token, no query string); TLS with a self-signed certificate;
 a graceful stop that lets a slow request finish; and a caller's call that
 Kubernetes throttles answered at once with 503 and Retry-After. Run with
 /usr/bin/python3."""
+import email.utils
 import http.client
 import os
 import shutil
@@ -41,6 +42,15 @@ class Serving(ApiTest):
     def test_json_replies_say_so(self):
         r = self.cluster.rest("GET", "/health")
         self.assertEqual(r.headers["content-type"], "application/json")
+
+    def test_replies_carry_the_date(self):
+        before = time.time()
+        r = self.cluster.rest("GET", "/health")
+        when = email.utils.parsedate_to_datetime(r.headers["date"]).timestamp()
+        self.assertRegex(r.headers["date"], r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d "
+                         r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} "
+                         r"\d\d:\d\d:\d\d GMT$")
+        self.assertTrue(before - 2 <= when <= time.time() + 1, r.headers["date"])
 
     def test_metrics(self):
         c = self.cluster
