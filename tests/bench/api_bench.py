@@ -15,7 +15,9 @@ Measures (wrk -t2 -c32 -d10s --latency by default, after a short warm-up)
   - kubesim  the same object fetched from kubesim directly with alice's
     token: what ambient's session GET waits on;
   - nginx    the bytes ambient answered, from a file at the same path
-    (worker_processes = ambient's api.threads, access_log off);
+    (worker_processes = ambient's api.threads, access_log off), and again
+    with its access log on, to a file (ambientd always writes its access
+    lines: the fair second line);
   - the ratios ambient / nginx (requests/s, p50, p99), and ambientd's RSS
     (VmRSS, VmHWM) before and after the runs;
   - LIST of 1,000 sessions with limit/continue, cache off and on: the time
@@ -133,9 +135,10 @@ def wait_port(port, proc, timeout=10):
 
 class Nginx:
     """nginx in the foreground (daemon off) with a config of its own in dir,
-    serving dir/www; stop() ends it (and its workers)."""
+    serving dir/www, its access log off or to dir/access.log; stop() ends it
+    (and its workers)."""
 
-    def __init__(self, directory, workers):
+    def __init__(self, directory, workers, access_log=False):
         self.dir = directory
         self.port = free_port()
         self.root = os.path.join(directory, "www")
@@ -149,6 +152,7 @@ class Nginx:
         temps = "\n".join("  %s_temp_path %s/%s;" % (k, temp, k)
                           for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
         self.conf = os.path.join(directory, "nginx.conf")
+        access = os.path.join(directory, "access.log") if access_log else "off"
         with open(self.conf, "w") as f:
             f.write(f"""daemon off;
 master_process on;
@@ -158,7 +162,7 @@ pid {directory}/nginx.pid;
 error_log {self.error_log} warn;
 events {{ worker_connections 1024; }}
 http {{
-  access_log off;
+  access_log {access};
 {temps}
   types {{ }}
   default_type application/json;
@@ -363,7 +367,7 @@ def bench(args, apiharness, tmp):
     rows, notes, lists = [], [], {}
     bench_cache_off(args, apiharness, rows, lists)
     cl = make_cluster(apiharness, args.threads, cache=True)
-    nginx = None
+    nginx = nginx_log = None
     try:
         pid = cl.daemon.proc.pid
         ns = cl.make_project(prefix="bench", admins=["alice"], viewers=[])
@@ -374,10 +378,12 @@ def bench(args, apiharness, tmp):
         rss0 = rss_kib(pid)
 
         nginx = Nginx(os.path.join(tmp, "nginx"), args.threads)
-        nginx.put(path, body)
-        check = apiharness.http_request("127.0.0.1:%d" % nginx.port, "GET", path)
-        if check.status != 200 or check.raw != body:
-            raise RuntimeError("nginx does not serve the captured bytes: %r" % (check,))
+        nginx_log = Nginx(os.path.join(tmp, "nginx-log"), args.threads, access_log=True)
+        for n in (nginx, nginx_log):
+            n.put(path, body)
+            check = apiharness.http_request("127.0.0.1:%d" % n.port, "GET", path)
+            if check.status != 200 or check.raw != body:
+                raise RuntimeError("nginx does not serve the captured bytes: %r" % (check,))
 
         runs = [("ambient", "GET session, read cache on (auth cached, no kubesim)", base + path,
                  apiharness.ALICE)]
@@ -391,6 +397,8 @@ def bench(args, apiharness, tmp):
                      "agenticsessions/%s" % (ns, path.rsplit("/", 1)[1]), apiharness.ALICE))
         runs.append(("nginx", "GET the same bytes from a file",
                      "http://127.0.0.1:%d%s" % (nginx.port, path), apiharness.ALICE))
+        runs.append(("nginx+log", "the same, access_log to a file",
+                     "http://127.0.0.1:%d%s" % (nginx_log.port, path), apiharness.ALICE))
         if args.no_kubesim:
             runs = [r for r in runs if r[0] != "kubesim"]
 
@@ -405,11 +413,13 @@ def bench(args, apiharness, tmp):
             rows.append((server, what, f))
         rss1 = rss_kib(pid)
         nginx.stop()
-        nginx = None
+        nginx_log.stop()
+        nginx = nginx_log = None
         lists["on"] = bench_list(apiharness, cl, ns, args.list_rounds)
     finally:
-        if nginx:
-            nginx.stop()
+        for n in (nginx, nginx_log):
+            if n:
+                n.stop()
         try:
             cl.close()
         except AssertionError as e:  # exit code or sanitizer report: say so, keep the figures
@@ -470,11 +480,17 @@ def main():
     print("| ratio to nginx | requests/s | p50 | p99 |")
     print("|---|---|---|---|")
     for server, what, f in rows:
-        if server == "nginx":
+        if server.startswith("nginx"):
             continue
         print("| %s %s | %s | %s | %s |" % (
             server, what, fmt_ratio(f["rps"], nginx["rps"]), fmt_ratio(f["p50"], nginx["p50"]),
             fmt_ratio(f["p99"], nginx["p99"])))
+    logged = next((f for s, _, f in rows if s == "nginx+log"), None)
+    cached = next((f for s, w, f in rows if w.startswith("GET session, read cache on")), None)
+    if logged and cached:
+        print("| ambient session GET (cache on) to nginx with its access log on | %s | %s | %s |"
+              % (fmt_ratio(cached["rps"], logged["rps"]), fmt_ratio(cached["p50"], logged["p50"]),
+                 fmt_ratio(cached["p99"], logged["p99"])))
     print()
     print("ambientd RSS: %s KiB before the runs, %s KiB after (peak VmHWM %s KiB)"
           % (rss0.get("VmRSS", "?"), rss1.get("VmRSS", "?"), rss1.get("VmHWM", "?")))
