@@ -73,11 +73,11 @@ void api_reply_raw(struct api_req *r, int status, const char *content_type, cons
     evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
     evhttp_add_header(h, "Date", http_date());
     api_server_decorate(r);
-    struct evbuffer *b = evbuffer_new();
-    if (b && body && len)
-        evbuffer_add(b, body, len);
-    api_server_send(r, status, b);
-    evbuffer_free(b);
+    /* Into the request's own output buffer, where evhttp_send_reply would
+     * move a buffer of ours: no buffer made and freed per reply. */
+    if (body && len)
+        evbuffer_add(evhttp_request_get_output_buffer(r->ev), body, len);
+    api_server_send(r, status, NULL);
 }
 
 void api_add_retry_after(struct api_req *r, unsigned seconds)

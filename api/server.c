@@ -269,12 +269,31 @@ static void reply_refusal(struct api_server *s, struct api_req *r, int status,
     api_reply_error(r, status, message, details);
 }
 
+/* The headers every request is asked for, in one walk of its list (each
+ * evhttp_find_header walks it all), the first of each name as
+ * evhttp_find_header would find it. */
+static void request_headers(const struct api_req *r, const char **origin,
+                            const char **authorization, const char **forwarded)
+{
+    *origin = *authorization = *forwarded = NULL;
+    const struct evkeyval *h;
+    TAILQ_FOREACH(h, evhttp_request_get_input_headers(r->ev), next) {
+        const char **slot = !strcasecmp(h->key, "Origin")          ? origin
+                            : !strcasecmp(h->key, "Authorization") ? authorization
+                            : !strcasecmp(h->key, "X-Forwarded-Access-Token") ? forwarded
+                                                                              : NULL;
+        if (slot && !*slot)
+            *slot = h->value;
+    }
+}
+
 static void route_and_run(struct api_server *s, struct srv_req *q)
 {
     struct api_req *r = &q->r;
     if (parse_target(r) != 0)
         return;
-    const char *origin = api_header(r, "Origin");
+    const char *origin, *authorization, *forwarded;
+    request_headers(r, &origin, &authorization, &forwarded);
     if (origin_allowed(s->cfg, origin))
         q->cors_origin = origin;
     unsigned flags = 0;
@@ -298,8 +317,7 @@ static void route_and_run(struct api_server *s, struct srv_req *q)
         }
         return;
     }
-    r->token = api_auth_token(api_header(r, "Authorization"),
-                              api_header(r, "X-Forwarded-Access-Token"));
+    r->token = api_auth_token(authorization, forwarded);
     if (r->token)
         api_token_hash(r->api->auth, r->token, r->token_hash);
     /* A token not known yet costs a review. Its address pays when the token
