@@ -130,9 +130,6 @@ struct lx_spec {
 typedef int (*lx_secret_fn)(void *ud, const char *ns, const char *secret, const char *key,
                             char **value, struct amb_error *err);
 
-/* A DNS-1123 name of at most max bytes, as the API server checks names:
- * safe as one path segment. */
-int lx_dns_name(const char *s, size_t max);
 /* Where the container's volumes live under dir (emptyDir and projected
  * volumes there, claims in <dir>/../claims/<claim>), and its env: values,
  * secretKeyRefs through get_secret, paths into a mount rewritten to the

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ambient/names.h"
 #include "error-internal.h"
 #include "executor-internal.h"
 #include "log-internal.h"
@@ -148,7 +149,7 @@ static struct lx_run *new_run(struct local_executor *ex, const json_t *job, enum
 {
     const char *ns = meta(job, "namespace"), *name = meta(job, "name"), *uid = meta(job, "uid");
     /* Names become directories: they must be what the API server allows. */
-    if (!lx_dns_name(ns, 63) || !lx_dns_name(name, 253) || !uid || !*uid || strlen(uid) > 64 ||
+    if (!amb_is_dns_label(ns) || !amb_is_dns_subdomain(name) || !uid || !*uid || strlen(uid) > 64 ||
         uid[strspn(uid, "0123456789abcdefABCDEF-")]) {
         ambd_log("executor", AMB_LOG_WARN, "skipping a Job without a valid namespace, name or uid (a UUID)",
                  NULL);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ambient/names.h"
 #include "error-internal.h"
 #include "executor-internal.h"
 
@@ -16,22 +17,6 @@
 #define MAX_ENV_BYTES (1024 * 1024)
 #define MAX_MOUNTS 64
 #define MAX_GRACE_S 3600
-
-/* A DNS label or subdomain (RFC 1123, as the API server checks names):
- * also what makes it safe as one path segment here. */
-int lx_dns_name(const char *s, size_t max)
-{
-    size_t n = s ? strlen(s) : 0;
-    if (n == 0 || n > max)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        int alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-        if (!alnum && !((c == '-' || c == '.') && i > 0 && i + 1 < n))
-            return 0;
-    }
-    return 1;
-}
 
 static const json_t *volume_named(const json_t *pod_spec, const char *name, size_t *index)
 {
@@ -55,7 +40,7 @@ static int add_mount(struct lx_spec *s, const json_t *m, size_t mi, const char *
     snprintf(field, sizeof field, "spec.template.spec.containers[0].volumeMounts[%zu]", mi);
     const char *name = json_string_value(json_object_get(m, "name"));
     const char *path = json_string_value(json_object_get(m, "mountPath"));
-    if (!lx_dns_name(name, 63) || !path || path[0] != '/' || strlen(path) > 1024 ||
+    if (!amb_is_dns_label(name) || !path || path[0] != '/' || strlen(path) > 1024 ||
         strstr(path, "/.."))
         return ambd_error_set(err, AMB_EINVAL, field,
                               "needs a volume name and an absolute mountPath without ..");
@@ -76,7 +61,7 @@ static int add_mount(struct lx_spec *s, const json_t *m, size_t mi, const char *
     } else if (json_object_get(vol, "projected")) {
         mt->kind = LX_VOL_PROJECTED;
         rc = asprintf(&mt->host, "%s/%s", dir, name);
-    } else if (lx_dns_name(claim, 253)) {
+    } else if (amb_is_dns_subdomain(claim)) {
         /* A claim outlives the Job: it lives beside the namespace's Jobs,
          * under a name no Job can have. */
         mt->kind = LX_VOL_CLAIM;
@@ -185,7 +170,7 @@ static int resolve_var(struct lx_spec *s, const char *ns, const json_t *e, size_
     const json_t *ref = json_object_get(from, "secretKeyRef");
     const char *secret = json_string_value(json_object_get(ref, "name"));
     const char *key = json_string_value(json_object_get(ref, "key"));
-    if (!lx_dns_name(secret, 253) || !key || !*key || strlen(key) > 253)
+    if (!amb_is_dns_subdomain(secret) || !key || !*key || strlen(key) > 253)
         return ambd_error_set(err, AMB_EINVAL, field,
                               "only value and secretKeyRef (name, key) are supported here");
     char *value = NULL;

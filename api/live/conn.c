@@ -151,7 +151,7 @@ int conn_over_pause(struct live_conn *c)
         /* past the bound: drop what is queued now, close from the timer
          * (callers up the stack still hold c) */
         api_host->log(api_self, AMB_LOG_WARN, "live client too slow; disconnected", "project",
-                      c->project, "session", c->name, NULL);
+                      c->project, "kind", conn_kind(c), "name", c->name, NULL);
         evbuffer_drain(out, evbuffer_get_length(out));
         c->cut = 1;
         const struct timeval now = {0, 0};

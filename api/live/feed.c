@@ -391,8 +391,8 @@ void live_feed_drain(struct live *l)
             uint64_t first, last;
             char msg[256];
             if (arr && json_array_append(arr, it->event) == 0)
-                live_hub_append(l, it->project, it->uid, "platform", arr, &first, &last, msg,
-                                sizeof msg);
+                live_hub_append(l, NULL, it->project, it->uid, "platform", arr, &first, &last,
+                                msg, sizeof msg);
             json_decref(arr);
         }
         json_decref(it->event);

@@ -82,7 +82,7 @@ static int deliver(struct live_conn *c, uint64_t seq, const char *line, size_t l
 static void cut_slow(struct live_conn *c)
 {
     api_host->log(api_self, AMB_LOG_WARN, "live client too slow; disconnected", "project",
-                  c->project, "session", c->name, "user", c->user[0] ? c->user : "-", NULL);
+                  c->project, "kind", conn_kind(c), "name", c->name, "user", c->user[0] ? c->user : "-", NULL);
     live_conn_close(c);
 }
 
@@ -158,8 +158,8 @@ void live_hub_pump(struct live_conn *c)
             n = STORE_CHUNK;
         ssize_t r = store_pread(s->log.fd, c->off, n, c->rbuf);
         if (r <= 0) {
-            api_host->log(api_self, AMB_LOG_ERROR, "live: reading a session log failed",
-                          "project", c->project, "session", c->name, NULL);
+            api_host->log(api_self, AMB_LOG_ERROR, "live: reading an event log failed",
+                          "project", c->project, "kind", conn_kind(c), "name", c->name, NULL);
             live_conn_close(c);
             return;
         }
@@ -172,8 +172,8 @@ void live_hub_pump(struct live_conn *c)
             const char *line = (const char *)evbuffer_pullup(c->rbuf, (ev_ssize_t)ll);
             uint64_t seq;
             if (!line || store_line_seq(line, ll, &seq) != 0 || deliver(c, seq, line, ll) != 0) {
-                api_host->log(api_self, AMB_LOG_ERROR, "live: bad line in a session log",
-                              "project", c->project, "session", c->name, NULL);
+                api_host->log(api_self, AMB_LOG_ERROR, "live: bad line in an event log",
+                              "project", c->project, "kind", conn_kind(c), "name", c->name, NULL);
                 live_conn_close(c);
                 return;
             }
@@ -192,8 +192,18 @@ static int deleted_lately(const struct live *l, const char *uid)
     return 0;
 }
 
-int live_hub_append(struct live *l, const char *project, const char *uid, const char *source,
-                    json_t *events, uint64_t *first, uint64_t *last, char *msg, size_t msg_len)
+/* "the session was deleted", in k's words (k NULL: "object"). */
+static void deleted_message(const struct live_kind *k, char *msg, size_t msg_len)
+{
+    char noun[160] = "object";
+    if (k)
+        live_kind_noun(k, noun, sizeof noun);
+    snprintf(msg, msg_len, "the %s was deleted", noun);
+}
+
+int live_hub_append(struct live *l, const struct live_kind *kind, const char *project,
+                    const char *uid, const char *source, json_t *events, uint64_t *first,
+                    uint64_t *last, char *msg, size_t msg_len)
 {
     struct live_session *s;
     size_t n = json_array_size(events);
@@ -202,12 +212,12 @@ int live_hub_append(struct live *l, const char *project, const char *uid, const 
         return 400;
     }
     if (deleted_lately(l, uid)) {
-        snprintf(msg, msg_len, "the session was deleted");
+        deleted_message(kind, msg, msg_len);
         return 404;
     }
     int rc = session_get(l, project, uid, 1, &s);
     if (rc != AMB_OK) {
-        snprintf(msg, msg_len, "cannot open the session's event log");
+        snprintf(msg, msg_len, "cannot open the event log");
         return 500;
     }
     char ts[32];
@@ -231,7 +241,7 @@ int live_hub_append(struct live *l, const char *project, const char *uid, const 
     size_t total = batch ? evbuffer_get_length(batch) : 0;
     if (status == 0 && s->log.size + total > l->max_session) {
         status = 413;
-        snprintf(msg, msg_len, "the session's event log is full (%zu bytes)", l->max_session);
+        snprintf(msg, msg_len, "the event log is full (%zu bytes)", l->max_session);
     } else if (status == 0 && l->store_bytes + total > l->max_store) {
         status = 507;
         snprintf(msg, msg_len, "the event store is full (api.live.max_store, %llu bytes)",
@@ -241,7 +251,7 @@ int live_hub_append(struct live *l, const char *project, const char *uid, const 
         const char *data = (const char *)evbuffer_pullup(batch, -1);
         if (!data || store_append(&s->log, data, total) != AMB_OK) {
             status = 500;
-            snprintf(msg, msg_len, "cannot write the session's event log");
+            snprintf(msg, msg_len, "cannot write the event log");
         }
     }
     if (status == 0) {
@@ -289,7 +299,9 @@ void live_hub_remove(struct live *l, const char *project, const char *uid)
         s->n_subs++; /* held while its streams end */
         for (struct live_conn *c = s->subs, *next; c; c = next) {
             next = c->snext;
-            live_conn_end_stream(c, WS_CLOSE_NORMAL, "the session was deleted");
+            char why[200];
+            deleted_message(c->kind, why, sizeof why);
+            live_conn_end_stream(c, WS_CLOSE_NORMAL, why);
         }
         s->n_subs--;
         session_release(l, s);
@@ -297,7 +309,7 @@ void live_hub_remove(struct live *l, const char *project, const char *uid)
     uint64_t freed;
     store_remove(l->cfg->live_dir, project, uid, &freed);
     l->store_bytes -= freed < l->store_bytes ? freed : l->store_bytes;
-    api_host->log(api_self, AMB_LOG_INFO, "live: removed a deleted session's events", "project",
+    api_host->log(api_self, AMB_LOG_INFO, "live: removed a deleted object's events", "project",
                   project, "uid", uid, NULL);
 }
 

@@ -74,10 +74,9 @@ static int in_a_project(struct live *l, struct live_job *j)
     return rc == AMB_OK && managed ? 0 : -1;
 }
 
-/* What a user calls one object of j's kind ("session"). */
-static void noun(const struct live_job *j, char *out, size_t len)
+void live_kind_noun(const struct live_kind *k, char *out, size_t len)
 {
-    const struct amb_resource *res = &j->kind->kind->resource;
+    const struct amb_resource *res = &k->kind->resource;
     api_noun(res->plural, res->group, 1, out, len);
 }
 
@@ -85,7 +84,7 @@ static void noun(const struct live_job *j, char *out, size_t len)
 static void named(const struct live_job *j, char *out, size_t len)
 {
     char n[160];
-    noun(j, n, sizeof n);
+    live_kind_noun(j->kind, n, sizeof n);
     snprintf(out, len, "%s %s", n, j->name);
 }
 
@@ -117,7 +116,7 @@ static int find_object(struct live *l, struct live_job *j)
     const char *uid =
         json_string_value(json_object_get(json_object_get(obj, "metadata"), "uid"));
     char what[160], text[420];
-    noun(j, what, sizeof what);
+    live_kind_noun(j->kind, what, sizeof what);
     named(j, text, sizeof text);
     if (rc == AMB_ENOTFOUND)
         snprintf(text, sizeof text, "%s \"%s\"", what, j->name);
@@ -323,7 +322,7 @@ static void run_post_events(struct live *l, struct live_job *j)
              j->kind->kind->event_poster_prefix, j->name);
     if (strcmp(want, j->user) != 0) {
         char what[160];
-        noun(j, what, sizeof what);
+        live_kind_noun(j->kind, what, sizeof what);
         fail(j, 403, "forbidden: only the %s's own service account may post its events%s", what,
              NULL);
         return;

@@ -34,6 +34,9 @@ struct live_kind {
     unsigned index;      /* in l->kinds */
 };
 
+/* What a user calls one object of k ("session"), for messages. */
+void live_kind_noun(const struct live_kind *k, char *out, size_t len);
+
 enum live_route {
     LR_WS = 1,        /* GET  .../:name/ws */
     LR_SSE,           /* GET  .../:name/events */
@@ -100,6 +103,12 @@ struct live_conn {
     long long checked_at; /* CLOCK_MONOTONIC seconds of the last check */
     int rechecking;       /* a recheck job is in flight */
 };
+
+/* c's kind as log lines name it ("AgenticSession"), "-" before routing. */
+static inline const char *conn_kind(const struct live_conn *c)
+{
+    return c->kind ? c->kind->kind->resource.kind : "-";
+}
 
 struct live_session {
     struct live_session *next;
@@ -250,11 +259,13 @@ void live_hub_unsubscribe(struct live_conn *c);
 /* Fills c's output from disk while it replays and has room. */
 void live_hub_pump(struct live_conn *c);
 /* Stores events (an array of objects, borrowed) as the next seqs of the
- * session uid, marked as source's ("runner", "user", "platform"), and sends
- * them to its live subscribers. 0, or an HTTP status with msg (413 session
- * full, 507 store full, 404 deleted). first and last: the seqs given. */
-int live_hub_append(struct live *l, const char *project, const char *uid, const char *source,
-                    json_t *events, uint64_t *first, uint64_t *last, char *msg, size_t msg_len);
+ * object uid of kind (NULL when not known: the messages say "object"),
+ * marked as source's ("runner", "user", "platform"), and sends them to its
+ * live subscribers. 0, or an HTTP status with msg (413 log full, 507 store
+ * full, 404 deleted). first and last: the seqs given. */
+int live_hub_append(struct live *l, const struct live_kind *kind, const char *project,
+                    const char *uid, const char *source, json_t *events, uint64_t *first,
+                    uint64_t *last, char *msg, size_t msg_len);
 /* A deleted session: its streams end, its log is removed. */
 void live_hub_remove(struct live *l, const char *project, const char *uid);
 void live_hub_free(struct live *l);

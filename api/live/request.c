@@ -465,7 +465,7 @@ void live_conn_job_done(struct live *l, struct live_job *j)
         char msg[256];
         /* c stays allocated: refs is 0 but the conn is only freed through
          * live_conn_close, which a fan-out never calls on a non-subscriber */
-        int st = live_hub_append(l, j->project, j->uid,
+        int st = live_hub_append(l, j->kind, j->project, j->uid,
                                  j->route == LR_POST_EVENTS ? "runner" : "user", j->events,
                                  &first, &last, msg, sizeof msg);
         if (st) {

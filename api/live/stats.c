@@ -9,10 +9,10 @@ void live_metrics_render(const struct live *l, struct evbuffer *b)
 {
     evbuffer_add_printf(
         b,
-        "# HELP ambient_live_subscribers WebSocket and SSE streams following a session.\n"
+        "# HELP ambient_live_subscribers WebSocket and SSE streams following an object's event log.\n"
         "# TYPE ambient_live_subscribers gauge\n"
         "ambient_live_subscribers %zu\n"
-        "# HELP ambient_live_store_bytes Bytes the session event store holds.\n"
+        "# HELP ambient_live_store_bytes Bytes the event store holds.\n"
         "# TYPE ambient_live_store_bytes gauge\n"
         "ambient_live_store_bytes %llu\n"
         "# HELP ambient_live_store_max_bytes The event store's limit (api.live.max_store).\n"

@@ -61,7 +61,8 @@ static void ws_message(struct live_conn *c, const uint8_t *data, size_t len)
     memcpy(project, c->project, sizeof project);
     memcpy(uid, c->uid, sizeof uid);
     /* c may be cut as a slow subscriber by this very append */
-    int st = live_hub_append(l, project, uid, "user", arr, &first, &last, msg, sizeof msg);
+    int st = live_hub_append(l, c->kind, project, uid, "user", arr, &first, &last, msg,
+                             sizeof msg);
     json_decref(arr);
     if (st != 0 && conn_still_open(l, c))
         conn_ws_send_error(c, msg);
@@ -137,7 +138,7 @@ void conn_start_stream(struct live_conn *c, struct live_job *j)
     int st = live_hub_subscribe(c->l, c);
     if (st != 0) {
         if (c->state == LC_WS)
-            ws_fail(c, WS_CLOSE_INTERNAL, "cannot open the session");
+            ws_fail(c, WS_CLOSE_INTERNAL, "cannot open the event log");
         else
             conn_close_after_flush(c);
         return;
@@ -156,15 +157,19 @@ void conn_recheck_done(struct live_conn *c, struct live_job *j)
     c->checked_at = conn_now_s();
     if (j->status == 401 || j->status == 403 || j->status == 404) {
         api_host->log(api_self, AMB_LOG_INFO, "live: access gone; stream closed", "project",
-                      c->project, "session", c->name, "user", c->user[0] ? c->user : "-", NULL);
+                      c->project, "kind", conn_kind(c), "name", c->name, "user", c->user[0] ? c->user : "-", NULL);
         live_conn_end_stream(c, WS_CLOSE_POLICY, j->message);
     } else if (j->status) {
         api_host->log(api_self, AMB_LOG_WARN, "live: cannot re-check a stream's access",
-                      "project", c->project, "session", c->name, "error", j->message, NULL);
+                      "project", c->project, "kind", conn_kind(c), "name", c->name, "error", j->message, NULL);
     } else if (c->can_post && !j->can_post) {
         c->can_post = 0;
-        conn_ws_send_error(c, "forbidden: the update right on this session was revoked; "
-                         "the stream is read-only now");
+        char noun[160], why[300];
+        live_kind_noun(c->kind, noun, sizeof noun);
+        snprintf(why, sizeof why,
+                 "forbidden: the update right on this %s was revoked; the stream is read-only now",
+                 noun);
+        conn_ws_send_error(c, why);
     }
 }
 

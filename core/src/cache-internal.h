@@ -2,12 +2,13 @@
  * "namespace/name" (or "name" for cluster-scoped objects). Objects are kept
  * as JSON text, not as jansson trees: the server's own text when the
  * informer has it (no serialising again), zstd-compressed when that is
- * smaller (objects of 256 bytes and more), and without
+ * smaller (objects of 256 bytes and more; a recent write may wait a while,
+ * see ambd_cache_upsert_text), and without
  * metadata.managedFields, which nothing in Ambient reads and which is often
  * half of an object a real API server sends. Readers get a freshly parsed
- * copy; with handoff_max set, the tree a write was given is also kept (for
- * at most handoff_max entries at once) until the reconcile of its key takes
- * it, so a reconcile after a watch event costs no parse at all.
+ * copy, parsed on their own thread (a tree built by the loop thread and
+ * freed by a worker cost more in malloc's cross-thread frees than the
+ * parse it saved).
  * Writes come from the loop thread, write-throughs and reads from any
  * thread. */
 #ifndef AMBD_CACHE_INTERNAL_H
@@ -15,6 +16,7 @@
 
 #include <pthread.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -24,10 +26,12 @@ struct ambd_cache {
     pthread_rwlock_t lock;
     struct ambd_strmap map; /* key -> struct ambd_cache_entry * */
     size_t bytes;           /* bytes of (compressed) JSON held */
-    size_t handoff_max;     /* trees kept for ambd_cache_take; 0: none */
     pthread_mutex_t pack_lock; /* the packer: write-throughs come from workers */
-    size_t n_handoff;
     struct ZSTD_CCtx_s *packer; /* the writer's */
+    /* Entries kept unpacked since their write, oldest first (cache.c). */
+    struct ambd_cache_entry *hot_head, *hot_tail;
+    size_t n_hot, hot_bytes;
+    size_t hot_max_bytes; /* more are packed at once, oldest first; 0: none kept */
     /* Decompression contexts readers borrow (each is ~100 KiB to make). */
     pthread_mutex_t pool_lock;
     struct ZSTD_DCtx_s *pool[8];
@@ -47,12 +51,18 @@ char *ambd_cache_key_of(const char *ns, const char *name);
  * resourceVersion (nothing changed), or a negative AMB_E* code. A
  * metadata.managedFields is removed from obj first. */
 int ambd_cache_upsert(struct ambd_cache *c, json_t *obj, unsigned mark);
-/* The same, when text[0..len) is obj's own JSON text (what it was parsed
- * from): that is stored instead of serialising obj again. */
+/* The same, when text[0..len) is the object's own JSON text: that is
+ * stored instead of serialising obj again, and obj only needs the members
+ * the cache reads, metadata (a skim, object_skim-internal.h, will do).
+ * With hot set the text is kept unpacked until ambd_cache_pack_cold finds
+ * it old enough: a watch event's object is likely read soon by its
+ * reconcile and changed again, and packing it on the event's path cost a
+ * third of the loop thread's time in a backlog. */
 int ambd_cache_upsert_text(struct ambd_cache *c, json_t *obj, const char *text, size_t len,
-                           unsigned mark);
-/* With handoff_max, obj is kept (a reference taken) for ambd_cache_take:
- * the caller must not change it after the call. */
+                           unsigned mark, int hot);
+/* Packs the hot entries written more than age_ms ago; returns how many
+ * hot entries are left. */
+size_t ambd_cache_pack_cold(struct ambd_cache *c, uint64_t age_ms);
 /* Read-your-writes: obj is what the API server answered a write of a
  * cached object with; it replaces the cached version at once (keeping its
  * mark), so reads see the write before the watch brings it. When the watch
@@ -69,10 +79,6 @@ void ambd_cache_sweep(struct ambd_cache *c, unsigned mark,
 
 /* A parsed copy (new ref), or NULL. */
 json_t *ambd_cache_get(struct ambd_cache *c, const char *key);
-/* The same for the reconcile of key: the tree its last write was given
- * when the cache kept it (the cache lets go of it: nobody else holds it),
- * or else a parsed copy. */
-json_t *ambd_cache_take(struct ambd_cache *c, const char *key);
 /* Objects in ns (NULL or "" for all) whose labels match selector ("a=b,c=d";
  * NULL for all), as a new array. */
 json_t *ambd_cache_list(struct ambd_cache *c, const char *ns, const char *selector);

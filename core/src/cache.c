@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zstd.h>
 
 #include "ambient/plugin.h"
@@ -12,7 +13,7 @@
 /* Smaller texts are kept as they are: a zstd frame's own overhead and the
  * call would cost more than they save. */
 #define PACK_MIN 256
-/* zstd's fastest levels: 2 KiB in ~2-4 us here, against ~9 us for level
+/* zstd's fastest levels: 2 KiB in ~1.4 us here, against ~3.3 us for level
  * 1, which saves more (entropy coding) but cost the informer a third of
  * its time in a backlog. */
 #define PACK_LEVEL (-1)
@@ -21,31 +22,72 @@
 
 struct ambd_cache_entry {
     char *data;        /* the JSON text, or its zstd frame when packed */
-    json_t *handoff;   /* the last write's tree, kept for ambd_cache_take */
+    /* In c->hot (oldest first) while unpacked and young, since written_ms. */
+    struct ambd_cache_entry *hot_prev, *hot_next;
+    uint64_t written_ms;
     uint32_t len;      /* bytes at data */
     uint32_t text_len; /* the JSON text's length */
     unsigned mark;
     unsigned packed : 1;
+    unsigned hot : 1;
     unsigned written_through : 1; /* not from the watch: its version is still due */
     char rv[]; /* metadata.resourceVersion, "" when it has none */
 };
+
+static uint64_t now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+/* Lock held. */
+static void hot_link(struct ambd_cache *c, struct ambd_cache_entry *e)
+{
+    e->hot = 1;
+    e->written_ms = now_ms();
+    e->hot_next = NULL;
+    e->hot_prev = c->hot_tail;
+    if (c->hot_tail)
+        c->hot_tail->hot_next = e;
+    else
+        c->hot_head = e;
+    c->hot_tail = e;
+    c->n_hot++;
+    c->hot_bytes += e->len;
+}
+
+static void hot_unlink(struct ambd_cache *c, struct ambd_cache_entry *e)
+{
+    if (!e->hot)
+        return;
+    if (e->hot_prev)
+        e->hot_prev->hot_next = e->hot_next;
+    else
+        c->hot_head = e->hot_next;
+    if (e->hot_next)
+        e->hot_next->hot_prev = e->hot_prev;
+    else
+        c->hot_tail = e->hot_prev;
+    e->hot = 0;
+    c->n_hot--;
+    c->hot_bytes -= e->len;
+}
 
 static void entry_free(void *p)
 {
     struct ambd_cache_entry *e = p;
     if (!e)
         return;
-    json_decref(e->handoff);
     free(e->data);
     free(e);
 }
 
-/* e leaves the map (lock held): its handoff no longer counts. */
+/* e leaves the map (lock held). */
 static void entry_leaves(struct ambd_cache *c, struct ambd_cache_entry *e)
 {
     c->bytes -= e->len;
-    if (e->handoff)
-        c->n_handoff--;
+    hot_unlink(c, e);
 }
 
 void ambd_cache_init(struct ambd_cache *c)
@@ -94,9 +136,47 @@ char *ambd_cache_key(const json_t *obj)
                              json_string_value(json_object_get(meta, "name")));
 }
 
-/* An entry holding text[0..len), packed when that is smaller. */
+/* text[0..len) packed into a new frame when that is smaller (its length
+ * in *n), else NULL. */
+static char *pack(struct ambd_cache *c, const char *text, size_t len, size_t *n)
+{
+    char *frame = len >= PACK_MIN ? malloc(len) : NULL;
+    if (!frame)
+        return NULL;
+    *n = 0;
+    pthread_mutex_lock(&c->pack_lock);
+    if (c->packer || (c->packer = ZSTD_createCCtx()))
+        *n = ZSTD_compressCCtx(c->packer, frame, len, text, len, PACK_LEVEL);
+    pthread_mutex_unlock(&c->pack_lock);
+    if (!*n || ZSTD_isError(*n) || *n >= len) {
+        free(frame);
+        return NULL;
+    }
+    /* Shrunk to fit: what stays allocated is what is used. */
+    char *fit = realloc(frame, *n);
+    return fit ? fit : frame;
+}
+
+/* Packs the oldest hot entry (lock held). */
+static void pack_oldest(struct ambd_cache *c)
+{
+    struct ambd_cache_entry *e = c->hot_head;
+    hot_unlink(c, e);
+    size_t n;
+    char *frame = pack(c, e->data, e->len, &n);
+    if (frame) {
+        free(e->data);
+        c->bytes = c->bytes - e->len + n;
+        e->data = frame;
+        e->len = (uint32_t)n;
+        e->packed = 1;
+    }
+}
+
+/* An entry holding text[0..len): as it is when hot, else packed when that
+ * is smaller. */
 static struct ambd_cache_entry *entry_new(struct ambd_cache *c, const char *text, size_t len,
-                                          const char *rv, unsigned mark)
+                                          const char *rv, unsigned mark, int hot)
 {
     size_t rv_len = strlen(rv);
     struct ambd_cache_entry *e = malloc(sizeof *e + rv_len + 1);
@@ -108,25 +188,13 @@ static struct ambd_cache_entry *entry_new(struct ambd_cache *c, const char *text
     e->mark = mark;
     e->text_len = (uint32_t)len;
     e->packed = 0;
+    e->hot = 0;
     e->written_through = 0;
-    e->data = NULL;
-    e->handoff = NULL;
-    char *frame = len >= PACK_MIN ? malloc(len) : NULL;
-    if (frame) {
-        size_t n = 0;
-        pthread_mutex_lock(&c->pack_lock);
-        if (c->packer || (c->packer = ZSTD_createCCtx()))
-            n = ZSTD_compressCCtx(c->packer, frame, len, text, len, PACK_LEVEL);
-        pthread_mutex_unlock(&c->pack_lock);
-        if (n && !ZSTD_isError(n) && n < len) {
-            /* Shrunk to fit: what stays allocated is what is used. */
-            char *fit = realloc(frame, n);
-            e->data = fit ? fit : frame;
-            e->len = (uint32_t)n;
-            e->packed = 1;
-            return e;
-        }
-        free(frame);
+    size_t n;
+    if (!hot && (e->data = pack(c, text, len, &n))) {
+        e->len = (uint32_t)n;
+        e->packed = 1;
+        return e;
     }
     if (!(e->data = malloc(len ? len : 1))) {
         free(e);
@@ -138,7 +206,7 @@ static struct ambd_cache_entry *entry_new(struct ambd_cache *c, const char *text
 }
 
 int ambd_cache_upsert_text(struct ambd_cache *c, json_t *obj, const char *text, size_t len,
-                           unsigned mark)
+                           unsigned mark, int hot)
 {
     json_t *meta = json_object_get(obj, "metadata");
     if (json_object_get(meta, "managedFields")) {
@@ -152,7 +220,8 @@ int ambd_cache_upsert_text(struct ambd_cache *c, json_t *obj, const char *text, 
     const char *rv = json_string_value(json_object_get(meta, "resourceVersion"));
     struct ambd_cache_entry *e = NULL;
     if (text || dumped)
-        e = entry_new(c, text ? text : dumped, text ? len : strlen(dumped), rv ? rv : "", mark);
+        e = entry_new(c, text ? text : dumped, text ? len : strlen(dumped), rv ? rv : "", mark,
+                      hot);
     free(dumped);
     if (!e) {
         free(key);
@@ -170,10 +239,11 @@ int ambd_cache_upsert_text(struct ambd_cache *c, json_t *obj, const char *text, 
         } else {
             rc = 1;
         }
-        if (c->n_handoff < c->handoff_max) {
-            e->handoff = json_incref(obj);
-            c->n_handoff++;
-        }
+        if (hot)
+            hot_link(c, e);
+        /* Bounded: past hot_max_bytes the oldest are packed at once. */
+        while (c->hot_head && c->hot_bytes > c->hot_max_bytes)
+            pack_oldest(c);
     }
     pthread_rwlock_unlock(&c->lock);
     entry_free(prev);
@@ -185,7 +255,7 @@ int ambd_cache_upsert_text(struct ambd_cache *c, json_t *obj, const char *text, 
 
 int ambd_cache_upsert(struct ambd_cache *c, json_t *obj, unsigned mark)
 {
-    return ambd_cache_upsert_text(c, obj, NULL, 0, mark);
+    return ambd_cache_upsert_text(c, obj, NULL, 0, mark, 0);
 }
 
 int ambd_cache_write_through(struct ambd_cache *c, json_t *obj)
@@ -195,7 +265,7 @@ int ambd_cache_write_through(struct ambd_cache *c, json_t *obj)
     char *key = ambd_cache_key(obj);
     char *text = key ? json_dumps(obj, JSON_COMPACT) : NULL;
     const char *rv = json_string_value(json_object_get(meta, "resourceVersion"));
-    struct ambd_cache_entry *e = text ? entry_new(c, text, strlen(text), rv ? rv : "", 0) : NULL;
+    struct ambd_cache_entry *e = text ? entry_new(c, text, strlen(text), rv ? rv : "", 0, 0) : NULL;
     free(text);
     if (!e) {
         free(key);
@@ -218,6 +288,24 @@ int ambd_cache_write_through(struct ambd_cache *c, json_t *obj)
     entry_free(e);
     free(key);
     return AMB_OK;
+}
+
+size_t ambd_cache_pack_cold(struct ambd_cache *c, uint64_t age_ms)
+{
+    uint64_t before = now_ms() - age_ms;
+    size_t left;
+    for (;;) {
+        /* One entry per lock hold, so readers wait at most one packing. */
+        pthread_rwlock_wrlock(&c->lock);
+        struct ambd_cache_entry *e = c->hot_head;
+        if (!e || e->written_ms > before) {
+            left = c->n_hot;
+            pthread_rwlock_unlock(&c->lock);
+            return left;
+        }
+        pack_oldest(c);
+        pthread_rwlock_unlock(&c->lock);
+    }
 }
 
 static ZSTD_DCtx *unpacker_take(struct ambd_cache *c)
@@ -344,22 +432,6 @@ json_t *ambd_cache_get(struct ambd_cache *c, const char *key)
     json_t *obj = data ? parse_entry(c, data, len, packed, text_len) : NULL;
     free(heap);
     return obj;
-}
-
-json_t *ambd_cache_take(struct ambd_cache *c, const char *key)
-{
-    json_t *obj = NULL;
-    if (c->handoff_max) {
-        pthread_rwlock_wrlock(&c->lock);
-        struct ambd_cache_entry *e = ambd_strmap_get(&c->map, key);
-        if (e && e->handoff) {
-            obj = e->handoff;
-            e->handoff = NULL;
-            c->n_handoff--;
-        }
-        pthread_rwlock_unlock(&c->lock);
-    }
-    return obj ? obj : ambd_cache_get(c, key);
 }
 
 /* Equality-only selector "k=v,k2=v2" against metadata.labels. */

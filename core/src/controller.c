@@ -7,6 +7,7 @@
  * blocking API calls; the leader-election thread starts the workers, or
  * asks the loop to exit when leadership is lost (the process restarts
  * clean, as controller-runtime does). */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,7 +273,7 @@ static void process(struct ambd_controller *c, const char *key)
     const char *kind_name = k->entry->kind.resource.kind;
 
     /* Cache keys are "ns/name", or "name" for cluster-scoped objects. */
-    json_t *obj = ambd_cache_take(ambd_informer_cache(k->informer), ns_len ? nsname : name);
+    json_t *obj = ambd_cache_get(ambd_informer_cache(k->informer), ns_len ? nsname : name);
     if (!obj) { /* deleted: nothing left to do */
         ambd_workqueue_forget(c->queue, key);
         return;
@@ -324,6 +325,7 @@ static void *worker_main(void *arg)
 {
     struct ambd_controller *c = arg;
     char *key;
+    pthread_setname_np(pthread_self(), "reconcile"); /* as top -H and perf show it */
     while (ambd_workqueue_get(c->queue, &key) == AMB_OK) {
         process(c, key);
         ambd_workqueue_done(c->queue, key);
@@ -405,20 +407,22 @@ static char *make_identity(void)
 
 /* ---- lifecycle ---- */
 
-/* A kind's reconciles take the tree its informer parsed (no parse of their
- * own) for up to this many keys waiting at once; a child's objects are
- * only read, so its informer keeps none. */
-#define KIND_HANDOFF_MAX 512
+/* What the event handlers read of an object besides its name: the owner
+ * references (enqueue_controller), and of a kind its phase and usage
+ * (controller_phases.c, controller_usage.c). Reconciles read whole
+ * objects. */
+static const char *const KIND_KEEP[] = {"metadata.ownerReferences", "status", "spec.model", NULL};
+static const char *const CHILD_KEEP[] = {"metadata.ownerReferences", NULL};
 
 static struct ambd_informer *new_informer(struct ambd_controller *c, const struct amb_resource *res,
-                                          const char *selector, size_t handoff_max,
+                                          const char *selector, const char *const *keep,
                                           void (*on_event)(void *, enum ambd_event_type,
                                                            const json_t *),
                                           void *ud)
 {
     struct ambd_informer_options o = {.resource = *res, .label_selector = selector,
                                       .page_size = c->cc->list_page_size,
-                                      .handoff_max = handoff_max};
+                                      .keep = keep};
     struct ambd_informer_handlers h = {on_event, NULL};
     return ambd_informer_new(&c->store, c->base, &o, &h, ud);
 }
@@ -437,7 +441,7 @@ static int add_child(struct ambd_controller *c, const struct amb_resource *res)
     c->children = grown;
     /* The array may move as it grows: handlers get the controller instead. */
     struct ambd_ctl_child *child = &c->children[c->n_children];
-    if (!(child->informer = new_informer(c, res, CHILD_SELECTOR, 0, on_child_event, c)))
+    if (!(child->informer = new_informer(c, res, CHILD_SELECTOR, CHILD_KEEP, on_child_event, c)))
         return AMB_ENOMEM;
     c->n_children++;
     return AMB_OK;
@@ -453,7 +457,7 @@ static int build_informers(struct ambd_controller *c, const struct ambd_registry
         k->ctl = c;
         k->index = i;
         k->entry = r->kinds[i];
-        k->informer = new_informer(c, res, NULL, KIND_HANDOFF_MAX, on_primary_event, k);
+        k->informer = new_informer(c, res, NULL, KIND_KEEP, on_primary_event, k);
         c->n_kinds++;
         if (!k->informer)
             return AMB_ENOMEM;

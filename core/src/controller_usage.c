@@ -167,9 +167,13 @@ void ambd_ctl_track_usage(struct ambd_ctl_kind *k, enum ambd_event_type type, co
     if (!ns)
         ns = "";
     struct account *prev = ambd_strmap_get(&k->accounts, key);
-    if (prev)
+    int gone = type == AMBD_EVENT_DELETED || !phase;
+    /* Phases are interned (counted_phase): the same pointer, the same phase,
+     * and the objects-by-phase gauge does not move. */
+    int moved = !prev || gone || prev->phase != phase;
+    if (prev && moved)
         ambd_metric_add(c->m_project_objects, (const char *const[]){kind, ns, prev->phase, NULL}, -1);
-    if (type == AMBD_EVENT_DELETED || !phase) {
+    if (gone) {
         free(ambd_strmap_remove(&k->accounts, key));
         return;
     }
@@ -177,7 +181,8 @@ void ambd_ctl_track_usage(struct ambd_ctl_kind *k, enum ambd_event_type type, co
     const json_t *st = json_object_get(obj, "status");
     read_usage(st, now.usage);
     now.completed = json_is_string(json_object_get(st, "completionTime"));
-    ambd_metric_add(c->m_project_objects, (const char *const[]){kind, ns, phase, NULL}, 1);
+    if (moved)
+        ambd_metric_add(c->m_project_objects, (const char *const[]){kind, ns, phase, NULL}, 1);
     count_changes(c, kind, ns, obj, prev, &now);
     if (prev) {
         *prev = now;

@@ -20,7 +20,7 @@ enum ambd_event_type {
 };
 
 struct ambd_informer_handlers {
-    /* obj is borrowed for the call. */
+    /* obj is borrowed for the call: the members options.keep names. */
     void (*on_event)(void *ud, enum ambd_event_type type, const json_t *obj);
     /* After the first complete list. */
     void (*on_synced)(void *ud);
@@ -31,7 +31,11 @@ struct ambd_informer_options {
     const char *label_selector; /* NULL for all objects */
     unsigned page_size;         /* 0 = 500 */
     unsigned watch_timeout_s;   /* 0 = random in [300, 600] as client-go */
-    size_t handoff_max;         /* the cache's (cache-internal.h); 0: none */
+    /* The members built for on_event besides apiVersion, kind and metadata
+     * (object_skim-internal.h: "status", "spec.model"; NULL: all of them).
+     * Handlers see only those; readers of the cache get whole objects. It
+     * must outlive the informer. */
+    const char *const *keep;
 };
 
 struct ambd_informer_stats {

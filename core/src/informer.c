@@ -18,6 +18,7 @@
 #include "buf-internal.h"
 #include "error-internal.h"
 #include "log-internal.h"
+#include "object_skim-internal.h"
 
 #define DEFAULT_PAGE 500
 #define BACKOFF_MIN_MS 800
@@ -50,6 +51,7 @@ struct ambd_informer {
     unsigned backoff_ms;
     unsigned retry_after_s; /* the failed request's Retry-After, for the next wait */
     struct event *retry;
+    struct event *pack_timer; /* packs the cache's cold entries (below) */
     struct ambd_informer_stats stats;
 };
 
@@ -135,25 +137,34 @@ static size_t complete_type(struct ambd_informer *inf, json_t *obj, struct ambd_
     return added;
 }
 
-/* Stores obj, whose JSON text is text[0..len), in the cache, its type
- * completed in the tree and in the text: the added members go in front of
- * the others (the text is an object, so it starts with '{'). Returns what
- * ambd_cache_upsert_text returns. */
-static int store(struct ambd_informer *inf, json_t *obj, const char *text, size_t len)
+/* Stores the skimmed object whose text is text[0..sk->len) in the cache:
+ * the text without managedFields, its type completed in the tree and in the
+ * text (the added members go in front of the others: the text is an object,
+ * so it starts with '{'). Returns what ambd_cache_upsert_text returns. */
+static int store(struct ambd_informer *inf, const struct ambd_skim *sk, const char *text, int hot)
 {
     struct ambd_buf b = {0};
     ambd_buf_putc(&b, '{');
-    size_t added = complete_type(inf, obj, &b);
-    if (!added) {
+    size_t added = complete_type(inf, sk->obj, &b);
+    if (!added && !sk->cut_len) {
         ambd_buf_release(&b);
-        return ambd_cache_upsert_text(&inf->cache, obj, text, len, inf->mark);
+        return ambd_cache_upsert_text(&inf->cache, sk->obj, text, sk->len, inf->mark, hot);
     }
-    /* The rest after '{'; for "{}" only the '}', without the last comma. */
-    if (json_object_size(obj) == added)
+    const char *rest = text + 1, *end = text + sk->len;
+    /* "{}" takes only the '}' after the added members, without their last comma. */
+    const char *first = rest;
+    while (first < end && (*first == ' ' || *first == '\t' || *first == '\r' || *first == '\n'))
+        first++;
+    if (added && first < end && *first == '}')
         b.len--;
-    ambd_buf_append(&b, text + 1, len - 1);
-    int rc = b.failed ? ambd_cache_upsert(&inf->cache, obj, inf->mark)
-                      : ambd_cache_upsert_text(&inf->cache, obj, b.data, b.len, inf->mark);
+    if (sk->cut_len) {
+        ambd_buf_append(&b, rest, (size_t)(text + sk->cut_at - rest));
+        rest = text + sk->cut_at + sk->cut_len;
+    }
+    ambd_buf_append(&b, rest, (size_t)(end - rest));
+    int rc = b.failed ? AMB_ENOMEM
+                      : ambd_cache_upsert_text(&inf->cache, sk->obj, b.data, b.len, inf->mark,
+                                               hot);
     ambd_buf_release(&b);
     return rc;
 }
@@ -185,7 +196,23 @@ static char *escaped(const char *s)
 
 /* ---- list ---- */
 
-static void on_item(void *ud, json_t *item, const char *text, size_t len);
+static int on_item(void *ud, const char *text, size_t avail, size_t *used,
+                   struct ambd_json_error *err)
+{
+    struct ambd_informer *inf = ud;
+    struct ambd_skim sk;
+    if (ambd_skim_object(text, avail, inf->opts.keep, &sk, err) != 0)
+        return -1;
+    *used = sk.len;
+    int r = store(inf, &sk, text, 0);
+    if (r == 1)
+        emit(inf, AMBD_EVENT_ADDED, sk.obj);
+    else if (r == 0)
+        emit(inf, AMBD_EVENT_MODIFIED, sk.obj);
+    json_decref(sk.obj);
+    return 0;
+}
+
 static void on_page(void *ud, int rc, long http_status, json_t *page, const char *why);
 static void on_continue(void *ud, struct ambd_store_call *call, const char *token);
 static const struct ambd_store_list_handlers list_handlers = {on_item, on_page, on_retry_after,
@@ -268,16 +295,6 @@ static void list_finish(struct ambd_informer *inf, json_t *page)
     watch_begin(inf);
 }
 
-static void on_item(void *ud, json_t *item, const char *text, size_t len)
-{
-    struct ambd_informer *inf = ud;
-    int r = store(inf, item, text, len);
-    if (r == 1)
-        emit(inf, AMBD_EVENT_ADDED, item);
-    else if (r == 0)
-        emit(inf, AMBD_EVENT_MODIFIED, item);
-}
-
 static void on_page(void *ud, int rc, long http_status, json_t *page, const char *why)
 {
     struct ambd_informer *inf = ud;
@@ -330,28 +347,57 @@ static void list_begin(struct ambd_informer *inf)
 
 /* ---- watch ---- */
 
-static int on_watch_event(void *ud, enum ambd_watch_type type, json_t *obj, const char *text,
-                          size_t len)
+/* A watch event's object stays unpacked in the cache (hot) for between
+ * HOT_MS and twice that: its reconcile reads it without unpacking, and a
+ * burst of events costs no packing on the way in. At most HOT_MAX_BYTES of
+ * text is kept so (past that the oldest are packed at once), so a burst
+ * over every object does not hold the whole cache unpacked. */
+#define HOT_MS 1000
+#define HOT_MAX_BYTES (16u * 1024 * 1024)
+
+static void schedule_packing(struct ambd_informer *inf)
+{
+    struct timeval tv = {HOT_MS / 1000, (HOT_MS % 1000) * 1000};
+    evtimer_add(inf->pack_timer, &tv);
+}
+
+static void on_pack_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct ambd_informer *inf = arg;
+    if (ambd_cache_pack_cold(&inf->cache, HOT_MS) > 0)
+        schedule_packing(inf);
+}
+
+static int on_watch_event(void *ud, enum ambd_watch_type type, const char *text, size_t avail,
+                          size_t *used, struct ambd_json_error *err)
 {
     struct ambd_informer *inf = ud;
+    struct ambd_skim sk;
+    if (ambd_skim_object(text, avail, inf->opts.keep, &sk, err) != 0)
+        return -1;
+    *used = sk.len;
+    json_t *obj = sk.obj;
     inf->watch_events++;
     if (type == AMBD_WATCH_BOOKMARK) {
         set_rv(inf, obj);
-        return 0;
-    }
-    if (type == AMBD_WATCH_DELETED) {
+    } else if (type == AMBD_WATCH_DELETED) {
         complete_type(inf, obj, NULL);
         char *key = ambd_cache_key(obj);
         json_decref(key ? ambd_cache_remove(&inf->cache, key) : NULL);
         free(key);
         set_rv(inf, obj);
         emit(inf, AMBD_EVENT_DELETED, obj);
-        return 0;
+    } else {
+        int r = store(inf, &sk, text, 1);
+        if (!evtimer_pending(inf->pack_timer, NULL))
+            schedule_packing(inf);
+        set_rv(inf, obj);
+        if (r == 1 || r == 0)
+            emit(inf, r == 1 ? AMBD_EVENT_ADDED : AMBD_EVENT_MODIFIED, obj);
     }
-    int r = store(inf, obj, text, len);
-    set_rv(inf, obj);
-    if (r == 1 || r == 0)
-        emit(inf, r == 1 ? AMBD_EVENT_ADDED : AMBD_EVENT_MODIFIED, obj);
+    json_decref(obj);
     return 0;
 }
 
@@ -420,7 +466,7 @@ struct ambd_informer *ambd_informer_new(const struct ambd_store *store, struct e
     inf->h = *h;
     inf->ud = ud;
     ambd_cache_init(&inf->cache);
-    inf->cache.handoff_max = opts->handoff_max;
+    inf->cache.hot_max_bytes = HOT_MAX_BYTES;
     const struct amb_resource *r = &opts->resource;
     inf->group = strdup(r->group);
     inf->version = strdup(r->version);
@@ -434,8 +480,9 @@ struct ambd_informer *ambd_informer_new(const struct ambd_store *store, struct e
     inf->api_version = ambd_buf_take(&b);
     inf->selector = opts->label_selector ? escaped(opts->label_selector) : NULL;
     inf->retry = evtimer_new(base, on_retry, inf);
+    inf->pack_timer = evtimer_new(base, on_pack_timer, inf);
     if (!inf->group || !inf->version || !inf->kind || !inf->plural || !inf->api_version ||
-        (opts->label_selector && !inf->selector) || !inf->retry) {
+        (opts->label_selector && !inf->selector) || !inf->retry || !inf->pack_timer) {
         ambd_informer_free(inf);
         return NULL;
     }
@@ -456,6 +503,8 @@ void ambd_informer_free(struct ambd_informer *inf)
         inf->store->ops->cancel(inf->store->impl, inf->call);
     if (inf->retry)
         event_free(inf->retry);
+    if (inf->pack_timer)
+        event_free(inf->pack_timer);
     ambd_cache_destroy(&inf->cache);
     free(inf->group);
     free(inf->version);

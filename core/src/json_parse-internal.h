@@ -38,6 +38,11 @@ json_t *ambd_json_parse(const char *text, size_t len, struct ambd_json_error *er
 json_t *ambd_json_parse_prefix(const char *text, size_t len, size_t *used,
                                struct ambd_json_error *err);
 
+/* Checks the value at the start of text[0..len) as ambd_json_parse_prefix
+ * does, building nothing: 0 with *used set to where it ends, or -1 with
+ * *err filled. */
+int ambd_json_skip(const char *text, size_t len, size_t *used, struct ambd_json_error *err);
+
 /* The walks hand each member of an object (element of an array) to a
  * callback with its key (decoded, NUL-terminated) and the text from its
  * value on, value[0..avail). The callback either reads the value itself

@@ -146,17 +146,7 @@ static int on_list_item(void *ud, const char *text, size_t avail, size_t *used,
                         struct ambd_json_error *err)
 {
     struct list_walk *w = ud;
-    json_t *obj = ambd_json_parse_prefix(text, avail, used, err);
-    if (!obj)
-        return -1;
-    if (!json_is_object(obj)) {
-        json_decref(obj);
-        snprintf(err->text, sizeof err->text, "an item is not an object");
-        return 1;
-    }
-    w->c->lh.on_item(w->c->ud, obj, text, *used);
-    json_decref(obj);
-    return 0;
+    return w->c->lh.on_item(w->c->ud, text, avail, used, err);
 }
 
 static int on_list_member(void *ud, const char *key, const char *text, size_t avail,
@@ -288,13 +278,21 @@ static void stream_end(struct ambd_store_call *c, int rc, const char *why)
     snprintf(c->end_why, sizeof c->end_why, "%s", why);
 }
 
-/* One event line, walked: {"type": ..., "object": {...}}, the object's
- * text kept for the cache. */
+/* One event line, walked: {"type": ..., "object": {...}}. When the type
+ * comes first (as the API server writes it), the object's text goes to the
+ * handler as it stands in the line, read once; otherwise, or for an ERROR,
+ * it is parsed here and handed over after the walk. */
+#define HANDLER_STOPPED 2
+
 struct event_walk {
+    struct ambd_store_call *c;
     json_t *type, *obj;
     const char *obj_text;
     size_t obj_len;
+    int delivered;
 };
+
+static int event_type(const char *type, enum ambd_watch_type *t);
 
 static int on_event_member(void *ud, const char *key, const char *text, size_t avail,
                            size_t *used, struct ambd_json_error *err)
@@ -304,9 +302,15 @@ static int on_event_member(void *ud, const char *key, const char *text, size_t a
                                                                                      : NULL;
     if (!slot)
         return 0;
-    if (*slot) {
+    if (*slot || (slot == &w->obj && w->delivered)) {
         snprintf(err->text, sizeof err->text, "\"%s\" twice in a watch event", key);
         return 1;
+    }
+    enum ambd_watch_type t;
+    if (slot == &w->obj && event_type(json_string_value(w->type), &t) == 0) {
+        w->delivered = 1;
+        int rc = w->c->wh.on_event(w->c->ud, t, text, avail, used, err);
+        return rc > 0 ? HANDLER_STOPPED : rc;
     }
     if (!(*slot = ambd_json_parse_prefix(text, avail, used, err)))
         return -1;
@@ -335,20 +339,28 @@ static int event_type(const char *type, enum ambd_watch_type *t)
     return -1;
 }
 
+static void end_invalid(struct ambd_store_call *c, const struct ambd_json_error *jerr)
+{
+    char why[160];
+    snprintf(why, sizeof why, "a watch event is not JSON: %s", jerr->text);
+    stream_end(c, AMB_EIO, why);
+}
+
 /* Returns non-zero to stop the stream. */
 static int handle_line(struct ambd_store_call *c, const char *line, size_t len)
 {
-    struct event_walk w = {0};
+    struct event_walk w = {.c = c};
     struct ambd_json_error jerr = {0};
     int walked = ambd_json_each_member(line, len, NULL, on_event_member, &w, &jerr);
     const char *type = json_string_value(w.type);
     int stop = 1;
     enum ambd_watch_type t;
-    if (walked != 0) {
-        char why[160];
-        snprintf(why, sizeof why, "%s%s", walked < 0 ? "a watch event is not JSON: " : "",
-                 jerr.text);
-        stream_end(c, AMB_EIO, why);
+    if (walked == HANDLER_STOPPED) {
+        /* the handler asked to stop */
+    } else if (walked != 0) {
+        end_invalid(c, &jerr);
+    } else if (w.delivered) {
+        stop = 0;
     } else if (!type || !json_is_object(w.obj)) {
         stream_end(c, AMB_EIO, "watch event without type or object");
     } else if (strcmp(type, "ERROR") == 0) {
@@ -358,7 +370,11 @@ static int handle_line(struct ambd_store_call *c, const char *line, size_t len)
     } else if (event_type(type, &t) != 0) {
         stream_end(c, AMB_EIO, "unknown watch event type");
     } else {
-        stop = c->wh.on_event(c->ud, t, w.obj, w.obj_text, w.obj_len) != 0;
+        size_t used;
+        int rc = c->wh.on_event(c->ud, t, w.obj_text, w.obj_len, &used, &jerr);
+        if (rc < 0)
+            end_invalid(c, &jerr);
+        stop = rc != 0;
     }
     json_decref(w.type);
     json_decref(w.obj);

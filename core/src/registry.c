@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ambient/names.h"
 #include "error-internal.h"
 
 /* Sizes of the structs as ABI 1.0 defined them: the least a plugin may pass. */
@@ -31,30 +32,8 @@ static int copy_sized(void *dst, size_t host_size, const void *src, size_t min_s
     return AMB_OK;
 }
 
-static int is_dns_label(const char *s)
-{
-    size_t n = s ? strlen(s) : 0;
-    if (n == 0 || n > 63 || !isalnum((unsigned char)s[0]) || !isalnum((unsigned char)s[n - 1]))
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!(islower((unsigned char)s[i]) || isdigit((unsigned char)s[i]) || s[i] == '-'))
-            return 0;
-    }
-    return 1;
-}
-
-static int is_dns_subdomain_or_empty(const char *s)
-{
-    size_t n = strlen(s);
-    if (n > 253)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!(islower((unsigned char)s[i]) || isdigit((unsigned char)s[i]) || s[i] == '-' ||
-              s[i] == '.'))
-            return 0;
-    }
-    return n == 0 || (isalnum((unsigned char)s[0]) && isalnum((unsigned char)s[n - 1]));
-}
+/* A resource's group: "" (the core group) or a DNS subdomain. */
+static int is_group(const char *s) { return !*s || amb_is_dns_subdomain(s); }
 
 static int is_kind_name(const char *s)
 {
@@ -70,16 +49,16 @@ static int is_kind_name(const char *s)
 static int check_resource(const struct amb_resource *res, const char *where, struct amb_error *err)
 {
     int rc = AMB_OK;
-    if (!res->group || !is_dns_subdomain_or_empty(res->group))
+    if (!res->group || !is_group(res->group))
         rc = ambd_error_set(err, AMB_EINVAL, where, "group \"%s\" is not a DNS subdomain (\"\" for core)",
                             res->group ? res->group : "(null)");
-    if (!res->version || !is_dns_label(res->version))
+    if (!res->version || !amb_is_dns_label(res->version))
         rc = ambd_error_set(err, AMB_EINVAL, where, "version is empty or not a DNS label");
     if (!is_kind_name(res->kind))
         rc = ambd_error_set(err, AMB_EINVAL, where,
                             "kind name \"%s\" is empty or not CamelCase letters and digits",
                             res->kind ? res->kind : "");
-    if (!res->plural || !is_dns_label(res->plural))
+    if (!res->plural || !amb_is_dns_label(res->plural))
         rc = ambd_error_set(err, AMB_EINVAL, where, "plural \"%s\" is empty or not a lowercase DNS label",
                             res->plural ? res->plural : "");
     return rc;
@@ -169,7 +148,7 @@ static int check_kind(const struct ambd_registry *r, const struct amb_kind *k, s
     int rc = check_resource(&k->resource, "kind", err);
     if (rc != AMB_OK)
         return rc;
-    if (k->rest_plural && !is_dns_label(k->rest_plural))
+    if (k->rest_plural && !amb_is_dns_label(k->rest_plural))
         rc = ambd_error_set(err, AMB_EINVAL, "rest_plural", "\"%s\" is not a lowercase DNS label",
                             k->rest_plural);
     if (k->finalizer && (!strchr(k->finalizer, '/') || strlen(k->finalizer) > 316))

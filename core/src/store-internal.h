@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "ambient/plugin.h"
+#include "json_parse-internal.h"
 
 struct ambd_store_call; /* an asynchronous list or watch in progress */
 
@@ -24,10 +25,14 @@ enum ambd_watch_type {
 };
 
 struct ambd_store_list_handlers {
-    /* Each item of a page, before that page's on_page: obj (borrowed; the
-     * handler may change it) and the JSON text it was parsed from. Items
-     * of a page that then fails have been delivered already. */
-    void (*on_item)(void *ud, json_t *obj, const char *text, size_t len);
+    /* Each item of a page, before that page's on_page. Its text starts at
+     * text[0] and ends within text[0..avail): the handler reads it (the
+     * store does not parse it first, so each byte is read once), sets
+     * *used to its length and returns 0; or returns -1 with *err filled
+     * when it is not a valid object, and the page fails. Items of a page
+     * that then fails have been delivered already. */
+    int (*on_item)(void *ud, const char *text, size_t avail, size_t *used,
+                   struct ambd_json_error *err);
     /* The page (borrowed) without its items: an object with "metadata"
      * (with resourceVersion and continue); or rc < 0 with http_status (0 if
      * the server never answered; 410: the continue token expired) and why. */
@@ -43,10 +48,11 @@ struct ambd_store_list_handlers {
 };
 
 struct ambd_store_watch_handlers {
-    /* One event: obj (borrowed; the handler may change it) and the JSON
-     * text it was parsed from. Return 0 to go on, non-zero to stop. */
-    int (*on_event)(void *ud, enum ambd_watch_type type, json_t *obj, const char *text,
-                    size_t len);
+    /* One event: its object's text, read by the handler as on_item's.
+     * Returns 0 to go on, 1 to stop, or -1 with *err filled when the
+     * object is not valid (the stream ends with that error). */
+    int (*on_event)(void *ud, enum ambd_watch_type type, const char *text, size_t avail,
+                    size_t *used, struct ambd_json_error *err);
     /* The stream ended: rc AMB_OK when the server closed it normally,
      * AMB_EGONE when the resourceVersion is too old (relist), other codes
      * for errors. lived_ms is how long it ran. */

@@ -4,10 +4,12 @@
 #define AMBD_STRMAP_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct ambd_strmap_slot {
     char *key; /* NULL: empty; AMBD_STRMAP_TOMB: deleted */
     void *value;
+    uint64_t hash; /* the key's */
 };
 
 struct ambd_strmap {

@@ -37,23 +37,25 @@ void ambd_strmap_clear(struct ambd_strmap *m, void (*free_value)(void *))
     memset(m, 0, sizeof *m);
 }
 
-/* Slot holding key, or NULL. */
-static struct ambd_strmap_slot *find(const struct ambd_strmap *m, const char *key)
+/* Slot holding key (whose hash is h), or NULL. Each slot keeps its key's
+ * hash: a probe past another key compares two integers, not the strings
+ * (a cache miss each). */
+static struct ambd_strmap_slot *find(const struct ambd_strmap *m, const char *key, uint64_t h)
 {
     if (m->cap == 0)
         return NULL;
-    for (size_t i = hash(key) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+    for (size_t i = h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
         struct ambd_strmap_slot *s = &m->slots[i];
         if (!s->key)
             return NULL;
-        if (s->key != TOMB && strcmp(s->key, key) == 0)
+        if (s->hash == h && s->key != TOMB && strcmp(s->key, key) == 0)
             return s;
     }
 }
 
 void *ambd_strmap_get(const struct ambd_strmap *m, const char *key)
 {
-    struct ambd_strmap_slot *s = find(m, key);
+    struct ambd_strmap_slot *s = find(m, key, hash(key));
     return s ? s->value : NULL;
 }
 
@@ -71,7 +73,7 @@ static int grow(struct ambd_strmap *m)
         struct ambd_strmap_slot *s = &m->slots[i];
         if (!s->key || s->key == TOMB)
             continue;
-        size_t j = hash(s->key) & (cap - 1);
+        size_t j = s->hash & (cap - 1);
         while (slots[j].key)
             j = (j + 1) & (cap - 1);
         slots[j] = *s;
@@ -85,7 +87,8 @@ static int grow(struct ambd_strmap *m)
 
 int ambd_strmap_put(struct ambd_strmap *m, const char *key, void *value, void **old)
 {
-    struct ambd_strmap_slot *s = find(m, key);
+    uint64_t h = hash(key);
+    struct ambd_strmap_slot *s = find(m, key, h);
     if (s) {
         if (old)
             *old = s->value;
@@ -97,13 +100,14 @@ int ambd_strmap_put(struct ambd_strmap *m, const char *key, void *value, void **
     char *copy = strdup(key);
     if (!copy)
         return AMB_ENOMEM;
-    size_t i = hash(key) & (m->cap - 1);
+    size_t i = h & (m->cap - 1);
     while (m->slots[i].key && m->slots[i].key != TOMB)
         i = (i + 1) & (m->cap - 1);
     if (!m->slots[i].key)
         m->used++;
     m->slots[i].key = copy;
     m->slots[i].value = value;
+    m->slots[i].hash = h;
     m->n++;
     if (old)
         *old = NULL;
@@ -112,7 +116,7 @@ int ambd_strmap_put(struct ambd_strmap *m, const char *key, void *value, void **
 
 void *ambd_strmap_remove(struct ambd_strmap *m, const char *key)
 {
-    struct ambd_strmap_slot *s = find(m, key);
+    struct ambd_strmap_slot *s = find(m, key, hash(key));
     if (!s)
         return NULL;
     void *value = s->value;

@@ -42,6 +42,24 @@ def setup_env(bench, build_dir, tools):
     sys.path.insert(0, os.path.join(SRC, "tests", "api"))
 
 
+def cpu_ns(pid):
+    """CPU time a process's live threads have used, in ns (the scheduler's
+    own count, /proc/PID/task/*/schedstat: finer than utime's ticks); 0
+    when it is gone. Threads that ended are not counted."""
+    total = 0
+    try:
+        tasks = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return 0
+    for tid in tasks:
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                total += int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total
+
+
 def rss_kib(pid):
     """{"VmRSS": KiB, "VmHWM": KiB} of a process; {} when it is gone."""
     out = {}

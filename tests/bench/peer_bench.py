@@ -28,7 +28,9 @@ The workload, the same for every peer:
      the time (CLOCK_MONOTONIC, the clock this script reads). "start ->
      all reconciled" is the sync round's end.
   4. RSS (VmRSS) with all N objects cached and reconciled, half a second
-     after that round; VmHWM is the peak.
+     after that round; VmHWM is the peak. CPU: the peer's threads' CPU time
+     (/proc/PID/task/*/schedstat) at the synced signal, and per event over
+     a backlog's drain; on a shared machine it moves less than wall time.
   5. Backlog: kubesim holds the peer's watch (POST /kubesim/watches/hold),
      the bench patches B objects (default 5,000) with bench/round =
      "backlog-<peer>" and bench/expect = B, then releases the watch: the B
@@ -90,6 +92,8 @@ def parse_args():
     p.add_argument("--backlog", type=int, default=5000, help="watch events queued by the hold")
     p.add_argument("--namespaces", type=int, default=10)
     p.add_argument("--workers", type=int, default=4, help="reconcile workers (ambientd, Python)")
+    p.add_argument("--page-size", type=int, default=0,
+                   help="ambientd's controller.list_page_size (default: its own default)")
     p.add_argument("--threads", type=int, default=16, help="client threads writing objects")
     p.add_argument("--ambientd", action="append", metavar="NAME=PATH",
                    help="an ambientd build to run (repeatable); default: $AMBIENTD")
@@ -114,7 +118,7 @@ os.environ.setdefault("AMBIENTD", ARGS.ambientd[0][1])
 os.environ.setdefault("AMB_TEST_PLUGIN_DIR",
                       os.path.join(build_dir_of(ARGS.ambientd[0][1]), "tests", "plugins"))
 sys.path.insert(0, os.path.join(SRC, "tests", "controller"))
-from benchenv import rss_kib, run_bench  # noqa: E402
+from benchenv import cpu_ns, rss_kib, run_bench  # noqa: E402
 from ctlharness import ADMIN, PLUGIN_DIR, WIDGETS, Kube, wait_until  # noqa: E402
 
 
@@ -181,9 +185,10 @@ class AmbientdPeer(Peer):
             f.write('plugin_dir = "%s";\nplugins = ("benchnoop");\n'
                     'kube = { server = "%s"; token_file = "%s"; qps = 0; };\n'
                     'controller = { listen = "127.0.0.1:0"; workers = %d; '
-                    'leader_election = false; };\n'
+                    'leader_election = false;%s };\n'
                     'log = { level = "info"; format = "json"; };\n'
-                    % (PLUGIN_DIR, kube.url, token, workers))
+                    % (PLUGIN_DIR, kube.url, token, workers,
+                       " list_page_size = %d;" % ARGS.page_size if ARGS.page_size else ""))
         super().__init__(name, [path, "--config", conf], signals_on_stderr=True)
 
     def synced(self, timeout):
@@ -304,11 +309,12 @@ class Bench:
         backlogs drained by the last one; the medians are reported."""
         a = ARGS
         print("-- %s" % name, flush=True)
-        syncs, alls, drains = [], [], []
+        syncs, alls, drains, sync_cpu, drain_cpu = [], [], [], [], []
         for i in range(a.repeat):
             peer = start()
             try:
                 syncs.append(peer.synced(a.wait) - peer.t_spawn)
+                sync_cpu.append(cpu_ns(peer.proc.pid) / 1e9)
                 alls.append(peer.round_done("sync", a.wait) - peer.t_spawn)
                 if i + 1 < a.repeat:
                     continue
@@ -316,8 +322,10 @@ class Bench:
                 rss_sync = rss_kib(peer.proc.pid)
                 for r in range(a.repeat):
                     rnd = "backlog-%s-%d" % (name, r)
+                    cpu0 = cpu_ns(peer.proc.pid)
                     t_release = self.make_backlog(rnd)
                     drains.append(peer.round_done(rnd, a.wait) - t_release)
+                    drain_cpu.append((cpu_ns(peer.proc.pid) - cpu0) / a.backlog / 1000)
                 time.sleep(0.5)
                 rss_end = rss_kib(peer.proc.pid)
             finally:
@@ -327,12 +335,15 @@ class Bench:
         drain = statistics.median(drains)
         f = {"sync_s": statistics.median(syncs), "all_s": statistics.median(alls),
              "drain_s": drain, "rate": a.backlog / drain,
+             "sync_cpu": statistics.median(sync_cpu), "event_us": statistics.median(drain_cpu),
              "rss_sync": rss_sync.get("VmRSS", 0) / 1024, "rss_end": rss_end.get("VmRSS", 0) / 1024,
              "hwm": rss_end.get("VmHWM", 0) / 1024}
-        print("   start->synced %s s, all reconciled %s s, backlog drains %s ms; medians: "
-              "%.2f s, %.0f events/s; RSS %.1f MiB (after the backlogs %.1f, peak %.1f)" %
-              (" ".join("%.2f" % x for x in syncs), " ".join("%.2f" % x for x in alls),
-               " ".join("%.0f" % (x * 1000) for x in drains), f["sync_s"], f["rate"],
+        print("   start->synced %s s (CPU %s s), all reconciled %s s, backlog drains %s ms "
+              "(CPU %s us/event); medians: %.2f s, %.0f events/s; RSS %.1f MiB (after the "
+              "backlogs %.1f, peak %.1f)" %
+              (" ".join("%.2f" % x for x in syncs), " ".join("%.2f" % x for x in sync_cpu),
+               " ".join("%.2f" % x for x in alls), " ".join("%.0f" % (x * 1000) for x in drains),
+               " ".join("%.1f" % x for x in drain_cpu), f["sync_s"], f["rate"],
                f["rss_sync"], f["rss_end"], f["hwm"]), flush=True)
         self.results.append((name, f, None))
         return f
@@ -368,21 +379,27 @@ class Bench:
                    if f and n in ("python3-kubernetes", "@kubernetes/client-node")]
         py = next((f for n, f in clients if n == "python3-kubernetes"), None)
         best_rate = max((f["rate"] for _, f in clients), default=None)
-        print("\n| peer | start -> synced | start -> all reconciled | backlog drain "
-              "| RSS synced (peak) | sync vs Python | backlog vs best client |")
-        print("|---|---|---|---|---|---|---|")
+        best_cpu = min((f["event_us"] for _, f in clients), default=None)
+        print("\n| peer | start -> synced (CPU) | start -> all reconciled | backlog drain "
+              "(CPU per event) | RSS synced (peak) | sync vs Python | backlog vs best client "
+              "| CPU per event, best client's / this |")
+        print("|---|---|---|---|---|---|---|---|")
         for name, f, why in self.results:
             if f is None:
-                print("| %s | skipped: %s | | | | | |" % (name, why))
+                print("| %s | skipped: %s | | | | | | |" % (name, why))
                 continue
             if name.startswith("floor"):  # no list, no cache: only its drain compares
-                print("| %s | - | - | %.1fk events/s | - | - | %.2fx |" % (
-                    name, f["rate"] / 1000, f["rate"] / best_rate if best_rate else 0))
+                print("| %s | - | - | %.1fk events/s (%.1f us) | - | - | %.2fx | - |" % (
+                    name, f["rate"] / 1000, f["event_us"],
+                    f["rate"] / best_rate if best_rate else 0))
                 continue
-            print("| %s | %.2f s | %.2f s | %.1fk events/s | %.1f MiB (%.1f) | %s | %s |" % (
-                name, f["sync_s"], f["all_s"], f["rate"] / 1000, f["rss_sync"], f["hwm"],
-                "%.2fx" % (f["sync_s"] / py["sync_s"]) if py else "-",
-                "%.2fx" % (f["rate"] / best_rate) if best_rate else "-"))
+            print("| %s | %.2f s (%.2f s) | %.2f s | %.1fk events/s (%.1f us) | %.1f MiB (%.1f) "
+                  "| %s | %s | %s |" % (
+                      name, f["sync_s"], f["sync_cpu"], f["all_s"], f["rate"] / 1000,
+                      f["event_us"], f["rss_sync"], f["hwm"],
+                      "%.2fx" % (f["sync_s"] / py["sync_s"]) if py else "-",
+                      "%.2fx" % (f["rate"] / best_rate) if best_rate else "-",
+                      "%.2fx" % (best_cpu / f["event_us"]) if best_cpu and f["event_us"] else "-"))
 
     def close(self):
         self.kube.stop()

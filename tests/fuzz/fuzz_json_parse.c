@@ -5,14 +5,20 @@
  * a NUL byte (jansson takes one as the end of the text) and a duplicate
  * key (jansson keeps the last; this parser refuses); and the member and
  * element walks hand out value texts that parse on their own to what the
- * whole parse holds under that key or index. The input is copied into a
- * heap block of its exact size, so a read past its end is an ASan report. */
+ * whole parse holds under that key or index. An object is also skimmed
+ * (core/src/object_skim.c) as the informer does: keeping everything it
+ * equals the whole parse without metadata.managedFields, and so does the
+ * text with the skim's cut taken out; keeping a few members it accepts
+ * what the whole parse accepts, and builds those members equal to it. The
+ * input is copied into a heap block of its exact size, so a read past its
+ * end is an ASan report. */
 #include <string.h>
 
 #include <jansson.h>
 
 #include "fuzz.h"
 #include "json_parse-internal.h"
+#include "object_skim-internal.h"
 
 static size_t depth_of(const json_t *v)
 {
@@ -68,6 +74,48 @@ static int on_element(void *ud, const char *value, size_t avail, size_t *used,
     return 0;
 }
 
+/* The whole parse (an object) next to its skims. */
+static void check_skims(const json_t *mine, const char *text, size_t size)
+{
+    static const char *const keep[] = {"status", "spec.model", "metadata.ownerReferences", NULL};
+    json_t *want = json_deep_copy(mine);
+    json_t *meta = json_object_get(want, "metadata");
+    if (json_is_object(meta))
+        json_object_del(meta, "managedFields");
+    struct ambd_skim sk;
+    struct ambd_json_error err;
+    CHECK(ambd_skim_object(text, size, NULL, &sk, &err) == 0);
+    CHECK(sk.len <= size && json_equal(sk.obj, want));
+    if (sk.cut_len) {
+        CHECK(sk.cut_at + sk.cut_len <= sk.len);
+        char *rest = malloc(sk.len - sk.cut_len + 1);
+        if (rest) {
+            memcpy(rest, text, sk.cut_at);
+            memcpy(rest + sk.cut_at, text + sk.cut_at + sk.cut_len, sk.len - sk.cut_at - sk.cut_len);
+            json_t *again = ambd_json_parse(rest, sk.len - sk.cut_len, NULL);
+            CHECK(again && json_equal(again, want));
+            json_decref(again);
+            free(rest);
+        }
+    }
+    json_decref(sk.obj);
+    CHECK(ambd_skim_object(text, size, keep, &sk, &err) == 0);
+    const char *k;
+    json_t *v;
+    json_object_foreach(sk.obj, k, v) {
+        json_t *whole = json_object_get(want, k);
+        if (!strcmp(k, "metadata") || !strcmp(k, "spec")) {
+            const char *k2;
+            json_t *v2;
+            json_object_foreach(v, k2, v2) CHECK(json_equal(v2, json_object_get(whole, k2)));
+        } else {
+            CHECK(json_equal(v, whole));
+        }
+    }
+    json_decref(sk.obj);
+    json_decref(want);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *text = malloc(size ? size : 1);
@@ -90,6 +138,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                      ? ambd_json_each_element(text, size, NULL, on_element, &w, &err)
                      : 0;
         CHECK(rc == 0);
+        if (json_is_object(mine))
+            check_skims(mine, text, size);
     } else if (!mine) {
         CHECK(err.offset <= size);
     }

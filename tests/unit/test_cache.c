@@ -130,7 +130,7 @@ static void keeps_the_given_text_compressed_without_managed_fields(void **state)
     json_object_set_new(o, "fromText", json_false());
     char *text = json_dumps(o, JSON_COMPACT);
     json_object_set_new(o, "fromText", json_true());
-    assert_int_equal(ambd_cache_upsert_text(&c, o, text, strlen(text), 1), 1);
+    assert_int_equal(ambd_cache_upsert_text(&c, o, text, strlen(text), 1, 0), 1);
     assert_true(ambd_cache_bytes(&c) < strlen(text) / 4); /* packed */
     json_t *got = ambd_cache_get(&c, "ns/a");
     assert_true(json_is_false(json_object_get(got, "fromText")));
@@ -150,27 +150,46 @@ static void keeps_the_given_text_compressed_without_managed_fields(void **state)
     ambd_cache_destroy(&c);
 }
 
-static void a_reconcile_takes_the_written_tree_once(void **state)
+/* A hot write is kept as it came until it is old enough, then packed; a
+ * replaced or removed hot entry leaves the hot list (LeakSanitizer and
+ * ASan watch the list's links). */
+static void hot_entries_are_packed_once_cold(void **state)
 {
     (void)state;
     struct ambd_cache c;
     ambd_cache_init(&c);
-    c.handoff_max = 1;
-    json_t *a = obj("ns", "a", "1", "x"), *b = obj("ns", "b", "1", "x");
-    ambd_cache_upsert(&c, a, 1);
-    ambd_cache_upsert(&c, b, 1); /* past handoff_max: not kept */
-    json_t *took = ambd_cache_take(&c, "ns/a");
-    assert_ptr_equal(took, a);
-    json_decref(took);
-    took = ambd_cache_take(&c, "ns/a"); /* taken already: a parsed copy */
-    assert_ptr_not_equal(took, a);
-    assert_true(json_equal(took, a));
-    json_decref(took);
-    took = ambd_cache_take(&c, "ns/b");
-    assert_ptr_not_equal(took, b);
-    json_decref(took);
+    c.hot_max_bytes = 1 << 20;
+    json_t *a = big("a", "1", 4000), *b = big("b", "1", 4000), *a2 = big("a", "2", 4000);
+    char *ta = json_dumps(a, JSON_COMPACT), *tb = json_dumps(b, JSON_COMPACT),
+         *ta2 = json_dumps(a2, JSON_COMPACT);
+    assert_int_equal(ambd_cache_upsert_text(&c, a, ta, strlen(ta), 1, 1), 1);
+    assert_int_equal(ambd_cache_upsert_text(&c, b, tb, strlen(tb), 1, 1), 1);
+    assert_int_equal(ambd_cache_bytes(&c), strlen(ta) + strlen(tb)); /* as they came */
+    /* Young: an age of a minute packs nothing. */
+    assert_int_equal(ambd_cache_pack_cold(&c, 60000), 2);
+    /* a replaced by a hot a2, b removed: one hot entry left. */
+    assert_int_equal(ambd_cache_upsert_text(&c, a2, ta2, strlen(ta2), 1, 1), 0);
+    json_decref(ambd_cache_remove(&c, "ns/b"));
+    assert_int_equal(ambd_cache_bytes(&c), strlen(ta2));
+    /* Old enough (age 0): packed, and read back the same. */
+    assert_int_equal(ambd_cache_pack_cold(&c, 0), 0);
+    assert_true(ambd_cache_bytes(&c) < strlen(ta2) / 4);
+    json_t *got = ambd_cache_get(&c, "ns/a");
+    assert_true(json_equal(got, a2));
+    json_decref(got);
+    /* Past hot_max_bytes the oldest hot entry is packed at once. */
+    c.hot_max_bytes = strlen(tb) + 100;
+    assert_int_equal(ambd_cache_upsert_text(&c, b, tb, strlen(tb), 1, 1), 1);
+    assert_int_equal(ambd_cache_upsert_text(&c, a, ta, strlen(ta), 1, 1), 0);
+    assert_int_equal(ambd_cache_pack_cold(&c, 60000), 1); /* a, still as it came */
+    size_t packed_b = ambd_cache_bytes(&c) - strlen(ta);
+    assert_true(packed_b < strlen(tb) / 4);
+    free(ta);
+    free(tb);
+    free(ta2);
     json_decref(a);
     json_decref(b);
+    json_decref(a2);
     ambd_cache_destroy(&c);
 }
 
@@ -209,7 +228,7 @@ int main(void)
         cmocka_unit_test(list_filters_by_namespace_and_labels),
         cmocka_unit_test(sweep_removes_what_the_relist_lacked),
         cmocka_unit_test(keeps_the_given_text_compressed_without_managed_fields),
-        cmocka_unit_test(a_reconcile_takes_the_written_tree_once),
+        cmocka_unit_test(hot_entries_are_packed_once_cold),
         cmocka_unit_test(a_write_is_read_back_before_the_watch_brings_it),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -175,6 +175,31 @@ static void elements_are_walked(void **state)
     assert_int_equal(n, 0);
 }
 
+/* Strings are scanned 8 bytes at a time: a byte that needs a look (quote,
+ * escape, control, non-ASCII, valid or not) is found at every offset of a
+ * word, and the result agrees with jansson's. */
+static void specials_are_found_at_every_offset(void **state)
+{
+    (void)state;
+    static const char *const specials[] = {"\\n", "\\\"", "\x01", "\x7f", "\xc3\xa9",
+                                           "\xe2\x82\xac", "\xff", "\xc3", "\x1f"};
+    for (size_t k = 0; k < sizeof specials / sizeof specials[0]; k++) {
+        for (size_t at = 0; at < 20; at++) {
+            char text[64];
+            int n = snprintf(text, sizeof text, "[\"%.*s%s%.*s\"]", (int)at,
+                             "aaaaaaaaaaaaaaaaaaaa", specials[k], (int)(20 - at),
+                             "bbbbbbbbbbbbbbbbbbbb");
+            json_t *ours = ambd_json_parse(text, (size_t)n, NULL);
+            json_t *theirs = json_loadb(text, (size_t)n, 0, NULL);
+            assert_int_equal(ours != NULL, theirs != NULL);
+            if (ours)
+                assert_true(json_equal(ours, theirs));
+            json_decref(ours);
+            json_decref(theirs);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -183,6 +208,7 @@ int main(void)
         cmocka_unit_test(too_deep_is_refused),
         cmocka_unit_test(walks_hand_out_each_value_text),
         cmocka_unit_test(elements_are_walked),
+        cmocka_unit_test(specials_are_found_at_every_offset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
