@@ -69,6 +69,7 @@ void ambd_log_out_flush(void)
 static void *flusher(void *arg)
 {
     (void)arg;
+    pthread_setname_np(pthread_self(), "log-flush"); /* as top -H and perf show it */
     const struct timespec window = {0, AMBD_LOG_BUFFER_MS * 1000000L};
     for (;;) {
         pthread_mutex_lock(&wake_lock);
