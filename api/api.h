@@ -154,8 +154,8 @@ int api_auth_review_identified(struct api_auth *a, const char *token, const char
 int api_auth_whoami(struct api_auth *a, const char *token, const char *token_hash, char *user,
                     size_t user_len, struct amb_error *err);
 /* 1 when the token (by its hash) has a cached SelfSubjectReview that knew
- * it, its user name in user: a request with it costs the API server
- * nothing to authenticate. */
+ * it, its user name in user (left alone otherwise): a request with it
+ * costs the API server nothing to authenticate. */
 int api_auth_known(struct api_auth *a, const char *token_hash, char *user, size_t user_len);
 /* TokenReview with the daemon's own credentials (runner tokens): the
  * token's user name, e.g. "system:serviceaccount:ns:sa" (cached). */

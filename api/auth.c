@@ -299,8 +299,6 @@ int api_auth_known(struct api_auth *a, const char *token_hash, char *user, size_
 {
     char key[128];
     struct auth_answer ans;
-    if (user_len)
-        user[0] = '\0';
     if (!token_hash || !*token_hash)
         return 0;
     cache_key(a, key, sizeof key, "who", NULL, token_hash);

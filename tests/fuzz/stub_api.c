@@ -50,8 +50,8 @@ int api_auth_known(struct api_auth *a, const char *token_hash, char *user, size_
 {
     (void)a;
     (void)token_hash;
-    if (user_len)
-        user[0] = '\0';
+    (void)user;
+    (void)user_len;
     return 0;
 }
 
