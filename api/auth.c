@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #include "api.h"
@@ -20,6 +21,10 @@
 
 struct api_auth {
     struct auth_cache *cache;
+    /* SHA-256 fetched once: OpenSSL 3's SHA256() looks it up in the
+     * provider on every call, which cost as much as the hashing. Held
+     * here, so it is freed with the rest at api.so's unload. */
+    EVP_MD *sha256;
 };
 
 static const struct amb_resource ssar_res = {
@@ -38,6 +43,7 @@ struct api_auth *api_auth_new(unsigned ttl_s, size_t max_entries)
         api_host->free(a);
         return NULL;
     }
+    a->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL); /* NULL: SHA256() then */
     return a;
 }
 
@@ -51,6 +57,7 @@ void api_auth_free(struct api_auth *a)
     if (!a)
         return;
     auth_cache_free(a->cache);
+    EVP_MD_free(a->sha256);
     api_host->free(a);
 }
 
@@ -84,13 +91,18 @@ const char *api_auth_token(const char *authorization, const char *forwarded)
     return NULL;
 }
 
-void api_token_hash(const char *token, char out[API_TOKEN_HASH_LEN + 1])
+void api_token_hash(const struct api_auth *a, const char *token,
+                    char out[API_TOKEN_HASH_LEN + 1])
 {
     /* Every authenticated request hashes its token: hex by table, since
      * snprintf per byte cost more than the hash. */
     static const char hexdigits[] = "0123456789abcdef";
-    unsigned char d[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)token, strlen(token), d);
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    size_t n = strlen(token);
+    if (!a || !a->sha256 || !EVP_Digest(token, n, d, &len, a->sha256, NULL) ||
+        len != SHA256_DIGEST_LENGTH)
+        SHA256((const unsigned char *)token, n, d);
     for (size_t i = 0; i < SHA256_DIGEST_LENGTH; i++) {
         out[2 * i] = hexdigits[d[i] >> 4];
         out[2 * i + 1] = hexdigits[d[i] & 15];
@@ -98,16 +110,35 @@ void api_token_hash(const char *token, char out[API_TOKEN_HASH_LEN + 1])
     out[API_TOKEN_HASH_LEN] = '\0';
 }
 
-/* "<what>|<hex sha256 of token>|<rest>" */
-static void cache_key(char *out, size_t len, const char *what, const char *token,
-                      const char *token_hash, const char *rest)
+/* Appends s and a '|' to key (len bytes, used so far), cutting at the end
+ * (the parts are checked names, far shorter than the keys): a key is built
+ * for every cached request, so no printf. */
+static void key_add(char *key, size_t len, size_t *used, const char *s)
+{
+    size_t n = strlen(s);
+    if (*used + 2 > len)
+        return;
+    if (n > len - *used - 2)
+        n = len - *used - 2;
+    memcpy(key + *used, s, n);
+    *used += n;
+    key[(*used)++] = '|';
+    key[*used] = '\0';
+}
+
+/* "<what>|<hex sha256 of token>|", and returns its length. */
+static size_t cache_key(const struct api_auth *a, char *out, size_t len, const char *what,
+                        const char *token, const char *token_hash)
 {
     char hex[API_TOKEN_HASH_LEN + 1];
     if (!token_hash || !*token_hash) {
-        api_token_hash(token ? token : "", hex);
+        api_token_hash(a, token ? token : "", hex);
         token_hash = hex;
     }
-    snprintf(out, len, "%s|%s|%s", what, token_hash, rest ? rest : "");
+    size_t used = 0;
+    key_add(out, len, &used, what);
+    key_add(out, len, &used, token_hash);
+    return used;
 }
 
 /* POSTs a review object (body stolen) with the token's context (NULL: the
@@ -133,24 +164,27 @@ static int create_review(const char *token, const struct amb_resource *res, json
     return rc;
 }
 
-int api_auth_review(struct api_auth *a, const char *token, const char *token_hash,
-                    const struct api_access *w, int *allowed, char *reason, size_t reason_len,
-                    struct amb_error *err)
+/* A review; unless the caller knows the token's identity is cached as
+ * good (identified), a token rejected a moment ago is refused without one. */
+static int access_review(struct api_auth *a, const char *token, const char *token_hash,
+                         const struct api_access *w, int identified, int *allowed, char *reason,
+                         size_t reason_len, struct amb_error *err)
 {
     *allowed = 0;
     if (reason_len)
         reason[0] = '\0';
     if (!token)
         return api_host->error_set(err, AMB_EUNAUTHORIZED, NULL, "no bearer token");
-    char rest[768], key[1024];
-    snprintf(rest, sizeof rest, "%s|%s|%s|%s|%s|%s", w->verb, w->group ? w->group : "",
-             w->resource, w->subresource ? w->subresource : "", w->ns ? w->ns : "",
-             w->name ? w->name : "");
-    cache_key(key, sizeof key, "ssar", token, token_hash, rest);
-    char who[256];
-    cache_key(who, sizeof who, "who", token, token_hash, NULL);
+    char key[1024], who[128];
+    size_t used = cache_key(a, key, sizeof key, "ssar", token, token_hash);
+    const char *const parts[] = {w->verb, w->group ? w->group : "", w->resource,
+                                 w->subresource ? w->subresource : "", w->ns ? w->ns : "",
+                                 w->name ? w->name : ""};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        key_add(key, sizeof key, &used, parts[i]);
+    cache_key(a, who, sizeof who, "who", token, token_hash);
     struct auth_answer ans;
-    if (auth_cache_get(a->cache, who, &ans) && !ans.allowed)
+    if (!identified && auth_cache_get(a->cache, who, &ans) && !ans.allowed)
         return api_host->error_set(err, AMB_EUNAUTHORIZED, NULL, "the token was rejected");
     if (!auth_cache_get(a->cache, key, &ans)) {
         json_t *attrs = json_pack("{s:s, s:s, s:s}", "verb", w->verb, "group",
@@ -187,6 +221,20 @@ int api_auth_review(struct api_auth *a, const char *token, const char *token_has
     return AMB_OK;
 }
 
+int api_auth_review(struct api_auth *a, const char *token, const char *token_hash,
+                    const struct api_access *w, int *allowed, char *reason, size_t reason_len,
+                    struct amb_error *err)
+{
+    return access_review(a, token, token_hash, w, 0, allowed, reason, reason_len, err);
+}
+
+int api_auth_review_identified(struct api_auth *a, const char *token, const char *token_hash,
+                               const struct api_access *w, int *allowed, char *reason,
+                               size_t reason_len, struct amb_error *err)
+{
+    return access_review(a, token, token_hash, w, 1, allowed, reason, reason_len, err);
+}
+
 /* An identity answer: from the cache, or asked with review() and cached. */
 static int identity(struct api_auth *a, const char *what, const char *token,
                     const char *token_hash, char *user, size_t user_len,
@@ -197,8 +245,8 @@ static int identity(struct api_auth *a, const char *what, const char *token,
         user[0] = '\0';
     if (!token)
         return api_host->error_set(err, AMB_EUNAUTHORIZED, NULL, "no bearer token");
-    char key[256];
-    cache_key(key, sizeof key, what, token, token_hash, NULL);
+    char key[128];
+    cache_key(a, key, sizeof key, what, token, token_hash);
     struct auth_answer ans;
     if (!auth_cache_get(a->cache, key, &ans)) {
         memset(&ans, 0, sizeof ans);
@@ -247,14 +295,18 @@ static int token_review(const char *token, struct auth_answer *ans, struct amb_e
     return AMB_OK;
 }
 
-int api_auth_known(struct api_auth *a, const char *token_hash)
+int api_auth_known(struct api_auth *a, const char *token_hash, char *user, size_t user_len)
 {
-    char key[256];
+    char key[128];
     struct auth_answer ans;
     if (!token_hash || !*token_hash)
         return 0;
-    cache_key(key, sizeof key, "who", NULL, token_hash, NULL);
-    return auth_cache_get(a->cache, key, &ans) && ans.allowed;
+    cache_key(a, key, sizeof key, "who", NULL, token_hash);
+    if (!auth_cache_get(a->cache, key, &ans) || !ans.allowed)
+        return 0;
+    if (user_len)
+        snprintf(user, user_len, "%s", ans.text);
+    return 1;
 }
 
 int api_auth_whoami(struct api_auth *a, const char *token, const char *token_hash, char *user,

@@ -194,7 +194,7 @@ static void bucket_key(struct api_req *r, const char *user, char key[80])
 {
     if (user) {
         char hex[API_TOKEN_HASH_LEN + 1];
-        api_token_hash(user, hex); /* fixed length, whatever the name */
+        api_token_hash(r->api->auth, user, hex); /* fixed length, whatever the name */
         snprintf(key, 80, "u:%.48s", hex);
     } else {
         char *host = NULL;
@@ -241,6 +241,7 @@ static int identify(struct api_req *r)
     api_host->error_free(err);
     if (rc == AMB_OK) {
         snprintf(r->user, sizeof r->user, "%s", user);
+        r->identified = 1;
         return 1;
     }
     if (rc == AMB_EUNAUTHORIZED) {
@@ -268,12 +269,31 @@ static void reply_refusal(struct api_server *s, struct api_req *r, int status,
     api_reply_error(r, status, message, details);
 }
 
+/* The headers every request is asked for, in one walk of its list (each
+ * evhttp_find_header walks it all), the first of each name as
+ * evhttp_find_header would find it. */
+static void request_headers(const struct api_req *r, const char **origin,
+                            const char **authorization, const char **forwarded)
+{
+    *origin = *authorization = *forwarded = NULL;
+    const struct evkeyval *h;
+    TAILQ_FOREACH(h, evhttp_request_get_input_headers(r->ev), next) {
+        const char **slot = !strcasecmp(h->key, "Origin")          ? origin
+                            : !strcasecmp(h->key, "Authorization") ? authorization
+                            : !strcasecmp(h->key, "X-Forwarded-Access-Token") ? forwarded
+                                                                              : NULL;
+        if (slot && !*slot)
+            *slot = h->value;
+    }
+}
+
 static void route_and_run(struct api_server *s, struct srv_req *q)
 {
     struct api_req *r = &q->r;
     if (parse_target(r) != 0)
         return;
-    const char *origin = api_header(r, "Origin");
+    const char *origin, *authorization, *forwarded;
+    request_headers(r, &origin, &authorization, &forwarded);
     if (origin_allowed(s->cfg, origin))
         q->cors_origin = origin;
     unsigned flags = 0;
@@ -297,16 +317,18 @@ static void route_and_run(struct api_server *s, struct srv_req *q)
         }
         return;
     }
-    r->token = api_auth_token(api_header(r, "Authorization"),
-                              api_header(r, "X-Forwarded-Access-Token"));
+    r->token = api_auth_token(authorization, forwarded);
     if (r->token)
-        api_token_hash(r->token, r->token_hash);
+        api_token_hash(r->api->auth, r->token, r->token_hash);
     /* A token not known yet costs a review. Its address pays when the token
      * is rejected (or there is none), so once an address has sent `burst`
      * bad tokens, its unknown ones get 429 before any review; good tokens
-     * never drain it. */
-    if (!(flags & API_PUBLIC) && !api_auth_known(r->api->auth, r->token ? r->token_hash : NULL) &&
-        !within_rate(r, NULL, !r->token))
+     * never drain it. A known one names its user at once: the one look at
+     * the token's identity this request makes. */
+    if (!(flags & API_PUBLIC) && r->token &&
+        api_auth_known(r->api->auth, r->token_hash, r->user, sizeof r->user))
+        r->identified = 1;
+    if (!(flags & API_PUBLIC) && !r->identified && !within_rate(r, NULL, !r->token))
         return;
     if (!r->token && !(flags & API_PUBLIC)) {
         evhttp_add_header(evhttp_request_get_output_headers(r->ev), "WWW-Authenticate",
@@ -315,7 +337,7 @@ static void route_and_run(struct api_server *s, struct srv_req *q)
         return;
     }
     if (r->token && !(flags & API_PUBLIC)) {
-        if (!identify(r)) { /* rejected: its address pays */
+        if (!r->identified && !identify(r)) { /* rejected: its address pays */
             char key[80];
             bucket_key(r, NULL, key);
             if (r->server->limits)
@@ -338,14 +360,43 @@ static double elapsed_s(const struct timespec *since)
     return (double)(now.tv_sec - since->tv_sec) + (double)(now.tv_nsec - since->tv_nsec) / 1e9;
 }
 
+/* src into dst (size bytes), cut to fit: without printf, as the access
+ * line is made for every request. */
+static void copy_cut(char *dst, size_t size, const char *src)
+{
+    size_t n = strnlen(src, size - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+/* Milliseconds with one decimal ("12.3"), as "%.1f" would print them. */
+static void format_ms(char out[24], double secs)
+{
+    unsigned long long tenths = (unsigned long long)(secs * 10000.0 + 0.5);
+    char digits[24];
+    size_t n = 0;
+    for (unsigned long long v = tenths / 10; n == 0 || v; v /= 10)
+        digits[n++] = (char)('0' + v % 10);
+    size_t used = 0;
+    while (n)
+        out[used++] = digits[--n];
+    out[used++] = '.';
+    out[used++] = (char)('0' + tenths % 10);
+    out[used] = '\0';
+}
+
 /* The access line: never the query string (it may carry secrets), never a
  * token. */
 static void access_log(const struct api_req *r, const char *raw_path, double secs)
 {
-    char status[8], ms[32], path[512];
-    snprintf(status, sizeof status, "%d", r->status);
-    snprintf(ms, sizeof ms, "%.1f", secs * 1000.0);
-    snprintf(path, sizeof path, "%s", r->path ? r->path : raw_path);
+    char status[8], ms[24], path[512];
+    int code = r->status >= 100 && r->status <= 999 ? r->status : 0;
+    status[0] = (char)('0' + code / 100);
+    status[1] = (char)('0' + code / 10 % 10);
+    status[2] = (char)('0' + code % 10);
+    status[3] = '\0';
+    format_ms(ms, secs);
+    copy_cut(path, sizeof path, r->path ? r->path : raw_path);
     api_host->log(api_self, AMB_LOG_INFO, "request", "method", r->method, "path", path, "status",
                   status, "duration_ms", ms, "user", r->user[0] ? r->user : "-", NULL);
 }
@@ -384,13 +435,13 @@ static void on_request(struct evhttp_request *ev, void *arg)
 
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
     char raw[256];
-    snprintf(raw, sizeof raw, "%s", uri && evhttp_uri_get_path(uri) ? evhttp_uri_get_path(uri) : "-");
+    copy_cut(raw, sizeof raw, uri && evhttp_uri_get_path(uri) ? evhttp_uri_get_path(uri) : "-");
 
     const char *refusal = NULL;
     int refused = rest_conn_refusal(&s->policy, raw, &refusal);
     if (refused) {
         reply_refusal(s, r, refused, refusal);
-        snprintf(raw, sizeof raw, "-"); /* the refusal's path is not the client's */
+        copy_cut(raw, sizeof raw, "-"); /* the refusal's path is not the client's */
     } else {
         route_and_run(s, q);
     }

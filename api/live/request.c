@@ -102,8 +102,8 @@ static int token_budget_left(struct live_conn *c, const char *token)
     if (!c->l->bad_tokens)
         return 1;
     if (token) {
-        api_token_hash(token, hash);
-        if (api_auth_known(c->l->auth, hash))
+        api_token_hash(c->l->auth, token, hash);
+        if (api_auth_known(c->l->auth, hash, NULL, 0))
             return 1;
     }
     budget_key(c, key);

@@ -14,6 +14,9 @@ struct ambd_buf {
     int failed;
 };
 
+/* Room for n more bytes now, so a string of a known size is not grown
+ * (copied) several times on the way. */
+void ambd_buf_reserve(struct ambd_buf *b, size_t n);
 void ambd_buf_append(struct ambd_buf *b, const char *s, size_t n);
 void ambd_buf_puts(struct ambd_buf *b, const char *s);
 void ambd_buf_putc(struct ambd_buf *b, char c);

@@ -29,6 +29,11 @@ static int buf_reserve(struct ambd_buf *b, size_t extra)
     return 0;
 }
 
+void ambd_buf_reserve(struct ambd_buf *b, size_t n)
+{
+    buf_reserve(b, n);
+}
+
 void ambd_buf_append(struct ambd_buf *b, const char *s, size_t n)
 {
     if (buf_reserve(b, n) < 0)

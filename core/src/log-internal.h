@@ -56,5 +56,8 @@ char *ambd_redact(const char *text);
 /* registered 0: every rule but the registered values (for what the code
  * itself writes: components, keys, and the access line's own fields). */
 char *ambd_redact_with(const char *text, int registered);
+/* Whether ambd_redact_with would change text: most text is clean, and the
+ * sink then writes it as it is, without a copy. */
+int ambd_redact_needed(const char *text, int registered);
 
 #endif

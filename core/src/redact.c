@@ -181,7 +181,10 @@ static const char *const credential_headers[] = {
  * returns the offset of its value, else 0. Quotes (JSON) are skipped. */
 static size_t credential_value_offset(const char *p)
 {
+    int first = tolower((unsigned char)*p);
     for (size_t i = 0; i < sizeof credential_headers / sizeof credential_headers[0]; i++) {
+        if (credential_headers[i][0] != first)
+            continue;
         size_t n = strlen(credential_headers[i]);
         if (strncasecmp(p, credential_headers[i], n) != 0)
             continue;
@@ -218,6 +221,8 @@ static const char *const token_prefixes[] = {
 static size_t shaped_token_len(const char *p)
 {
     for (size_t i = 0; i < sizeof token_prefixes / sizeof token_prefixes[0]; i++) {
+        if (token_prefixes[i][0] != *p)
+            continue;
         size_t n = strlen(token_prefixes[i]);
         if (strncmp(p, token_prefixes[i], n) == 0) {
             size_t len = token_len(p);
@@ -244,6 +249,57 @@ static int may_start_rule(char c)
     return 0;
 }
 
+/* A credential starting at p (rules 2-4), in text starting at start: how
+ * many bytes it spans from p, 0 for none; the first *keep of them stay
+ * ("Bearer ", "Authorization: "), the rest is replaced. */
+static size_t credential_at(const char *start, const char *p, size_t *keep)
+{
+    if ((p != start && is_token_char(p[-1])) || !may_start_rule(*p))
+        return 0;
+    size_t off, len;
+    *keep = 0;
+    if ((*p == 'b' || *p == 'B') && strncasecmp(p, "bearer ", 7) == 0 &&
+        (len = token_len(p + 7)) >= MIN_BEARER_LEN) {
+        *keep = 7;
+        return 7 + len;
+    }
+    if ((off = credential_value_offset(p)) > 0 && (len = header_value_len(p + off)) > 0) {
+        *keep = off;
+        return off + len;
+    }
+    return shaped_token_len(p);
+}
+
+/* Where the next rule may start after p: text no rule can start in is
+ * skipped as one run (every line is scanned, the access log's on each
+ * request). */
+static const char *next_candidate(const char *p)
+{
+    const char *q = p + 1;
+    while (*q && (is_token_char(q[-1]) || !may_start_rule(*q)))
+        q++;
+    return q;
+}
+
+static int has_registered(const char *text)
+{
+    int found = 0;
+    pthread_mutex_lock(&secrets_lock);
+    for (size_t i = 0; i < n_secrets && !found; i++)
+        found = strstr(text, secrets[i]) != NULL;
+    pthread_mutex_unlock(&secrets_lock);
+    return found;
+}
+
+int ambd_redact_needed(const char *text, int registered)
+{
+    size_t keep;
+    for (const char *p = text; *p; p = next_candidate(p))
+        if (credential_at(text, p, &keep))
+            return 1;
+    return registered && has_registered(text);
+}
+
 char *ambd_redact(const char *text) { return ambd_redact_with(text, 1); }
 
 char *ambd_redact_with(const char *text, int registered)
@@ -255,27 +311,13 @@ char *ambd_redact_with(const char *text, int registered)
     struct ambd_buf b = {0};
     const char *p = stage;
     while (*p) {
-        int may_match = (p == stage || !is_token_char(p[-1])) && may_start_rule(*p);
-        size_t off, len;
-        if (may_match && strncasecmp(p, "bearer ", 7) == 0 &&
-            (len = token_len(p + 7)) >= MIN_BEARER_LEN) {
-            ambd_buf_append(&b, p, 7);
+        size_t keep, span = credential_at(stage, p, &keep);
+        if (span) {
+            ambd_buf_append(&b, p, keep);
             ambd_buf_puts(&b, REDACTED);
-            p += 7 + len;
-        } else if (may_match && (off = credential_value_offset(p)) > 0 &&
-                   (len = header_value_len(p + off)) > 0) {
-            ambd_buf_append(&b, p, off);
-            ambd_buf_puts(&b, REDACTED);
-            p += off + len;
-        } else if (may_match && (len = shaped_token_len(p)) > 0) {
-            ambd_buf_puts(&b, REDACTED);
-            p += len;
+            p += span;
         } else {
-            /* Every line is scanned (the access log's on each request), so
-             * text no rule can start in is copied as one run. */
-            const char *q = p + 1;
-            while (*q && (is_token_char(q[-1]) || !may_start_rule(*q)))
-                q++;
+            const char *q = next_candidate(p);
             ambd_buf_append(&b, p, (size_t)(q - p));
             p = q;
         }

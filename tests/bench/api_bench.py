@@ -15,9 +15,14 @@ Measures (wrk -t2 -c32 -d10s --latency by default, after a short warm-up)
   - kubesim  the same object fetched from kubesim directly with alice's
     token: what ambient's session GET waits on;
   - nginx    the bytes ambient answered, from a file at the same path
-    (worker_processes = ambient's api.threads, access_log off);
-  - the ratios ambient / nginx (requests/s, p50, p99), and ambientd's RSS
-    (VmRSS, VmHWM) before and after the runs;
+    (worker_processes = ambient's api.threads, access_log off), and again
+    with its access log on, to a file (ambientd always writes its access
+    lines: the fair second line);
+  - the CPU each server spent per request while wrk ran (the scheduler's
+    count of its threads; nginx: master and workers), which moves less
+    than requests/s when other work shares the CPUs;
+  - the ratios ambient / nginx (requests/s, p50, p99, CPU per request),
+    and ambientd's RSS (VmRSS, VmHWM) before and after the runs;
   - LIST of 1,000 sessions with limit/continue, cache off and on: the time
     of a whole listing (10 pages of 100, 2 of 500; median and worst of
     --list-rounds) on one keep-alive connection.
@@ -49,7 +54,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchenv import BUILD_CANDIDATES, fmt_ratio, rss_kib, setup_env  # noqa: E402
+from benchenv import BUILD_CANDIDATES, cpu_ns, fmt_ratio, rss_kib, setup_env  # noqa: E402
 
 HEALTH_PATHS = ("/health", "/healthz", "/api/version")
 SESSION_NAME = "bench-session"
@@ -133,9 +138,10 @@ def wait_port(port, proc, timeout=10):
 
 class Nginx:
     """nginx in the foreground (daemon off) with a config of its own in dir,
-    serving dir/www; stop() ends it (and its workers)."""
+    serving dir/www, its access log off or to dir/access.log; stop() ends it
+    (and its workers)."""
 
-    def __init__(self, directory, workers):
+    def __init__(self, directory, workers, access_log=False):
         self.dir = directory
         self.port = free_port()
         self.root = os.path.join(directory, "www")
@@ -149,6 +155,7 @@ class Nginx:
         temps = "\n".join("  %s_temp_path %s/%s;" % (k, temp, k)
                           for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
         self.conf = os.path.join(directory, "nginx.conf")
+        access = os.path.join(directory, "access.log") if access_log else "off"
         with open(self.conf, "w") as f:
             f.write(f"""daemon off;
 master_process on;
@@ -158,7 +165,7 @@ pid {directory}/nginx.pid;
 error_log {self.error_log} warn;
 events {{ worker_connections 1024; }}
 http {{
-  access_log off;
+  access_log {access};
 {temps}
   types {{ }}
   default_type application/json;
@@ -184,6 +191,14 @@ http {{
             err = self.errors()
             self.stop()
             raise RuntimeError("nginx did not start:\n" + err)
+
+    def pids(self):
+        """The master and its workers."""
+        try:
+            with open("/proc/%d/task/%d/children" % (self.proc.pid, self.proc.pid)) as f:
+                return [self.proc.pid] + [int(p) for p in f.read().split()]
+        except OSError:
+            return [self.proc.pid]
 
     def put(self, path, data):
         """Serves data at URL path."""
@@ -217,6 +232,10 @@ http {{
 
 
 # ---- the figures ----
+
+def fmt_us(v):
+    return "-" if v is None else "%.1f us" % v
+
 
 def fmt_ms(v):
     if v is None:
@@ -363,7 +382,7 @@ def bench(args, apiharness, tmp):
     rows, notes, lists = [], [], {}
     bench_cache_off(args, apiharness, rows, lists)
     cl = make_cluster(apiharness, args.threads, cache=True)
-    nginx = None
+    nginx = nginx_log = None
     try:
         pid = cl.daemon.proc.pid
         ns = cl.make_project(prefix="bench", admins=["alice"], viewers=[])
@@ -374,42 +393,57 @@ def bench(args, apiharness, tmp):
         rss0 = rss_kib(pid)
 
         nginx = Nginx(os.path.join(tmp, "nginx"), args.threads)
-        nginx.put(path, body)
-        check = apiharness.http_request("127.0.0.1:%d" % nginx.port, "GET", path)
-        if check.status != 200 or check.raw != body:
-            raise RuntimeError("nginx does not serve the captured bytes: %r" % (check,))
+        nginx_log = Nginx(os.path.join(tmp, "nginx-log"), args.threads, access_log=True)
+        for n in (nginx, nginx_log):
+            n.put(path, body)
+            check = apiharness.http_request("127.0.0.1:%d" % n.port, "GET", path)
+            if check.status != 200 or check.raw != body:
+                raise RuntimeError("nginx does not serve the captured bytes: %r" % (check,))
 
+        def ambientd():
+            return [pid]
         runs = [("ambient", "GET session, read cache on (auth cached, no kubesim)", base + path,
-                 apiharness.ALICE)]
+                 apiharness.ALICE, ambientd)]
         if health:
-            runs.append(("ambient", "GET %s (no Kubernetes)" % health, base + health, None))
+            runs.append(("ambient", "GET %s (no Kubernetes)" % health, base + health, None,
+                         ambientd))
         else:
             notes.append("no ambient route without Kubernetes answered 200 (tried %s)"
                          % ", ".join([args.health_path] if args.health_path else HEALTH_PATHS))
         runs.append(("kubesim", "GET the session directly (alice's token)",
                      cl.ks.url + "/apis/vteam.ambient-code/v1alpha1/namespaces/%s/"
-                     "agenticsessions/%s" % (ns, path.rsplit("/", 1)[1]), apiharness.ALICE))
+                     "agenticsessions/%s" % (ns, path.rsplit("/", 1)[1]), apiharness.ALICE,
+                     None))
         runs.append(("nginx", "GET the same bytes from a file",
-                     "http://127.0.0.1:%d%s" % (nginx.port, path), apiharness.ALICE))
+                     "http://127.0.0.1:%d%s" % (nginx.port, path), apiharness.ALICE, nginx.pids))
+        runs.append(("nginx+log", "the same, access_log to a file",
+                     "http://127.0.0.1:%d%s" % (nginx_log.port, path), apiharness.ALICE,
+                     nginx_log.pids))
         if args.no_kubesim:
             runs = [r for r in runs if r[0] != "kubesim"]
 
-        for server, what, url, token in runs:
+        for server, what, url, token, pids in runs:
             if args.warmup > 0:
                 run_wrk(args, url, token, seconds=args.warmup)
             status, size, alive = probe(url, token)
+            procs = pids() if pids else []
+            cpu0 = sum(cpu_ns(p) for p in procs)
             f = run_wrk(args, url, token)
-            f.update(status=status, bytes=size, keepalive=alive)
+            cpu = sum(cpu_ns(p) for p in procs) - cpu0
+            f.update(status=status, bytes=size, keepalive=alive,
+                     cpu_us=cpu / 1e3 / f["requests"] if procs and f["requests"] else None)
             if f["rps"] is None:
                 raise RuntimeError("could not parse wrk's output for %s:\n%s" % (url, f["raw"]))
             rows.append((server, what, f))
         rss1 = rss_kib(pid)
         nginx.stop()
-        nginx = None
+        nginx_log.stop()
+        nginx = nginx_log = None
         lists["on"] = bench_list(apiharness, cl, ns, args.list_rounds)
     finally:
-        if nginx:
-            nginx.stop()
+        for n in (nginx, nginx_log):
+            if n:
+                n.stop()
         try:
             cl.close()
         except AssertionError as e:  # exit code or sanitizer report: say so, keep the figures
@@ -458,23 +492,31 @@ def main():
                            " ".join("%.2f" % x for x in os.getloadavg()),
                            os.environ["AMBIENTD"]))
     print()
-    print("| server | request | requests/s | p50 | p99 | bytes | keep-alive "
-          "| non-2xx / socket errors |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| server | request | requests/s | p50 | p99 | server CPU/request | bytes "
+          "| keep-alive | non-2xx / socket errors |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for server, what, f in rows:
-        print("| %s | %s | %.0f | %s | %s | %d | %s | %d / %d |" % (
-            server, what, f["rps"], fmt_ms(f["p50"]), fmt_ms(f["p99"]), f["bytes"],
-            "yes" if f["keepalive"] else "NO", f["non2xx"], f["socket_errors"]))
+        print("| %s | %s | %.0f | %s | %s | %s | %d | %s | %d / %d |" % (
+            server, what, f["rps"], fmt_ms(f["p50"]), fmt_ms(f["p99"]), fmt_us(f.get("cpu_us")),
+            f["bytes"], "yes" if f["keepalive"] else "NO", f["non2xx"], f["socket_errors"]))
     nginx = next((f for s, _, f in rows if s == "nginx"), None)
     print()
-    print("| ratio to nginx | requests/s | p50 | p99 |")
-    print("|---|---|---|---|")
+    print("| ratio to nginx | requests/s | p50 | p99 | CPU/request |")
+    print("|---|---|---|---|---|")
     for server, what, f in rows:
-        if server == "nginx":
+        if server.startswith("nginx"):
             continue
-        print("| %s %s | %s | %s | %s |" % (
+        print("| %s %s | %s | %s | %s | %s |" % (
             server, what, fmt_ratio(f["rps"], nginx["rps"]), fmt_ratio(f["p50"], nginx["p50"]),
-            fmt_ratio(f["p99"], nginx["p99"])))
+            fmt_ratio(f["p99"], nginx["p99"]), fmt_ratio(f.get("cpu_us"), nginx.get("cpu_us"))))
+    logged = next((f for s, _, f in rows if s == "nginx+log"), None)
+    cached = next((f for s, w, f in rows if w.startswith("GET session, read cache on")), None)
+    if logged and cached:
+        print("| ambient session GET (cache on) to nginx with its access log on | %s | %s | %s "
+              "| %s |" % (fmt_ratio(cached["rps"], logged["rps"]),
+                          fmt_ratio(cached["p50"], logged["p50"]),
+                          fmt_ratio(cached["p99"], logged["p99"]),
+                          fmt_ratio(cached.get("cpu_us"), logged.get("cpu_us"))))
     print()
     print("ambientd RSS: %s KiB before the runs, %s KiB after (peak VmHWM %s KiB)"
           % (rss0.get("VmRSS", "?"), rss1.get("VmRSS", "?"), rss1.get("VmHWM", "?")))

@@ -1,8 +1,16 @@
 /* test_log.c — the sink: one JSON object (or text line) per event, level
- * filtering at runtime, fields, and redaction of secrets logged by mistake. */
+ * filtering at runtime, fields, redaction of secrets logged by mistake, and
+ * the access lines gathered per thread yet never lost. */
 #include <jansson.h>
+#include <poll.h>
+#include <pthread.h>
+#include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "log-internal.h"
 #include "testutil.h"
@@ -120,8 +128,135 @@ static void access_line_fields_are_not_redacted_by_registered_values(void **stat
     free(out);
 }
 
-int main(void)
+/* Reads fd (non-blocking reads, polled) until text holds want copies of
+ * needle or deadline_ms passes; returns what it read (caller frees). */
+static char *read_until(int fd, const char *needle, size_t want, int deadline_ms)
 {
+    size_t cap = 1 << 16, len = 0;
+    char *text = calloc(1, cap);
+    assert_non_null(text);
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        if (testutil_count(text, needle) >= want)
+            return text;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long spent = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
+        struct pollfd p = {fd, POLLIN, 0};
+        if (spent >= deadline_ms || poll(&p, 1, (int)(deadline_ms - spent)) <= 0)
+            return text;
+        ssize_t n = read(fd, text + len, cap - len - 1);
+        if (n <= 0)
+            return text;
+        len += (size_t)n;
+    }
+}
+
+static void access_line(int i)
+{
+    char n[16];
+    snprintf(n, sizeof n, "%d", i);
+    ambd_log("api", AMB_LOG_INFO, "request", "method", "GET", "path", "/health", "status", "200",
+             "duration_ms", n, "user", "-", NULL);
+}
+
+/* A lone access line is written within the window (100 ms), without any
+ * other line or a thread's end to push it out; the second one after the
+ * first was written, when nothing else is waiting. */
+static void access_line_is_written_within_its_window(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    ambd_log_set_fd(p[1]);
+    for (int i = 0; i < 2; i++) {
+        access_line(i);
+        char *out = read_until(p[0], "\"msg\":\"request\"", 1, 2000);
+        assert_int_equal(testutil_count(out, "\"msg\":\"request\""), 1);
+        assert_int_equal(testutil_count(out, "\n"), 1);
+        free(out);
+    }
+    ambd_log_set_fd(STDERR_FILENO);
+    close(p[0]);
+    close(p[1]);
+}
+
+/* A thread's lines keep their order: a line written at once comes after
+ * the access lines the thread logged before it. */
+static void a_threads_lines_keep_their_order(void **state)
+{
+    (void)state;
+    testutil_log_capture();
+    access_line(1);
+    ambd_log("api", AMB_LOG_WARN, "after", NULL);
+    char *out = testutil_log_take();
+    char *req = strstr(out, "\"msg\":\"request\""), *after = strstr(out, "\"msg\":\"after\"");
+    assert_non_null(req);
+    assert_non_null(after);
+    assert_true(req < after);
+    free(out);
+}
+
+static void *log_lines(void *arg)
+{
+    for (int i = 0; i < *(int *)arg; i++)
+        access_line(i);
+    return NULL;
+}
+
+/* A thread that ends has written its lines: the api's loop threads end
+ * before the daemon's last lines. */
+static void a_thread_that_ends_has_written_its_lines(void **state)
+{
+    (void)state;
+    int p[2], n = 100;
+    assert_int_equal(pipe(p), 0);
+    ambd_log_set_fd(p[1]);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, log_lines, &n), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    struct pollfd pf = {p[0], POLLIN, 0};
+    assert_int_equal(poll(&pf, 1, 0), 1); /* there at once, not in a window */
+    char *out = read_until(p[0], "\"msg\":\"request\"", (size_t)n, 2000);
+    ambd_log_set_fd(STDERR_FILENO);
+    assert_int_equal(testutil_count(out, "\"msg\":\"request\""), (size_t)n);
+    free(out);
+    close(p[0]);
+    close(p[1]);
+}
+
+/* exit() writes what is gathered: this program run again with
+ * --gather-and-exit logs access lines to stderr and exits at once. */
+static void exit_writes_the_gathered_lines(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, p[1], STDERR_FILENO);
+    posix_spawn_file_actions_addclose(&fa, p[0]);
+    char *argv[] = {"test_log", "--gather-and-exit", NULL};
+    pid_t pid;
+    assert_int_equal(posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv, NULL), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    close(p[1]);
+    char *out = read_until(p[0], "\"msg\":\"request\"", 30, 10000);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(testutil_count(out, "\"msg\":\"request\""), 30);
+    free(out);
+    close(p[0]);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 2 && strcmp(argv[1], "--gather-and-exit") == 0) {
+        for (int i = 0; i < 30; i++)
+            access_line(i);
+        exit(0);
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(json_line_has_time_level_component_message_and_fields, reset),
         cmocka_unit_test_setup(level_filter_changes_at_runtime, reset),
@@ -129,6 +264,10 @@ int main(void)
         cmocka_unit_test_setup(multi_line_message_stays_one_line, reset),
         cmocka_unit_test_setup(token_logged_by_mistake_comes_out_redacted, reset),
         cmocka_unit_test_setup(access_line_fields_are_not_redacted_by_registered_values, reset),
+        cmocka_unit_test_setup(access_line_is_written_within_its_window, reset),
+        cmocka_unit_test_setup(a_threads_lines_keep_their_order, reset),
+        cmocka_unit_test_setup(a_thread_that_ends_has_written_its_lines, reset),
+        cmocka_unit_test_setup(exit_writes_the_gathered_lines, reset),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     ambd_log_clear_secrets();

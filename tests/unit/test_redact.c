@@ -37,6 +37,11 @@ static void each_rule_redacts(void **state)
         assert_non_null(got);
         if (strcmp(got, cases[i].out) != 0)
             fail_msg("redact(\"%s\") = \"%s\", want \"%s\"", cases[i].in, got, cases[i].out);
+        /* The sink writes what needs nothing as it is: never a secret. */
+        int changed = strcmp(cases[i].in, cases[i].out) != 0;
+        if (ambd_redact_needed(cases[i].in, 1) != changed ||
+            ambd_redact_needed(cases[i].in, 0) != changed)
+            fail_msg("redact_needed(\"%s\") is not %d", cases[i].in, changed);
         free(got);
     }
 }
@@ -48,6 +53,9 @@ static void registered_secrets_are_replaced_everywhere(void **state)
     ambd_log_add_user_secret("Abc123"); /* too short for a user's value: ignored */
     ambd_log_add_secret("s3cr3t-value");
     ambd_log_add_secret("s3cr3t-value"); /* once is enough */
+    assert_true(ambd_redact_needed("abc s3cr3t-value", 1));
+    assert_false(ambd_redact_needed("abc s3cr3t-value", 0)); /* the code's own text */
+    assert_false(ambd_redact_needed("abc Abc123", 1));
     char *got = ambd_redact("abc s3cr3t-value,s3cr3t-value;abc Abc123");
     assert_string_equal(got, "abc [REDACTED],[REDACTED];abc Abc123");
     free(got);
