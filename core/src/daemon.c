@@ -121,7 +121,16 @@ static int run(struct daemon *d, const struct ambd_daemon_hooks *hooks)
         status = fail_line(&err);
         goto out;
     }
-    if (!(d->base = event_base_new())) {
+    /* A precise clock for timers: libevent otherwise reads the coarse one
+     * (a tick, 1-4 ms, of error), and a wait the API server asked for
+     * (Retry-After) could end that much before its time. */
+    struct event_config *cfg = event_config_new();
+    if (cfg)
+        event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+    d->base = cfg ? event_base_new_with_config(cfg) : NULL;
+    if (cfg)
+        event_config_free(cfg);
+    if (!d->base) {
         ambd_log("core", AMB_LOG_ERROR, "cannot create the event loop", NULL);
         status = 1;
         goto out;

@@ -288,9 +288,9 @@ class Bench:
         with ThreadPoolExecutor(ARGS.threads) as ex:
             list(ex.map(one, keys))
 
-    def make_backlog(self, round_name):
+    def make_backlog(self, round_name, before_release=None):
         """Holds the watch, stamps ARGS.backlog objects with round_name, and
-        returns the release time."""
+        returns the release time (before_release() runs just before it)."""
         k, a = self.kube, ARGS
         wait_until(lambda: any(w["resource"] == "widgets." + GROUP for w in k.watches()),
                    a.wait, 0.05, "the peer's watch")
@@ -300,6 +300,8 @@ class Bench:
         if held < 1:
             raise AssertionError("no widgets watch to hold")
         self.stamp(self.keys[:a.backlog], round_name, a.backlog)
+        if before_release:
+            before_release()
         t_release = time.monotonic()
         k.ok(k.c.post("/kubesim/watches/hold", {"path": "/widgets", "hold": False}), 200)
         return t_release
@@ -309,7 +311,7 @@ class Bench:
         backlogs drained by the last one; the medians are reported."""
         a = ARGS
         print("-- %s" % name, flush=True)
-        syncs, alls, drains, sync_cpu, drain_cpu = [], [], [], [], []
+        syncs, alls, drains, sync_cpu, drain_cpu, server_cpu = [], [], [], [], [], []
         for i in range(a.repeat):
             peer = start()
             try:
@@ -320,12 +322,16 @@ class Bench:
                     continue
                 time.sleep(0.5)
                 rss_sync = rss_kib(peer.proc.pid)
+                cpu0 = []
                 for r in range(a.repeat):
                     rnd = "backlog-%s-%d" % (name, r)
-                    cpu0 = cpu_ns(peer.proc.pid)
-                    t_release = self.make_backlog(rnd)
+                    server = self.kube.ks.proc.pid
+                    t_release = self.make_backlog(rnd, lambda: cpu0.extend(
+                        (cpu_ns(peer.proc.pid), cpu_ns(server))))
                     drains.append(peer.round_done(rnd, a.wait) - t_release)
-                    drain_cpu.append((cpu_ns(peer.proc.pid) - cpu0) / a.backlog / 1000)
+                    drain_cpu.append((cpu_ns(peer.proc.pid) - cpu0[0]) / a.backlog / 1000)
+                    server_cpu.append((cpu_ns(server) - cpu0[1]) / a.backlog / 1000)
+                    cpu0.clear()
                 time.sleep(0.5)
                 rss_end = rss_kib(peer.proc.pid)
             finally:
@@ -336,15 +342,16 @@ class Bench:
         f = {"sync_s": statistics.median(syncs), "all_s": statistics.median(alls),
              "drain_s": drain, "rate": a.backlog / drain,
              "sync_cpu": statistics.median(sync_cpu), "event_us": statistics.median(drain_cpu),
+             "server_us": statistics.median(server_cpu),
              "rss_sync": rss_sync.get("VmRSS", 0) / 1024, "rss_end": rss_end.get("VmRSS", 0) / 1024,
              "hwm": rss_end.get("VmHWM", 0) / 1024}
         print("   start->synced %s s (CPU %s s), all reconciled %s s, backlog drains %s ms "
-              "(CPU %s us/event); medians: %.2f s, %.0f events/s; RSS %.1f MiB (after the "
-              "backlogs %.1f, peak %.1f)" %
+              "(CPU %s us/event; kubesim's %s); medians: %.2f s, %.0f events/s; RSS %.1f MiB "
+              "(after the backlogs %.1f, peak %.1f)" %
               (" ".join("%.2f" % x for x in syncs), " ".join("%.2f" % x for x in sync_cpu),
                " ".join("%.2f" % x for x in alls), " ".join("%.0f" % (x * 1000) for x in drains),
-               " ".join("%.1f" % x for x in drain_cpu), f["sync_s"], f["rate"],
-               f["rss_sync"], f["rss_end"], f["hwm"]), flush=True)
+               " ".join("%.1f" % x for x in drain_cpu), " ".join("%.1f" % x for x in server_cpu),
+               f["sync_s"], f["rate"], f["rss_sync"], f["rss_end"], f["hwm"]), flush=True)
         self.results.append((name, f, None))
         return f
 
