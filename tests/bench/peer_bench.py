@@ -30,7 +30,8 @@ The workload, the same for every peer:
   4. RSS (VmRSS) with all N objects cached and reconciled, half a second
      after that round; VmHWM is the peak. CPU: the peer's threads' CPU time
      (/proc/PID/task/*/schedstat) at the synced signal, and per event over
-     a backlog's drain; on a shared machine it moves less than wall time.
+     a backlog's drain (and kubesim's, sending it); on a shared machine it
+     moves less than wall time.
   5. Backlog: kubesim holds the peer's watch (POST /kubesim/watches/hold),
      the bench patches B objects (default 5,000) with bench/round =
      "backlog-<peer>" and bench/expect = B, then releases the watch: the B
