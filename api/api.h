@@ -45,6 +45,7 @@ struct api_langfuse_config {
     size_t max_queue;      /* runs waiting; more are dropped (counted) */
     size_t max_tool_calls; /* spans per trace */
     size_t max_field;      /* bytes of any text sent */
+    unsigned retry_s;      /* before a failed export's next round (doubling); 0: none */
 };
 /* Reads api.live.langfuse (every key, so none is reported as unknown when
  * it is off); errors name the key. live_on: api.live.listen is set. */

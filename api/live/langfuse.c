@@ -12,7 +12,10 @@
  * queue is bounded (max_queue; a full queue drops, counted and logged at
  * most every 10 s); a POST is retried on 429, 5xx and network errors up to
  * LF_ATTEMPTS times with doubling backoff, each attempt bounded by
- * api.live.langfuse.timeout. The secret key is read from its file for each
+ * api.live.langfuse.timeout. An export that still fails goes back in the
+ * queue for another round api.live.langfuse.retry seconds later (doubling,
+ * at most LF_ROUND_MAX_S), up to LF_ROUNDS rounds: a LangFuse that is down
+ * for a while, or a secret file being rotated, loses no run. The secret key is read from its file for each
  * export (so rotating it needs no restart), registered with log_secret
  * together with the Basic credential made of it, and wiped after use. */
 #include <stdatomic.h>
@@ -39,10 +42,13 @@
 #define LF_PAGE_EVENTS 500        /* log events read at a time */
 #define LF_PAGE_BYTES (1u << 20)
 #define LF_LOG_EVERY_S 10
+#define LF_ROUNDS 8               /* rounds of attempts per export */
+#define LF_ROUND_MAX_S 1800
 
 struct lf_job {
     struct lf_job *next;
     long long due_ms; /* CLOCK_MONOTONIC */
+    unsigned round;   /* failed rounds so far */
     json_t *facts;    /* {kind, project, name, uid, run, status, model?, prompt?} */
 };
 
@@ -54,7 +60,7 @@ struct lf_exporter {
     atomic_int stop;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    struct lf_job *head, *tail; /* under mu; due times only grow */
+    struct lf_job *head; /* under mu, in due order */
     size_t queued;
     char seen[LF_SEEN][STORE_UID_MAX + 40]; /* "uid/run/phase", a ring, under mu */
     size_t seen_next;
@@ -100,6 +106,16 @@ static int seen_before(struct lf_exporter *x, const char *key)
     snprintf(x->seen[x->seen_next], sizeof x->seen[0], "%s", key);
     x->seen_next = (x->seen_next + 1) % LF_SEEN;
     return 0;
+}
+
+/* Puts j in the queue after every job due no later than it. Under mu. */
+static void insert_due(struct lf_exporter *x, struct lf_job *j)
+{
+    struct lf_job **at = &x->head;
+    while (*at && (*at)->due_ms <= j->due_ms)
+        at = &(*at)->next;
+    j->next = *at;
+    *at = j;
 }
 
 void live_langfuse_status(struct live *l, const struct live_kind *kind, const json_t *obj)
@@ -156,11 +172,7 @@ void live_langfuse_status(struct live *l, const struct live_kind *kind, const js
     }
     j->due_ms = now_ms() + (long long)x->cfg->delay_s * 1000;
     pthread_mutex_lock(&x->mu);
-    if (x->tail)
-        x->tail->next = j;
-    else
-        x->head = j;
-    x->tail = j;
+    insert_due(x, j);
     x->queued++;
     pthread_cond_signal(&x->cv);
     pthread_mutex_unlock(&x->mu);
@@ -323,7 +335,9 @@ static json_t *envelopes_of(struct lf_exporter *x, const json_t *facts)
     return out;
 }
 
-static void export_run(struct lf_exporter *x, const json_t *facts)
+/* 0 when LangFuse took the whole run; else -1 with the reason logged
+ * (at most every 10 s) and counted when this was the last round. */
+static int export_run(struct lf_exporter *x, const json_t *facts, int last_round)
 {
     const char *ns = json_string_value(json_object_get(facts, "project"));
     const char *name = json_string_value(json_object_get(facts, "name"));
@@ -349,17 +363,30 @@ done:
         atomic_fetch_add(&x->ok, 1);
         api_host->log(api_self, AMB_LOG_DEBUG, "langfuse: run exported", "namespace", ns, "name",
                       name, NULL);
-        return;
+        return 0;
     }
-    atomic_fetch_add(&x->failed, 1);
+    if (last_round)
+        atomic_fetch_add(&x->failed, 1);
     long long now = now_ms();
     if (now - x->failed_logged_at >= LF_LOG_EVERY_S * 1000 || !x->failed_logged_at) {
         x->failed_logged_at = now;
         api_host->log(api_self, AMB_LOG_WARN,
-                      "langfuse: export failed (logged at most every 10 s; see "
-                      "ambient_langfuse_exports_total{outcome=\"failed\"})",
+                      last_round ? "langfuse: export failed; given up (logged at most every "
+                                   "10 s; see ambient_langfuse_exports_total{outcome=\"failed\"})"
+                                 : "langfuse: export failed; tried again later (logged at most "
+                                   "every 10 s)",
                       "namespace", ns, "name", name, "error", why, NULL);
     }
+    return -1;
+}
+
+/* The wait before round (1-based) of a failed export: retry, doubling. */
+static long long round_wait_ms(const struct lf_exporter *x, unsigned round)
+{
+    long long s = x->cfg->retry_s;
+    for (unsigned i = 1; i < round && s < LF_ROUND_MAX_S; i++)
+        s *= 2;
+    return (s < LF_ROUND_MAX_S ? s : LF_ROUND_MAX_S) * 1000;
 }
 
 static void *exporter_main(void *arg)
@@ -371,13 +398,18 @@ static void *exporter_main(void *arg)
         long long now = now_ms();
         if (j && j->due_ms <= now) {
             x->head = j->next;
-            if (!x->head)
-                x->tail = NULL;
             pthread_mutex_unlock(&x->mu);
-            export_run(x, j->facts);
+            int last = !x->cfg->retry_s || j->round + 1 >= LF_ROUNDS;
+            int failed = export_run(x, j->facts, last) != 0;
+            pthread_mutex_lock(&x->mu);
+            if (failed && !last && !atomic_load(&x->stop)) {
+                j->round++; /* keeps its place in max_queue meanwhile */
+                j->due_ms = now_ms() + round_wait_ms(x, j->round);
+                insert_due(x, j);
+                continue;
+            }
             json_decref(j->facts);
             free(j);
-            pthread_mutex_lock(&x->mu);
             x->queued--; /* only now: a run being sent still takes its place */
             continue;
         }
@@ -460,7 +492,7 @@ void live_langfuse_metrics(const struct live *l, struct evbuffer *b)
     evbuffer_add_printf(
         b,
         "# HELP ambient_langfuse_exports_total Finished runs exported to LangFuse "
-        "(api.live.langfuse), by outcome: ok, failed (after retries), dropped (queue full).\n"
+        "(api.live.langfuse), by outcome: ok, failed (after its last round of retries), dropped (queue full).\n"
         "# TYPE ambient_langfuse_exports_total counter\n"
         "ambient_langfuse_exports_total{outcome=\"ok\"} %llu\n"
         "ambient_langfuse_exports_total{outcome=\"failed\"} %llu\n"

@@ -5,7 +5,7 @@
  *     host = "https://cloud.langfuse.com";    # http:// only for loopback
  *     public_key = "pk-lf-...";
  *     secret_key_file = "/etc/ambient/langfuse/secret";
- *     timeout = 10; delay = 10; max_queue = 1000;
+ *     timeout = 10; delay = 10; max_queue = 1000; retry = 60;
  *     max_tool_calls = 500; max_field = 4096;
  *   };
  *
@@ -34,6 +34,7 @@ static const struct lf_int_key lf_ints[] = {
     {"live.langfuse.max_queue", 1, 1000000, 1000},
     {"live.langfuse.max_tool_calls", 0, 100000, 500},
     {"live.langfuse.max_field", 256, 1 << 20, 4096},
+    {"live.langfuse.retry", 0, 3600, 60},
 };
 
 static int lf_bad(struct amb_error *err, const char *key, const char *msg)
@@ -145,6 +146,7 @@ int api_langfuse_config_read(struct api_langfuse_config *c, int live_on, struct 
     c->max_queue = (size_t)v[2];
     c->max_tool_calls = (size_t)v[3];
     c->max_field = (size_t)v[4];
+    c->retry_s = (unsigned)v[5];
     return AMB_OK;
 }
 

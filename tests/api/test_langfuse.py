@@ -2,7 +2,8 @@
 kubesim (apiharness.py) and a mock LangFuse (mock_langfuse.py): a session
 whose runner posted tool calls reaches Completed, and LangFuse receives one
 trace for the run with its usage, cost and tool spans, with Basic auth;
-a 500 and a 429 are retried; a restart that exports the run again sends
+a 500 and a 429 are retried, and a run whose whole round of attempts
+failed is sent in a later round; a restart that exports the run again sends
 the same ids (LangFuse upserts); refused events are counted; the secret
 key never reaches the log; and without the group nothing is sent."""
 import base64
@@ -52,7 +53,7 @@ class LangfuseExportTest(H.ApiTest):
         cls.live_dir = os.path.join(cls.tmp, "events")
         cls.conf_on = live_conf(cls.live_dir, f'''langfuse = {{ enabled = true;
             host = "{cls.mock.url}/"; public_key = "{PUBLIC_KEY}";
-            secret_key_file = "{cls.secret_file}"; delay = 0; timeout = 5; }};''')
+            secret_key_file = "{cls.secret_file}"; delay = 0; timeout = 5; retry = 1; }};''')
         cls.cluster_args = {"live": False, "api_conf": cls.conf_on}
         try:
             super().setUpClass()
@@ -210,6 +211,23 @@ class LangfuseExportTest(H.ApiTest):
             "the refused event counted")
         self.cluster.daemon.wait_for(lambda r: r.get("msg") == "langfuse: events refused")
         self.assertNotIn(SECRET_KEY, self.cluster.log_text())
+
+        # LangFuse down for a whole round of attempts (five 500s, about 8 s
+        # of backoff): the run goes back in the queue and is sent in the
+        # next round, api.live.langfuse.retry (here 1 s) later; nothing is
+        # counted as failed.
+        md = self.make_session()
+        self.mock.answer_next(*["500"] * 5)
+        self.set_status(md["name"], {"phase": "Failed", "message": "the tests still fail"})
+        reqs = self.wait_requests(10, "five failed attempts, then the next round")
+        self.assertEqual([r["status"] for r in reqs[4:]], [500] * 5 + [207])
+        self.assertEqual(self.events_of(reqs[9])["trace-create"]["body"]["id"],
+                         f"{md['uid']}-1")
+        self.cluster.daemon.wait_for(
+            lambda r: r.get("msg", "").startswith("langfuse: export failed; tried again later"))
+        H.wait_until(lambda: self.metric('ambient_langfuse_exports_total{outcome="ok"}') == 2,
+                     H.WAIT, 0.1, "the ok counter")
+        self.assertEqual(self.metric('ambient_langfuse_exports_total{outcome="failed"}'), 0)
 
     def test_off_by_default(self):
         """Without api.live.langfuse no request is made and the counters
