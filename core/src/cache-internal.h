@@ -70,8 +70,8 @@ size_t ambd_cache_pack_cold(struct ambd_cache *c, uint64_t age_ms);
  * event handlers see every version as before. An object not in the cache
  * is left to the watch. Returns 0, or a negative AMB_E* code. */
 int ambd_cache_write_through(struct ambd_cache *c, json_t *obj);
-/* Removes key; returns the stored object (new ref) or NULL. */
-json_t *ambd_cache_remove(struct ambd_cache *c, const char *key);
+/* Removes key; 1 if it was there, else 0. */
+int ambd_cache_remove(struct ambd_cache *c, const char *key);
 /* Removes every entry whose mark differs from mark, calling gone(ud, obj)
  * for each (obj borrowed for the call). */
 void ambd_cache_sweep(struct ambd_cache *c, unsigned mark,

@@ -365,16 +365,15 @@ static json_t *parse_held(struct ambd_cache *c, const struct ambd_cache_entry *e
     return parse_entry(c, e->data, e->len, e->packed, e->text_len);
 }
 
-json_t *ambd_cache_remove(struct ambd_cache *c, const char *key)
+int ambd_cache_remove(struct ambd_cache *c, const char *key)
 {
     pthread_rwlock_wrlock(&c->lock);
     struct ambd_cache_entry *e = ambd_strmap_remove(&c->map, key);
     if (e)
         entry_leaves(c, e);
     pthread_rwlock_unlock(&c->lock);
-    json_t *obj = e ? parse_held(c, e) : NULL;
     entry_free(e);
-    return obj;
+    return e != NULL;
 }
 
 void ambd_cache_sweep(struct ambd_cache *c, unsigned mark,

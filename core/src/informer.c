@@ -385,7 +385,8 @@ static int on_watch_event(void *ud, enum ambd_watch_type type, const char *text,
     } else if (type == AMBD_WATCH_DELETED) {
         complete_type(inf, obj, NULL);
         char *key = ambd_cache_key(obj);
-        json_decref(key ? ambd_cache_remove(&inf->cache, key) : NULL);
+        if (key)
+            ambd_cache_remove(&inf->cache, key);
         free(key);
         set_rv(inf, obj);
         emit(inf, AMBD_EVENT_DELETED, obj);
