@@ -31,6 +31,7 @@ PS_PLUGIN (projectsettings.so), KUBESIM; defaults follow AMBIENTD's build
 tree."""
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -192,6 +193,7 @@ def with_ambientd(work):
         return out
     finally:
         kube.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main():
