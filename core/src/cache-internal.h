@@ -8,7 +8,8 @@
  * half of an object a real API server sends. Readers get a freshly parsed
  * copy, parsed on their own thread (a tree built by the loop thread and
  * freed by a worker cost more in malloc's cross-thread frees than the
- * parse it saved).
+ * parse it saved) from a reference to the entry's bytes, which are never
+ * changed once made: the lock covers the lookup, not a copy.
  * Writes come from the loop thread, write-throughs and reads from any
  * thread. */
 #ifndef AMBD_CACHE_INTERNAL_H

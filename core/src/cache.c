@@ -1,6 +1,7 @@
 /* cache.c — see cache-internal.h. */
 #include "cache-internal.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,15 +18,24 @@
  * 1, which saves more (entropy coding) but cost the informer a third of
  * its time in a backlog. */
 #define PACK_LEVEL (-1)
-/* Texts up to this size are unpacked and copied on the reader's stack. */
+/* Packed texts up to this size are unpacked on the reader's stack. */
 #define STACK_TEXT 8192
 
+/* An entry's bytes: its JSON text, or the text's zstd frame. Never changed
+ * once made: a reader takes a reference under the read lock and parses
+ * after dropping it, so the lock is held for a lookup, not a copy, and the
+ * loop thread's writes in a burst do not queue behind the workers' reads. */
+struct cache_bytes {
+    atomic_uint refs;
+    uint32_t len;
+    char at[];
+};
+
 struct ambd_cache_entry {
-    char *data;        /* the JSON text, or its zstd frame when packed */
+    struct cache_bytes *data;
     /* In c->hot (oldest first) while unpacked and young, since written_ms. */
     struct ambd_cache_entry *hot_prev, *hot_next;
     uint64_t written_ms;
-    uint32_t len;      /* bytes at data */
     uint32_t text_len; /* the JSON text's length */
     unsigned mark;
     unsigned packed : 1;
@@ -33,6 +43,28 @@ struct ambd_cache_entry {
     unsigned written_through : 1; /* not from the watch: its version is still due */
     char rv[]; /* metadata.resourceVersion, "" when it has none */
 };
+
+static struct cache_bytes *bytes_new(size_t len)
+{
+    struct cache_bytes *b = len <= UINT32_MAX ? malloc(sizeof *b + (len ? len : 1)) : NULL;
+    if (b) {
+        atomic_init(&b->refs, 1);
+        b->len = (uint32_t)len;
+    }
+    return b;
+}
+
+static struct cache_bytes *bytes_ref(struct cache_bytes *b)
+{
+    atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
+    return b;
+}
+
+static void bytes_release(struct cache_bytes *b)
+{
+    if (b && atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1)
+        free(b);
+}
 
 static uint64_t now_ms(void)
 {
@@ -54,7 +86,7 @@ static void hot_link(struct ambd_cache *c, struct ambd_cache_entry *e)
         c->hot_head = e;
     c->hot_tail = e;
     c->n_hot++;
-    c->hot_bytes += e->len;
+    c->hot_bytes += e->data->len;
 }
 
 static void hot_unlink(struct ambd_cache *c, struct ambd_cache_entry *e)
@@ -71,7 +103,7 @@ static void hot_unlink(struct ambd_cache *c, struct ambd_cache_entry *e)
         c->hot_tail = e->hot_prev;
     e->hot = 0;
     c->n_hot--;
-    c->hot_bytes -= e->len;
+    c->hot_bytes -= e->data->len;
 }
 
 static void entry_free(void *p)
@@ -79,15 +111,15 @@ static void entry_free(void *p)
     struct ambd_cache_entry *e = p;
     if (!e)
         return;
-    free(e->data);
+    bytes_release(e->data);
     free(e);
 }
 
 /* e leaves the map (lock held). */
 static void entry_leaves(struct ambd_cache *c, struct ambd_cache_entry *e)
 {
-    c->bytes -= e->len;
     hot_unlink(c, e);
+    c->bytes -= e->data->len;
 }
 
 void ambd_cache_init(struct ambd_cache *c)
@@ -136,24 +168,24 @@ char *ambd_cache_key(const json_t *obj)
                              json_string_value(json_object_get(meta, "name")));
 }
 
-/* text[0..len) packed into a new frame when that is smaller (its length
- * in *n), else NULL. */
-static char *pack(struct ambd_cache *c, const char *text, size_t len, size_t *n)
+/* text[0..len) packed into a new frame when that is smaller, else NULL. */
+static struct cache_bytes *pack(struct ambd_cache *c, const char *text, size_t len)
 {
-    char *frame = len >= PACK_MIN ? malloc(len) : NULL;
+    struct cache_bytes *frame = len >= PACK_MIN ? bytes_new(len) : NULL;
     if (!frame)
         return NULL;
-    *n = 0;
+    size_t n = 0;
     pthread_mutex_lock(&c->pack_lock);
     if (c->packer || (c->packer = ZSTD_createCCtx()))
-        *n = ZSTD_compressCCtx(c->packer, frame, len, text, len, PACK_LEVEL);
+        n = ZSTD_compressCCtx(c->packer, frame->at, len, text, len, PACK_LEVEL);
     pthread_mutex_unlock(&c->pack_lock);
-    if (!*n || ZSTD_isError(*n) || *n >= len) {
+    if (!n || ZSTD_isError(n) || n >= len) {
         free(frame);
         return NULL;
     }
+    frame->len = (uint32_t)n;
     /* Shrunk to fit: what stays allocated is what is used. */
-    char *fit = realloc(frame, *n);
+    struct cache_bytes *fit = realloc(frame, sizeof *frame + n);
     return fit ? fit : frame;
 }
 
@@ -162,13 +194,11 @@ static void pack_oldest(struct ambd_cache *c)
 {
     struct ambd_cache_entry *e = c->hot_head;
     hot_unlink(c, e);
-    size_t n;
-    char *frame = pack(c, e->data, e->len, &n);
+    struct cache_bytes *frame = pack(c, e->data->at, e->data->len);
     if (frame) {
-        free(e->data);
-        c->bytes = c->bytes - e->len + n;
+        c->bytes = c->bytes - e->data->len + frame->len;
+        bytes_release(e->data); /* a reader may still hold it */
         e->data = frame;
-        e->len = (uint32_t)n;
         e->packed = 1;
     }
 }
@@ -190,18 +220,15 @@ static struct ambd_cache_entry *entry_new(struct ambd_cache *c, const char *text
     e->packed = 0;
     e->hot = 0;
     e->written_through = 0;
-    size_t n;
-    if (!hot && (e->data = pack(c, text, len, &n))) {
-        e->len = (uint32_t)n;
+    if (!hot && (e->data = pack(c, text, len))) {
         e->packed = 1;
         return e;
     }
-    if (!(e->data = malloc(len ? len : 1))) {
+    if (!(e->data = bytes_new(len))) {
         free(e);
         return NULL;
     }
-    memcpy(e->data, text, len);
-    e->len = (uint32_t)len;
+    memcpy(e->data->at, text, len);
     return e;
 }
 
@@ -232,7 +259,7 @@ int ambd_cache_upsert_text(struct ambd_cache *c, json_t *obj, const char *text, 
     int rc = ambd_strmap_put(&c->map, key, e, &old);
     struct ambd_cache_entry *prev = old;
     if (rc == AMB_OK) {
-        c->bytes += e->len;
+        c->bytes += e->data->len;
         if (prev) {
             entry_leaves(c, prev);
             rc = !prev->written_through && *prev->rv && strcmp(prev->rv, e->rv) == 0 ? 2 : 0;
@@ -280,7 +307,7 @@ int ambd_cache_write_through(struct ambd_cache *c, json_t *obj)
         ambd_strmap_put(&c->map, key, e, &old); /* a replacement: cannot fail */
         prev = old;
         entry_leaves(c, prev);
-        c->bytes += e->len;
+        c->bytes += e->data->len;
         e = NULL;
     }
     pthread_rwlock_unlock(&c->lock);
@@ -327,8 +354,7 @@ static void unpacker_give(struct ambd_cache *c, ZSTD_DCtx *d)
     ZSTD_freeDCtx(d);
 }
 
-/* The object an entry holds, parsed; data[0..len) is a copy of the
- * entry's, taken under the lock, so the work happens outside it. */
+/* The object in data[0..len), the text or (packed) its frame, parsed. */
 static json_t *parse_entry(struct ambd_cache *c, const char *data, size_t len, int packed,
                            size_t text_len)
 {
@@ -345,24 +371,10 @@ static json_t *parse_entry(struct ambd_cache *c, const char *data, size_t len, i
     return obj;
 }
 
-/* Copies e's bytes into small (or a malloc'd buffer, returned in *heap). */
-static const char *copy_entry(const struct ambd_cache_entry *e, char *small, size_t small_len,
-                              char **heap)
-{
-    *heap = NULL;
-    if (e->len <= small_len) {
-        memcpy(small, e->data, e->len);
-        return small;
-    }
-    if ((*heap = malloc(e->len)))
-        memcpy(*heap, e->data, e->len);
-    return *heap;
-}
-
 /* Parses an entry the caller holds: out of the map, or under the lock. */
 static json_t *parse_held(struct ambd_cache *c, const struct ambd_cache_entry *e)
 {
-    return parse_entry(c, e->data, e->len, e->packed, e->text_len);
+    return parse_entry(c, e->data->at, e->data->len, e->packed, e->text_len);
 }
 
 int ambd_cache_remove(struct ambd_cache *c, const char *key)
@@ -415,21 +427,19 @@ void ambd_cache_sweep(struct ambd_cache *c, unsigned mark,
 
 json_t *ambd_cache_get(struct ambd_cache *c, const char *key)
 {
-    char small[STACK_TEXT], *heap = NULL;
-    const char *data = NULL;
-    size_t len = 0, text_len = 0;
+    struct cache_bytes *data = NULL;
+    size_t text_len = 0;
     int packed = 0;
     pthread_rwlock_rdlock(&c->lock);
     struct ambd_cache_entry *e = ambd_strmap_get(&c->map, key);
     if (e) {
-        data = copy_entry(e, small, sizeof small, &heap);
-        len = e->len;
+        data = bytes_ref(e->data);
         text_len = e->text_len;
         packed = e->packed;
     }
     pthread_rwlock_unlock(&c->lock);
-    json_t *obj = data ? parse_entry(c, data, len, packed, text_len) : NULL;
-    free(heap);
+    json_t *obj = data ? parse_entry(c, data->at, data->len, packed, text_len) : NULL;
+    bytes_release(data);
     return obj;
 }
 

@@ -1,8 +1,9 @@
 /* test_cache.c — informer caches: upsert results (new / changed / same
  * resourceVersion), parsed copies, namespace and label filtering, sweeping
  * what a relist no longer has, memory accounting, the server's own text
- * kept and compressed, managedFields dropped, the reconcile's handoff and
- * read-your-writes. */
+ * kept and compressed, managedFields dropped, read-your-writes, and reads
+ * on other threads while the entry they read is replaced and packed. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -219,6 +220,70 @@ static void a_write_is_read_back_before_the_watch_brings_it(void **state)
     ambd_cache_destroy(&c);
 }
 
+struct reader {
+    struct ambd_cache *c;
+    int reads, misses, wrong;
+};
+
+/* Reads "ns/a" until a read shows the last version, "999". */
+static void *read_until_last(void *arg)
+{
+    struct reader *r = arg;
+    for (int i = 0; i < 2000000; i++) {
+        json_t *got = ambd_cache_get(r->c, "ns/a");
+        const char *rv = json_string_value(
+            json_object_get(json_object_get(got, "metadata"), "resourceVersion"));
+        r->reads++;
+        if (!got)
+            r->misses++;
+        else if (!rv || json_string_length(json_object_get(json_object_get(got, "spec"), "payload")) != 4000)
+            r->wrong++;
+        int last = rv && !strcmp(rv, "999");
+        json_decref(got);
+        if (last)
+            break;
+    }
+    return NULL;
+}
+
+/* A reader holds the entry's bytes, not the lock, while it parses: the
+ * bytes outlive a replacement or a packing under it (the sanitizer build
+ * sees any read of freed bytes). */
+static void reads_survive_replacement_and_packing(void **state)
+{
+    (void)state;
+    struct ambd_cache c;
+    ambd_cache_init(&c);
+    c.hot_max_bytes = 1 << 20;
+    json_t *first = big("a", "0", 4000);
+    char *text = json_dumps(first, JSON_COMPACT);
+    assert_int_equal(ambd_cache_upsert_text(&c, first, text, strlen(text), 1, 1), 1);
+    free(text);
+    json_decref(first);
+    struct reader r[2] = {{.c = &c}, {.c = &c}};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, read_until_last, &r[i]), 0);
+    for (int v = 1; v <= 999; v++) {
+        char rv[8];
+        snprintf(rv, sizeof rv, "%d", v);
+        json_t *o = big("a", rv, 4000);
+        text = json_dumps(o, JSON_COMPACT);
+        assert_true(ambd_cache_upsert_text(&c, o, text, strlen(text), 1, v % 2) >= 0);
+        if (v % 3 == 0)
+            ambd_cache_pack_cold(&c, 0);
+        free(text);
+        json_decref(o);
+    }
+    for (int i = 0; i < 2; i++) {
+        pthread_join(t[i], NULL);
+        assert_true(r[i].reads > 0);
+        assert_int_equal(r[i].misses, 0);
+        assert_int_equal(r[i].wrong, 0);
+    }
+    ambd_cache_destroy(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -228,6 +293,7 @@ int main(void)
         cmocka_unit_test(keeps_the_given_text_compressed_without_managed_fields),
         cmocka_unit_test(hot_entries_are_packed_once_cold),
         cmocka_unit_test(a_write_is_read_back_before_the_watch_brings_it),
+        cmocka_unit_test(reads_survive_replacement_and_packing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
