@@ -27,12 +27,11 @@ struct ambd_ctl_kind {
     size_t index;
     const struct ambd_kind_entry *entry; /* borrowed from the registry */
     struct ambd_informer *informer;
-    /* "ns/name" -> status.phase (copied; "" before one is set), kept by the
-     * informer's events on the loop thread, for ambient_objects. */
-    struct ambd_strmap phases;
     char **seen_phases; /* every phase ever reported, so a gauge can drop to 0 */
     size_t n_seen_phases;
-    /* "ns/name" -> what controller_usage.c last saw of the object. */
+    /* "ns/name" -> what controller_usage.c last saw of the object, its
+     * phase among it (ambient_objects), kept by the informer's events on
+     * the loop thread. */
     struct ambd_strmap accounts;
 };
 
@@ -114,6 +113,8 @@ void ambd_ctl_phases_clear(struct ambd_ctl_kind *k);
 int ambd_ctl_usage_metrics_init(struct ambd_controller *c);
 void ambd_ctl_track_usage(struct ambd_ctl_kind *k, enum ambd_event_type type, const json_t *obj,
                           const char *key, const char *phase);
+/* The counted phase of an account (a value of k->accounts). */
+const char *ambd_ctl_account_phase(const void *account);
 
 /* controller_http.c */
 int ambd_ctl_http_start(struct ambd_controller *c, struct amb_error *err);

@@ -276,36 +276,34 @@ static double seconds_since(const struct timespec *t0)
     return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-static void process(struct ambd_controller *c, const char *key)
+/* Reconciles the object of a queued key; returns 1 when the key's failures
+ * are to be forgotten as it is done (ambd_workqueue_done_forget). */
+static int process(struct ambd_controller *c, const char *key)
 {
     char *end;
     unsigned long idx = strtoul(key, &end, 10);
     if (*end != '|' || idx >= c->n_kinds)
-        return;
+        return 0;
     const char *nsname = end + 1;
     const char *slash = strchr(nsname, '/');
     if (!slash)
-        return;
+        return 0;
     char ns[256];
     size_t ns_len = (size_t)(slash - nsname);
     if (ns_len >= sizeof ns)
-        return;
+        return 0;
     memcpy(ns, nsname, ns_len);
     ns[ns_len] = '\0';
     const char *name = slash + 1;
     struct ambd_ctl_kind *k = &c->kinds[idx];
     const char *kind_name = k->entry->kind.resource.kind;
-    if (!ambd_informer_synced(k->informer)) { /* woken by a child: the sync queues it */
-        ambd_workqueue_forget(c->queue, key);
-        return;
-    }
+    if (!ambd_informer_synced(k->informer)) /* woken by a child: the sync queues it */
+        return 1;
 
     /* Cache keys are "ns/name", or "name" for cluster-scoped objects. */
     json_t *obj = ambd_cache_get(ambd_informer_cache(k->informer), ns_len ? nsname : name);
-    if (!obj) { /* deleted: nothing left to do */
-        ambd_workqueue_forget(c->queue, key);
-        return;
-    }
+    if (!obj) /* deleted: nothing left to do */
+        return 1;
     struct amb_ctx ctx = {.ctl = c, .kind = idx, .ns = ns, .name = name};
     struct amb_error err = AMBD_ERROR_INIT;
     struct timespec t0;
@@ -322,7 +320,6 @@ static void process(struct ambd_controller *c, const char *key)
     ambd_metric_observe(c->m_reconcile_seconds, labels_kind, seconds_since(&t0));
     if (rc == AMB_OK) {
         ambd_metric_add(c->m_reconciles, labels_ok, 1);
-        ambd_workqueue_forget(c->queue, key);
     } else if (rc > 0) {
         ambd_metric_add(c->m_reconciles, labels_requeue, 1);
         ambd_workqueue_forget(c->queue, key);
@@ -347,6 +344,7 @@ static void process(struct ambd_controller *c, const char *key)
     }
     ambd_error_clear(&err);
     json_decref(obj);
+    return rc == AMB_OK;
 }
 
 static void *worker_main(void *arg)
@@ -355,8 +353,10 @@ static void *worker_main(void *arg)
     char *key;
     pthread_setname_np(pthread_self(), "reconcile"); /* as top -H and perf show it */
     while (ambd_workqueue_get(c->queue, &key) == AMB_OK) {
-        process(c, key);
-        ambd_workqueue_done(c->queue, key);
+        if (process(c, key))
+            ambd_workqueue_done_forget(c->queue, key);
+        else
+            ambd_workqueue_done(c->queue, key);
         free(key);
     }
     return NULL;

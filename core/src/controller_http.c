@@ -118,9 +118,10 @@ static void refresh_phase_metrics(struct ambd_controller *c)
         size_t pos = 0;
         const char *key;
         void *value;
-        while (ambd_strmap_next(&k->phases, &pos, &key, &value)) {
+        while (ambd_strmap_next(&k->accounts, &pos, &key, &value)) {
+            const char *phase = ambd_ctl_account_phase(value);
             for (size_t p = 0; p < k->n_seen_phases; p++) {
-                if (!strcmp(k->seen_phases[p], value)) {
+                if (k->seen_phases[p] == phase) { /* interned: counted_phase */
                     counts[p]++;
                     break;
                 }

@@ -35,22 +35,17 @@ void ambd_ctl_track_phase(struct ambd_ctl_kind *k, enum ambd_event_type type, co
     if (!key)
         return;
     const char *counted = NULL;
-    if (type == AMBD_EVENT_DELETED) {
-        ambd_strmap_remove(&k->phases, key); /* values are the seen names: not freed */
-    } else {
+    if (type != AMBD_EVENT_DELETED) {
         const char *phase =
             json_string_value(json_object_get(json_object_get(obj, "status"), "phase"));
         counted = counted_phase(k, phase ? phase : "");
-        if (counted)
-            ambd_strmap_put(&k->phases, key, (void *)counted, NULL);
     }
-    ambd_ctl_track_usage(k, type, obj, key, counted);
+    ambd_ctl_track_usage(k, type, obj, key, counted); /* keeps it in k->accounts */
     free(key);
 }
 
 void ambd_ctl_phases_clear(struct ambd_ctl_kind *k)
 {
-    ambd_strmap_clear(&k->phases, NULL);
     ambd_strmap_clear(&k->accounts, free);
     for (size_t i = 0; i < k->n_seen_phases; i++)
         free(k->seen_phases[i]);

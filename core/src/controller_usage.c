@@ -41,6 +41,11 @@ struct account {
     int completed; /* status.completionTime was set */
 };
 
+const char *ambd_ctl_account_phase(const void *account)
+{
+    return ((const struct account *)account)->phase;
+}
+
 /* Longest model name kept as a label value; others are "other", so a
  * hostile spec cannot mint unbounded series. */
 #define MAX_MODEL_LABEL 64

@@ -12,6 +12,8 @@
 #include "kube-record-internal.h"
 #include "log-internal.h"
 
+#define STREAM_READ_BYTES (128L * 1024)
+
 struct ambd_kube_call {
     struct ambd_kube_loop *loop;
     CURL *easy;
@@ -252,6 +254,11 @@ struct ambd_kube_call *ambd_kube_call_start(struct ambd_kube_loop *l,
         curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
     }
     curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
+    /* Lists and watches stream: a read of 128 KiB at a time rather than
+     * curl's 16 takes an eighth of the wake-ups and calls per byte in a
+     * burst of events (kubesim, like an API server, sends them in chunks
+     * of that order). */
+    curl_easy_setopt(c->easy, CURLOPT_BUFFERSIZE, STREAM_READ_BYTES);
     curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, c);
     curl_easy_setopt(c->easy, CURLOPT_PRIVATE, c);

@@ -382,45 +382,52 @@ static size_t value_len(const char *v)
 }
 
 /* The map key of a list of values: "len:value" each, which no other list
- * of values produces. Caller frees; NULL on OOM. */
-static char *lookup_key(const char *const *values, size_t n_labels, size_t *key_len)
+ * of values produces. Written into out when it has room (cap bytes, the
+ * common case: every metric update makes one), else into a new buffer;
+ * NULL on OOM. */
+static char *lookup_key(const char *const *values, size_t n_labels, char *out, size_t cap,
+                        size_t *key_len)
 {
-    struct ambd_buf b = {0};
+    size_t need = 1;
+    for (size_t i = 0; i < n_labels; i++)
+        need += 20 + 1 + value_len(values[i]); /* 20: the longest size_t in decimal */
+    char *key = need <= cap ? out : malloc(need);
+    if (!key)
+        return NULL;
+    char *p = key;
     size_t len = 0;
     for (size_t i = 0; i < n_labels; i++) {
         size_t n = value_len(values[i]);
-        ambd_buf_put_size(&b, n); /* not a printf: every metric update makes one */
-        ambd_buf_putc(&b, ':');
-        ambd_buf_append(&b, values[i], n);
+        char digits[20];
+        size_t d = 0;
+        do
+            digits[d++] = (char)('0' + n % 10);
+        while (n /= 10);
+        while (d)
+            *p++ = digits[--d];
+        *p++ = ':';
+        n = value_len(values[i]);
+        memcpy(p, values[i], n);
+        p += n;
         len += n + 1;
     }
+    *p = '\0';
     *key_len = len;
-    return ambd_buf_take(&b);
+    return key;
 }
 
-/* Under f->lock. The series for values, created when new; NULL when the
- * family is full (*full is then set) or on OOM. */
-static struct series *series_find(struct ambd_metric *f, const char *const *values, int *full)
+/* Under f->lock. A new series for values, found in the index under
+ * lookup; NULL on OOM. */
+static struct series *series_new(struct ambd_metric *f, const char *const *values,
+                                 const char *lookup, size_t key_len)
 {
-    size_t key_len;
-    char *lookup = lookup_key(values, f->n_labels, &key_len);
-    *full = 0;
-    if (!lookup)
-        return NULL;
-    struct series *s = ambd_strmap_get(&f->index, lookup);
-    if (s || f->n_series >= AMBD_METRICS_MAX_SERIES) {
-        *full = !s;
-        free(lookup);
-        return s;
-    }
-    if (!(s = calloc(1, sizeof *s + key_len + 1)) ||
+    struct series *s = calloc(1, sizeof *s + key_len + 1);
+    if (!s ||
         (f->type == FAMILY_HISTOGRAM && !(s->buckets = calloc(f->n_bounds + 1, sizeof *s->buckets))) ||
         ambd_strmap_put(&f->index, lookup, s, NULL) != AMB_OK) {
         series_free(s);
-        free(lookup);
         return NULL;
     }
-    free(lookup);
     s->key_len = key_len;
     char *k = s->key;
     for (size_t i = 0; i < f->n_labels; i++) {
@@ -435,6 +442,26 @@ static struct series *series_find(struct ambd_metric *f, const char *const *valu
         f->first = s;
     f->last = s;
     f->n_series++;
+    return s;
+}
+
+/* Under f->lock. The series for values, created when new; NULL when the
+ * family is full (*full is then set) or on OOM. */
+static struct series *series_find(struct ambd_metric *f, const char *const *values, int *full)
+{
+    size_t key_len;
+    char small[256];
+    char *lookup = lookup_key(values, f->n_labels, small, sizeof small, &key_len);
+    *full = 0;
+    if (!lookup)
+        return NULL;
+    struct series *s = ambd_strmap_get(&f->index, lookup);
+    if (!s && f->n_series >= AMBD_METRICS_MAX_SERIES)
+        *full = 1;
+    else if (!s)
+        s = series_new(f, values, lookup, key_len);
+    if (lookup != small)
+        free(lookup);
     return s;
 }
 

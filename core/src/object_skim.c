@@ -14,6 +14,7 @@ struct skim_walk {
     struct ambd_skim *out;
     json_t *into;         /* the member a nested walk builds */
     const char *parent;   /* its key */
+    int meta_whole;        /* keep has all of metadata */
     const char *meta_open; /* past metadata's '{' */
     const char *prev_end;  /* where metadata's previous member ended */
 };
@@ -66,6 +67,20 @@ static const char *skip_ws(const char *s, const char *end)
     return s;
 }
 
+/* metadata's members built for every informer; a switch first, as this
+ * runs for each member of each object's metadata. */
+static int meta_always(const char *key)
+{
+    switch (key[0]) {
+    case 'n':
+        return !strcmp(key, "name") || !strcmp(key, "namespace");
+    case 'r':
+        return !strcmp(key, "resourceVersion");
+    default:
+        return 0;
+    }
+}
+
 /* managedFields is skipped, and its member marked for cutting: from the
  * end of the member before it, or, when it comes first, from past the '{'
  * through the comma after it. */
@@ -73,7 +88,7 @@ static int on_meta_member(void *ud, const char *key, const char *value, size_t a
                           size_t *used, struct ambd_json_error *err)
 {
     struct skim_walk *w = ud;
-    if (!strcmp(key, "managedFields")) {
+    if (key[0] == 'm' && !strcmp(key, "managedFields")) {
         if (w->out->cut_len)
             return refuse(err, "duplicate key", key);
         if (ambd_json_skip(value, avail, used, err) != 0)
@@ -86,9 +101,7 @@ static int on_meta_member(void *ud, const char *key, const char *value, size_t a
         }
         w->out->cut_at = (size_t)(from - w->text);
         w->out->cut_len = (size_t)(to - from);
-    } else if (!strcmp(key, "name") || !strcmp(key, "namespace") ||
-               !strcmp(key, "resourceVersion") || kept_child(w->keep, "metadata", key) ||
-               kept_whole(w->keep, "metadata")) {
+    } else if (w->meta_whole || meta_always(key) || kept_child(w->keep, "metadata", key)) {
         json_t *v = ambd_json_parse_prefix(value, avail, used, err);
         if (!v || put(w->into, key, v, err) != 0)
             return -1;
@@ -136,6 +149,7 @@ static int on_member(void *ud, const char *key, const char *value, size_t avail,
     if (!strcmp(key, "metadata") && is_object) {
         if (json_object_get(w->obj, key))
             return refuse(err, "duplicate key", key);
+        w->meta_whole = kept_whole(w->keep, key);
         w->meta_open = value + 1;
         w->prev_end = NULL;
         v = nested(w, key, value, avail, used, on_meta_member, err);

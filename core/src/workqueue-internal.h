@@ -71,6 +71,9 @@ int ambd_workqueue_get(struct ambd_workqueue *q, char **key);
 /* Worker threads: the key handed out by get is finished; if it was added
  * meanwhile it is queued again. key is borrowed (the string from get). */
 void ambd_workqueue_done(struct ambd_workqueue *q, const char *key);
+/* Worker threads: forget, then done, under one lock: the end of a
+ * successful reconcile, the common case. */
+void ambd_workqueue_done_forget(struct ambd_workqueue *q, const char *key);
 /* Any thread, once: wakes every getter; later gets return AMB_ESTATE, later
  * adds are ignored, ready and delayed items are dropped. Workers still
  * processing a key should call done as usual. */

@@ -490,11 +490,13 @@ out:
     return rc;
 }
 
-void ambd_workqueue_done(struct ambd_workqueue *q, const char *key)
+static void finish(struct ambd_workqueue *q, const char *key, int forget)
 {
     int oom = 0;
     pthread_mutex_lock(&q->lock);
     struct wq_entry *e = entry_find(q, key, 0);
+    if (e && forget)
+        e->failures = 0;
     if (e && e->processing) {
         e->processing = 0;
         if (q->shutting_down) {
@@ -507,12 +509,17 @@ void ambd_workqueue_done(struct ambd_workqueue *q, const char *key)
         } else if (e->dirty) {
             fifo_push(q, e);
         }
-        entry_release_if_idle(q, e);
     }
+    if (e)
+        entry_release_if_idle(q, e);
     pthread_mutex_unlock(&q->lock);
     if (oom)
         log_oom("out of memory; key added without its hold", key);
 }
+
+void ambd_workqueue_done(struct ambd_workqueue *q, const char *key) { finish(q, key, 0); }
+
+void ambd_workqueue_done_forget(struct ambd_workqueue *q, const char *key) { finish(q, key, 1); }
 
 void ambd_workqueue_shutdown(struct ambd_workqueue *q)
 {

@@ -455,6 +455,33 @@ static void rate_limit_survives_huge_failure_counts(void **state)
     ambd_workqueue_free(q);
 }
 
+/* done_forget ends a processing key and resets its failures at once; a key
+ * added while it was processed still comes back. */
+static void done_forget_resets_failures_and_requeues_a_dirty_key(void **state)
+{
+    (void)state;
+    struct ambd_workqueue_options opts = {.base_delay_ms = 1, .max_delay_ms = 30};
+    struct ambd_workqueue *q = ambd_workqueue_new(&opts);
+    assert_non_null(q);
+    ambd_workqueue_add_rate_limited(q, "ns/a");
+    ambd_workqueue_add_rate_limited(q, "ns/a");
+    assert_int_equal(ambd_workqueue_failures(q, "ns/a"), 2);
+    expect_get(q, "ns/a");
+    ambd_workqueue_done_forget(q, "ns/a");
+    assert_int_equal(ambd_workqueue_failures(q, "ns/a"), 0);
+    assert_int_equal(ambd_workqueue_len(q), 0);
+    ambd_workqueue_add(q, "ns/a");
+    expect_get(q, "ns/a");
+    ambd_workqueue_add(q, "ns/a"); /* while processing */
+    assert_int_equal(ambd_workqueue_len(q), 0);
+    ambd_workqueue_done_forget(q, "ns/a");
+    assert_int_equal(ambd_workqueue_len(q), 1);
+    get_done(q, "ns/a");
+    assert_int_equal(ambd_workqueue_len(q), 0);
+    ambd_workqueue_shutdown(q);
+    ambd_workqueue_free(q);
+}
+
 /* A new queue with three getters blocked in (or on their way to) get. */
 static struct ambd_workqueue *queue_with_getters(struct getter g[3])
 {
@@ -617,6 +644,7 @@ int main(void)
         cmocka_unit_test(rate_limit_doubles_and_caps),
         cmocka_unit_test(a_held_key_waits_whatever_is_added),
         cmocka_unit_test(rate_limit_survives_huge_failure_counts),
+        cmocka_unit_test(done_forget_resets_failures_and_requeues_a_dirty_key),
         cmocka_unit_test(quiet_adds_reach_sleeping_getters_at_wake),
         cmocka_unit_test(shutdown_wakes_blocked_getters),
         cmocka_unit_test(shutdown_drops_pending_and_ignores_later_adds),
