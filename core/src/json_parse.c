@@ -130,18 +130,47 @@ static size_t escape(const unsigned char *u, const unsigned char *end, char out[
  * words elsewhere, from the same source. */
 typedef signed char bytes16 __attribute__((vector_size(16)));
 
-/* Whether none of the 16 bytes at u needs a look in a string: each is
- * printable ASCII (0x20..0x7F) other than '"' and '\\'. As signed chars,
- * the bytes from 0x80 up are negative, so one "< 0x20" finds them with the
- * control characters. */
-static int plain16(const unsigned char *u)
+static bytes16 special16(bytes16 v) { return (v < 0x20) | (v == '"') | (v == '\\'); }
+
+/* Whether all of the 64 bytes at u need no look (as below): long strings,
+ * a spec's text, go 64 bytes per test and branch. */
+static int plain64(const unsigned char *u)
 {
-    bytes16 v;
-    memcpy(&v, u, sizeof v);
-    bytes16 special = (v < 0x20) | (v == '"') | (v == '\\');
+    bytes16 a, b, c, d; /* four loads, no array: one would go through the stack */
+    memcpy(&a, u, 16);
+    memcpy(&b, u + 16, 16);
+    memcpy(&c, u + 32, 16);
+    memcpy(&d, u + 48, 16);
+    bytes16 special = special16(a) | special16(b) | special16(c) | special16(d);
     uint64_t half[2];
     memcpy(half, &special, sizeof half);
     return (half[0] | half[1]) == 0;
+}
+
+/* How many of the 16 bytes at u, from the first, need no look in a
+ * string: printable ASCII (0x20..0x7F) other than '"' and '\\'. As signed
+ * chars, the bytes from 0x80 up are negative, so one "< 0x20" finds them
+ * with the control characters; the first special byte's lane is found
+ * with a count of zero bits in whichever 8-byte half holds it. */
+static unsigned plain_run16(const unsigned char *u)
+{
+    bytes16 v;
+    memcpy(&v, u, sizeof v);
+    bytes16 special = special16(v);
+    uint64_t half[2];
+    memcpy(half, &special, sizeof half);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (half[0])
+        return (unsigned)__builtin_ctzll(half[0]) / 8;
+    if (half[1])
+        return 8 + (unsigned)__builtin_ctzll(half[1]) / 8;
+#else
+    if (half[0])
+        return (unsigned)__builtin_clzll(half[0]) / 8;
+    if (half[1])
+        return 8 + (unsigned)__builtin_clzll(half[1]) / 8;
+#endif
+    return 16;
 }
 
 /* The string whose opening quote is at s: returns the position of its
@@ -153,10 +182,15 @@ static const char *scan_string(struct parser *p, const char *s, int *escaped)
     *escaped = 0;
     while (u < end) {
         /* The common case first: a run of plain ASCII, 16 bytes at a time
-         * (strings are most of an object's bytes, and most are plain). */
-        while (end - u >= 16 && plain16(u))
-            u += 16;
-        while (u < end && *u >= 0x20 && *u < 0x80 && *u != '"' && *u != '\\')
+         * (strings are most of an object's bytes, and most are plain), up
+         * to the first byte that needs a look; near the buffer's end, one
+         * at a time. */
+        unsigned run = 16;
+        while (end - u >= 64 && plain64(u))
+            u += 64;
+        while (run == 16 && end - u >= 16)
+            u += run = plain_run16(u);
+        while (run == 16 && u < end && *u >= 0x20 && *u < 0x80 && *u != '"' && *u != '\\')
             u++;
         if (u >= end)
             break;
@@ -288,7 +322,9 @@ static const char *literal(struct parser *p, const char *s, const char *word, js
 }
 
 /* Adds key (the scanned string at [open, close)) to obj, refusing a
- * duplicate; v is stolen. */
+ * duplicate (1); v is stolen. A duplicate is told by the object's size not
+ * growing, one hash lookup instead of a check and then an insert: it has
+ * replaced the first value, but obj is being discarded then anyway. */
 static int put_member(json_t *obj, const char *open, const char *close, int escaped, json_t *v)
 {
     const char *key = open + 1;
@@ -302,11 +338,10 @@ static int put_member(json_t *obj, const char *open, const char *close, int esca
         len = decode(key, close, buf);
         key = buf;
     }
-    int rc = json_object_getn(obj, key, len) ? 1
-             : json_object_setn_new_nocheck(obj, key, len, v) == 0 ? 0
-                                                                 : -1;
-    if (rc == 1)
-        json_decref(v);
+    size_t before = json_object_size(obj);
+    int rc = json_object_setn_new_nocheck(obj, key, len, v) != 0 ? -1
+             : json_object_size(obj) == before                    ? 1
+                                                                  : 0;
     free(buf);
     return rc;
 }

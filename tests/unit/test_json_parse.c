@@ -175,22 +175,23 @@ static void elements_are_walked(void **state)
     assert_int_equal(n, 0);
 }
 
-/* Strings are scanned 16 bytes at a time: a byte that needs a look (quote,
- * escape, control, non-ASCII, valid or not) is found at every offset of a
- * block of 16 (two blocks and the tail), and the result agrees with
- * jansson's. */
+/* Strings are scanned 64 and 16 bytes at a time: a byte that needs a look
+ * (quote, escape, control, non-ASCII, valid or not) is found at every
+ * offset of a block of 64, of the blocks of 16 after it and of the tail,
+ * and the result agrees with jansson's. */
 static void specials_are_found_at_every_offset(void **state)
 {
     (void)state;
     static const char *const specials[] = {"\\n", "\\\"", "\x01", "\x7f", "\xc3\xa9",
                                            "\xe2\x82\xac", "\xff", "\xc3", "\x1f"};
     for (size_t k = 0; k < sizeof specials / sizeof specials[0]; k++) {
-        for (size_t at = 0; at < 40; at++) {
-            static const char as[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-            static const char bs[] = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
-            char text[96];
+        for (size_t at = 0; at < 100; at++) {
+            char as[101], bs[101], text[256];
+            memset(as, 'a', 100);
+            memset(bs, 'b', 100);
+            as[100] = bs[100] = '\0';
             int n = snprintf(text, sizeof text, "[\"%.*s%s%.*s\"]", (int)at, as, specials[k],
-                             (int)(40 - at), bs);
+                             (int)(100 - at), bs);
             json_t *ours = ambd_json_parse(text, (size_t)n, NULL);
             json_t *theirs = json_loadb(text, (size_t)n, 0, NULL);
             assert_int_equal(ours != NULL, theirs != NULL);
