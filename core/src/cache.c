@@ -66,6 +66,21 @@ static void bytes_release(struct cache_bytes *b)
         free(b);
 }
 
+/* The write lock, after a short spin: readers hold the lock for a lookup
+ * and a reference, so it is usually free within a few tries, and the
+ * loop thread writing a burst's events otherwise slept (a futex round
+ * trip, and its CPU idle) whenever a reader held it. */
+#define WRITE_SPINS 200
+
+static void write_lock(struct ambd_cache *c)
+{
+    for (int i = 0; i < WRITE_SPINS; i++) {
+        if (pthread_rwlock_trywrlock(&c->lock) == 0)
+            return;
+    }
+    pthread_rwlock_wrlock(&c->lock);
+}
+
 static uint64_t now_ms(void)
 {
     struct timespec t;
@@ -255,7 +270,7 @@ int ambd_cache_upsert_text(struct ambd_cache *c, json_t *obj, const char *text, 
         return AMB_ENOMEM;
     }
     void *old = NULL;
-    pthread_rwlock_wrlock(&c->lock);
+    write_lock(c);
     int rc = ambd_strmap_put(&c->map, key, e, &old);
     struct ambd_cache_entry *prev = old;
     if (rc == AMB_OK) {
@@ -300,7 +315,7 @@ int ambd_cache_write_through(struct ambd_cache *c, json_t *obj)
     }
     e->written_through = 1;
     void *old = NULL;
-    pthread_rwlock_wrlock(&c->lock);
+    write_lock(c);
     struct ambd_cache_entry *cur = ambd_strmap_get(&c->map, key), *prev = NULL;
     if (cur) {
         e->mark = cur->mark;
@@ -323,7 +338,7 @@ size_t ambd_cache_pack_cold(struct ambd_cache *c, uint64_t age_ms)
     size_t left;
     for (;;) {
         /* One entry per lock hold, so readers wait at most one packing. */
-        pthread_rwlock_wrlock(&c->lock);
+        write_lock(c);
         struct ambd_cache_entry *e = c->hot_head;
         if (!e || e->written_ms > before) {
             left = c->n_hot;
@@ -379,7 +394,7 @@ static json_t *parse_held(struct ambd_cache *c, const struct ambd_cache_entry *e
 
 int ambd_cache_remove(struct ambd_cache *c, const char *key)
 {
-    pthread_rwlock_wrlock(&c->lock);
+    write_lock(c);
     struct ambd_cache_entry *e = ambd_strmap_remove(&c->map, key);
     if (e)
         entry_leaves(c, e);
@@ -397,7 +412,7 @@ void ambd_cache_sweep(struct ambd_cache *c, unsigned mark,
     /* Collected first, parsed and reported after the lock is dropped. */
     struct ambd_cache_entry **removed = NULL;
     size_t n = 0, cap = 0;
-    pthread_rwlock_wrlock(&c->lock);
+    write_lock(c);
     while (ambd_strmap_next(&c->map, &pos, &key, &value)) {
         struct ambd_cache_entry *e = value;
         if (e->mark == mark)

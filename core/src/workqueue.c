@@ -294,7 +294,17 @@ struct ambd_workqueue *ambd_workqueue_new(const struct ambd_workqueue_options *o
     q->base_ms = opts && opts->base_delay_ms ? opts->base_delay_ms : DEFAULT_BASE_DELAY_MS;
     q->max_ms = opts && opts->max_delay_ms ? opts->max_delay_ms : DEFAULT_MAX_DELAY_MS;
     ambd_strmap_init(&q->entries);
-    if (pthread_mutex_init(&q->lock, NULL) != 0)
+    /* Adaptive: a thread finding the lock held spins a little before it
+     * sleeps. Every hold is short, and the loop thread adding a burst's
+     * keys slept (a futex round trip, and its CPU idle) whenever a worker
+     * held it. */
+    pthread_mutexattr_t mattr;
+    if (pthread_mutexattr_init(&mattr) != 0)
+        goto fail;
+    pthread_mutexattr_settype(&mattr, PTHREAD_MUTEX_ADAPTIVE_NP);
+    int locked = pthread_mutex_init(&q->lock, &mattr);
+    pthread_mutexattr_destroy(&mattr);
+    if (locked != 0)
         goto fail;
     have_lock = 1;
     if (pthread_condattr_init(&attr) != 0)
