@@ -24,7 +24,7 @@
 #include "strmap-internal.h"
 
 struct ambd_cache {
-    pthread_rwlock_t lock;
+    pthread_mutex_t lock; /* adaptive; held for lookups and inserts only */
     struct ambd_strmap map; /* key -> struct ambd_cache_entry * */
     size_t bytes;           /* bytes of (compressed) JSON held */
     pthread_mutex_t pack_lock; /* the packer: write-throughs come from workers */
@@ -83,7 +83,7 @@ json_t *ambd_cache_get(struct ambd_cache *c, const char *key);
 /* Objects in ns (NULL or "" for all) whose labels match selector ("a=b,c=d";
  * NULL for all), as a new array. */
 json_t *ambd_cache_list(struct ambd_cache *c, const char *ns, const char *selector);
-/* Calls fn with every key, under the read lock: fn must not write to c. */
+/* Calls fn with every key, under the lock: fn must not call into c. */
 void ambd_cache_each_key(struct ambd_cache *c, void (*fn)(void *ud, const char *key), void *ud);
 size_t ambd_cache_count(struct ambd_cache *c);
 size_t ambd_cache_bytes(struct ambd_cache *c);

@@ -22,8 +22,8 @@
 #define STACK_TEXT 8192
 
 /* An entry's bytes: its JSON text, or the text's zstd frame. Never changed
- * once made: a reader takes a reference under the read lock and parses
- * after dropping it, so the lock is held for a lookup, not a copy, and the
+ * once made: a reader takes a reference under the lock and parses after
+ * dropping it, so the lock is held for a lookup, not a copy, and the
  * loop thread's writes in a burst do not queue behind the workers' reads. */
 struct cache_bytes {
     atomic_uint refs;
@@ -64,21 +64,6 @@ static void bytes_release(struct cache_bytes *b)
 {
     if (b && atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1)
         free(b);
-}
-
-/* The write lock, after a short spin: readers hold the lock for a lookup
- * and a reference, so it is usually free within a few tries, and the
- * loop thread writing a burst's events otherwise slept (a futex round
- * trip, and its CPU idle) whenever a reader held it. */
-#define WRITE_SPINS 200
-
-static void write_lock(struct ambd_cache *c)
-{
-    for (int i = 0; i < WRITE_SPINS; i++) {
-        if (pthread_rwlock_trywrlock(&c->lock) == 0)
-            return;
-    }
-    pthread_rwlock_wrlock(&c->lock);
 }
 
 static uint64_t now_ms(void)
@@ -140,7 +125,15 @@ static void entry_leaves(struct ambd_cache *c, struct ambd_cache_entry *e)
 void ambd_cache_init(struct ambd_cache *c)
 {
     memset(c, 0, sizeof *c);
-    pthread_rwlock_init(&c->lock, NULL);
+    /* Adaptive: a thread finding it held spins a little before it sleeps.
+     * Every hold is a lookup or an insert (parsing happens outside it), and
+     * the loop thread writing a burst's events slept, a futex round trip
+     * with its CPU idle, whenever a worker's read held a read-write lock. */
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+    pthread_mutex_init(&c->lock, &attr);
+    pthread_mutexattr_destroy(&attr);
     pthread_mutex_init(&c->pool_lock, NULL);
     pthread_mutex_init(&c->pack_lock, NULL);
     ambd_strmap_init(&c->map);
@@ -149,7 +142,7 @@ void ambd_cache_init(struct ambd_cache *c)
 void ambd_cache_destroy(struct ambd_cache *c)
 {
     ambd_strmap_clear(&c->map, entry_free);
-    pthread_rwlock_destroy(&c->lock);
+    pthread_mutex_destroy(&c->lock);
     ZSTD_freeCCtx(c->packer);
     for (unsigned i = 0; i < c->n_pool; i++)
         ZSTD_freeDCtx(c->pool[i]);
@@ -270,7 +263,7 @@ int ambd_cache_upsert_text(struct ambd_cache *c, json_t *obj, const char *text, 
         return AMB_ENOMEM;
     }
     void *old = NULL;
-    write_lock(c);
+    pthread_mutex_lock(&c->lock);
     int rc = ambd_strmap_put(&c->map, key, e, &old);
     struct ambd_cache_entry *prev = old;
     if (rc == AMB_OK) {
@@ -287,7 +280,7 @@ int ambd_cache_upsert_text(struct ambd_cache *c, json_t *obj, const char *text, 
         while (c->hot_head && c->hot_bytes > c->hot_max_bytes)
             pack_oldest(c);
     }
-    pthread_rwlock_unlock(&c->lock);
+    pthread_mutex_unlock(&c->lock);
     entry_free(prev);
     if (rc < 0)
         entry_free(e);
@@ -315,7 +308,7 @@ int ambd_cache_write_through(struct ambd_cache *c, json_t *obj)
     }
     e->written_through = 1;
     void *old = NULL;
-    write_lock(c);
+    pthread_mutex_lock(&c->lock);
     struct ambd_cache_entry *cur = ambd_strmap_get(&c->map, key), *prev = NULL;
     if (cur) {
         e->mark = cur->mark;
@@ -325,7 +318,7 @@ int ambd_cache_write_through(struct ambd_cache *c, json_t *obj)
         c->bytes += e->data->len;
         e = NULL;
     }
-    pthread_rwlock_unlock(&c->lock);
+    pthread_mutex_unlock(&c->lock);
     entry_free(prev);
     entry_free(e);
     free(key);
@@ -338,15 +331,15 @@ size_t ambd_cache_pack_cold(struct ambd_cache *c, uint64_t age_ms)
     size_t left;
     for (;;) {
         /* One entry per lock hold, so readers wait at most one packing. */
-        write_lock(c);
+        pthread_mutex_lock(&c->lock);
         struct ambd_cache_entry *e = c->hot_head;
         if (!e || e->written_ms > before) {
             left = c->n_hot;
-            pthread_rwlock_unlock(&c->lock);
+            pthread_mutex_unlock(&c->lock);
             return left;
         }
         pack_oldest(c);
-        pthread_rwlock_unlock(&c->lock);
+        pthread_mutex_unlock(&c->lock);
     }
 }
 
@@ -386,7 +379,7 @@ static json_t *parse_entry(struct ambd_cache *c, const char *data, size_t len, i
     return obj;
 }
 
-/* Parses an entry the caller holds: out of the map, or under the lock. */
+/* Parses an entry the caller holds, out of the map. */
 static json_t *parse_held(struct ambd_cache *c, const struct ambd_cache_entry *e)
 {
     return parse_entry(c, e->data->at, e->data->len, e->packed, e->text_len);
@@ -394,11 +387,11 @@ static json_t *parse_held(struct ambd_cache *c, const struct ambd_cache_entry *e
 
 int ambd_cache_remove(struct ambd_cache *c, const char *key)
 {
-    write_lock(c);
+    pthread_mutex_lock(&c->lock);
     struct ambd_cache_entry *e = ambd_strmap_remove(&c->map, key);
     if (e)
         entry_leaves(c, e);
-    pthread_rwlock_unlock(&c->lock);
+    pthread_mutex_unlock(&c->lock);
     entry_free(e);
     return e != NULL;
 }
@@ -412,7 +405,7 @@ void ambd_cache_sweep(struct ambd_cache *c, unsigned mark,
     /* Collected first, parsed and reported after the lock is dropped. */
     struct ambd_cache_entry **removed = NULL;
     size_t n = 0, cap = 0;
-    write_lock(c);
+    pthread_mutex_lock(&c->lock);
     while (ambd_strmap_next(&c->map, &pos, &key, &value)) {
         struct ambd_cache_entry *e = value;
         if (e->mark == mark)
@@ -429,7 +422,7 @@ void ambd_cache_sweep(struct ambd_cache *c, unsigned mark,
         entry_leaves(c, e);
         ambd_strmap_remove(&c->map, key);
     }
-    pthread_rwlock_unlock(&c->lock);
+    pthread_mutex_unlock(&c->lock);
     for (size_t i = 0; i < n; i++) {
         json_t *obj = parse_held(c, removed[i]);
         if (obj)
@@ -445,14 +438,14 @@ json_t *ambd_cache_get(struct ambd_cache *c, const char *key)
     struct cache_bytes *data = NULL;
     size_t text_len = 0;
     int packed = 0;
-    pthread_rwlock_rdlock(&c->lock);
+    pthread_mutex_lock(&c->lock);
     struct ambd_cache_entry *e = ambd_strmap_get(&c->map, key);
     if (e) {
         data = bytes_ref(e->data);
         text_len = e->text_len;
         packed = e->packed;
     }
-    pthread_rwlock_unlock(&c->lock);
+    pthread_mutex_unlock(&c->lock);
     json_t *obj = data ? parse_entry(c, data->at, data->len, packed, text_len) : NULL;
     bytes_release(data);
     return obj;
@@ -492,22 +485,39 @@ static int labels_match(const json_t *obj, const char *selector)
 
 json_t *ambd_cache_list(struct ambd_cache *c, const char *ns, const char *selector)
 {
-    json_t *out = json_array();
     size_t prefix_len = ns && *ns ? strlen(ns) : 0;
-    size_t pos = 0;
+    size_t pos = 0, n = 0;
     const char *key;
     void *value;
-    pthread_rwlock_rdlock(&c->lock);
-    while (out && ambd_strmap_next(&c->map, &pos, &key, &value)) {
+    /* References taken under the lock; the parsing happens after it. */
+    struct held {
+        struct cache_bytes *data;
+        size_t text_len;
+        int packed;
+    } *held = NULL;
+    pthread_mutex_lock(&c->lock);
+    if (c->map.n && !(held = malloc(c->map.n * sizeof *held))) {
+        pthread_mutex_unlock(&c->lock);
+        return NULL;
+    }
+    while (ambd_strmap_next(&c->map, &pos, &key, &value)) {
         if (prefix_len && (strncmp(key, ns, prefix_len) != 0 || key[prefix_len] != '/'))
             continue;
         struct ambd_cache_entry *e = value;
-        json_t *obj = parse_held(c, e);
+        held[n++] = (struct held){bytes_ref(e->data), e->text_len, e->packed};
+    }
+    pthread_mutex_unlock(&c->lock);
+    json_t *out = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *obj = out ? parse_entry(c, held[i].data->at, held[i].data->len, held[i].packed,
+                                        held[i].text_len)
+                          : NULL;
         if (obj && labels_match(obj, selector))
             json_array_append(out, obj);
         json_decref(obj);
+        bytes_release(held[i].data);
     }
-    pthread_rwlock_unlock(&c->lock);
+    free(held);
     return out;
 }
 
@@ -516,24 +526,24 @@ void ambd_cache_each_key(struct ambd_cache *c, void (*fn)(void *ud, const char *
     size_t pos = 0;
     const char *key;
     void *value;
-    pthread_rwlock_rdlock(&c->lock);
+    pthread_mutex_lock(&c->lock);
     while (ambd_strmap_next(&c->map, &pos, &key, &value))
         fn(ud, key);
-    pthread_rwlock_unlock(&c->lock);
+    pthread_mutex_unlock(&c->lock);
 }
 
 size_t ambd_cache_count(struct ambd_cache *c)
 {
-    pthread_rwlock_rdlock(&c->lock);
+    pthread_mutex_lock(&c->lock);
     size_t n = c->map.n;
-    pthread_rwlock_unlock(&c->lock);
+    pthread_mutex_unlock(&c->lock);
     return n;
 }
 
 size_t ambd_cache_bytes(struct ambd_cache *c)
 {
-    pthread_rwlock_rdlock(&c->lock);
+    pthread_mutex_lock(&c->lock);
     size_t n = c->bytes;
-    pthread_rwlock_unlock(&c->lock);
+    pthread_mutex_unlock(&c->lock);
     return n;
 }
