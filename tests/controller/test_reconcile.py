@@ -5,12 +5,14 @@ generation observed, Ready and an owned child Secret, and no key is ever
 reconciled by two workers at once; the probes and metrics tell the truth;
 a kind whose CRD is missing says so; without any kind plugin the controller
 still runs."""
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ctlharness import WAIT, WIDGETS, ControllerTest, main, reconciled, wait_until, wpath
 
 MANAGED = "app.kubernetes.io/managed-by"
+SCHED_OTHER, SCHED_BATCH = os.SCHED_OTHER, os.SCHED_BATCH
 N_NS, PER_NS = 10, 20
 
 
@@ -124,6 +126,32 @@ class OwnerChain(ControllerTest):
         self.assertIn(r.status, (200, 201), r)
         wait_until(lambda: k.get_widget(ns, "chain").get("status", {}).get("pods") == 1, WAIT, 0.1,
                    "the pod's creation to reach the widget")
+        amb.stop_clean(self)
+
+
+def thread_policies(pid):
+    """{tid: (comm, scheduling policy)} of a process's threads (/proc's
+    stat: the policy is field 41, counted after the comm's ')')."""
+    out = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+            stat = f.read()
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        out[int(tid)] = (comm, int(stat[stat.rindex(")") + 2:].split()[38]))
+    return out
+
+
+class Scheduling(ControllerTest):
+    def test_workers_do_not_preempt_the_loop_thread(self):
+        """The reconcile workers run SCHED_BATCH, so one the loop thread
+        wakes does not take its CPU; the loop thread stays SCHED_OTHER."""
+        amb = self.start(workers=3)
+        def workers():
+            found = [p for comm, p in thread_policies(amb.pid).values() if comm == "reconcile"]
+            return found if len(found) == 3 else None
+        policies = wait_until(workers, WAIT, 0.05, "three reconcile threads")
+        self.assertEqual(policies, [SCHED_BATCH] * 3)
+        self.assertEqual(thread_policies(amb.pid)[amb.pid][1], SCHED_OTHER)
         amb.stop_clean(self)
 
 
