@@ -22,6 +22,9 @@ void ambd_buf_puts(struct ambd_buf *b, const char *s);
 void ambd_buf_putc(struct ambd_buf *b, char c);
 /* v in decimal, without a printf: for keys built on every event. */
 void ambd_buf_put_size(struct ambd_buf *b, size_t v);
+/* v in decimal into out (no NUL); returns its length. */
+#define AMBD_DECIMAL_MAX 20 /* digits of the largest size_t */
+size_t ambd_decimal(char out[AMBD_DECIMAL_MAX], size_t v);
 void ambd_buf_printf(struct ambd_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ambd_buf_vprintf(struct ambd_buf *b, const char *fmt, va_list ap);
 /* Appends s as the inside of a JSON string (quotes not included). */

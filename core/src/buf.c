@@ -53,15 +53,22 @@ void ambd_buf_putc(struct ambd_buf *b, char c)
     ambd_buf_append(b, &c, 1);
 }
 
-void ambd_buf_put_size(struct ambd_buf *b, size_t v)
+size_t ambd_decimal(char out[AMBD_DECIMAL_MAX], size_t v)
 {
-    char digits[24];
+    char digits[AMBD_DECIMAL_MAX];
     size_t i = sizeof digits;
     do {
         digits[--i] = (char)('0' + v % 10);
         v /= 10;
     } while (v);
-    ambd_buf_append(b, digits + i, sizeof digits - i);
+    memcpy(out, digits + i, sizeof digits - i);
+    return sizeof digits - i;
+}
+
+void ambd_buf_put_size(struct ambd_buf *b, size_t v)
+{
+    char digits[AMBD_DECIMAL_MAX];
+    ambd_buf_append(b, digits, ambd_decimal(digits, v));
 }
 
 void ambd_buf_vprintf(struct ambd_buf *b, const char *fmt, va_list ap)

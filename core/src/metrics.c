@@ -390,7 +390,7 @@ static char *lookup_key(const char *const *values, size_t n_labels, char *out, s
 {
     size_t need = 1;
     for (size_t i = 0; i < n_labels; i++)
-        need += 20 + 1 + value_len(values[i]); /* 20: the longest size_t in decimal */
+        need += AMBD_DECIMAL_MAX + 1 + value_len(values[i]);
     char *key = need <= cap ? out : malloc(need);
     if (!key)
         return NULL;
@@ -398,15 +398,8 @@ static char *lookup_key(const char *const *values, size_t n_labels, char *out, s
     size_t len = 0;
     for (size_t i = 0; i < n_labels; i++) {
         size_t n = value_len(values[i]);
-        char digits[20];
-        size_t d = 0;
-        do
-            digits[d++] = (char)('0' + n % 10);
-        while (n /= 10);
-        while (d)
-            *p++ = digits[--d];
+        p += ambd_decimal(p, n);
         *p++ = ':';
-        n = value_len(values[i]);
         memcpy(p, values[i], n);
         p += n;
         len += n + 1;
